@@ -1,0 +1,69 @@
+#include "summary.hpp"
+
+#include <cstdio>
+
+namespace flowguard::app {
+
+boost::json::object decoder_summary(const collector::FlowDecoder& decoder, const PipelineCounters& counters) {
+    const auto t = decoder.totals();
+    boost::json::object o;
+    o["packets"] = t.packets;
+    o["records"] = t.records;
+    o["records_written"] = counters.records_written;
+    o["decode_errors"] = t.decode_errors;
+    o["unknown_template"] = t.unknown_template;
+    o["templates"] = t.templates;
+    o["sequence_lost"] = t.sequence_lost;
+    o["sequence_reordered"] = t.sequence_reordered;
+    o["sequence_duplicate"] = t.sequence_duplicate;
+    o["stream_limit_drops"] = t.stream_limit_drops;
+    o["kernel_drops"] = counters.kernel_drops;
+    o["ring_drops"] = counters.ring_drops;
+    boost::json::array exporters;
+    decoder.for_each_stream([&](const collector::StreamKey& key, const collector::ExporterStats& s) {
+        boost::json::object e;
+        e["exporter"] = key.exporter.to_string();
+        e["port"] = key.port;
+        e["version"] = key.version;
+        e["observation_domain_id"] = key.domain;
+        e["packets"] = s.packets;
+        e["bytes"] = s.bytes;
+        e["records"] = s.records;
+        e["options_records"] = s.options_records;
+        e["templates"] = s.templates;
+        e["template_changes"] = s.template_changes;
+        e["template_withdrawals"] = s.template_withdrawals;
+        e["template_rejects"] = s.template_rejects;
+        e["decode_errors"] = s.decode_errors;
+        e["pending_sets"] = s.pending_sets;
+        e["pending_decoded"] = s.pending_decoded;
+        e["unknown_template_sets"] = s.unknown_template_sets;
+        e["unknown_template_bytes"] = s.unknown_template_bytes;
+        e["sequence_lost"] = s.sequence.lost;
+        e["sequence_reordered"] = s.sequence.reordered;
+        e["sequence_duplicate"] = s.sequence.duplicate;
+        e["restarts"] = s.sequence.restarts;
+        exporters.push_back(std::move(e));
+    });
+    o["exporters"] = std::move(exporters);
+    return o;
+}
+
+boost::json::object capture_summary(const collector::CaptureStats& stats, std::uint64_t skipped_by_port) {
+    boost::json::object c;
+    c["frames"] = stats.frames;
+    c["udp_datagrams"] = stats.udp_datagrams;
+    c["skipped_by_port"] = skipped_by_port;
+    c["other_frames"] = stats.other_frames;
+    c["truncated"] = stats.truncated;
+    c["fragments"] = stats.fragments;
+    return c;
+}
+
+void print_summary(const boost::json::object& summary) {
+    const auto text = boost::json::serialize(summary);
+    std::fprintf(stderr, "%s\n", text.c_str());
+    std::fflush(stderr);
+}
+
+}  // namespace flowguard::app

@@ -1,0 +1,23 @@
+#pragma once
+// The run summary printed as one JSON object on stderr's last line: totals that scripts read
+// (packets, records, decode_errors, unknown_template, sequence_lost, ...) and one entry per exporter stream.
+#include <flowguard/collector/flow_decoder.hpp>
+#include <flowguard/collector/pcap_datagrams.hpp>
+
+#include <boost/json.hpp>
+
+#include <optional>
+
+namespace flowguard::app {
+
+struct PipelineCounters {
+    std::uint64_t kernel_drops = 0;  // datagrams the kernel dropped before we read them
+    std::uint64_t ring_drops = 0;    // record batches dropped because a consumer fell behind
+    std::uint64_t records_written = 0;
+};
+
+boost::json::object decoder_summary(const collector::FlowDecoder& decoder, const PipelineCounters& counters);
+boost::json::object capture_summary(const collector::CaptureStats& stats, std::uint64_t skipped_by_port);
+void print_summary(const boost::json::object& summary);  // one line on stderr
+
+}  // namespace flowguard::app

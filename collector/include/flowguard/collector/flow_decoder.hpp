@@ -1,0 +1,67 @@
+#pragma once
+// Decodes NetFlow v5, NetFlow v9 (RFC 3954) and IPFIX (RFC 7011) export packets into FlowRecords.
+// One FlowDecoder owns the template and sequence state of the exporters it sees, so it is used by one
+// thread at a time; the pipeline keeps each exporter on one decoder. Memory is bounded by the limits
+// in CollectorConfig: templates, exporter streams and data pending its template.
+#include <flowguard/collector/export_packet.hpp>
+#include <flowguard/collector/exporter_stats.hpp>
+#include <flowguard/core/config.hpp>
+#include <flowguard/core/flow_record.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace flowguard::collector {
+
+// Identifies one exporter stream: (exporter address, port, NetFlow version, observation domain / source id).
+struct StreamKey {
+    IpAddress exporter;
+    std::uint16_t port = 0;
+    std::uint16_t version = 0;
+    std::uint32_t domain = 0;
+    friend bool operator==(const StreamKey&, const StreamKey&) = default;
+};
+
+struct DecoderTotals {
+    std::uint64_t packets = 0;
+    std::uint64_t records = 0;
+    std::uint64_t decode_errors = 0;    // incl. packets of unknown version and too-short packets
+    std::uint64_t unknown_template = 0; // data sets that never found their template
+    std::uint64_t sequence_lost = 0;
+    std::uint64_t sequence_reordered = 0;
+    std::uint64_t sequence_duplicate = 0;
+    std::uint64_t templates = 0;         // templates held now
+    std::uint64_t stream_limit_drops = 0;  // packets from streams beyond collector.max_streams
+};
+
+class FlowDecoder {
+public:
+    explicit FlowDecoder(const CollectorConfig& config);
+    ~FlowDecoder();
+    FlowDecoder(const FlowDecoder&) = delete;
+    FlowDecoder& operator=(const FlowDecoder&) = delete;
+
+    // Appends the packet's records to `out` (which keeps its capacity between calls). Data waiting for a
+    // template that this packet brings is decoded and appended too. Data pending longer than the
+    // configured age is counted as unknown_template and discarded.
+    void decode(const ExportPacket& packet, std::vector<FlowRecord>& out);
+
+    // Counts as unknown_template, and discards, data pending longer than the configured age at `now_ns`.
+    // decode() does this itself; a live collector also calls it when no packets arrive.
+    void expire(std::uint64_t now_ns);
+
+    // End of input: everything still pending is counted as unknown_template.
+    void finish();
+
+    DecoderTotals totals() const;
+    void for_each_stream(const std::function<void(const StreamKey&, const ExporterStats&)>& visit) const;
+    std::size_t template_count() const;
+
+private:
+    class Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace flowguard::collector

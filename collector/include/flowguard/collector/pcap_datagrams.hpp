@@ -1,0 +1,40 @@
+#pragma once
+// Reads UDP datagrams out of a pcap or pcapng file (libpcap), for decoding captured flow exports.
+// Link types: Ethernet (with 802.1Q/QinQ tags), Linux cooked v1/v2, BSD loopback/null, raw IPv4/IPv6.
+// Fragmented IP datagrams are counted, not reassembled.
+#include <flowguard/collector/export_packet.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace flowguard::collector {
+
+struct CaptureStats {
+    std::uint64_t frames = 0;
+    std::uint64_t udp_datagrams = 0;
+    std::uint64_t other_frames = 0;   // not UDP over IP (ARP, TCP, ICMP, ...)
+    std::uint64_t truncated = 0;      // shorter than their headers say (snaplen or damage)
+    std::uint64_t fragments = 0;      // IP fragments: not reassembled
+};
+
+class PcapDatagramReader {
+public:
+    explicit PcapDatagramReader(const std::string& path);  // throws std::runtime_error naming the file
+    ~PcapDatagramReader();
+    PcapDatagramReader(const PcapDatagramReader&) = delete;
+    PcapDatagramReader& operator=(const PcapDatagramReader&) = delete;
+
+    // Next UDP datagram; its payload stays valid until the next call. False at the end of the file.
+    bool next(ExportPacket& packet, std::uint16_t& destination_port);
+
+    const CaptureStats& stats() const noexcept { return stats_; }
+
+private:
+    struct Handle;
+    std::unique_ptr<Handle> handle_;
+    int link_type_ = 0;
+    CaptureStats stats_;
+};
+
+}  // namespace flowguard::collector

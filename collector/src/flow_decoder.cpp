@@ -1,0 +1,542 @@
+#include <flowguard/collector/decode_plan.hpp>
+#include <flowguard/collector/flow_decoder.hpp>
+
+#include "record_builder.hpp"
+#include "stream_state.hpp"
+#include "wire_reader.hpp"
+
+#include <boost/container_hash/hash.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include <deque>
+
+namespace flowguard::collector {
+namespace {
+
+constexpr std::size_t kV5HeaderLength = 24;
+constexpr std::size_t kV5RecordLength = 48;
+constexpr std::size_t kV9HeaderLength = 20;
+constexpr std::size_t kIpfixHeaderLength = 16;
+constexpr std::size_t kSetHeaderLength = 4;
+// An uptime that goes back by more than this is an exporter restart, not reordering.
+constexpr std::uint32_t kUptimeRestartSlackMs = 10'000;
+
+struct TemplateKey {
+    StreamKey stream;
+    std::uint16_t id = 0;
+    friend bool operator==(const TemplateKey&, const TemplateKey&) = default;
+};
+
+struct StreamKeyHash {
+    std::size_t operator()(const StreamKey& k) const noexcept {
+        std::size_t h = hash_value(k.exporter);
+        boost::hash_combine(h, (std::uint64_t{k.port} << 48) | (std::uint64_t{k.version} << 32) | k.domain);
+        return h;
+    }
+};
+
+struct TemplateKeyHash {
+    std::size_t operator()(const TemplateKey& k) const noexcept {
+        std::size_t h = StreamKeyHash{}(k.stream);
+        boost::hash_combine(h, k.id);
+        return h;
+    }
+};
+
+struct StoredTemplate {
+    std::vector<TemplateField> fields;
+    DecodePlan plan;
+};
+
+struct PendingSet {
+    TemplateKey key;
+    PacketContext context;
+    std::vector<std::uint8_t> data;
+};
+
+}  // namespace
+
+class FlowDecoder::Impl {
+public:
+    explicit Impl(const CollectorConfig& config) : config_(config) {
+        for (const auto& e : config.exporters) rate_overrides_[e.address] = e.sampling_rate;
+    }
+
+    void decode(const ExportPacket& packet, std::vector<FlowRecord>& out) {
+        ++totals_packets_;
+        const auto& p = packet.payload;
+        if (p.size() < 2) {
+            ++global_errors_;
+            return;
+        }
+        switch (load_be16(p.data())) {
+            case 5: decode_v5(packet, out); break;
+            case 9: decode_v9(packet, out); break;
+            case 10: decode_ipfix(packet, out); break;
+            default: ++global_errors_; break;
+        }
+        expire_pending(packet.received_ns);
+    }
+
+    void finish() {
+        while (!pending_.empty()) drop_oldest_pending();
+    }
+
+    DecoderTotals totals() const {
+        DecoderTotals t;
+        t.packets = totals_packets_;
+        t.decode_errors = global_errors_;
+        t.stream_limit_drops = stream_limit_drops_;
+        t.templates = templates_.size();
+        for (const auto& [key, s] : streams_) {
+            t.records += s.stats.records;
+            t.decode_errors += s.stats.decode_errors;
+            t.unknown_template += s.stats.unknown_template_sets;
+            const auto& c = s.sequence.counters();
+            t.sequence_lost += c.lost;
+            t.sequence_reordered += c.reordered;
+            t.sequence_duplicate += c.duplicate;
+        }
+        return t;
+    }
+
+    void for_each_stream(const std::function<void(const StreamKey&, const ExporterStats&)>& visit) const {
+        for (const auto& [key, s] : streams_) {
+            ExporterStats stats = s.stats;
+            stats.sequence = s.sequence.counters();
+            visit(key, stats);
+        }
+    }
+
+    std::size_t template_count() const { return templates_.size(); }
+
+private:
+    StreamState* stream_for(const ExportPacket& packet, std::uint16_t version, std::uint32_t domain,
+                            std::uint32_t max_forward, std::uint32_t late_window) {
+        const StreamKey key{packet.exporter, packet.exporter_port, version, domain};
+        if (auto it = streams_.find(key); it != streams_.end()) return &it->second;
+        if (streams_.size() >= config_.max_streams) {
+            ++stream_limit_drops_;
+            return nullptr;
+        }
+        auto [it, inserted] = streams_.try_emplace(key, SequenceTracker(max_forward, late_window));
+        if (auto o = rate_overrides_.find(packet.exporter); o != rate_overrides_.end())
+            it->second.override_rate = o->second;
+        return &it->second;
+    }
+
+    // v5 and v9 carry the exporter's uptime: a jump back means it rebooted.
+    static bool uptime_went_back(StreamState& s, std::uint32_t uptime_ms) {
+        const bool restarted = s.uptime_seen && uptime_ms + kUptimeRestartSlackMs < s.max_uptime_ms;
+        if (restarted || !s.uptime_seen || uptime_ms > s.max_uptime_ms) s.max_uptime_ms = uptime_ms;
+        s.uptime_seen = true;
+        return restarted;
+    }
+
+    void decode_v5(const ExportPacket& packet, std::vector<FlowRecord>& out) {
+        const auto* p = packet.payload.data();
+        const auto size = packet.payload.size();
+        if (size < kV5HeaderLength) {
+            ++global_errors_;
+            return;
+        }
+        const std::uint16_t count = load_be16(p + 2);
+        const std::uint32_t domain = (std::uint32_t{p[20]} << 8) | p[21];
+        StreamState* s = stream_for(packet, 5, domain, 1u << 24, 1u << 16);
+        if (s == nullptr) return;
+        count_packet(*s, size);
+        if (count == 0 || count > 30 || size < kV5HeaderLength + count * kV5RecordLength) {
+            ++s->stats.decode_errors;
+            return;
+        }
+        PacketContext ctx;
+        ctx.type = FlowType::netflow_v5;
+        ctx.uptime_ms = load_be32(p + 4);
+        ctx.has_uptime = true;
+        ctx.export_ns = std::uint64_t{load_be32(p + 8)} * 1'000'000'000ull + load_be32(p + 12);
+        ctx.sequence = load_be32(p + 16);
+        ctx.received_ns = packet.received_ns;
+        ctx.domain = domain;
+        if (uptime_went_back(*s, ctx.uptime_ms)) s->sequence.restart(ctx.sequence, count);
+        else s->sequence.observe(ctx.sequence, count);
+        const std::uint16_t interval = load_be16(p + 22) & 0x3fff;
+        const std::uint64_t rate = s->override_rate ? s->override_rate : interval;
+
+        RecordBuilder builder(packet, ctx, *s);
+        for (std::size_t i = 0; i < count; ++i) {
+            const auto* r = p + kV5HeaderLength + i * kV5RecordLength;
+            FlowRecord& f = out.emplace_back();
+            builder.start(f);
+            f.src_addr = IpAddress::from_v4_bytes(r);
+            f.dst_addr = IpAddress::from_v4_bytes(r + 4);
+            f.next_hop = IpAddress::from_v4_bytes(r + 8);
+            f.etype = kEtherTypeIPv4;
+            f.in_if = load_be16(r + 12);
+            f.out_if = load_be16(r + 14);
+            f.packets = load_be32(r + 16);
+            f.bytes = load_be32(r + 20);
+            f.time_flow_start_ns = ctx.uptime_to_ns(load_be32(r + 24));
+            f.time_flow_end_ns = ctx.uptime_to_ns(load_be32(r + 28));
+            f.src_port = load_be16(r + 32);
+            f.dst_port = load_be16(r + 34);
+            f.tcp_flags = r[37];
+            f.proto = r[38];
+            f.ip_tos = r[39];
+            f.src_as = load_be16(r + 40);
+            f.dst_as = load_be16(r + 42);
+            f.src_mask = r[44];
+            f.dst_mask = r[45];
+            f.sampling_rate = rate;
+            if (f.is_icmp()) {  // v5 has no ICMP fields: exporters put type*256+code in the destination port
+                f.icmp_type = static_cast<std::uint8_t>(f.dst_port >> 8);
+                f.icmp_code = static_cast<std::uint8_t>(f.dst_port);
+            }
+        }
+        s->stats.records += count;
+    }
+
+    void decode_v9(const ExportPacket& packet, std::vector<FlowRecord>& out) {
+        const auto* p = packet.payload.data();
+        const auto size = packet.payload.size();
+        if (size < kV9HeaderLength) {
+            ++global_errors_;
+            return;
+        }
+        PacketContext ctx;
+        ctx.type = FlowType::netflow_v9;
+        ctx.uptime_ms = load_be32(p + 4);
+        ctx.has_uptime = true;
+        ctx.export_ns = std::uint64_t{load_be32(p + 8)} * 1'000'000'000ull;
+        ctx.sequence = load_be32(p + 12);
+        ctx.domain = load_be32(p + 16);
+        ctx.received_ns = packet.received_ns;
+        StreamState* s = stream_for(packet, 9, ctx.domain, 1u << 20, 1024);
+        if (s == nullptr) return;
+        count_packet(*s, size);
+        // v9 numbers export packets, one per packet.
+        if (uptime_went_back(*s, ctx.uptime_ms)) s->sequence.restart(ctx.sequence, 1);
+        else s->sequence.observe(ctx.sequence, 1);
+        walk_sets(packet, ctx, *s, p + kV9HeaderLength, size - kV9HeaderLength, false, out);
+    }
+
+    void decode_ipfix(const ExportPacket& packet, std::vector<FlowRecord>& out) {
+        const auto* p = packet.payload.data();
+        const auto size = packet.payload.size();
+        if (size < kIpfixHeaderLength) {
+            ++global_errors_;
+            return;
+        }
+        const std::uint16_t length = load_be16(p + 2);
+        PacketContext ctx;
+        ctx.type = FlowType::ipfix;
+        ctx.export_ns = std::uint64_t{load_be32(p + 4)} * 1'000'000'000ull;
+        ctx.sequence = load_be32(p + 8);
+        ctx.domain = load_be32(p + 12);
+        ctx.received_ns = packet.received_ns;
+        StreamState* s = stream_for(packet, 10, ctx.domain, 1u << 24, 1u << 16);
+        if (s == nullptr) return;
+        count_packet(*s, size);
+        if (length < kIpfixHeaderLength || length > size) {
+            ++s->stats.decode_errors;
+            return;
+        }
+        const auto result = walk_sets(packet, ctx, *s, p + kIpfixHeaderLength, length - kIpfixHeaderLength, true, out);
+        // IPFIX numbers data records; a message with data we could not count only resynchronises.
+        if (result.uncounted) s->sequence.resync(ctx.sequence + result.data_records);
+        else s->sequence.observe(ctx.sequence, result.data_records);
+    }
+
+    struct WalkResult {
+        std::uint32_t data_records = 0;  // flow + options data records decoded now
+        bool uncounted = false;          // some data set could not be decoded now (pending or dropped)
+    };
+
+    WalkResult walk_sets(const ExportPacket& packet, const PacketContext& ctx, StreamState& s, const std::uint8_t* p,
+                         std::size_t remaining, bool ipfix, std::vector<FlowRecord>& out) {
+        WalkResult result;
+        const StreamKey stream_key{packet.exporter, packet.exporter_port, static_cast<std::uint16_t>(ipfix ? 10 : 9),
+                                   ctx.domain};
+        while (remaining >= kSetHeaderLength) {
+            const std::uint16_t set_id = load_be16(p);
+            const std::uint16_t set_length = load_be16(p + 2);
+            if (set_length < kSetHeaderLength || set_length > remaining) {
+                ++s.stats.decode_errors;
+                result.uncounted = true;
+                return result;
+            }
+            const std::uint8_t* body = p + kSetHeaderLength;
+            const std::size_t body_length = set_length - kSetHeaderLength;
+            const std::uint16_t template_set = ipfix ? 2 : 0;
+            const std::uint16_t options_set = ipfix ? 3 : 1;
+            if (set_id == template_set) {
+                parse_templates(stream_key, s, body, body_length, ipfix, false, out);
+            } else if (set_id == options_set) {
+                parse_templates(stream_key, s, body, body_length, ipfix, true, out);
+            } else if (set_id >= 256) {
+                const TemplateKey key{stream_key, set_id};
+                if (auto it = templates_.find(key); it != templates_.end()) {
+                    result.data_records += decode_data_set(packet, ctx, s, it->second.plan, body, body_length, out);
+                } else {
+                    hold_pending(key, ctx, s, body, body_length);
+                    result.uncounted = true;
+                }
+            }  // set ids 4..255 are reserved: skipped by their length, as the RFCs require
+            p += set_length;
+            remaining -= set_length;
+        }
+        return result;
+    }
+
+    void parse_templates(const StreamKey& stream_key, StreamState& s, const std::uint8_t* p, std::size_t remaining,
+                         bool ipfix, bool options, std::vector<FlowRecord>& out);
+    std::uint32_t decode_data_set(const ExportPacket& packet, const PacketContext& ctx, StreamState& s,
+                                  const DecodePlan& plan, const std::uint8_t* p, std::size_t length,
+                                  std::vector<FlowRecord>& out);
+    void store_template(const TemplateKey& key, StreamState& s, std::uint16_t scope_count, bool options, bool ipfix,
+                        std::vector<FlowRecord>& out);
+    void withdraw_templates(const StreamKey& stream, StreamState& s, std::uint16_t template_id, bool options);
+
+    void hold_pending(const TemplateKey& key, const PacketContext& ctx, StreamState& s, const std::uint8_t* p,
+                      std::size_t length) {
+        auto& held = pending_per_template_[key];
+        if (held >= config_.pending.max_sets_per_template || length > config_.pending.max_bytes) {
+            count_unknown(s, length);
+            return;
+        }
+        while (!pending_.empty() && pending_bytes_ + length > config_.pending.max_bytes) drop_oldest_pending();
+        ++held;
+        pending_bytes_ += length;
+        ++s.stats.pending_sets;
+        pending_.push_back(PendingSet{key, ctx, std::vector<std::uint8_t>(p, p + length)});
+    }
+
+    void drop_oldest_pending() {
+        auto& front = pending_.front();
+        if (auto it = streams_.find(front.key.stream); it != streams_.end()) count_unknown(it->second, front.data.size());
+        release_pending_slot(front);
+        pending_.pop_front();
+    }
+
+    void release_pending_slot(const PendingSet& set) {
+        pending_bytes_ -= set.data.size();
+        if (auto it = pending_per_template_.find(set.key); it != pending_per_template_.end() && --it->second == 0)
+            pending_per_template_.erase(it);
+    }
+
+public:
+    void expire_pending(std::uint64_t now_ns) {
+        while (!pending_.empty() && now_ns > pending_.front().context.received_ns + config_.pending.max_age_ns)
+            drop_oldest_pending();
+    }
+
+private:
+    // A template arrived: decode, in arrival order, the data that waited for it.
+    void release_pending(const TemplateKey& key, StreamState& s, const DecodePlan& plan, std::vector<FlowRecord>& out) {
+        if (!pending_per_template_.contains(key)) return;
+        std::deque<PendingSet> keep;
+        for (auto& set : pending_) {
+            if (!(set.key == key)) {
+                keep.push_back(std::move(set));
+                continue;
+            }
+            ExportPacket origin{set.data, key.stream.exporter, key.stream.port, set.context.received_ns};
+            s.stats.pending_decoded += decode_data_set(origin, set.context, s, plan, set.data.data(), set.data.size(), out);
+            pending_bytes_ -= set.data.size();
+        }
+        pending_.swap(keep);
+        pending_per_template_.erase(key);
+    }
+
+    static void count_packet(StreamState& s, std::size_t size) {
+        ++s.stats.packets;
+        s.stats.bytes += size;
+    }
+
+    static void count_unknown(StreamState& s, std::size_t bytes) {
+        ++s.stats.unknown_template_sets;
+        s.stats.unknown_template_bytes += bytes;
+    }
+
+    CollectorConfig config_;
+    boost::unordered_flat_map<StreamKey, StreamState, StreamKeyHash> streams_;
+    boost::unordered_flat_map<TemplateKey, StoredTemplate, TemplateKeyHash> templates_;
+    boost::unordered_flat_map<TemplateKey, std::size_t, TemplateKeyHash> pending_per_template_;
+    boost::unordered_flat_map<IpAddress, std::uint64_t, boost::hash<IpAddress>> rate_overrides_;
+    std::deque<PendingSet> pending_;
+    std::size_t pending_bytes_ = 0;
+    std::vector<TemplateField> scratch_fields_;
+    std::uint64_t totals_packets_ = 0;
+    std::uint64_t global_errors_ = 0;
+    std::uint64_t stream_limit_drops_ = 0;
+};
+
+void FlowDecoder::Impl::parse_templates(const StreamKey& stream_key, StreamState& s, const std::uint8_t* p,
+                                        std::size_t remaining, bool ipfix, bool options, std::vector<FlowRecord>& out) {
+    // Template record: id, field count, fields. IPFIX options: id, field count, scope field count, fields.
+    // v9 options: id, scope length in bytes, option length in bytes, fields. IPFIX fields may carry an
+    // enterprise number. A withdrawal (IPFIX) is an id with a field count of 0.
+    while (remaining >= 4) {
+        const std::uint16_t template_id = load_be16(p);
+        std::size_t field_count = load_be16(p + 2);
+        if (ipfix && field_count == 0 && template_id >= 2) {
+            withdraw_templates(stream_key, s, template_id, options);
+            p += 4;
+            remaining -= 4;
+            continue;
+        }
+        if (template_id < 256) {
+            // Zeros after the last template are padding; any other id below 256 is malformed.
+            if (template_id != 0) ++s.stats.decode_errors;
+            return;
+        }
+        std::size_t scope_count = 0;
+        const std::size_t header = options ? 6 : 4;
+        if (remaining < header) {
+            ++s.stats.decode_errors;
+            return;
+        }
+        if (options && ipfix) {
+            scope_count = load_be16(p + 4);
+        } else if (options) {
+            const std::uint16_t scope_bytes = load_be16(p + 2);
+            const std::uint16_t option_bytes = load_be16(p + 4);
+            if (scope_bytes % 4 != 0 || option_bytes % 4 != 0) {
+                ++s.stats.decode_errors;
+                return;
+            }
+            scope_count = scope_bytes / 4u;
+            field_count = scope_count + option_bytes / 4u;
+        }
+        if (field_count == 0 || scope_count > field_count || (options && ipfix && scope_count == 0)) {
+            ++s.stats.decode_errors;
+            return;
+        }
+        if (field_count > config_.templates.max_fields_per_template) {
+            ++s.stats.template_rejects;
+            return;  // its length is unknown without parsing every field: stop at this set
+        }
+        p += header;
+        remaining -= header;
+        scratch_fields_.clear();
+        for (std::size_t i = 0; i < field_count; ++i) {
+            if (remaining < 4) {
+                ++s.stats.decode_errors;
+                return;
+            }
+            TemplateField f;
+            f.id = load_be16(p);
+            f.length = load_be16(p + 2);
+            p += 4;
+            remaining -= 4;
+            if (ipfix && (f.id & 0x8000)) {
+                if (remaining < 4) {
+                    ++s.stats.decode_errors;
+                    return;
+                }
+                f.id &= 0x7fff;
+                f.enterprise = load_be32(p);
+                p += 4;
+                remaining -= 4;
+            }
+            // v9 scope fields are scope types (system, interface, ...), not information elements.
+            if (!ipfix && i < scope_count) f.enterprise = 0xffffffff;
+            scratch_fields_.push_back(f);
+        }
+        ++s.stats.templates;
+        store_template(TemplateKey{stream_key, template_id}, s, static_cast<std::uint16_t>(scope_count), options, ipfix,
+                       out);
+    }
+}
+
+void FlowDecoder::Impl::store_template(const TemplateKey& key, StreamState& s, std::uint16_t scope_count, bool options,
+                                       bool ipfix, std::vector<FlowRecord>& out) {
+    auto it = templates_.find(key);
+    if (it != templates_.end()) {
+        const auto& old = it->second;
+        if (old.plan.is_options == options && old.plan.scope_field_count == scope_count &&
+            std::equal(old.fields.begin(), old.fields.end(), scratch_fields_.begin(), scratch_fields_.end(),
+                       [](const TemplateField& a, const TemplateField& b) {
+                           return a.id == b.id && a.length == b.length && a.enterprise == b.enterprise;
+                       }))
+            return;  // a refresh of what we hold: nothing to recompile
+    }
+    DecodePlan plan;
+    if (compile_plan(scratch_fields_, scope_count, options, ipfix, plan) != PlanError::none) {
+        ++s.stats.template_rejects;
+        return;
+    }
+    if (it == templates_.end()) {
+        if (templates_.size() >= config_.templates.max_templates ||
+            s.template_count >= config_.templates.max_templates_per_exporter) {
+            ++s.stats.template_rejects;
+            return;
+        }
+        it = templates_.try_emplace(key).first;
+        ++s.template_count;
+    } else {
+        ++s.stats.template_changes;
+    }
+    it->second.fields = scratch_fields_;
+    it->second.plan = std::move(plan);
+    release_pending(key, s, it->second.plan, out);
+}
+
+void FlowDecoder::Impl::withdraw_templates(const StreamKey& stream, StreamState& s, std::uint16_t template_id,
+                                           bool options) {
+    // Id 2 (templates) or 3 (options templates) withdraws every template of that kind from the stream.
+    const bool all = template_id == (options ? 3 : 2);
+    const auto erased = boost::unordered::erase_if(templates_, [&](const auto& kv) {
+        return kv.first.stream == stream && kv.second.plan.is_options == options && (all || kv.first.id == template_id);
+    });
+    s.template_count -= std::min<std::size_t>(s.template_count, erased);
+    s.stats.template_withdrawals += erased;
+}
+
+std::uint32_t FlowDecoder::Impl::decode_data_set(const ExportPacket& packet, const PacketContext& ctx, StreamState& s,
+                                                 const DecodePlan& plan, const std::uint8_t* p, std::size_t length,
+                                                 std::vector<FlowRecord>& out) {
+    RecordBuilder builder(packet, ctx, s);
+    std::uint32_t decoded = 0;
+    if (!plan.variable_length) {
+        const std::size_t record_length = plan.record_length;
+        // Whatever is left shorter than one record is padding (RFC 3954 5.3, RFC 7011 3.3.1).
+        for (; length >= record_length; p += record_length, length -= record_length) {
+            if (plan.is_options) builder.apply_options(plan, p);
+            else builder.build_fixed(plan, p, out.emplace_back());
+            ++decoded;
+        }
+    } else {
+        while (length >= plan.min_record_length) {
+            std::size_t used = 0;
+            if (plan.is_options) {
+                used = builder.apply_options_variable(plan, p, length);
+            } else {
+                used = builder.build_variable(plan, p, length, out.emplace_back());
+                if (used == 0) out.pop_back();
+            }
+            if (used == 0) {
+                ++s.stats.decode_errors;  // a variable-length field ran past the set
+                break;
+            }
+            p += used;
+            length -= used;
+            ++decoded;
+        }
+    }
+    if (plan.is_options) s.stats.options_records += decoded;
+    else s.stats.records += decoded;
+    return decoded;
+}
+
+FlowDecoder::FlowDecoder(const CollectorConfig& config) : impl_(std::make_unique<Impl>(config)) {}
+FlowDecoder::~FlowDecoder() = default;
+void FlowDecoder::decode(const ExportPacket& packet, std::vector<FlowRecord>& out) { impl_->decode(packet, out); }
+void FlowDecoder::expire(std::uint64_t now_ns) { impl_->expire_pending(now_ns); }
+void FlowDecoder::finish() { impl_->finish(); }
+DecoderTotals FlowDecoder::totals() const { return impl_->totals(); }
+void FlowDecoder::for_each_stream(const std::function<void(const StreamKey&, const ExporterStats&)>& visit) const {
+    impl_->for_each_stream(visit);
+}
+std::size_t FlowDecoder::template_count() const { return impl_->template_count(); }
+
+}  // namespace flowguard::collector

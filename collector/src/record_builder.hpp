@@ -1,0 +1,240 @@
+#pragma once
+// Private: runs a DecodePlan over data records. The per-record work is a loop over the plan's steps
+// with one switch on the step's op; values land straight in the FlowRecord, and times and sampling
+// are resolved once per record after the loop.
+#include <flowguard/collector/decode_plan.hpp>
+#include <flowguard/collector/export_packet.hpp>
+
+#include "stream_state.hpp"
+#include "wire_reader.hpp"
+
+namespace flowguard::collector {
+
+class RecordBuilder {
+public:
+    RecordBuilder(const ExportPacket& packet, const PacketContext& ctx, StreamState& stream)
+        : packet_(packet), ctx_(ctx), stream_(stream) {}
+
+    void start(FlowRecord& r) const noexcept {
+        r.time_received_ns = ctx_.received_ns;
+        r.sampler_address = packet_.exporter;
+        r.sampler_port = packet_.exporter_port;
+        r.type = ctx_.type;
+        r.sequence_num = ctx_.sequence;
+        r.observation_domain_id = ctx_.domain;
+    }
+
+    void build_fixed(const DecodePlan& plan, const std::uint8_t* p, FlowRecord& r) const noexcept {
+        start(r);
+        Scratch scratch;
+        for (const auto& step : plan.steps) store(step.op, p + step.offset, step.length, r, scratch);
+        finish(r, scratch);
+    }
+
+    // Returns the record's length, or 0 if a field runs past `available`.
+    std::size_t build_variable(const DecodePlan& plan, const std::uint8_t* p, std::size_t available,
+                               FlowRecord& r) const noexcept {
+        start(r);
+        Scratch scratch;
+        const auto used = walk_variable(plan, p, available, [&](FieldOp op, const std::uint8_t* v, std::uint16_t len) {
+            store(op, v, len, r, scratch);
+        });
+        if (used != 0) finish(r, scratch);
+        return used;
+    }
+
+    void apply_options(const DecodePlan& plan, const std::uint8_t* p) const {
+        Scratch scratch;
+        FlowRecord unused;
+        for (const auto& step : plan.steps) store(step.op, p + step.offset, step.length, unused, scratch);
+        learn(scratch);
+    }
+
+    std::size_t apply_options_variable(const DecodePlan& plan, const std::uint8_t* p, std::size_t available) const {
+        Scratch scratch;
+        FlowRecord unused;
+        const auto used = walk_variable(plan, p, available, [&](FieldOp op, const std::uint8_t* v, std::uint16_t len) {
+            store(op, v, len, unused, scratch);
+        });
+        if (used != 0) learn(scratch);
+        return used;
+    }
+
+private:
+    // Raw values that need the whole record (or exporter state) before they mean something.
+    struct Scratch {
+        FieldOp start_kind = FieldOp::skip;
+        FieldOp end_kind = FieldOp::skip;
+        std::uint64_t start = 0;
+        std::uint64_t end = 0;
+        bool has_sampler_id = false;
+        std::uint64_t sampler_id = 0;
+        std::uint64_t interval = 0;
+        std::uint64_t packet_interval = 0;
+        std::uint64_t packet_space = 0;
+        bool has_packet_sampling = false;
+        std::uint64_t sampling_size = 0;        // random n-out-of-N (RFC 5477): n
+        std::uint64_t sampling_population = 0;  // ... and N
+        bool has_init = false;
+        std::uint64_t init_ms = 0;
+        bool has_icmp = false;
+
+        std::uint64_t rate() const noexcept {
+            if (interval) return interval;
+            if (sampling_size && sampling_population >= sampling_size) return sampling_population / sampling_size;
+            if (has_packet_sampling && packet_interval) return (packet_interval + packet_space) / packet_interval;
+            return 0;
+        }
+    };
+
+    template <typename Visit>
+    static std::size_t walk_variable(const DecodePlan& plan, const std::uint8_t* p, std::size_t available,
+                                     Visit&& visit) noexcept {
+        std::size_t pos = 0;
+        for (const auto& step : plan.steps) {
+            std::size_t len = step.length;
+            if (len == kVariableLength) {  // RFC 7011 7: one length byte, or 255 then two bytes
+                if (pos + 1 > available) return 0;
+                len = p[pos++];
+                if (len == 255) {
+                    if (pos + 2 > available) return 0;
+                    len = load_be16(p + pos);
+                    pos += 2;
+                }
+            }
+            if (pos + len > available) return 0;
+            if (step.op != FieldOp::skip) visit(step.op, p + pos, static_cast<std::uint16_t>(len));
+            pos += len;
+        }
+        return pos == 0 ? 0 : pos;
+    }
+
+    static void store(FieldOp op, const std::uint8_t* v, std::uint16_t len, FlowRecord& r, Scratch& s) noexcept {
+        switch (op) {
+            case FieldOp::skip: break;
+            case FieldOp::bytes: r.bytes = read_uint(v, len); break;
+            case FieldOp::packets: r.packets = read_uint(v, len); break;
+            case FieldOp::src_v4: r.src_addr = IpAddress::from_v4_bytes(v); r.etype = kEtherTypeIPv4; break;
+            case FieldOp::dst_v4: r.dst_addr = IpAddress::from_v4_bytes(v); break;
+            case FieldOp::src_v6: r.src_addr = IpAddress::from_v6_bytes(v); r.etype = kEtherTypeIPv6; break;
+            case FieldOp::dst_v6: r.dst_addr = IpAddress::from_v6_bytes(v); break;
+            case FieldOp::next_hop_v4: r.next_hop = IpAddress::from_v4_bytes(v); break;
+            case FieldOp::next_hop_v6: r.next_hop = IpAddress::from_v6_bytes(v); break;
+            case FieldOp::bgp_next_hop_v4: r.bgp_next_hop = IpAddress::from_v4_bytes(v); break;
+            case FieldOp::bgp_next_hop_v6: r.bgp_next_hop = IpAddress::from_v6_bytes(v); break;
+            case FieldOp::proto: r.proto = static_cast<std::uint8_t>(read_uint(v, len)); break;
+            case FieldOp::tos: r.ip_tos = static_cast<std::uint8_t>(read_uint(v, len)); break;
+            case FieldOp::tcp_flags: r.tcp_flags = static_cast<std::uint8_t>(read_uint(v, len)); break;
+            case FieldOp::src_port: r.src_port = static_cast<std::uint16_t>(read_uint(v, len)); break;
+            case FieldOp::dst_port: r.dst_port = static_cast<std::uint16_t>(read_uint(v, len)); break;
+            case FieldOp::in_if: r.in_if = static_cast<std::uint32_t>(read_uint(v, len)); break;
+            case FieldOp::out_if: r.out_if = static_cast<std::uint32_t>(read_uint(v, len)); break;
+            case FieldOp::src_as: r.src_as = static_cast<std::uint32_t>(read_uint(v, len)); break;
+            case FieldOp::dst_as: r.dst_as = static_cast<std::uint32_t>(read_uint(v, len)); break;
+            case FieldOp::src_mask: r.src_mask = static_cast<std::uint8_t>(read_uint(v, len)); break;
+            case FieldOp::dst_mask: r.dst_mask = static_cast<std::uint8_t>(read_uint(v, len)); break;
+            case FieldOp::src_vlan: r.src_vlan = static_cast<std::uint16_t>(read_uint(v, len)); break;
+            case FieldOp::dst_vlan: r.dst_vlan = static_cast<std::uint16_t>(read_uint(v, len)); break;
+            case FieldOp::src_mac: r.src_mac = load_be_var(v, 6); break;
+            case FieldOp::dst_mac: r.dst_mac = load_be_var(v, 6); break;
+            case FieldOp::direction:
+                r.direction = read_uint(v, len) == 0 ? FlowDirection::ingress : FlowDirection::egress;
+                break;
+            case FieldOp::icmp_type_code: {
+                const auto tc = read_uint(v, len);
+                r.icmp_type = static_cast<std::uint8_t>(tc >> 8);
+                r.icmp_code = static_cast<std::uint8_t>(tc);
+                s.has_icmp = true;
+                break;
+            }
+            case FieldOp::icmp_type: r.icmp_type = static_cast<std::uint8_t>(read_uint(v, len)); s.has_icmp = true; break;
+            case FieldOp::icmp_code: r.icmp_code = static_cast<std::uint8_t>(read_uint(v, len)); s.has_icmp = true; break;
+            case FieldOp::ttl: r.ip_ttl = static_cast<std::uint8_t>(read_uint(v, len)); break;
+            case FieldOp::flow_label: r.ipv6_flow_label = static_cast<std::uint32_t>(read_uint(v, len)) & 0xfffff; break;
+            case FieldOp::forwarding_status: r.forwarding_status = static_cast<std::uint8_t>(read_uint(v, len)); break;
+            case FieldOp::end_reason: r.flow_end_reason = static_cast<std::uint8_t>(read_uint(v, len)); break;
+            case FieldOp::start_uptime_ms: case FieldOp::start_sec: case FieldOp::start_ms:
+            case FieldOp::start_ntp_us: case FieldOp::start_ntp_ns: case FieldOp::start_delta_us:
+                s.start_kind = op;
+                s.start = read_uint(v, len);
+                break;
+            case FieldOp::end_uptime_ms: case FieldOp::end_sec: case FieldOp::end_ms:
+            case FieldOp::end_ntp_us: case FieldOp::end_ntp_ns: case FieldOp::end_delta_us:
+                s.end_kind = op;
+                s.end = read_uint(v, len);
+                break;
+            case FieldOp::sampler_id: s.has_sampler_id = true; s.sampler_id = read_uint(v, len); break;
+            case FieldOp::sampling_interval: s.interval = read_uint(v, len); break;
+            case FieldOp::sampling_packet_interval:
+                s.packet_interval = read_uint(v, len);
+                s.has_packet_sampling = true;
+                break;
+            case FieldOp::sampling_packet_space:
+                s.packet_space = read_uint(v, len);
+                s.has_packet_sampling = true;
+                break;
+            case FieldOp::sampling_size: s.sampling_size = read_uint(v, len); break;
+            case FieldOp::sampling_population: s.sampling_population = read_uint(v, len); break;
+            case FieldOp::system_init_ms: s.has_init = true; s.init_ms = read_uint(v, len); break;
+        }
+    }
+
+    std::uint64_t time_to_ns(FieldOp kind, std::uint64_t v, const Scratch& s) const noexcept {
+        switch (kind) {
+            case FieldOp::start_uptime_ms: case FieldOp::end_uptime_ms: {
+                const auto t = static_cast<std::uint32_t>(v);
+                if (ctx_.has_uptime) return ctx_.uptime_to_ns(t);
+                const bool init = s.has_init || stream_.has_system_init;
+                const auto init_ms = s.has_init ? s.init_ms : stream_.system_init_ms;
+                return init ? (init_ms + t) * 1'000'000ull : 0;  // IPFIX without systemInitTime: unknown
+            }
+            case FieldOp::start_sec: case FieldOp::end_sec: return v * 1'000'000'000ull;
+            case FieldOp::start_ms: case FieldOp::end_ms: return v * 1'000'000ull;
+            case FieldOp::start_ntp_us: case FieldOp::end_ntp_us: return ntp_to_unix_ns(v, true);
+            case FieldOp::start_ntp_ns: case FieldOp::end_ntp_ns: return ntp_to_unix_ns(v, false);
+            case FieldOp::start_delta_us: case FieldOp::end_delta_us: return ctx_.export_ns - v * 1'000ull;
+            default: return 0;
+        }
+    }
+
+    void finish(FlowRecord& r, const Scratch& s) const noexcept {
+        const bool has_start = s.start_kind != FieldOp::skip;
+        const bool has_end = s.end_kind != FieldOp::skip;
+        // A record without times is dated by its export packet, as nfdump does.
+        r.time_flow_start_ns = has_start ? time_to_ns(s.start_kind, s.start, s) : ctx_.export_ns;
+        r.time_flow_end_ns = has_end ? time_to_ns(s.end_kind, s.end, s) : r.time_flow_start_ns;
+        if (!has_start && has_end) r.time_flow_start_ns = r.time_flow_end_ns;
+        if (r.etype == 0 && r.dst_addr.is_v6()) r.etype = kEtherTypeIPv6;
+        if (r.etype == 0 && r.dst_addr.is_v4()) r.etype = kEtherTypeIPv4;
+        if (!s.has_icmp && r.is_icmp() && r.dst_port != 0) {  // exporters without ICMP fields use the port
+            r.icmp_type = static_cast<std::uint8_t>(r.dst_port >> 8);
+            r.icmp_code = static_cast<std::uint8_t>(r.dst_port);
+        }
+        if (stream_.override_rate) r.sampling_rate = stream_.override_rate;
+        else if (const auto own = s.rate()) r.sampling_rate = own;
+        else if (s.has_sampler_id) r.sampling_rate = stream_.rate_for_sampler(s.sampler_id);
+        else r.sampling_rate = stream_.default_rate;
+    }
+
+    // Options data: remember sampling rates and the exporter's boot time for later data records.
+    void learn(const Scratch& s) const {
+        if (s.has_init) {
+            stream_.system_init_ms = s.init_ms;
+            stream_.has_system_init = true;
+        }
+        const auto rate = s.rate();
+        if (rate == 0) return;
+        if (!s.has_sampler_id) {
+            stream_.default_rate = rate;
+        } else if (stream_.sampler_rates.size() < StreamState::kMaxSamplers ||
+                   stream_.sampler_rates.contains(s.sampler_id)) {
+            stream_.sampler_rates[s.sampler_id] = rate;
+        }
+    }
+
+    const ExportPacket& packet_;
+    const PacketContext& ctx_;
+    StreamState& stream_;
+};
+
+}  // namespace flowguard::collector

@@ -1,0 +1,53 @@
+#pragma once
+// Private: what the decoder knows about one exporter stream and one export packet.
+#include <flowguard/collector/exporter_stats.hpp>
+#include <flowguard/collector/sequence_tracker.hpp>
+#include <flowguard/core/flow_record.hpp>
+
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include <cstdint>
+
+namespace flowguard::collector {
+
+// Header facts of one export packet that record decoding needs (kept with data pending its template).
+struct PacketContext {
+    FlowType type = FlowType::unknown;
+    std::uint64_t export_ns = 0;   // exporter's clock when it sent the packet
+    std::uint32_t uptime_ms = 0;   // v5/v9 sysUptime
+    bool has_uptime = false;
+    std::uint32_t sequence = 0;
+    std::uint32_t domain = 0;
+    std::uint64_t received_ns = 0;
+
+    // sysUptime-relative ms (v5, v9 FIRST/LAST_SWITCHED) to absolute ns. The uptime wraps after ~49.7 days;
+    // the signed 32-bit difference keeps a time just before the wrap (or just after the header) right.
+    std::uint64_t uptime_to_ns(std::uint32_t t_ms) const noexcept {
+        const auto behind_ms = static_cast<std::int64_t>(static_cast<std::int32_t>(uptime_ms - t_ms));
+        return static_cast<std::uint64_t>(static_cast<std::int64_t>(export_ns) - behind_ms * 1'000'000);
+    }
+};
+
+struct StreamState {
+    explicit StreamState(SequenceTracker tracker) : sequence(tracker) {}
+
+    static constexpr std::size_t kMaxSamplers = 1024;
+
+    ExporterStats stats;
+    SequenceTracker sequence;
+    std::uint64_t override_rate = 0;   // from config; wins over everything the exporter says
+    std::uint64_t default_rate = 0;    // from options data without a sampler id
+    boost::unordered_flat_map<std::uint64_t, std::uint64_t> sampler_rates;  // sampler/selector id -> rate
+    std::uint64_t system_init_ms = 0;  // IPFIX systemInitTimeMilliseconds, for sysUpTime-relative times
+    bool has_system_init = false;
+    std::uint32_t max_uptime_ms = 0;
+    bool uptime_seen = false;
+    std::size_t template_count = 0;
+
+    std::uint64_t rate_for_sampler(std::uint64_t id) const {
+        if (auto it = sampler_rates.find(id); it != sampler_rates.end()) return it->second;
+        return default_rate;
+    }
+};
+
+}  // namespace flowguard::collector

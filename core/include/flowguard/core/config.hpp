@@ -1,0 +1,90 @@
+#pragma once
+// flowguard's YAML configuration. Every key has a default, so an empty document (or no file at all)
+// is a working configuration. Errors name the offending key path, e.g. "collector.listen[1]: ...".
+#include <flowguard/core/ip_address.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace flowguard {
+
+class ConfigError : public std::runtime_error {
+public:
+    ConfigError(std::string key, std::string problem)
+        : std::runtime_error(key.empty() ? problem : key + ": " + problem),
+          key_(std::move(key)),
+          problem_(std::move(problem)) {}
+    const std::string& key() const noexcept { return key_; }
+    const std::string& problem() const noexcept { return problem_; }
+
+private:
+    std::string key_;
+    std::string problem_;
+};
+
+// A UDP listen address written as "udp://ADDR:PORT", "ADDR:PORT", "[V6]:PORT" or ":PORT".
+struct ListenEndpoint {
+    std::string address;  // numeric address; "0.0.0.0" or "::" for any
+    std::uint16_t port = 0;
+
+    static ListenEndpoint parse(std::string_view text);  // throws ConfigError with an empty key
+    std::string to_string() const;                       // "udp://ADDR:PORT"
+    friend bool operator==(const ListenEndpoint&, const ListenEndpoint&) = default;
+};
+
+struct ExporterSettings {
+    IpAddress address;
+    std::uint64_t sampling_rate = 0;  // overrides what the exporter announces; 0 = use the announced rate
+};
+
+struct TemplateLimits {
+    std::size_t max_templates = 65536;            // all exporters together
+    std::size_t max_templates_per_exporter = 4096;
+    std::size_t max_fields_per_template = 512;
+};
+
+// Data that arrives before its template is kept this long, within this memory, then counted as undecodable.
+struct PendingDataLimits {
+    std::uint64_t max_age_ns = 60ull * 1'000'000'000;
+    std::size_t max_bytes = 8u << 20;
+    std::size_t max_sets_per_template = 256;
+};
+
+struct CollectorConfig {
+    std::vector<ListenEndpoint> listen{ListenEndpoint{"0.0.0.0", 2055}, ListenEndpoint{"0.0.0.0", 4739}};
+    std::size_t socket_receive_buffer = 32u << 20;
+    std::size_t max_streams = 65536;  // exporter streams (address, port, version, domain) tracked at once
+    TemplateLimits templates;
+    PendingDataLimits pending;
+    std::vector<ExporterSettings> exporters;
+};
+
+struct OutputConfig {
+    std::string path = "-";       // "-" = stdout
+    std::string format = "json";  // json | csv | none
+};
+
+struct LogConfig {
+    std::string level = "info";  // trace | debug | info | warn | error | off
+};
+
+struct Config {
+    CollectorConfig collector;
+    OutputConfig output;
+    LogConfig log;
+};
+
+Config parse_config(std::string_view yaml_text);            // throws ConfigError
+Config load_config_file(const std::filesystem::path& path);  // throws ConfigError
+std::string to_yaml(const Config& config);                  // the effective configuration
+
+// "30s", "5m", "2h", "250ms" or a plain number of seconds.
+std::uint64_t parse_duration_ns(std::string_view text);  // throws ConfigError with an empty key
+// "8MiB", "512KiB", "1GiB", "65536" (bytes).
+std::size_t parse_size_bytes(std::string_view text);  // throws ConfigError with an empty key
+
+}  // namespace flowguard

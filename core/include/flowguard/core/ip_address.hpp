@@ -1,0 +1,44 @@
+#pragma once
+// An IPv4 or IPv6 address in one fixed 16-byte value, so flow records stay trivially copyable.
+// IPv4 is kept as an IPv4-mapped IPv6 address (::ffff:a.b.c.d) with family() == v4.
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace flowguard {
+
+class IpAddress {
+public:
+    enum class Family : std::uint8_t { none = 0, v4 = 4, v6 = 6 };
+
+    constexpr IpAddress() = default;
+
+    static IpAddress from_v4(std::uint32_t host_order) noexcept;
+    static IpAddress from_v4_bytes(const std::uint8_t* network_order) noexcept;
+    static IpAddress from_v6_bytes(const std::uint8_t* network_order) noexcept;
+    static std::optional<IpAddress> parse(std::string_view text);
+
+    Family family() const noexcept { return family_; }
+    bool is_v4() const noexcept { return family_ == Family::v4; }
+    bool is_v6() const noexcept { return family_ == Family::v6; }
+    bool empty() const noexcept { return family_ == Family::none; }
+    std::uint32_t v4() const noexcept;  // host order; 0 unless is_v4()
+    const std::array<std::uint8_t, 16>& bytes() const noexcept { return bytes_; }
+
+    std::string to_string() const;  // "" for an empty address
+    // Writes the text form to out (at least 46 bytes) and returns its length; no allocation.
+    std::size_t format_to(char* out) const noexcept;
+
+    friend bool operator==(const IpAddress&, const IpAddress&) = default;
+    friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
+
+private:
+    std::array<std::uint8_t, 16> bytes_{};
+    Family family_ = Family::none;
+};
+
+std::size_t hash_value(const IpAddress& a) noexcept;
+
+}  // namespace flowguard

@@ -1,0 +1,269 @@
+#include <flowguard/core/config.hpp>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+
+namespace flowguard {
+namespace {
+
+std::string child_key(const std::string& parent, std::string_view name) {
+    return parent.empty() ? std::string(name) : fmt::format("{}.{}", parent, name);
+}
+
+// Rejects keys we do not know, so a typo is an error instead of a silently ignored setting.
+void require_known_keys(const YAML::Node& map, const std::string& where, std::initializer_list<std::string_view> known) {
+    if (!map.IsMap()) throw ConfigError(where.empty() ? "(top level)" : where, "expected a mapping");
+    for (const auto& kv : map) {
+        const auto name = kv.first.as<std::string>();
+        if (std::find(known.begin(), known.end(), name) == known.end()) {
+            std::string list;
+            for (auto k : known) list += fmt::format("{}{}", list.empty() ? "" : ", ", k);
+            throw ConfigError(child_key(where, name), fmt::format("unknown key (known here: {})", list));
+        }
+    }
+}
+
+std::string scalar(const YAML::Node& node, const std::string& key) {
+    if (!node.IsScalar()) throw ConfigError(key, "expected a single value");
+    return node.Scalar();
+}
+
+std::uint64_t unsigned_value(const YAML::Node& node, const std::string& key, std::uint64_t max) {
+    const auto text = scalar(node, key);
+    std::uint64_t v = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || ptr != text.data() + text.size())
+        throw ConfigError(key, fmt::format("'{}' is not a non-negative whole number", text));
+    if (v > max) throw ConfigError(key, fmt::format("{} is larger than the maximum {}", v, max));
+    return v;
+}
+
+template <typename Parse>
+auto with_key(const std::string& key, Parse&& parse) {
+    try {
+        return parse();
+    } catch (const ConfigError& e) {
+        if (!e.key().empty()) throw;
+        throw ConfigError(key, e.problem());
+    }
+}
+
+void read_templates(const YAML::Node& n, const std::string& key, TemplateLimits& t) {
+    require_known_keys(n, key, {"max_templates", "max_templates_per_exporter", "max_fields_per_template"});
+    if (n["max_templates"]) t.max_templates = unsigned_value(n["max_templates"], key + ".max_templates", 1u << 24);
+    if (n["max_templates_per_exporter"])
+        t.max_templates_per_exporter = unsigned_value(n["max_templates_per_exporter"], key + ".max_templates_per_exporter", 1u << 20);
+    if (n["max_fields_per_template"])
+        t.max_fields_per_template = unsigned_value(n["max_fields_per_template"], key + ".max_fields_per_template", 65535);
+    if (t.max_templates == 0) throw ConfigError(key + ".max_templates", "must be at least 1");
+    if (t.max_templates_per_exporter == 0) throw ConfigError(key + ".max_templates_per_exporter", "must be at least 1");
+}
+
+void read_pending(const YAML::Node& n, const std::string& key, PendingDataLimits& p) {
+    require_known_keys(n, key, {"max_age", "max_bytes", "max_sets_per_template"});
+    if (n["max_age"]) p.max_age_ns = with_key(key + ".max_age", [&] { return parse_duration_ns(scalar(n["max_age"], key + ".max_age")); });
+    if (n["max_bytes"]) p.max_bytes = with_key(key + ".max_bytes", [&] { return parse_size_bytes(scalar(n["max_bytes"], key + ".max_bytes")); });
+    if (n["max_sets_per_template"])
+        p.max_sets_per_template = unsigned_value(n["max_sets_per_template"], key + ".max_sets_per_template", 1u << 20);
+}
+
+void read_exporters(const YAML::Node& n, const std::string& key, std::vector<ExporterSettings>& out) {
+    if (!n.IsSequence()) throw ConfigError(key, "expected a list of exporters");
+    out.clear();
+    for (std::size_t i = 0; i < n.size(); ++i) {
+        const auto item_key = fmt::format("{}[{}]", key, i);
+        const auto& item = n[i];
+        require_known_keys(item, item_key, {"address", "sampling_rate"});
+        if (!item["address"]) throw ConfigError(item_key + ".address", "missing (the exporter's IP address)");
+        ExporterSettings e;
+        const auto text = scalar(item["address"], item_key + ".address");
+        auto addr = IpAddress::parse(text);
+        if (!addr) throw ConfigError(item_key + ".address", fmt::format("'{}' is not an IPv4 or IPv6 address", text));
+        e.address = *addr;
+        if (item["sampling_rate"])
+            e.sampling_rate = unsigned_value(item["sampling_rate"], item_key + ".sampling_rate", 1u << 30);
+        out.push_back(e);
+    }
+}
+
+void read_collector(const YAML::Node& n, CollectorConfig& c) {
+    const std::string key = "collector";
+    require_known_keys(n, key, {"listen", "socket_receive_buffer", "max_streams", "templates", "pending_data", "exporters"});
+    if (const auto& l = n["listen"]) {
+        if (!l.IsSequence()) throw ConfigError(key + ".listen", "expected a list such as [udp://0.0.0.0:2055]");
+        c.listen.clear();
+        for (std::size_t i = 0; i < l.size(); ++i) {
+            const auto item_key = fmt::format("{}.listen[{}]", key, i);
+            c.listen.push_back(with_key(item_key, [&] { return ListenEndpoint::parse(scalar(l[i], item_key)); }));
+        }
+    }
+    if (n["socket_receive_buffer"])
+        c.socket_receive_buffer = with_key(key + ".socket_receive_buffer",
+                                           [&] { return parse_size_bytes(scalar(n["socket_receive_buffer"], key)); });
+    if (n["max_streams"]) c.max_streams = unsigned_value(n["max_streams"], key + ".max_streams", 1u << 24);
+    if (c.max_streams == 0) throw ConfigError(key + ".max_streams", "must be at least 1");
+    if (n["templates"]) read_templates(n["templates"], key + ".templates", c.templates);
+    if (n["pending_data"]) read_pending(n["pending_data"], key + ".pending_data", c.pending);
+    if (n["exporters"]) read_exporters(n["exporters"], key + ".exporters", c.exporters);
+}
+
+void read_output(const YAML::Node& n, OutputConfig& o) {
+    require_known_keys(n, "output", {"path", "format"});
+    if (n["path"]) o.path = scalar(n["path"], "output.path");
+    if (n["format"]) {
+        o.format = scalar(n["format"], "output.format");
+        if (o.format != "json" && o.format != "csv" && o.format != "none")
+            throw ConfigError("output.format", fmt::format("'{}' is not one of json, csv, none", o.format));
+    }
+}
+
+void read_log(const YAML::Node& n, LogConfig& l) {
+    require_known_keys(n, "log", {"level"});
+    if (n["level"]) {
+        l.level = scalar(n["level"], "log.level");
+        static constexpr std::string_view levels[] = {"trace", "debug", "info", "warn", "error", "off"};
+        if (std::find(std::begin(levels), std::end(levels), l.level) == std::end(levels))
+            throw ConfigError("log.level", fmt::format("'{}' is not one of trace, debug, info, warn, error, off", l.level));
+    }
+}
+
+std::uint64_t parse_number_prefix(std::string_view text, std::string_view& unit) {
+    std::uint64_t v = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || ptr == text.data()) throw ConfigError("", fmt::format("'{}' does not start with a number", text));
+    unit = text.substr(static_cast<std::size_t>(ptr - text.data()));
+    while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+    return v;
+}
+
+}  // namespace
+
+ListenEndpoint ListenEndpoint::parse(std::string_view text) {
+    std::string_view rest = text;
+    if (rest.starts_with("udp://")) rest.remove_prefix(6);
+    else if (rest.find("://") != std::string_view::npos)
+        throw ConfigError("", fmt::format("'{}': only udp:// listeners are supported", text));
+    ListenEndpoint ep;
+    std::string_view host;
+    std::string_view port;
+    if (rest.starts_with('[')) {
+        const auto close = rest.find(']');
+        if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':')
+            throw ConfigError("", fmt::format("'{}' is not [IPV6]:PORT", text));
+        host = rest.substr(1, close - 1);
+        port = rest.substr(close + 2);
+    } else {
+        const auto colon = rest.rfind(':');
+        if (colon == std::string_view::npos) throw ConfigError("", fmt::format("'{}' has no :PORT", text));
+        host = rest.substr(0, colon);
+        port = rest.substr(colon + 1);
+    }
+    unsigned p = 0;
+    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (ec != std::errc{} || ptr != port.data() + port.size() || p == 0 || p > 65535)
+        throw ConfigError("", fmt::format("'{}': port must be 1-65535", text));
+    ep.port = static_cast<std::uint16_t>(p);
+    if (host.empty()) host = "0.0.0.0";
+    if (!IpAddress::parse(host)) throw ConfigError("", fmt::format("'{}': '{}' is not a numeric IP address", text, host));
+    ep.address = std::string(host);
+    return ep;
+}
+
+std::string ListenEndpoint::to_string() const {
+    if (address.find(':') != std::string::npos) return fmt::format("udp://[{}]:{}", address, port);
+    return fmt::format("udp://{}:{}", address, port);
+}
+
+std::uint64_t parse_duration_ns(std::string_view text) {
+    std::string_view unit;
+    const auto v = parse_number_prefix(text, unit);
+    std::uint64_t scale = 0;
+    if (unit.empty() || unit == "s") scale = 1'000'000'000ull;
+    else if (unit == "ms") scale = 1'000'000ull;
+    else if (unit == "m" || unit == "min") scale = 60'000'000'000ull;
+    else if (unit == "h") scale = 3'600'000'000'000ull;
+    else throw ConfigError("", fmt::format("'{}': unit must be ms, s, m or h", text));
+    if (v > UINT64_MAX / scale) throw ConfigError("", fmt::format("'{}' is too long", text));
+    return v * scale;
+}
+
+std::size_t parse_size_bytes(std::string_view text) {
+    std::string_view unit;
+    const auto v = parse_number_prefix(text, unit);
+    std::uint64_t scale = 0;
+    if (unit.empty() || unit == "B") scale = 1;
+    else if (unit == "KiB" || unit == "K") scale = 1ull << 10;
+    else if (unit == "MiB" || unit == "M") scale = 1ull << 20;
+    else if (unit == "GiB" || unit == "G") scale = 1ull << 30;
+    else throw ConfigError("", fmt::format("'{}': unit must be B, KiB, MiB or GiB", text));
+    if (v > (1ull << 40) / scale) throw ConfigError("", fmt::format("'{}' is too large", text));
+    return static_cast<std::size_t>(v * scale);
+}
+
+Config parse_config(std::string_view yaml_text) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(std::string(yaml_text));
+    } catch (const YAML::Exception& e) {
+        throw ConfigError("", fmt::format("not valid YAML: {}", e.what()));
+    }
+    Config config;
+    if (root.IsNull()) return config;
+    require_known_keys(root, "", {"collector", "output", "log"});
+    if (root["collector"]) read_collector(root["collector"], config.collector);
+    if (root["output"]) read_output(root["output"], config.output);
+    if (root["log"]) read_log(root["log"], config.log);
+    return config;
+}
+
+Config load_config_file(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    if (!in) throw ConfigError("", fmt::format("cannot read config file '{}'", path.string()));
+    std::ostringstream text;
+    text << in.rdbuf();
+    try {
+        return parse_config(text.str());
+    } catch (const ConfigError& e) {
+        throw ConfigError(e.key(), fmt::format("{} (in {})", e.problem(), path.string()));
+    }
+}
+
+std::string to_yaml(const Config& c) {
+    YAML::Emitter out;
+    out << YAML::BeginMap;
+    out << YAML::Key << "collector" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "listen" << YAML::Value << YAML::BeginSeq;
+    for (const auto& l : c.collector.listen) out << l.to_string();
+    out << YAML::EndSeq;
+    out << YAML::Key << "socket_receive_buffer" << YAML::Value << c.collector.socket_receive_buffer;
+    out << YAML::Key << "max_streams" << YAML::Value << c.collector.max_streams;
+    out << YAML::Key << "templates" << YAML::Value << YAML::BeginMap
+        << YAML::Key << "max_templates" << YAML::Value << c.collector.templates.max_templates
+        << YAML::Key << "max_templates_per_exporter" << YAML::Value << c.collector.templates.max_templates_per_exporter
+        << YAML::Key << "max_fields_per_template" << YAML::Value << c.collector.templates.max_fields_per_template
+        << YAML::EndMap;
+    out << YAML::Key << "pending_data" << YAML::Value << YAML::BeginMap
+        << YAML::Key << "max_age" << YAML::Value << fmt::format("{}ms", c.collector.pending.max_age_ns / 1'000'000)
+        << YAML::Key << "max_bytes" << YAML::Value << c.collector.pending.max_bytes
+        << YAML::Key << "max_sets_per_template" << YAML::Value << c.collector.pending.max_sets_per_template
+        << YAML::EndMap;
+    out << YAML::Key << "exporters" << YAML::Value << YAML::BeginSeq;
+    for (const auto& e : c.collector.exporters)
+        out << YAML::BeginMap << YAML::Key << "address" << YAML::Value << e.address.to_string()
+            << YAML::Key << "sampling_rate" << YAML::Value << e.sampling_rate << YAML::EndMap;
+    out << YAML::EndSeq << YAML::EndMap;
+    out << YAML::Key << "output" << YAML::Value << YAML::BeginMap << YAML::Key << "path" << YAML::Value << c.output.path
+        << YAML::Key << "format" << YAML::Value << c.output.format << YAML::EndMap;
+    out << YAML::Key << "log" << YAML::Value << YAML::BeginMap << YAML::Key << "level" << YAML::Value << c.log.level
+        << YAML::EndMap;
+    out << YAML::EndMap;
+    return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace flowguard

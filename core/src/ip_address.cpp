@@ -1,0 +1,76 @@
+#include <flowguard/core/ip_address.hpp>
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+namespace flowguard {
+
+IpAddress IpAddress::from_v4(std::uint32_t host_order) noexcept {
+    IpAddress a;
+    a.family_ = Family::v4;
+    a.bytes_[10] = 0xff;
+    a.bytes_[11] = 0xff;
+    a.bytes_[12] = static_cast<std::uint8_t>(host_order >> 24);
+    a.bytes_[13] = static_cast<std::uint8_t>(host_order >> 16);
+    a.bytes_[14] = static_cast<std::uint8_t>(host_order >> 8);
+    a.bytes_[15] = static_cast<std::uint8_t>(host_order);
+    return a;
+}
+
+IpAddress IpAddress::from_v4_bytes(const std::uint8_t* p) noexcept {
+    IpAddress a;
+    a.family_ = Family::v4;
+    a.bytes_[10] = 0xff;
+    a.bytes_[11] = 0xff;
+    std::memcpy(a.bytes_.data() + 12, p, 4);
+    return a;
+}
+
+IpAddress IpAddress::from_v6_bytes(const std::uint8_t* p) noexcept {
+    IpAddress a;
+    a.family_ = Family::v6;
+    std::memcpy(a.bytes_.data(), p, 16);
+    return a;
+}
+
+std::optional<IpAddress> IpAddress::parse(std::string_view text) {
+    char buf[INET6_ADDRSTRLEN + 1];
+    if (text.empty() || text.size() >= sizeof buf) return std::nullopt;
+    std::memcpy(buf, text.data(), text.size());
+    buf[text.size()] = '\0';
+    std::uint8_t raw[16];
+    if (inet_pton(AF_INET, buf, raw) == 1) return from_v4_bytes(raw);
+    if (inet_pton(AF_INET6, buf, raw) == 1) return from_v6_bytes(raw);
+    return std::nullopt;
+}
+
+std::uint32_t IpAddress::v4() const noexcept {
+    if (!is_v4()) return 0;
+    return (std::uint32_t{bytes_[12]} << 24) | (std::uint32_t{bytes_[13]} << 16) |
+           (std::uint32_t{bytes_[14]} << 8) | bytes_[15];
+}
+
+std::size_t IpAddress::format_to(char* out) const noexcept {
+    if (family_ == Family::none) return 0;
+    const int af = is_v4() ? AF_INET : AF_INET6;
+    const void* src = is_v4() ? bytes_.data() + 12 : bytes_.data();
+    if (inet_ntop(af, src, out, INET6_ADDRSTRLEN) == nullptr) return 0;
+    return std::strlen(out);
+}
+
+std::string IpAddress::to_string() const {
+    char buf[INET6_ADDRSTRLEN];
+    return std::string(buf, format_to(buf));
+}
+
+std::size_t hash_value(const IpAddress& a) noexcept {
+    std::uint64_t hi;
+    std::uint64_t lo;
+    std::memcpy(&hi, a.bytes().data(), 8);
+    std::memcpy(&lo, a.bytes().data() + 8, 8);
+    // Fold with a multiplicative mix; the container hash (boost) mixes again.
+    return static_cast<std::size_t>((hi * 0x9E3779B97F4A7C15ull) ^ lo ^ static_cast<std::uint64_t>(a.family()));
+}
+
+}  // namespace flowguard

@@ -1,0 +1,151 @@
+#include <flowguard/collector/flow_decoder.hpp>
+
+#include <doctest/doctest.h>
+#include <export_builder.hpp>
+
+using namespace flowguard;
+using namespace flowguard::test;
+
+namespace {
+
+constexpr std::uint32_t kExport = 1'700'000'100;
+
+Bytes v6_template() {
+    // IPv6 addresses, ports, proto, reduced-size counters (4 bytes), ms timestamps, ICMPv6 type/code.
+    return set(2, template_record(300, {{27, 16}, {28, 16}, {7, 2}, {11, 2}, {4, 1}, {1, 4}, {2, 4}, {152, 8},
+                                        {153, 8}, {139, 2}}));
+}
+
+Bytes v6_record(std::uint64_t start_ms, std::uint16_t icmp) {
+    Bytes r;
+    r.u32(0x20010db8).u32(0).u32(0).u32(0x10);   // 2001:db8::10
+    r.u32(0x20010db8).u32(0x00010000).u32(0).u32(0x1);  // 2001:db8:1::1
+    r.u16(0).u16(0).u8(58).u32(240).u32(3).u64(start_ms).u64(start_ms + 53).u16(icmp);
+    return r;
+}
+
+std::uint64_t ntp(std::uint64_t unix_secs, std::uint32_t frac) { return ((unix_secs + 2'208'988'800ull) << 32) | frac; }
+
+}  // namespace
+
+TEST_CASE("IPFIX IPv6 records with millisecond times and ICMPv6 type/code") {
+    collector::FlowDecoder decoder(CollectorConfig{});
+    std::vector<FlowRecord> out;
+    const auto msg = ipfix_message(kExport, 0, 5, {v6_template(), set(300, v6_record(1'709'294'415'253ull, 0x8000))});
+    decoder.decode(packet_of(msg), out);
+    REQUIRE(out.size() == 1);
+    const auto& r = out[0];
+    CHECK(r.type == FlowType::ipfix);
+    CHECK(r.etype == kEtherTypeIPv6);
+    CHECK(r.src_addr.to_string() == "2001:db8::10");
+    CHECK(r.dst_addr.to_string() == "2001:db8:1::1");
+    CHECK(r.icmp_type == 128);
+    CHECK(r.icmp_code == 0);
+    CHECK(r.bytes == 240);
+    CHECK(r.time_flow_start_ns == 1'709'294'415'253'000'000ull);
+    CHECK(r.time_flow_end_ns == 1'709'294'415'306'000'000ull);
+    CHECK(r.observation_domain_id == 5);
+}
+
+TEST_CASE("IPFIX time encodings: seconds, micro- and nanosecond NTP, deltas, sysUpTime with systemInitTime") {
+    collector::FlowDecoder decoder(CollectorConfig{});
+    std::vector<FlowRecord> out;
+    Bytes rec;
+    rec.ipv4(10, 0, 0, 1).ipv4(10, 0, 0, 2).u32(1'700'000'000).u64(ntp(1'700'000'001, 0x80000000u));
+    const auto t1 = set(2, template_record(400, {{8, 4}, {12, 4}, {150, 4}, {155, 8}}));
+    Bytes rec2;
+    rec2.ipv4(10, 0, 0, 1).ipv4(10, 0, 0, 2).u64(ntp(1'700'000'002, 0x40000000u)).u32(1'500'000).u32(500'000);
+    const auto t2 = set(2, template_record(401, {{8, 4}, {12, 4}, {156, 8}, {158, 4}, {159, 4}}));
+    decoder.decode(packet_of(ipfix_message(kExport, 0, 0, {t1, set(400, rec), t2, set(401, rec2)})), out);
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].time_flow_start_ns == 1'700'000'000'000'000'000ull);
+    CHECK(out[0].time_flow_end_ns == 1'700'000'001'500'000'000ull);
+    CHECK(out[1].time_flow_start_ns == kExport * 1'000'000'000ull - 1'500'000'000ull);  // delta from export time
+    CHECK(out[1].time_flow_end_ns == kExport * 1'000'000'000ull - 500'000'000ull);
+
+    // sysUpTime-relative (21/22) times need systemInitTimeMilliseconds (160) from options data.
+    Bytes opt_tmpl;
+    opt_tmpl.u16(258).u16(2).u16(1).u16(143).u16(4).u16(160).u16(8);
+    Bytes opt_data;
+    opt_data.u32(1).u64(1'709'294'400'000ull);
+    Bytes rel;
+    rel.ipv4(10, 0, 0, 3).ipv4(10, 0, 0, 4).u32(15'253).u32(15'306);
+    const auto t3 = set(2, template_record(402, {{8, 4}, {12, 4}, {22, 4}, {21, 4}}));
+    decoder.decode(packet_of(ipfix_message(kExport, 2, 0, {set(3, opt_tmpl), set(258, opt_data), t3, set(402, rel)})), out);
+    REQUIRE(out.size() == 3);
+    CHECK(out[2].time_flow_start_ns == 1'709'294'415'253'000'000ull);
+    CHECK(out[2].time_flow_end_ns == 1'709'294'415'306'000'000ull);
+}
+
+TEST_CASE("IPFIX variable-length fields, enterprise fields and padding") {
+    collector::FlowDecoder decoder(CollectorConfig{});
+    std::vector<FlowRecord> out;
+    Bytes tmpl;
+    // src, interfaceName (variable), an enterprise element (PEN 9, 2 bytes), dst port.
+    tmpl.u16(500).u16(4).u16(8).u16(4).u16(82).u16(65535).u16(0x8000 | 12).u16(2).u32(9).u16(11).u16(2);
+    Bytes data;
+    data.ipv4(10, 9, 9, 9).u8(3).u8('e').u8('t').u8('h').u16(0xbeef).u16(443);                      // short length
+    data.ipv4(10, 9, 9, 8).u8(255).u16(300).zeros(300).u16(0xbeef).u16(8443);                         // long length
+    decoder.decode(packet_of(ipfix_message(kExport, 0, 0, {set(2, tmpl), set(500, data, true)})), out);
+    REQUIRE(out.size() == 2);
+    CHECK(out[0].src_addr.to_string() == "10.9.9.9");
+    CHECK(out[0].dst_port == 443);
+    CHECK(out[1].dst_port == 8443);
+    CHECK(decoder.totals().decode_errors == 0);
+}
+
+TEST_CASE("IPFIX template withdrawal removes the template") {
+    collector::FlowDecoder decoder(CollectorConfig{});
+    std::vector<FlowRecord> out;
+    decoder.decode(packet_of(ipfix_message(kExport, 0, 0, {v6_template()})), out);
+    CHECK(decoder.template_count() == 1);
+    Bytes withdraw;
+    withdraw.u16(300).u16(0);
+    decoder.decode(packet_of(ipfix_message(kExport, 0, 0, {set(2, withdraw)})), out);
+    CHECK(decoder.template_count() == 0);
+    decoder.decode(packet_of(ipfix_message(kExport, 0, 0, {v6_template()})), out);
+    Bytes withdraw_all;
+    withdraw_all.u16(2).u16(0);
+    decoder.decode(packet_of(ipfix_message(kExport, 0, 0, {set(2, withdraw_all)})), out);
+    CHECK(decoder.template_count() == 0);
+}
+
+TEST_CASE("IPFIX sequence counts data records") {
+    collector::FlowDecoder decoder(CollectorConfig{});
+    std::vector<FlowRecord> out;
+    Bytes two;
+    two.raw(v6_record(1, 0).data()).raw(v6_record(2, 0).data());
+    decoder.decode(packet_of(ipfix_message(kExport, 100, 0, {v6_template(), set(300, two)})), out);
+    decoder.decode(packet_of(ipfix_message(kExport, 102, 0, {set(300, v6_record(3, 0))})), out);
+    decoder.decode(packet_of(ipfix_message(kExport, 110, 0, {set(300, v6_record(4, 0))})), out);
+    const auto t = decoder.totals();
+    CHECK(t.records == 4);
+    CHECK(t.sequence_lost == 7);
+}
+
+TEST_CASE("IPFIX sampling from samplingPacketInterval/Space and from random n-out-of-N options") {
+    collector::FlowDecoder decoder(CollectorConfig{});
+    std::vector<FlowRecord> out;
+    Bytes opt_tmpl;  // scope selectorId (302), then 305, 306
+    opt_tmpl.u16(259).u16(3).u16(1).u16(302).u16(4).u16(305).u16(4).u16(306).u16(4);
+    Bytes opt_data;
+    opt_data.u32(7).u32(1).u32(99);
+    Bytes rec;
+    rec.ipv4(10, 0, 0, 1).ipv4(10, 0, 0, 2).u32(7);
+    decoder.decode(packet_of(ipfix_message(kExport, 0, 0, {set(3, opt_tmpl), set(259, opt_data),
+                                                           set(2, template_record(600, {{8, 4}, {12, 4}, {302, 4}})),
+                                                           set(600, rec)})),
+                   out);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].sampling_rate == 100);
+}
+
+TEST_CASE("a message length beyond the datagram is an error") {
+    collector::FlowDecoder decoder(CollectorConfig{});
+    std::vector<FlowRecord> out;
+    auto msg = ipfix_message(kExport, 0, 0, {v6_template()});
+    msg.put16(2, static_cast<std::uint16_t>(msg.size() + 10));
+    decoder.decode(packet_of(msg), out);
+    CHECK(decoder.totals().decode_errors == 1);
+    CHECK(decoder.template_count() == 0);
+}

@@ -1,0 +1,108 @@
+#include <flowguard/collector/flow_decoder.hpp>
+
+#include <doctest/doctest.h>
+#include <export_builder.hpp>
+
+using namespace flowguard;
+using namespace flowguard::test;
+
+namespace {
+
+Bytes v5_packet(std::uint16_t count, std::uint32_t sequence, std::uint16_t sampling = 0, std::uint32_t uptime = 100'000) {
+    Bytes b;
+    b.u16(5).u16(count).u32(uptime).u32(1'700'000'000).u32(500'000'000).u32(sequence).u8(1).u8(2).u16(sampling);
+    for (std::uint16_t i = 0; i < count; ++i) {
+        b.ipv4(10, 0, 0, static_cast<std::uint8_t>(i)).ipv4(192, 0, 2, 9).ipv4(10, 0, 0, 254);
+        b.u16(3).u16(4);                 // in/out interface
+        b.u32(5).u32(300 + i);           // packets, bytes
+        b.u32(uptime - 2000).u32(uptime - 1000);  // first/last switched
+        b.u16(40000 + i).u16(443);
+        b.u8(0).u8(0x1b).u8(6).u8(0x20);  // pad, flags, proto, tos
+        b.u16(64500).u16(64501).u8(24).u8(16).u16(0);
+    }
+    return b;
+}
+
+}  // namespace
+
+TEST_CASE("NetFlow v5 records decode with absolute times from sysUptime") {
+    collector::FlowDecoder decoder(CollectorConfig{});
+    std::vector<FlowRecord> out;
+    const auto pkt = v5_packet(2, 1000, 0x4000 | 64);
+    decoder.decode(packet_of(pkt), out);
+    REQUIRE(out.size() == 2);
+    const auto& r = out[1];
+    CHECK(r.type == FlowType::netflow_v5);
+    CHECK(r.src_addr.to_string() == "10.0.0.1");
+    CHECK(r.dst_addr.to_string() == "192.0.2.9");
+    CHECK(r.next_hop.to_string() == "10.0.0.254");
+    CHECK(r.src_port == 40001);
+    CHECK(r.dst_port == 443);
+    CHECK(r.proto == 6);
+    CHECK(r.tcp_flags == 0x1b);
+    CHECK(r.ip_tos == 0x20);
+    CHECK(r.packets == 5);
+    CHECK(r.bytes == 301);
+    CHECK(r.in_if == 3);
+    CHECK(r.out_if == 4);
+    CHECK(r.src_as == 64500);
+    CHECK(r.src_mask == 24);
+    CHECK(r.sampling_rate == 64);
+    CHECK(r.observation_domain_id == 0x0102);
+    // export time 1700000000.5 s, uptime 100 s: first switched 98 s -> 2 s before export.
+    CHECK(r.time_flow_start_ns == 1'699'999'998'500'000'000ull);
+    CHECK(r.time_flow_end_ns == 1'699'999'999'500'000'000ull);
+}
+
+TEST_CASE("NetFlow v5 sequence counts flows") {
+    collector::FlowDecoder decoder(CollectorConfig{});
+    std::vector<FlowRecord> out;
+    decoder.decode(packet_of(v5_packet(3, 0)), out);
+    decoder.decode(packet_of(v5_packet(3, 3)), out);
+    decoder.decode(packet_of(v5_packet(3, 10)), out);  // flows 6..9 lost
+    decoder.decode(packet_of(v5_packet(3, 10)), out);  // duplicate
+    const auto t = decoder.totals();
+    CHECK(t.sequence_lost == 4);
+    CHECK(t.sequence_duplicate == 1);
+    CHECK(t.records == 12);
+}
+
+TEST_CASE("a v5 exporter whose uptime goes back restarted") {
+    collector::FlowDecoder decoder(CollectorConfig{});
+    std::vector<FlowRecord> out;
+    decoder.decode(packet_of(v5_packet(1, 500, 0, 900'000)), out);
+    decoder.decode(packet_of(v5_packet(1, 0, 0, 5'000)), out);
+    bool seen = false;
+    decoder.for_each_stream([&](const collector::StreamKey&, const collector::ExporterStats& s) {
+        CHECK(s.sequence.restarts == 1);
+        CHECK(s.sequence.lost == 0);
+        seen = true;
+    });
+    CHECK(seen);
+}
+
+TEST_CASE("truncated and inconsistent v5 packets are counted errors") {
+    collector::FlowDecoder decoder(CollectorConfig{});
+    std::vector<FlowRecord> out;
+    auto pkt = v5_packet(2, 0);
+    pkt.data().resize(pkt.size() - 1);  // count says 2 records, 1 byte missing
+    decoder.decode(packet_of(pkt), out);
+    auto zero = v5_packet(1, 0);
+    zero.put16(2, 0);
+    decoder.decode(packet_of(zero), out);
+    auto too_many = v5_packet(1, 0);
+    too_many.put16(2, 31);
+    decoder.decode(packet_of(too_many), out);
+    CHECK(out.empty());
+    CHECK(decoder.totals().decode_errors == 3);
+}
+
+TEST_CASE("a configured sampling rate overrides the exporter's") {
+    CollectorConfig config;
+    config.exporters.push_back({IpAddress::from_v4(0xc0000201), 1000});
+    collector::FlowDecoder decoder(config);
+    std::vector<FlowRecord> out;
+    decoder.decode(packet_of(v5_packet(1, 0, 0x4000 | 64)), out);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].sampling_rate == 1000);
+}

@@ -1,0 +1,80 @@
+#include <flowguard/core/config.hpp>
+
+#include <doctest/doctest.h>
+
+using namespace flowguard;
+
+TEST_CASE("an empty document is the default configuration") {
+    const auto c = parse_config("");
+    REQUIRE(c.collector.listen.size() == 2);
+    CHECK(c.collector.listen[0].port == 2055);
+    CHECK(c.collector.listen[1].port == 4739);
+    CHECK(c.output.path == "-");
+    CHECK(c.output.format == "json");
+}
+
+TEST_CASE("settings are read and printed back as the effective configuration") {
+    const auto c = parse_config(R"(
+collector:
+  listen: [udp://127.0.0.1:9995, "[::1]:9996"]
+  socket_receive_buffer: 4MiB
+  pending_data: {max_age: 2m, max_bytes: 64KiB}
+  exporters:
+    - {address: 192.0.2.7, sampling_rate: 512}
+output: {path: /tmp/x.jsonl, format: csv}
+log: {level: debug}
+)");
+    REQUIRE(c.collector.listen.size() == 2);
+    CHECK(c.collector.listen[1].address == "::1");
+    CHECK(c.collector.listen[1].port == 9996);
+    CHECK(c.collector.socket_receive_buffer == 4u << 20);
+    CHECK(c.collector.pending.max_age_ns == 120'000'000'000ull);
+    CHECK(c.collector.pending.max_bytes == 65536);
+    REQUIRE(c.collector.exporters.size() == 1);
+    CHECK(c.collector.exporters[0].sampling_rate == 512);
+    const auto again = parse_config(to_yaml(c));
+    CHECK(again.collector.listen == c.collector.listen);
+    CHECK(again.collector.exporters[0].address == c.collector.exporters[0].address);
+    CHECK(again.output.format == "csv");
+}
+
+TEST_CASE("errors name the key and the problem") {
+    auto error_key = [](const char* yaml) {
+        try {
+            parse_config(yaml);
+        } catch (const ConfigError& e) {
+            return e.key();
+        }
+        return std::string("no error");
+    };
+    CHECK(error_key("collector: {lisen: []}") == "collector.lisen");
+    CHECK(error_key("collector: {listen: [udp://0.0.0.0:99999]}") == "collector.listen[0]");
+    CHECK(error_key("collector: {listen: [tcp://0.0.0.0:2055]}") == "collector.listen[0]");
+    CHECK(error_key("collector: {exporters: [{address: not-an-ip}]}") == "collector.exporters[0].address");
+    CHECK(error_key("collector: {pending_data: {max_age: 5 parsecs}}") == "collector.pending_data.max_age");
+    CHECK(error_key("collector: {templates: {max_templates: -1}}") == "collector.templates.max_templates");
+    CHECK(error_key("output: {format: xml}") == "output.format");
+    CHECK(error_key("log: {level: loud}") == "log.level");
+    CHECK(error_key("bogus: 1") == "bogus");
+    CHECK_THROWS_AS(parse_config("collector: [unclosed"), ConfigError);
+    CHECK_THROWS_WITH_AS(load_config_file("/nonexistent/flowguard.yaml"),
+                         doctest::Contains("cannot read config file"), ConfigError);
+}
+
+TEST_CASE("listen endpoints accept the documented forms") {
+    CHECK(ListenEndpoint::parse("udp://0.0.0.0:2055").port == 2055);
+    CHECK(ListenEndpoint::parse(":6343").address == "0.0.0.0");
+    CHECK(ListenEndpoint::parse("[::]:4739").address == "::");
+    CHECK(ListenEndpoint::parse("[::]:4739").to_string() == "udp://[::]:4739");
+    CHECK_THROWS_AS(ListenEndpoint::parse("localhost:2055"), ConfigError);
+    CHECK_THROWS_AS(ListenEndpoint::parse("0.0.0.0"), ConfigError);
+}
+
+TEST_CASE("durations and sizes") {
+    CHECK(parse_duration_ns("250ms") == 250'000'000ull);
+    CHECK(parse_duration_ns("30") == 30'000'000'000ull);
+    CHECK(parse_duration_ns("1h") == 3'600'000'000'000ull);
+    CHECK_THROWS_AS(parse_duration_ns("soon"), ConfigError);
+    CHECK(parse_size_bytes("8MiB") == 8u << 20);
+    CHECK_THROWS_AS(parse_size_bytes("9999999GiB"), ConfigError);
+}
