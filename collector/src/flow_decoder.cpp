@@ -92,7 +92,7 @@ public:
             t.records += s.stats.records;
             t.decode_errors += s.stats.decode_errors;
             t.unknown_template += s.stats.unknown_template_sets;
-            const auto& c = s.sequence.counters();
+            const auto& c = s.sequence_counters();
             t.sequence_lost += c.lost;
             t.sequence_reordered += c.reordered;
             t.sequence_duplicate += c.duplicate;
@@ -103,7 +103,7 @@ public:
     void for_each_stream(const std::function<void(const StreamKey&, const ExporterStats&)>& visit) const {
         for (const auto& [key, s] : streams_) {
             ExporterStats stats = s.stats;
-            stats.sequence = s.sequence.counters();
+            stats.sequence = s.sequence_counters();
             visit(key, stats);
         }
     }
@@ -242,12 +242,18 @@ private:
         }
         const auto result = walk_sets(packet, ctx, *s, p + kIpfixHeaderLength, length - kIpfixHeaderLength, true, out);
         // IPFIX numbers data records; a message with data we could not count only resynchronises.
-        if (result.uncounted) s->sequence.resync(ctx.sequence + result.data_records);
-        else s->sequence.observe(ctx.sequence, result.data_records);
+        if (result.uncounted) {
+            s->sequence.resync(ctx.sequence + result.data_records);
+            s->sequence_inclusive.resync(ctx.sequence);
+        } else {
+            s->sequence.observe(ctx.sequence, result.data_records);
+            s->sequence_inclusive.observe(ctx.sequence - result.flow_records, result.flow_records);
+        }
     }
 
     struct WalkResult {
         std::uint32_t data_records = 0;  // flow + options data records decoded now
+        std::uint32_t flow_records = 0;  // of which flow records
         bool uncounted = false;          // some data set could not be decoded now (pending or dropped)
     };
 
@@ -275,7 +281,9 @@ private:
             } else if (set_id >= 256) {
                 const TemplateKey key{stream_key, set_id};
                 if (auto it = templates_.find(key); it != templates_.end()) {
-                    result.data_records += decode_data_set(packet, ctx, s, it->second.plan, body, body_length, out);
+                    const auto n = decode_data_set(packet, ctx, s, it->second.plan, body, body_length, out);
+                    result.data_records += n;
+                    if (!it->second.plan.is_options) result.flow_records += n;
                 } else {
                     hold_pending(key, ctx, s, body, body_length);
                     result.uncounted = true;

@@ -29,12 +29,23 @@ struct PacketContext {
 };
 
 struct StreamState {
-    explicit StreamState(SequenceTracker tracker) : sequence(tracker) {}
+    explicit StreamState(SequenceTracker tracker) : sequence(tracker), sequence_inclusive(tracker) {}
 
     static constexpr std::size_t kMaxSamplers = 1024;
 
     ExporterStats stats;
     SequenceTracker sequence;
+    // IPFIX only: softflowd numbers a message by the flow records sent *including* its own (options
+    // records not counted), against RFC 7011's "records sent before this message". Both readings are
+    // tracked; the one the exporter follows has (almost) no anomalies and is the one reported.
+    SequenceTracker sequence_inclusive;
+
+    const SequenceCounters& sequence_counters() const noexcept {
+        const auto anomalies = [](const SequenceCounters& c) { return c.lost + c.reordered + c.duplicate; };
+        const auto& rfc = sequence.counters();
+        const auto& inclusive = sequence_inclusive.counters();
+        return sequence_inclusive.started() && anomalies(inclusive) < anomalies(rfc) ? inclusive : rfc;
+    }
     std::uint64_t override_rate = 0;   // from config; wins over everything the exporter says
     std::uint64_t default_rate = 0;    // from options data without a sampler id
     boost::unordered_flat_map<std::uint64_t, std::uint64_t> sampler_rates;  // sampler/selector id -> rate

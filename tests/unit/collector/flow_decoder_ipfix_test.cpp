@@ -123,6 +123,25 @@ TEST_CASE("IPFIX sequence counts data records") {
     CHECK(t.sequence_lost == 7);
 }
 
+TEST_CASE("softflowd's inclusive IPFIX numbering is recognised and not reported as loss") {
+    // softflowd 1.1.0: sequence = flow records sent including this message's (17 -> 40 with 23 flows next).
+    collector::FlowDecoder decoder(CollectorConfig{});
+    std::vector<FlowRecord> out;
+    auto records = [](int n) {
+        Bytes b;
+        for (int i = 0; i < n; ++i) b.raw(v6_record(static_cast<std::uint64_t>(i), 0).data());
+        return b;
+    };
+    decoder.decode(packet_of(ipfix_message(kExport, 3, 0, {v6_template(), set(300, records(3))})), out);
+    decoder.decode(packet_of(ipfix_message(kExport, 8, 0, {set(300, records(5))})), out);
+    decoder.decode(packet_of(ipfix_message(kExport, 10, 0, {set(300, records(2))})), out);
+    decoder.decode(packet_of(ipfix_message(kExport, 17, 0, {set(300, records(4))})), out);  // 3 records lost
+    const auto t = decoder.totals();
+    CHECK(t.records == 14);
+    CHECK(t.sequence_lost == 3);
+    CHECK(t.sequence_reordered == 0);
+}
+
 TEST_CASE("IPFIX sampling from samplingPacketInterval/Space and from random n-out-of-N options") {
     collector::FlowDecoder decoder(CollectorConfig{});
     std::vector<FlowRecord> out;
