@@ -162,11 +162,17 @@ private:
         const std::uint16_t interval = load_be16(p + 22) & 0x3fff;
         const std::uint64_t rate = s->override_rate ? s->override_rate : interval;
 
-        RecordBuilder builder(packet, ctx, *s);
         for (std::size_t i = 0; i < count; ++i) {
             const auto* r = p + kV5HeaderLength + i * kV5RecordLength;
+            // A fresh record rather than a copy of the builder's base: every field is written below, so the
+            // compiler drops the zero-initialisation, which a block copy would not allow.
             FlowRecord& f = out.emplace_back();
-            builder.start(f);
+            f.time_received_ns = ctx.received_ns;
+            f.sampler_address = packet.exporter;
+            f.sampler_port = packet.exporter_port;
+            f.type = FlowType::netflow_v5;
+            f.sequence_num = ctx.sequence;
+            f.observation_domain_id = domain;
             f.src_addr = IpAddress::from_v4_bytes(r);
             f.dst_addr = IpAddress::from_v4_bytes(r + 4);
             f.next_hop = IpAddress::from_v4_bytes(r + 8);
@@ -510,7 +516,7 @@ std::uint32_t FlowDecoder::Impl::decode_data_set(const ExportPacket& packet, con
         // Whatever is left shorter than one record is padding (RFC 3954 5.3, RFC 7011 3.3.1).
         for (; length >= record_length; p += record_length, length -= record_length) {
             if (plan.is_options) builder.apply_options(plan, p);
-            else builder.build_fixed(plan, p, out.emplace_back());
+            else builder.build_fixed(plan, p, out.emplace_back(builder.base()));
             ++decoded;
         }
     } else {
@@ -519,7 +525,7 @@ std::uint32_t FlowDecoder::Impl::decode_data_set(const ExportPacket& packet, con
             if (plan.is_options) {
                 used = builder.apply_options_variable(plan, p, length);
             } else {
-                used = builder.build_variable(plan, p, length, out.emplace_back());
+                used = builder.build_variable(plan, p, length, out.emplace_back(builder.base()));
                 if (used == 0) out.pop_back();
             }
             if (used == 0) {

@@ -6,7 +6,7 @@
 
 namespace flowguard::collector {
 
-inline std::uint64_t read_uint(const std::uint8_t* p, std::uint16_t len) noexcept {
+[[gnu::always_inline]] inline std::uint64_t read_uint(const std::uint8_t* p, std::uint16_t len) noexcept {
     switch (len) {
         case 1: return p[0];
         case 2: return load_be16(p);

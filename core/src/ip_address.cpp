@@ -6,34 +6,6 @@
 
 namespace flowguard {
 
-IpAddress IpAddress::from_v4(std::uint32_t host_order) noexcept {
-    IpAddress a;
-    a.family_ = Family::v4;
-    a.bytes_[10] = 0xff;
-    a.bytes_[11] = 0xff;
-    a.bytes_[12] = static_cast<std::uint8_t>(host_order >> 24);
-    a.bytes_[13] = static_cast<std::uint8_t>(host_order >> 16);
-    a.bytes_[14] = static_cast<std::uint8_t>(host_order >> 8);
-    a.bytes_[15] = static_cast<std::uint8_t>(host_order);
-    return a;
-}
-
-IpAddress IpAddress::from_v4_bytes(const std::uint8_t* p) noexcept {
-    IpAddress a;
-    a.family_ = Family::v4;
-    a.bytes_[10] = 0xff;
-    a.bytes_[11] = 0xff;
-    std::memcpy(a.bytes_.data() + 12, p, 4);
-    return a;
-}
-
-IpAddress IpAddress::from_v6_bytes(const std::uint8_t* p) noexcept {
-    IpAddress a;
-    a.family_ = Family::v6;
-    std::memcpy(a.bytes_.data(), p, 16);
-    return a;
-}
-
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
     char buf[INET6_ADDRSTRLEN + 1];
     if (text.empty() || text.size() >= sizeof buf) return std::nullopt;

@@ -3,6 +3,7 @@
 // IPv4 is kept as an IPv4-mapped IPv6 address (::ffff:a.b.c.d) with family() == v4.
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,9 +16,26 @@ public:
 
     constexpr IpAddress() = default;
 
-    static IpAddress from_v4(std::uint32_t host_order) noexcept;
-    static IpAddress from_v4_bytes(const std::uint8_t* network_order) noexcept;
-    static IpAddress from_v6_bytes(const std::uint8_t* network_order) noexcept;
+    // Inline: decoders build several addresses per record.
+    static IpAddress from_v4(std::uint32_t host_order) noexcept {
+        const std::uint8_t b[4] = {static_cast<std::uint8_t>(host_order >> 24), static_cast<std::uint8_t>(host_order >> 16),
+                                   static_cast<std::uint8_t>(host_order >> 8), static_cast<std::uint8_t>(host_order)};
+        return from_v4_bytes(b);
+    }
+    static IpAddress from_v4_bytes(const std::uint8_t* network_order) noexcept {
+        IpAddress a;
+        a.family_ = Family::v4;
+        a.bytes_[10] = 0xff;
+        a.bytes_[11] = 0xff;
+        std::memcpy(a.bytes_.data() + 12, network_order, 4);
+        return a;
+    }
+    static IpAddress from_v6_bytes(const std::uint8_t* network_order) noexcept {
+        IpAddress a;
+        a.family_ = Family::v6;
+        std::memcpy(a.bytes_.data(), network_order, 16);
+        return a;
+    }
     static std::optional<IpAddress> parse(std::string_view text);
 
     Family family() const noexcept { return family_; }
