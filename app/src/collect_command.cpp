@@ -1,20 +1,26 @@
+// `flowguard collect`: the multi-threaded collector. N receive threads (one SO_REUSEPORT socket per
+// listener each, recvmmsg, decode in place) hand record batches over lock-free SPSC channels to M shard
+// threads, which write records out. The main thread runs Boost.Asio for signals; on SIGINT/SIGTERM the
+// receivers drain their sockets, the shards drain their channels, the template state is saved and the
+// summary printed.
 #include "commands.hpp"
+#include "shard_worker.hpp"
 #include "summary.hpp"
+#include "template_state.hpp"
 
-#include <flowguard/collector/flow_decoder.hpp>
+#include <flowguard/collector/udp_receiver.hpp>
 #include <flowguard/exporters/flow_format.hpp>
 
 #include <boost/asio.hpp>
 #include <spdlog/spdlog.h>
 
-#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
-#include <array>
-#include <chrono>
-#include <cstdio>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 #include <memory>
-#include <sstream>
+#include <thread>
 
 namespace flowguard::app {
 
@@ -22,167 +28,51 @@ exporters::FlowFormat parse_flow_format(const std::string& text);
 
 namespace {
 
-namespace asio = boost::asio;
-using asio::ip::udp;
-
-constexpr std::size_t kMaxDatagram = 65535;
-
-std::uint64_t now_ns() {
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                          std::chrono::system_clock::now().time_since_epoch())
-                                          .count());
+std::size_t or_cores(std::size_t configured) {
+    if (configured != 0) return configured;
+    return std::max(1u, std::thread::hardware_concurrency());
 }
 
-IpAddress to_ip(const asio::ip::address& a) {
-    if (a.is_v4()) return IpAddress::from_v4(a.to_v4().to_uint());
-    const auto v6 = a.to_v6();
-    if (v6.is_v4_mapped()) return IpAddress::from_v4(asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_uint());
-    const auto bytes = v6.to_bytes();
-    return IpAddress::from_v6_bytes(bytes.data());
-}
+struct Pipeline {
+    std::vector<std::vector<std::unique_ptr<BatchChannel>>> channels;  // [receiver][shard]
+    std::vector<std::unique_ptr<collector::UdpReceiver>> receivers;
+    std::vector<std::unique_ptr<ShardWorker>> shards;
 
-// The kernel's per-socket drop counter (last column of /proc/net/udp{,6}), found by the socket's inode.
-std::uint64_t kernel_drops_for(int fd) {
-    struct stat st {};
-    if (fstat(fd, &st) != 0) return 0;
-    for (const char* path : {"/proc/net/udp", "/proc/net/udp6"}) {
-        std::ifstream in(path);
-        std::string line;
-        std::getline(in, line);  // header
-        while (std::getline(in, line)) {
-            std::istringstream fields(line);
-            std::string f[13];
-            for (auto& x : f) fields >> x;
-            std::uint64_t drops = 0;
-            fields >> drops;
-            if (f[9] == std::to_string(st.st_ino)) return drops;
-        }
+    std::vector<const collector::FlowDecoder*> decoders() const {
+        std::vector<const collector::FlowDecoder*> out;
+        for (const auto& r : receivers) out.push_back(&r->decoder());
+        return out;
     }
-    return 0;
-}
-
-struct Listener {
-    explicit Listener(asio::io_context& io) : socket(io) {}
-    udp::socket socket;
-    udp::endpoint sender;
-    std::array<std::uint8_t, kMaxDatagram> buffer{};
-    std::string name;
 };
 
-class UdpCollector {
-public:
-    UdpCollector(const Config& config, std::FILE* out, exporters::FlowFormat format)
-        : config_(config), decoder_(config.collector), writer_(out, format), signals_(io_, SIGINT, SIGTERM),
-          tick_(io_) {
-        records_.reserve(1024);
-    }
-
-    void open() {
-        for (const auto& ep : config_.collector.listen) {
-            auto l = std::make_unique<Listener>(io_);
-            const udp::endpoint local(asio::ip::make_address(ep.address), ep.port);
-            l->socket.open(local.protocol());
-            if (local.address().is_v6()) l->socket.set_option(asio::ip::v6_only(true));
-            l->socket.set_option(asio::socket_base::reuse_address(true));
-            set_receive_buffer(*l);
-            l->socket.bind(local);
-            l->name = ep.to_string();
-            spdlog::info("listening on {}", l->name);
-            listeners_.push_back(std::move(l));
+Pipeline build_pipeline(const Config& config, LineSink& sink) {
+    Pipeline p;
+    const auto receivers = or_cores(config.collector.receive_threads);
+    const auto shards = or_cores(config.pipeline.shards);
+    const auto format = parse_flow_format(config.output.format);
+    p.channels.resize(receivers);
+    for (std::size_t r = 0; r < receivers; ++r) {
+        std::vector<BatchChannel*> outputs;
+        for (std::size_t s = 0; s < shards; ++s) {
+            p.channels[r].push_back(std::make_unique<BatchChannel>(config.pipeline.batches_per_channel));
+            outputs.push_back(p.channels[r].back().get());
         }
+        p.receivers.push_back(std::make_unique<collector::UdpReceiver>(
+            config.collector, collector::ShardRouter(config.pipeline.internal_networks, shards), outputs));
     }
-
-    void run() {
-        for (auto& l : listeners_) receive(*l);
-        signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
-            if (ec) return;
-            spdlog::info("signal {}: draining and stopping", signo);
-            stop();
-        });
-        schedule_tick();
-        io_.run();
+    for (std::size_t s = 0; s < shards; ++s) {
+        std::vector<BatchChannel*> inputs;
+        for (std::size_t r = 0; r < receivers; ++r) inputs.push_back(p.channels[r][s].get());
+        p.shards.push_back(std::make_unique<ShardWorker>(inputs, format, sink));
     }
+    return p;
+}
 
-    int finish() {
-        decoder_.finish();
-        const bool ok = writer_.flush();
-        PipelineCounters counters;
-        counters.records_written = writer_.lines_written();
-        for (auto& l : listeners_) counters.kernel_drops += kernel_drops_for(l->socket.native_handle());
-        print_summary(decoder_summary(decoder_, counters));
-        if (!ok) spdlog::error("writing records failed");
-        return ok ? 0 : 1;
-    }
-
-private:
-    void set_receive_buffer(Listener& l) {
-        const int wanted = static_cast<int>(std::min<std::size_t>(config_.collector.socket_receive_buffer, INT32_MAX));
-        l.socket.set_option(asio::socket_base::receive_buffer_size(wanted));
-        asio::socket_base::receive_buffer_size got;
-        l.socket.get_option(got);
-        // Linux reports twice what it grants; less than asked means net.core.rmem_max capped it.
-        if (got.value() / 2 < wanted)
-            spdlog::warn("{}: receive buffer capped at {} bytes (asked {}); raise net.core.rmem_max to avoid drops",
-                         config_.collector.listen.empty() ? "" : l.name, got.value() / 2, wanted);
-    }
-
-    void receive(Listener& l) {
-        l.socket.async_receive_from(asio::buffer(l.buffer), l.sender,
-                                    [this, &l](const boost::system::error_code& ec, std::size_t n) {
-                                        if (ec == asio::error::operation_aborted || stopping_) return;
-                                        if (!ec) handle(l, n);
-                                        receive(l);
-                                    });
-    }
-
-    void handle(Listener& l, std::size_t n) {
-        collector::ExportPacket packet;
-        packet.payload = std::span<const std::uint8_t>(l.buffer.data(), n);
-        packet.exporter = to_ip(l.sender.address());
-        packet.exporter_port = l.sender.port();
-        packet.received_ns = now_ns();
-        records_.clear();
-        decoder_.decode(packet, records_);
-        writer_.write(records_);
-    }
-
-    void schedule_tick() {
-        tick_.expires_after(std::chrono::milliseconds(500));
-        tick_.async_wait([this](const boost::system::error_code& ec) {
-            if (ec || stopping_) return;
-            decoder_.expire(now_ns());
-            writer_.flush();
-            schedule_tick();
-        });
-    }
-
-    // Stop receiving, then read what the kernel still holds so nothing received is left undecoded.
-    void stop() {
-        stopping_ = true;
-        tick_.cancel();
-        for (auto& l : listeners_) {
-            boost::system::error_code ec;
-            l->socket.cancel(ec);
-            l->socket.non_blocking(true, ec);
-            for (;;) {
-                const auto n = l->socket.receive_from(asio::buffer(l->buffer), l->sender, 0, ec);
-                if (ec) break;
-                handle(*l, n);
-            }
-        }
-        io_.stop();
-    }
-
-    const Config& config_;
-    collector::FlowDecoder decoder_;
-    exporters::FlowLineWriter writer_;
-    asio::io_context io_;
-    asio::signal_set signals_;
-    asio::steady_timer tick_;
-    std::vector<std::unique_ptr<Listener>> listeners_;
-    std::vector<FlowRecord> records_;
-    bool stopping_ = false;
-};
+int open_output(const Config& config) {
+    if (config.output.path == "-" || config.output.format == "none") return STDOUT_FILENO;
+    // Append: restarting the collector must not erase what an earlier run wrote.
+    return ::open(config.output.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
 
 }  // namespace
 
@@ -200,27 +90,83 @@ int run_collect(Config config, const CollectOptions& options) {
     }
     if (options.output) config.output.path = *options.output;
     if (options.format) config.output.format = *options.format;
+    if (options.state_file) config.collector.state_file = *options.state_file;
 
-    std::FILE* out = stdout;
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(nullptr, &std::fclose);
-    if (config.output.path != "-" && config.output.format != "none") {
-        // Append: restarting the collector must not erase what an earlier run wrote.
-        file.reset(std::fopen(config.output.path.c_str(), "a"));
-        if (!file) {
-            spdlog::error("cannot open output '{}': {}", config.output.path, std::strerror(errno));
-            return 1;
-        }
-        out = file.get();
+    const int fd = open_output(config);
+    if (fd < 0) {
+        spdlog::error("cannot open output '{}': {}", config.output.path, std::strerror(errno));
+        return 1;
     }
-    UdpCollector collector(config, out, parse_flow_format(config.output.format));
+    LineSink sink(fd);
+    Pipeline pipeline = build_pipeline(config, sink);
     try {
-        collector.open();
-    } catch (const boost::system::system_error& e) {
+        for (std::size_t i = 0; i < pipeline.receivers.size(); ++i) {
+            const auto warnings = pipeline.receivers[i]->open(config.collector.listen);
+            if (i == 0)
+                for (const auto& w : warnings) spdlog::warn("{}", w);
+        }
+    } catch (const std::system_error& e) {
         spdlog::error("cannot listen: {}", e.what());
         return 1;
     }
-    collector.run();
-    return collector.finish();
+    if (!config.collector.state_file.empty()) {
+        try {
+            std::vector<collector::FlowDecoder*> decoders;
+            for (auto& r : pipeline.receivers) decoders.push_back(&r->decoder());
+            const auto loaded = load_template_state(config.collector.state_file, decoders);
+            spdlog::info("template state: {} templates loaded from {} ({} rejected)", loaded.templates,
+                         config.collector.state_file, loaded.rejected);
+        } catch (const std::exception& e) {
+            spdlog::warn("template state not loaded: {}", e.what());
+        }
+    }
+    for (const auto& l : config.collector.listen)
+        spdlog::info("listening on {} ({} receive threads, {} shards)", l.to_string(), pipeline.receivers.size(),
+                     pipeline.shards.size());
+
+    std::atomic<bool> stop_receiving{false};
+    std::atomic<bool> receivers_done{false};
+    std::vector<std::thread> shard_threads;
+    for (auto& s : pipeline.shards) shard_threads.emplace_back([&s, &receivers_done] { s->run(receivers_done); });
+    std::vector<std::thread> receive_threads;
+    for (auto& r : pipeline.receivers) receive_threads.emplace_back([&r, &stop_receiving] { r->run(stop_receiving); });
+
+    boost::asio::io_context io;
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+        if (!ec) spdlog::info("signal {}: draining and stopping", signo);
+    });
+    io.run();  // returns once the signal handler has run
+
+    stop_receiving.store(true, std::memory_order_release);
+    for (auto& t : receive_threads) t.join();
+    receivers_done.store(true, std::memory_order_release);
+    for (auto& t : shard_threads) t.join();
+
+    if (!config.collector.state_file.empty()) {
+        try {
+            const auto saved = save_template_state(config.collector.state_file, pipeline.decoders());
+            spdlog::info("template state: {} templates saved to {}", saved.templates, config.collector.state_file);
+        } catch (const std::exception& e) {
+            spdlog::error("template state not saved: {}", e.what());
+        }
+    }
+    PipelineCounters counters;
+    for (const auto& r : pipeline.receivers) {
+        counters.kernel_drops += r->counters().kernel_drops.load(std::memory_order_relaxed);
+        counters.ring_drops += r->counters().ring_drops.load(std::memory_order_relaxed);
+    }
+    for (const auto& s : pipeline.shards) counters.records_written += s->records_written();
+    auto summary = decoder_summary(pipeline.decoders(), counters);
+    summary["receive_threads"] = pipeline.receivers.size();
+    summary["shards"] = pipeline.shards.size();
+    print_summary(summary);
+    if (fd != STDOUT_FILENO) ::close(fd);
+    if (sink.failed()) {
+        spdlog::error("writing records failed");
+        return 1;
+    }
+    return 0;
 }
 
 }  // namespace flowguard::app

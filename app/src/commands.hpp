@@ -18,6 +18,7 @@ struct CollectOptions {
     std::vector<std::string> listen;  // overrides collector.listen when given
     std::optional<std::string> output;
     std::optional<std::string> format;
+    std::optional<std::string> state_file;
 };
 
 // Both return the process exit code.

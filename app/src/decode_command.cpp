@@ -57,7 +57,7 @@ int run_decode(const Config& config, const DecodeOptions& options) {
     }
     PipelineCounters counters;
     counters.records_written = writer.lines_written();
-    auto summary = decoder_summary(decoder, counters);
+    auto summary = decoder_summary({&decoder}, counters);
     summary["capture"] = capture_summary(capture, skipped_by_port);
     print_summary(summary);
     return rc;

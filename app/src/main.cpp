@@ -59,6 +59,8 @@ int main(int argc, char** argv) {
     collect_cmd->add_option("--output", collect.output, "file to append JSON lines to, or - for stdout");
     collect_cmd->add_option("--format", collect.format, "json, csv or none (decode and count only)")
         ->check(CLI::IsMember({"json", "csv", "none"}));
+    collect_cmd->add_option("--state-file", collect.state_file,
+                            "save templates here on stop, load them on start (collector.state_file)");
 
     auto* check_cmd = cli.add_subcommand("check-config", "Validate a configuration and print the effective one");
     std::string check_path;

@@ -1,11 +1,33 @@
 #include "summary.hpp"
 
+#include <fmt/format.h>
+
 #include <cstdio>
+#include <set>
+#include <string>
 
 namespace flowguard::app {
 
-boost::json::object decoder_summary(const collector::FlowDecoder& decoder, const PipelineCounters& counters) {
-    const auto t = decoder.totals();
+boost::json::object decoder_summary(const std::vector<const collector::FlowDecoder*>& decoders,
+                                    const PipelineCounters& counters) {
+    collector::DecoderTotals t;
+    std::set<std::pair<std::string, std::uint16_t>> templates;  // distinct (stream, id): restored ones repeat
+    for (const auto* d : decoders) {
+        const auto x = d->totals();
+        t.packets += x.packets;
+        t.records += x.records;
+        t.decode_errors += x.decode_errors;
+        t.unknown_template += x.unknown_template;
+        t.sequence_lost += x.sequence_lost;
+        t.sequence_reordered += x.sequence_reordered;
+        t.sequence_duplicate += x.sequence_duplicate;
+        t.stream_limit_drops += x.stream_limit_drops;
+        d->for_each_template([&](const collector::TemplateSnapshot& s) {
+            templates.emplace(fmt::format("{}/{}/{}/{}", s.stream.exporter.to_string(), s.stream.port,
+                                          s.stream.version, s.stream.domain), s.id);
+        });
+    }
+    t.templates = templates.size();
     boost::json::object o;
     o["packets"] = t.packets;
     o["records"] = t.records;
@@ -20,7 +42,8 @@ boost::json::object decoder_summary(const collector::FlowDecoder& decoder, const
     o["kernel_drops"] = counters.kernel_drops;
     o["ring_drops"] = counters.ring_drops;
     boost::json::array exporters;
-    decoder.for_each_stream([&](const collector::StreamKey& key, const collector::ExporterStats& s) {
+    for (const auto* decoder : decoders) decoder->for_each_stream([&](const collector::StreamKey& key, const collector::ExporterStats& s) {
+        if (s.packets == 0) return;
         boost::json::object e;
         e["exporter"] = key.exporter.to_string();
         e["port"] = key.port;

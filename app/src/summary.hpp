@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include <optional>
+#include <vector>
 
 namespace flowguard::app {
 
@@ -16,7 +17,10 @@ struct PipelineCounters {
     std::uint64_t records_written = 0;
 };
 
-boost::json::object decoder_summary(const collector::FlowDecoder& decoder, const PipelineCounters& counters);
+// Totals over every decoder (one per receive thread); exporter streams that saw no packet in a decoder
+// (templates restored from the state file) are left out of the list.
+boost::json::object decoder_summary(const std::vector<const collector::FlowDecoder*>& decoders,
+                                    const PipelineCounters& counters);
 boost::json::object capture_summary(const collector::CaptureStats& stats, std::uint64_t skipped_by_port);
 void print_summary(const boost::json::object& summary);  // one line on stderr
 

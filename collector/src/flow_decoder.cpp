@@ -110,17 +110,39 @@ public:
 
     std::size_t template_count() const { return templates_.size(); }
 
+    void for_each_template(const std::function<void(const TemplateSnapshot&)>& visit) const {
+        for (const auto& [key, t] : templates_)
+            visit(TemplateSnapshot{key.stream, key.id, t.plan.is_options, t.plan.scope_field_count, t.fields});
+    }
+
+    bool restore(const TemplateSnapshot& snap) {
+        const bool ipfix = snap.stream.version == 10;
+        if ((snap.stream.version != 9 && !ipfix) || snap.id < 256 || snap.fields.empty() ||
+            snap.fields.size() > config_.templates.max_fields_per_template)
+            return false;
+        StreamState* s = ipfix ? stream_for(snap.stream, 1u << 24, 1u << 16) : stream_for(snap.stream, 1u << 20, 1024);
+        if (s == nullptr) return false;
+        scratch_fields_ = snap.fields;
+        std::vector<FlowRecord> unused;  // nothing is pending in a decoder that is just starting
+        const auto before = s->stats.template_rejects;
+        store_template(TemplateKey{snap.stream, snap.id}, *s, snap.scope_field_count, snap.options, ipfix, unused);
+        return s->stats.template_rejects == before;
+    }
+
 private:
     StreamState* stream_for(const ExportPacket& packet, std::uint16_t version, std::uint32_t domain,
                             std::uint32_t max_forward, std::uint32_t late_window) {
-        const StreamKey key{packet.exporter, packet.exporter_port, version, domain};
+        return stream_for(StreamKey{packet.exporter, packet.exporter_port, version, domain}, max_forward, late_window);
+    }
+
+    StreamState* stream_for(const StreamKey& key, std::uint32_t max_forward, std::uint32_t late_window) {
         if (auto it = streams_.find(key); it != streams_.end()) return &it->second;
         if (streams_.size() >= config_.max_streams) {
             ++stream_limit_drops_;
             return nullptr;
         }
         auto [it, inserted] = streams_.try_emplace(key, SequenceTracker(max_forward, late_window));
-        if (auto o = rate_overrides_.find(packet.exporter); o != rate_overrides_.end())
+        if (auto o = rate_overrides_.find(key.exporter); o != rate_overrides_.end())
             it->second.override_rate = o->second;
         return &it->second;
     }
@@ -552,5 +574,9 @@ void FlowDecoder::for_each_stream(const std::function<void(const StreamKey&, con
     impl_->for_each_stream(visit);
 }
 std::size_t FlowDecoder::template_count() const { return impl_->template_count(); }
+void FlowDecoder::for_each_template(const std::function<void(const TemplateSnapshot&)>& visit) const {
+    impl_->for_each_template(visit);
+}
+bool FlowDecoder::restore(const TemplateSnapshot& snapshot) { return impl_->restore(snapshot); }
 
 }  // namespace flowguard::collector

@@ -94,7 +94,12 @@ void read_exporters(const YAML::Node& n, const std::string& key, std::vector<Exp
 
 void read_collector(const YAML::Node& n, CollectorConfig& c) {
     const std::string key = "collector";
-    require_known_keys(n, key, {"listen", "socket_receive_buffer", "max_streams", "templates", "pending_data", "exporters"});
+    require_known_keys(n, key, {"listen", "socket_receive_buffer", "max_streams", "receive_threads", "recv_batch",
+                                "state_file", "templates", "pending_data", "exporters"});
+    if (n["receive_threads"]) c.receive_threads = unsigned_value(n["receive_threads"], key + ".receive_threads", 256);
+    if (n["recv_batch"]) c.recv_batch = unsigned_value(n["recv_batch"], key + ".recv_batch", 1024);
+    if (c.recv_batch == 0) throw ConfigError(key + ".recv_batch", "must be at least 1");
+    if (n["state_file"]) c.state_file = scalar(n["state_file"], key + ".state_file");
     if (const auto& l = n["listen"]) {
         if (!l.IsSequence()) throw ConfigError(key + ".listen", "expected a list such as [udp://0.0.0.0:2055]");
         c.listen.clear();
@@ -111,6 +116,23 @@ void read_collector(const YAML::Node& n, CollectorConfig& c) {
     if (n["templates"]) read_templates(n["templates"], key + ".templates", c.templates);
     if (n["pending_data"]) read_pending(n["pending_data"], key + ".pending_data", c.pending);
     if (n["exporters"]) read_exporters(n["exporters"], key + ".exporters", c.exporters);
+}
+
+void read_pipeline(const YAML::Node& n, PipelineConfig& p) {
+    const std::string key = "pipeline";
+    require_known_keys(n, key, {"shards", "batches_per_channel", "internal_networks"});
+    if (n["shards"]) p.shards = unsigned_value(n["shards"], key + ".shards", 256);
+    if (n["batches_per_channel"])
+        p.batches_per_channel = unsigned_value(n["batches_per_channel"], key + ".batches_per_channel", 1u << 16);
+    if (p.batches_per_channel < 2) throw ConfigError(key + ".batches_per_channel", "must be at least 2");
+    if (const auto& nets = n["internal_networks"]) {
+        if (!nets.IsSequence()) throw ConfigError(key + ".internal_networks", "expected a list of prefixes");
+        p.internal_networks = NetworkSet{};
+        for (std::size_t i = 0; i < nets.size(); ++i) {
+            const auto item_key = fmt::format("{}.internal_networks[{}]", key, i);
+            with_key(item_key, [&] { p.internal_networks.add(scalar(nets[i], item_key)); return 0; });
+        }
+    }
 }
 
 void read_output(const YAML::Node& n, OutputConfig& o) {
@@ -215,8 +237,9 @@ Config parse_config(std::string_view yaml_text) {
     }
     Config config;
     if (root.IsNull()) return config;
-    require_known_keys(root, "", {"collector", "output", "log"});
+    require_known_keys(root, "", {"collector", "pipeline", "output", "log"});
     if (root["collector"]) read_collector(root["collector"], config.collector);
+    if (root["pipeline"]) read_pipeline(root["pipeline"], config.pipeline);
     if (root["output"]) read_output(root["output"], config.output);
     if (root["log"]) read_log(root["log"], config.log);
     return config;
@@ -243,6 +266,9 @@ std::string to_yaml(const Config& c) {
     out << YAML::EndSeq;
     out << YAML::Key << "socket_receive_buffer" << YAML::Value << c.collector.socket_receive_buffer;
     out << YAML::Key << "max_streams" << YAML::Value << c.collector.max_streams;
+    out << YAML::Key << "receive_threads" << YAML::Value << c.collector.receive_threads;
+    out << YAML::Key << "recv_batch" << YAML::Value << c.collector.recv_batch;
+    out << YAML::Key << "state_file" << YAML::Value << c.collector.state_file;
     out << YAML::Key << "templates" << YAML::Value << YAML::BeginMap
         << YAML::Key << "max_templates" << YAML::Value << c.collector.templates.max_templates
         << YAML::Key << "max_templates_per_exporter" << YAML::Value << c.collector.templates.max_templates_per_exporter
@@ -258,6 +284,10 @@ std::string to_yaml(const Config& c) {
         out << YAML::BeginMap << YAML::Key << "address" << YAML::Value << e.address.to_string()
             << YAML::Key << "sampling_rate" << YAML::Value << e.sampling_rate << YAML::EndMap;
     out << YAML::EndSeq << YAML::EndMap;
+    out << YAML::Key << "pipeline" << YAML::Value << YAML::BeginMap
+        << YAML::Key << "shards" << YAML::Value << c.pipeline.shards
+        << YAML::Key << "batches_per_channel" << YAML::Value << c.pipeline.batches_per_channel
+        << YAML::Key << "internal_networks" << YAML::Value << c.pipeline.internal_networks.to_strings() << YAML::EndMap;
     out << YAML::Key << "output" << YAML::Value << YAML::BeginMap << YAML::Key << "path" << YAML::Value << c.output.path
         << YAML::Key << "format" << YAML::Value << c.output.format << YAML::EndMap;
     out << YAML::Key << "log" << YAML::Value << YAML::BeginMap << YAML::Key << "level" << YAML::Value << c.log.level

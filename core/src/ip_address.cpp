@@ -17,12 +17,6 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text) {
     return std::nullopt;
 }
 
-std::uint32_t IpAddress::v4() const noexcept {
-    if (!is_v4()) return 0;
-    return (std::uint32_t{bytes_[12]} << 24) | (std::uint32_t{bytes_[13]} << 16) |
-           (std::uint32_t{bytes_[14]} << 8) | bytes_[15];
-}
-
 std::size_t IpAddress::format_to(char* out) const noexcept {
     if (family_ == Family::none) return 0;
     const int af = is_v4() ? AF_INET : AF_INET6;

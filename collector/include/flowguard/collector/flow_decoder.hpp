@@ -3,6 +3,7 @@
 // One FlowDecoder owns the template and sequence state of the exporters it sees, so it is used by one
 // thread at a time; the pipeline keeps each exporter on one decoder. Memory is bounded by the limits
 // in CollectorConfig: templates, exporter streams and data pending its template.
+#include <flowguard/collector/decode_plan.hpp>
 #include <flowguard/collector/export_packet.hpp>
 #include <flowguard/collector/exporter_stats.hpp>
 #include <flowguard/core/config.hpp>
@@ -22,6 +23,15 @@ struct StreamKey {
     std::uint16_t version = 0;
     std::uint32_t domain = 0;
     friend bool operator==(const StreamKey&, const StreamKey&) = default;
+};
+
+// A template as the exporter defined it, for saving decoder state across restarts.
+struct TemplateSnapshot {
+    StreamKey stream;
+    std::uint16_t id = 0;
+    bool options = false;
+    std::uint16_t scope_field_count = 0;
+    std::vector<TemplateField> fields;
 };
 
 struct DecoderTotals {
@@ -54,6 +64,11 @@ public:
 
     // End of input: everything still pending is counted as unknown_template.
     void finish();
+
+    // Templates held now, and a way to put them back (after a restart, before the exporter resends them).
+    // restore() goes through the same validation and limits as a template received on the wire.
+    void for_each_template(const std::function<void(const TemplateSnapshot&)>& visit) const;
+    bool restore(const TemplateSnapshot& snapshot);
 
     DecoderTotals totals() const;
     void for_each_stream(const std::function<void(const StreamKey&, const ExporterStats&)>& visit) const;

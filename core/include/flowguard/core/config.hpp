@@ -2,6 +2,7 @@
 // flowguard's YAML configuration. Every key has a default, so an empty document (or no file at all)
 // is a working configuration. Errors name the offending key path, e.g. "collector.listen[1]: ...".
 #include <flowguard/core/ip_address.hpp>
+#include <flowguard/core/network_set.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -58,9 +59,18 @@ struct CollectorConfig {
     std::vector<ListenEndpoint> listen{ListenEndpoint{"0.0.0.0", 2055}, ListenEndpoint{"0.0.0.0", 4739}};
     std::size_t socket_receive_buffer = 32u << 20;
     std::size_t max_streams = 65536;  // exporter streams (address, port, version, domain) tracked at once
+    std::size_t receive_threads = 0;  // 0 = one per core; each opens its own SO_REUSEPORT socket per listener
+    std::size_t recv_batch = 64;      // datagrams per recvmmsg call
+    std::string state_file;           // templates saved here on stop and loaded on start ("" = none)
     TemplateLimits templates;
     PendingDataLimits pending;
     std::vector<ExporterSettings> exporters;
+};
+
+struct PipelineConfig {
+    std::size_t shards = 0;                // 0 = one per core; records of one internal host go to one shard
+    std::size_t batches_per_channel = 64;  // batches in flight per (receive thread, shard) channel
+    NetworkSet internal_networks = NetworkSet::private_networks();
 };
 
 struct OutputConfig {
@@ -74,6 +84,7 @@ struct LogConfig {
 
 struct Config {
     CollectorConfig collector;
+    PipelineConfig pipeline;
     OutputConfig output;
     LogConfig log;
 };

@@ -42,7 +42,11 @@ public:
     bool is_v4() const noexcept { return family_ == Family::v4; }
     bool is_v6() const noexcept { return family_ == Family::v6; }
     bool empty() const noexcept { return family_ == Family::none; }
-    std::uint32_t v4() const noexcept;  // host order; 0 unless is_v4()
+    std::uint32_t v4() const noexcept {  // host order; 0 unless is_v4()
+        if (!is_v4()) return 0;
+        return (std::uint32_t{bytes_[12]} << 24) | (std::uint32_t{bytes_[13]} << 16) |
+               (std::uint32_t{bytes_[14]} << 8) | bytes_[15];
+    }
     const std::array<std::uint8_t, 16>& bytes() const noexcept { return bytes_; }
 
     std::string to_string() const;  // "" for an empty address

@@ -1,0 +1,82 @@
+#include "shard_worker.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <thread>
+
+namespace flowguard::app {
+
+bool LineSink::write(const char* data, std::size_t size) {
+    std::lock_guard lock(mutex_);
+    while (size > 0) {
+        const auto n = ::write(fd_, data, size);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            failed_.store(true, std::memory_order_relaxed);
+            return false;
+        }
+        data += n;
+        size -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+std::size_t ShardWorker::queue_depth() const noexcept {
+    std::size_t depth = 0;
+    for (const auto* c : inputs_) depth += c->queued();
+    return depth;
+}
+
+std::size_t ShardWorker::drain_once() {
+    std::size_t taken = 0;
+    for (auto* channel : inputs_) {
+        while (FlowBatch* batch = channel->consume()) {
+            const std::span<const FlowRecord> records(batch->records.data(), batch->count);
+            if (format_ == exporters::FlowFormat::json) {
+                for (const auto& r : records) exporters::append_flow_json(buffer_, r);
+            } else if (format_ == exporters::FlowFormat::csv) {
+                if (!header_written_) {
+                    buffer_.append(exporters::flow_csv_header());
+                    buffer_.push_back('\n');
+                    header_written_ = true;
+                }
+                for (const auto& r : records) exporters::append_flow_csv(buffer_, r);
+            }
+            if (format_ != exporters::FlowFormat::none) buffered_lines_ += batch->count;
+            records_.store(records_.load(std::memory_order_relaxed) + batch->count, std::memory_order_relaxed);
+            taken += batch->count;
+            channel->release(batch);
+            if (buffer_.size() >= (1u << 16)) flush();
+        }
+    }
+    return taken;
+}
+
+void ShardWorker::flush() {
+    if (buffer_.size() == 0) return;
+    if (sink_.write(buffer_.data(), buffer_.size()))
+        written_.store(written_.load(std::memory_order_relaxed) + buffered_lines_, std::memory_order_relaxed);
+    buffer_.clear();
+    buffered_lines_ = 0;
+}
+
+void ShardWorker::run(const std::atomic<bool>& producers_done) {
+    int idle = 0;
+    for (;;) {
+        // Read the flag before draining: if it was set, everything the producers published is visible now.
+        const bool done = producers_done.load(std::memory_order_acquire);
+        if (drain_once() > 0) {
+            idle = 0;
+            continue;
+        }
+        flush();  // quiet: let the lines out now rather than when the buffer fills
+        if (done) return;
+        // Back off while idle: spin briefly, then sleep, so an idle collector costs no CPU.
+        if (++idle < 64) std::this_thread::yield();
+        else std::this_thread::sleep_for(std::chrono::microseconds(idle < 1000 ? 50 : 1000));
+    }
+}
+
+}  // namespace flowguard::app

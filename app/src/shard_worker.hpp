@@ -1,0 +1,55 @@
+#pragma once
+// One shard of the pipeline: consumes record batches from every receive thread's channel to it, and
+// writes them out (JSON/CSV lines) or only counts them (format none). The analyzer's per-host state will
+// live here, which is why records are routed to shards by internal host.
+#include <flowguard/core/flow_batch.hpp>
+#include <flowguard/exporters/flow_format.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+namespace flowguard::app {
+
+// Where shards write. One write(2) per formatted buffer of whole lines, under a mutex so lines from
+// different shards never interleave on a pipe; the lock is taken per buffer (~64 KiB), not per record.
+class LineSink {
+public:
+    explicit LineSink(int fd) : fd_(fd) {}
+    bool write(const char* data, std::size_t size);
+    bool failed() const noexcept { return failed_.load(std::memory_order_relaxed); }
+
+private:
+    int fd_;
+    std::mutex mutex_;
+    std::atomic<bool> failed_{false};
+};
+
+class ShardWorker {
+public:
+    ShardWorker(std::vector<BatchChannel*> inputs, exporters::FlowFormat format, LineSink& sink)
+        : inputs_(std::move(inputs)), format_(format), sink_(sink) {}
+
+    // Consumes until `producers_done` is set and every input is empty.
+    void run(const std::atomic<bool>& producers_done);
+
+    std::uint64_t records() const noexcept { return records_.load(std::memory_order_relaxed); }
+    std::uint64_t records_written() const noexcept { return written_.load(std::memory_order_relaxed); }
+    std::size_t queue_depth() const noexcept;
+
+private:
+    std::size_t drain_once();
+    void flush();
+
+    std::vector<BatchChannel*> inputs_;
+    exporters::FlowFormat format_;
+    LineSink& sink_;
+    fmt::memory_buffer buffer_;
+    std::uint64_t buffered_lines_ = 0;
+    bool header_written_ = false;
+    std::atomic<std::uint64_t> records_{0};
+    std::atomic<std::uint64_t> written_{0};
+};
+
+}  // namespace flowguard::app

@@ -1,0 +1,78 @@
+#include "template_state.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <stdexcept>
+#include <tuple>
+
+namespace flowguard::app {
+
+StateFileResult save_template_state(const std::string& path, const std::vector<const collector::FlowDecoder*>& decoders) {
+    StateFileResult result;
+    const std::string tmp = path + ".tmp";
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) throw std::runtime_error(fmt::format("cannot write template state '{}'", tmp));
+    // Restored templates sit in every decoder; write each (stream, id) once.
+    std::set<std::tuple<std::string, std::uint16_t, std::uint16_t, std::uint32_t, std::uint16_t>> seen;
+    for (const auto* d : decoders) {
+        d->for_each_template([&](const collector::TemplateSnapshot& t) {
+            if (!seen.emplace(t.stream.exporter.to_string(), t.stream.port, t.stream.version, t.stream.domain, t.id).second)
+                return;
+            boost::json::array fields;
+            for (const auto& f : t.fields) fields.push_back(boost::json::array{f.id, f.length, f.enterprise});
+            boost::json::object o{{"exporter", t.stream.exporter.to_string()}, {"port", t.stream.port},
+                                  {"version", t.stream.version}, {"domain", t.stream.domain}, {"id", t.id},
+                                  {"options", t.options}, {"scope_fields", t.scope_field_count},
+                                  {"fields", std::move(fields)}};
+            out << boost::json::serialize(o) << '\n';
+            ++result.templates;
+        });
+    }
+    out.close();
+    if (!out) throw std::runtime_error(fmt::format("cannot write template state '{}'", tmp));
+    std::filesystem::rename(tmp, path);
+    return result;
+}
+
+StateFileResult load_template_state(const std::string& path, const std::vector<collector::FlowDecoder*>& decoders) {
+    StateFileResult result;
+    if (!std::filesystem::exists(path)) return result;
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error(fmt::format("cannot read template state '{}'", path));
+    std::string line;
+    while (std::getline(in, line)) {
+        try {
+            const auto o = boost::json::parse(line).as_object();
+            collector::TemplateSnapshot t;
+            const auto addr = IpAddress::parse(std::string(o.at("exporter").as_string()));
+            if (!addr) throw std::invalid_argument("exporter");
+            t.stream.exporter = *addr;
+            t.stream.port = o.at("port").to_number<std::uint16_t>();
+            t.stream.version = o.at("version").to_number<std::uint16_t>();
+            t.stream.domain = o.at("domain").to_number<std::uint32_t>();
+            t.id = o.at("id").to_number<std::uint16_t>();
+            t.options = o.at("options").as_bool();
+            t.scope_field_count = o.at("scope_fields").to_number<std::uint16_t>();
+            for (const auto& f : o.at("fields").as_array()) {
+                const auto& a = f.as_array();
+                t.fields.push_back(collector::TemplateField{a.at(0).to_number<std::uint16_t>(),
+                                                            a.at(1).to_number<std::uint16_t>(),
+                                                            a.at(2).to_number<std::uint32_t>()});
+            }
+            bool ok = true;
+            for (auto* d : decoders) ok = d->restore(t) && ok;
+            if (ok) ++result.templates;
+            else ++result.rejected;
+        } catch (const std::exception&) {  // a damaged line costs that template only
+            ++result.rejected;
+        }
+    }
+    return result;
+}
+
+}  // namespace flowguard::app

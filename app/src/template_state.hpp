@@ -1,0 +1,22 @@
+#pragma once
+// The template state file: templates held at stop, loaded at start, so data that arrives after a restart
+// decodes before exporters resend their templates (FortiGate resends every 30 minutes by default).
+// Format: JSON lines, one template each; written to a temporary file and renamed, so a crash mid-write
+// never leaves a torn file.
+#include <flowguard/collector/flow_decoder.hpp>
+
+#include <string>
+#include <vector>
+
+namespace flowguard::app {
+
+struct StateFileResult {
+    std::size_t templates = 0;  // saved, or loaded into each decoder
+    std::size_t rejected = 0;   // lines that were malformed or refused by the decoder's limits
+};
+
+StateFileResult save_template_state(const std::string& path, const std::vector<const collector::FlowDecoder*>& decoders);
+// A missing file is no error (first start). Throws std::runtime_error if the file exists but cannot be read.
+StateFileResult load_template_state(const std::string& path, const std::vector<collector::FlowDecoder*>& decoders);
+
+}  // namespace flowguard::app

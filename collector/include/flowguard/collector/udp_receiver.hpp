@@ -1,0 +1,87 @@
+#pragma once
+// One receive thread of the collector pipeline. It owns one SO_REUSEPORT socket per listener (the kernel
+// keeps each exporter's 4-tuple on one socket, hence on one thread, so template state needs no locks),
+// reads with recvmmsg in batches, decodes in place, and routes each record by its internal host to a
+// shard's BatchChannel. It never blocks on a shard: when a shard holds every batch, records for it are
+// dropped and counted.
+#include <flowguard/collector/flow_decoder.hpp>
+#include <flowguard/core/config.hpp>
+#include <flowguard/core/flow_batch.hpp>
+#include <flowguard/core/network_set.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace flowguard::collector {
+
+// Written by the receive thread only (plain load+store, no locked instructions); readable from any thread.
+struct ReceiverCounters {
+    std::atomic<std::uint64_t> datagrams{0};
+    std::atomic<std::uint64_t> bytes{0};
+    std::atomic<std::uint64_t> records{0};
+    std::atomic<std::uint64_t> ring_drops{0};         // records dropped because a shard's channel was full
+    std::atomic<std::uint64_t> ring_drop_batches{0};  // times a batch could not be had
+    std::atomic<std::uint64_t> kernel_drops{0};       // SO_RXQ_OVFL: datagrams the kernel dropped on our sockets
+    std::atomic<std::uint64_t> receive_errors{0};
+};
+
+// Chooses the shard of a record: the internal side of the conversation (source if both or neither are
+// internal), so that all state about one internal host lives in one shard.
+class ShardRouter {
+public:
+    ShardRouter(NetworkSet internal, std::size_t shards) : internal_(std::move(internal)), shards_(shards) {}
+    std::size_t shard_of(const FlowRecord& r) const noexcept {
+        if (shards_ == 1) return 0;
+        const auto& host = (!internal_.contains(r.src_addr) && internal_.contains(r.dst_addr)) ? r.dst_addr : r.src_addr;
+        const auto h = static_cast<std::uint64_t>(hash_value(host)) * 0x9E3779B97F4A7C15ull;
+        return static_cast<std::size_t>((h >> 32) % shards_);
+    }
+    std::size_t shards() const noexcept { return shards_; }
+
+private:
+    NetworkSet internal_;
+    std::size_t shards_;
+};
+
+class UdpReceiver {
+public:
+    // `channels[s]` carries this receiver's records to shard s.
+    UdpReceiver(const CollectorConfig& config, ShardRouter router, std::vector<BatchChannel*> channels);
+    ~UdpReceiver();
+    UdpReceiver(const UdpReceiver&) = delete;
+    UdpReceiver& operator=(const UdpReceiver&) = delete;
+
+    // Opens and binds one socket per listener. Throws std::system_error naming the listener. Returns
+    // warnings for the operator (e.g. a receive buffer capped by net.core.rmem_max).
+    std::vector<std::string> open(const std::vector<ListenEndpoint>& listeners);
+
+    // Receives until `stop` is set, then reads what the sockets still hold, hands over every record and
+    // counts what is still pending a template. Call from the receive thread.
+    void run(const std::atomic<bool>& stop);
+
+    FlowDecoder& decoder() noexcept { return decoder_; }
+    const FlowDecoder& decoder() const noexcept { return decoder_; }
+    const ReceiverCounters& counters() const noexcept { return counters_; }
+
+private:
+    struct Socket;
+    std::size_t read_burst(Socket& socket);
+    void route(const std::vector<FlowRecord>& records);
+    void hand_over();
+
+    CollectorConfig config_;
+    ShardRouter router_;
+    std::vector<BatchChannel*> channels_;
+    std::vector<FlowBatch*> filling_;  // per shard: the batch being filled, or nullptr
+    FlowDecoder decoder_;
+    std::vector<std::unique_ptr<Socket>> sockets_;
+    std::vector<FlowRecord> decoded_;
+    struct Buffers;
+    std::unique_ptr<Buffers> buffers_;
+    ReceiverCounters counters_;
+};
+
+}  // namespace flowguard::collector

@@ -1,0 +1,245 @@
+#include <flowguard/collector/udp_receiver.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <system_error>
+
+namespace flowguard::collector {
+namespace {
+
+constexpr std::size_t kMaxDatagram = 65535;
+constexpr std::size_t kControlBytes = CMSG_SPACE(sizeof(std::uint32_t));
+// Bursts read from one socket before looking at the others, so one busy exporter cannot starve the rest.
+constexpr int kBurstsPerWakeup = 8;
+// On stop, at most this many datagrams are drained per socket: a flood cannot keep shutdown from ending.
+constexpr std::size_t kDrainLimit = 1u << 20;
+
+void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);  // single writer
+}
+
+std::uint64_t now_ns() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+void set_int_option(int fd, int level, int name, int value, const std::string& what, const std::string& listener) {
+    if (setsockopt(fd, level, name, &value, sizeof value) != 0)
+        throw std::system_error(errno, std::generic_category(), fmt::format("{}: {}", listener, what));
+}
+
+}  // namespace
+
+struct UdpReceiver::Socket {
+    int fd = -1;
+    std::string name;
+    std::uint32_t kernel_drops = 0;  // SO_RXQ_OVFL's running count for this socket
+    ~Socket() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+struct UdpReceiver::Buffers {
+    explicit Buffers(std::size_t n)
+        : data(n * kMaxDatagram), control(n * kControlBytes), addresses(n), iov(n), messages(n) {
+        for (std::size_t i = 0; i < n; ++i) {
+            iov[i].iov_base = data.data() + i * kMaxDatagram;
+            iov[i].iov_len = kMaxDatagram;
+        }
+    }
+    void reset() {
+        for (std::size_t i = 0; i < messages.size(); ++i) {
+            auto& h = messages[i].msg_hdr;
+            h = msghdr{};
+            h.msg_name = &addresses[i];
+            h.msg_namelen = sizeof(sockaddr_storage);
+            h.msg_iov = &iov[i];
+            h.msg_iovlen = 1;
+            h.msg_control = control.data() + i * kControlBytes;
+            h.msg_controllen = kControlBytes;
+        }
+    }
+    std::vector<std::uint8_t> data;
+    std::vector<std::uint8_t> control;
+    std::vector<sockaddr_storage> addresses;
+    std::vector<iovec> iov;
+    std::vector<mmsghdr> messages;
+};
+
+UdpReceiver::UdpReceiver(const CollectorConfig& config, ShardRouter router, std::vector<BatchChannel*> channels)
+    : config_(config),
+      router_(std::move(router)),
+      channels_(std::move(channels)),
+      filling_(channels_.size(), nullptr),
+      decoder_(config),
+      buffers_(std::make_unique<Buffers>(config.recv_batch)) {
+    decoded_.reserve(4096);
+}
+
+UdpReceiver::~UdpReceiver() = default;
+
+std::vector<std::string> UdpReceiver::open(const std::vector<ListenEndpoint>& listeners) {
+    std::vector<std::string> warnings;
+    for (const auto& l : listeners) {
+        auto s = std::make_unique<Socket>();
+        s->name = l.to_string();
+        sockaddr_storage addr{};
+        socklen_t addr_len = 0;
+        const bool v6 = l.address.find(':') != std::string::npos;
+        if (v6) {
+            auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+            a->sin6_family = AF_INET6;
+            a->sin6_port = htons(l.port);
+            inet_pton(AF_INET6, l.address.c_str(), &a->sin6_addr);
+            addr_len = sizeof(sockaddr_in6);
+        } else {
+            auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+            a->sin_family = AF_INET;
+            a->sin_port = htons(l.port);
+            inet_pton(AF_INET, l.address.c_str(), &a->sin_addr);
+            addr_len = sizeof(sockaddr_in);
+        }
+        s->fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (s->fd < 0) throw std::system_error(errno, std::generic_category(), s->name + ": socket");
+        set_int_option(s->fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT", s->name);
+        if (v6) set_int_option(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY", s->name);
+        set_int_option(s->fd, SOL_SOCKET, SO_RXQ_OVFL, 1, "SO_RXQ_OVFL", s->name);
+        const int wanted = static_cast<int>(std::min<std::size_t>(config_.socket_receive_buffer, INT32_MAX / 2));
+        // SO_RCVBUFFORCE passes net.core.rmem_max when we may (CAP_NET_ADMIN); otherwise ask politely.
+        if (setsockopt(s->fd, SOL_SOCKET, SO_RCVBUFFORCE, &wanted, sizeof wanted) != 0)
+            setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &wanted, sizeof wanted);
+        int granted = 0;
+        socklen_t len = sizeof granted;
+        getsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &granted, &len);
+        if (granted / 2 < wanted)  // Linux reports twice what it grants
+            warnings.push_back(fmt::format("{}: receive buffer capped at {} bytes (asked {}); raise "
+                                           "net.core.rmem_max to avoid kernel drops", s->name, granted / 2, wanted));
+        if (::bind(s->fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0)
+            throw std::system_error(errno, std::generic_category(), s->name + ": bind");
+        sockets_.push_back(std::move(s));
+    }
+    return warnings;
+}
+
+std::size_t UdpReceiver::read_burst(Socket& socket) {
+    buffers_->reset();
+    const int n = recvmmsg(socket.fd, buffers_->messages.data(), static_cast<unsigned>(buffers_->messages.size()),
+                           MSG_DONTWAIT, nullptr);
+    if (n <= 0) {
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) bump(counters_.receive_errors);
+        return 0;
+    }
+    const std::uint64_t received = now_ns();  // one clock read per burst: datagrams in it arrived together
+    decoded_.clear();
+    for (int i = 0; i < n; ++i) {
+        auto& m = buffers_->messages[static_cast<std::size_t>(i)];
+        for (cmsghdr* c = CMSG_FIRSTHDR(&m.msg_hdr); c != nullptr; c = CMSG_NXTHDR(&m.msg_hdr, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+                std::uint32_t dropped = 0;
+                std::memcpy(&dropped, CMSG_DATA(c), sizeof dropped);
+                bump(counters_.kernel_drops, dropped - socket.kernel_drops);  // a running count per socket
+                socket.kernel_drops = dropped;
+            }
+        }
+        ExportPacket packet;
+        const auto& from = buffers_->addresses[static_cast<std::size_t>(i)];
+        if (from.ss_family == AF_INET6) {
+            const auto* a = reinterpret_cast<const sockaddr_in6*>(&from);
+            const auto* b = a->sin6_addr.s6_addr;
+            const bool mapped = IN6_IS_ADDR_V4MAPPED(&a->sin6_addr);
+            packet.exporter = mapped ? IpAddress::from_v4_bytes(b + 12) : IpAddress::from_v6_bytes(b);
+            packet.exporter_port = ntohs(a->sin6_port);
+        } else {
+            const auto* a = reinterpret_cast<const sockaddr_in*>(&from);
+            packet.exporter = IpAddress::from_v4_bytes(reinterpret_cast<const std::uint8_t*>(&a->sin_addr));
+            packet.exporter_port = ntohs(a->sin_port);
+        }
+        packet.payload = std::span<const std::uint8_t>(buffers_->data.data() + static_cast<std::size_t>(i) * kMaxDatagram,
+                                                       m.msg_len);
+        packet.received_ns = received;
+        bump(counters_.bytes, m.msg_len);
+        decoder_.decode(packet, decoded_);
+    }
+    bump(counters_.datagrams, static_cast<std::uint64_t>(n));
+    bump(counters_.records, decoded_.size());
+    route(decoded_);
+    return static_cast<std::size_t>(n);
+}
+
+void UdpReceiver::route(const std::vector<FlowRecord>& records) {
+    std::uint64_t dropped = 0;
+    for (const auto& r : records) {
+        const auto shard = router_.shard_of(r);
+        FlowBatch*& batch = filling_[shard];
+        if (batch == nullptr) {
+            batch = channels_[shard]->acquire();
+            if (batch == nullptr) {  // the shard holds every batch: drop, count, never wait
+                ++dropped;
+                bump(counters_.ring_drop_batches);
+                continue;
+            }
+        }
+        batch->records[batch->count++] = r;
+        if (batch->full()) {
+            channels_[shard]->publish(batch);
+            batch = nullptr;
+        }
+    }
+    if (dropped) bump(counters_.ring_drops, dropped);
+}
+
+// Partly filled batches go out at the end of every burst, so records never wait for traffic to come.
+void UdpReceiver::hand_over() {
+    for (std::size_t s = 0; s < filling_.size(); ++s) {
+        if (filling_[s] != nullptr && filling_[s]->count > 0) {
+            channels_[s]->publish(filling_[s]);
+            filling_[s] = nullptr;
+        }
+    }
+}
+
+void UdpReceiver::run(const std::atomic<bool>& stop) {
+    std::vector<pollfd> fds;
+    for (const auto& s : sockets_) fds.push_back(pollfd{s->fd, POLLIN, 0});
+    std::uint64_t last_expiry = 0;
+    while (!stop.load(std::memory_order_acquire)) {
+        const int ready = ::poll(fds.data(), fds.size(), 100);
+        if (ready > 0) {
+            for (std::size_t i = 0; i < fds.size(); ++i) {
+                if (!(fds[i].revents & POLLIN)) continue;
+                for (int b = 0; b < kBurstsPerWakeup && read_burst(*sockets_[i]) == buffers_->messages.size(); ++b) {
+                }
+            }
+            hand_over();
+        }
+        const auto now = now_ns();
+        if (now - last_expiry > 500'000'000ull) {  // data pending a template expires even when all is quiet
+            decoder_.expire(now);
+            last_expiry = now;
+        }
+    }
+    // Stop: what the kernel still holds was received, so it is decoded and handed over too.
+    for (auto& s : sockets_) {
+        std::size_t drained = 0;
+        while (drained < kDrainLimit) {
+            const auto n = read_burst(*s);
+            if (n == 0) break;
+            drained += n;
+        }
+    }
+    hand_over();
+    decoder_.finish();
+}
+
+}  // namespace flowguard::collector
