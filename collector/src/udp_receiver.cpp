@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -21,6 +22,9 @@ constexpr std::size_t kMaxDatagram = 65535;
 constexpr std::size_t kControlBytes = CMSG_SPACE(sizeof(std::uint32_t));
 // Bursts read from one socket before looking at the others, so one busy exporter cannot starve the rest.
 constexpr int kBurstsPerWakeup = 8;
+// A partly filled batch goes to its shard once its first record is this old: full batches keep the
+// shards' wake-ups (and CPU) low under load, the age bound keeps latency low when traffic is thin.
+constexpr std::uint64_t kMaxBatchAgeNs = 2'000'000;
 // On stop, at most this many datagrams are drained per socket: a flood cannot keep shutdown from ending.
 constexpr std::size_t kDrainLimit = 1u << 20;
 
@@ -82,6 +86,7 @@ UdpReceiver::UdpReceiver(const CollectorConfig& config, ShardRouter router, std:
       router_(std::move(router)),
       channels_(std::move(channels)),
       filling_(channels_.size(), nullptr),
+      filling_since_(channels_.size(), 0),
       decoder_(config),
       buffers_(std::make_unique<Buffers>(config.recv_batch)) {
     decoded_.reserve(4096);
@@ -132,10 +137,10 @@ std::vector<std::string> UdpReceiver::open(const std::vector<ListenEndpoint>& li
     return warnings;
 }
 
-std::size_t UdpReceiver::read_burst(Socket& socket) {
+std::size_t UdpReceiver::read_burst(Socket& socket, int flags) {
     buffers_->reset();
     const int n = recvmmsg(socket.fd, buffers_->messages.data(), static_cast<unsigned>(buffers_->messages.size()),
-                           MSG_DONTWAIT, nullptr);
+                           flags, nullptr);
     if (n <= 0) {
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) bump(counters_.receive_errors);
         return 0;
@@ -173,11 +178,11 @@ std::size_t UdpReceiver::read_burst(Socket& socket) {
     }
     bump(counters_.datagrams, static_cast<std::uint64_t>(n));
     bump(counters_.records, decoded_.size());
-    route(decoded_);
+    route(decoded_, received);
     return static_cast<std::size_t>(n);
 }
 
-void UdpReceiver::route(const std::vector<FlowRecord>& records) {
+void UdpReceiver::route(const std::vector<FlowRecord>& records, std::uint64_t now) {
     std::uint64_t dropped = 0;
     for (const auto& r : records) {
         const auto shard = router_.shard_of(r);
@@ -189,6 +194,7 @@ void UdpReceiver::route(const std::vector<FlowRecord>& records) {
                 bump(counters_.ring_drop_batches);
                 continue;
             }
+            filling_since_[shard] = now;
         }
         batch->records[batch->count++] = r;
         if (batch->full()) {
@@ -199,46 +205,76 @@ void UdpReceiver::route(const std::vector<FlowRecord>& records) {
     if (dropped) bump(counters_.ring_drops, dropped);
 }
 
-// Partly filled batches go out at the end of every burst, so records never wait for traffic to come.
-void UdpReceiver::hand_over() {
+// Partly filled batches whose first record arrived before `older_than_ns` go to their shards.
+void UdpReceiver::hand_over(std::uint64_t older_than_ns) {
     for (std::size_t s = 0; s < filling_.size(); ++s) {
-        if (filling_[s] != nullptr && filling_[s]->count > 0) {
+        if (filling_[s] != nullptr && filling_[s]->count > 0 && filling_since_[s] <= older_than_ns) {
             channels_[s]->publish(filling_[s]);
             filling_[s] = nullptr;
         }
     }
 }
 
-void UdpReceiver::run(const std::atomic<bool>& stop) {
+void UdpReceiver::housekeeping(std::uint64_t now) {
+    hand_over(now - kMaxBatchAgeNs);
+    if (now - last_expiry_ns_ > 500'000'000ull) {  // data pending a template expires even when all is quiet
+        decoder_.expire(now);
+        last_expiry_ns_ = now;
+    }
+}
+
+// Several listeners: poll them, then read each ready socket in bursts.
+void UdpReceiver::run_polling(const std::atomic<bool>& stop) {
     std::vector<pollfd> fds;
     for (const auto& s : sockets_) fds.push_back(pollfd{s->fd, POLLIN, 0});
-    std::uint64_t last_expiry = 0;
     while (!stop.load(std::memory_order_acquire)) {
-        const int ready = ::poll(fds.data(), fds.size(), 100);
-        if (ready > 0) {
+        const bool partial = std::any_of(filling_.begin(), filling_.end(), [](const FlowBatch* b) { return b != nullptr; });
+        if (::poll(fds.data(), fds.size(), partial ? 2 : 100) > 0) {
             for (std::size_t i = 0; i < fds.size(); ++i) {
                 if (!(fds[i].revents & POLLIN)) continue;
-                for (int b = 0; b < kBurstsPerWakeup && read_burst(*sockets_[i]) == buffers_->messages.size(); ++b) {
+                for (int b = 0; b < kBurstsPerWakeup && read_burst(*sockets_[i], MSG_DONTWAIT) == buffers_->messages.size(); ++b) {
                 }
             }
-            hand_over();
         }
-        const auto now = now_ns();
-        if (now - last_expiry > 500'000'000ull) {  // data pending a template expires even when all is quiet
-            decoder_.expire(now);
-            last_expiry = now;
-        }
+        housekeeping(now_ns());
     }
+}
+
+// One listener: block in recvmmsg itself (MSG_WAITFORONE returns as soon as one datagram is there, with
+// whatever else is queued), one system call per wake-up instead of poll + read. SO_RCVTIMEO bounds the
+// wait so batches age out and the stop flag is seen.
+void UdpReceiver::run_blocking(const std::atomic<bool>& stop) {
+    Socket& s = *sockets_.front();
+    const int flags = fcntl(s.fd, F_GETFL);
+    fcntl(s.fd, F_SETFL, flags & ~O_NONBLOCK);
+    bool short_wait = false;
+    auto set_wait = [&](bool partial) {  // short while a batch is aging, long (cheap) when there is none
+        const timeval timeout{0, static_cast<suseconds_t>(partial ? kMaxBatchAgeNs / 1000 : 100'000)};
+        setsockopt(s.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+        short_wait = partial;
+    };
+    set_wait(false);
+    while (!stop.load(std::memory_order_acquire)) {
+        read_burst(s, MSG_WAITFORONE);
+        housekeeping(now_ns());
+        const bool partial = std::any_of(filling_.begin(), filling_.end(), [](const FlowBatch* b) { return b != nullptr; });
+        if (partial != short_wait) set_wait(partial);
+    }
+}
+
+void UdpReceiver::run(const std::atomic<bool>& stop) {
+    if (sockets_.size() == 1) run_blocking(stop);
+    else run_polling(stop);
     // Stop: what the kernel still holds was received, so it is decoded and handed over too.
     for (auto& s : sockets_) {
         std::size_t drained = 0;
         while (drained < kDrainLimit) {
-            const auto n = read_burst(*s);
+            const auto n = read_burst(*s, MSG_DONTWAIT);
             if (n == 0) break;
             drained += n;
         }
     }
-    hand_over();
+    hand_over(UINT64_MAX);
     decoder_.finish();
 }
 

@@ -17,7 +17,10 @@ public:
     Bytes& u32(std::uint64_t v) { return u16(v >> 16).u16(v); }
     Bytes& u64(std::uint64_t v) { return u32(v >> 32).u32(v); }
     Bytes& ipv4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) { return u8(a).u8(b).u8(c).u8(d); }
-    Bytes& raw(const std::vector<std::uint8_t>& v) { data_.insert(data_.end(), v.begin(), v.end()); return *this; }
+    Bytes& raw(const std::vector<std::uint8_t>& v) {
+        for (auto b : v) data_.push_back(b);  // (an insert() here trips GCC 12's -Wstringop-overread at -O3)
+        return *this;
+    }
     Bytes& zeros(std::size_t n) { data_.insert(data_.end(), n, 0); return *this; }
     void put16(std::size_t at, std::uint16_t v) { data_[at] = static_cast<std::uint8_t>(v >> 8); data_[at + 1] = static_cast<std::uint8_t>(v); }
     std::size_t size() const { return data_.size(); }

@@ -68,20 +68,25 @@ public:
 
 private:
     struct Socket;
-    std::size_t read_burst(Socket& socket);
-    void route(const std::vector<FlowRecord>& records);
-    void hand_over();
+    std::size_t read_burst(Socket& socket, int flags);
+    void run_polling(const std::atomic<bool>& stop);
+    void run_blocking(const std::atomic<bool>& stop);
+    void housekeeping(std::uint64_t now);
+    void route(const std::vector<FlowRecord>& records, std::uint64_t now);
+    void hand_over(std::uint64_t older_than_ns);
 
     CollectorConfig config_;
     ShardRouter router_;
     std::vector<BatchChannel*> channels_;
     std::vector<FlowBatch*> filling_;  // per shard: the batch being filled, or nullptr
+    std::vector<std::uint64_t> filling_since_;  // per shard: when its batch got its first record
     FlowDecoder decoder_;
     std::vector<std::unique_ptr<Socket>> sockets_;
     std::vector<FlowRecord> decoded_;
     struct Buffers;
     std::unique_ptr<Buffers> buffers_;
     ReceiverCounters counters_;
+    std::uint64_t last_expiry_ns_ = 0;
 };
 
 }  // namespace flowguard::collector
