@@ -155,8 +155,13 @@ int run_collect(Config config, const CollectOptions& options) {
     for (const auto& r : pipeline.receivers) {
         counters.kernel_drops += r->counters().kernel_drops.load(std::memory_order_relaxed);
         counters.ring_drops += r->counters().ring_drops.load(std::memory_order_relaxed);
+        counters.truncated_datagrams += r->counters().truncated.load(std::memory_order_relaxed);
+        counters.receive_errors += r->counters().receive_errors.load(std::memory_order_relaxed);
     }
-    for (const auto& s : pipeline.shards) counters.records_written += s->records_written();
+    for (const auto& s : pipeline.shards) {
+        counters.records_written += s->records_written();
+        counters.records_delivered += s->records();
+    }
     auto summary = decoder_summary(pipeline.decoders(), counters);
     summary["receive_threads"] = pipeline.receivers.size();
     summary["shards"] = pipeline.shards.size();

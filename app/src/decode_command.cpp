@@ -57,6 +57,7 @@ int run_decode(const Config& config, const DecodeOptions& options) {
     }
     PipelineCounters counters;
     counters.records_written = writer.lines_written();
+    counters.records_delivered = decoder.totals().records;  // decode has no rings: all are delivered
     auto summary = decoder_summary({&decoder}, counters);
     summary["capture"] = capture_summary(capture, skipped_by_port);
     print_summary(summary);

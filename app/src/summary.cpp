@@ -32,6 +32,7 @@ boost::json::object decoder_summary(const std::vector<const collector::FlowDecod
     o["packets"] = t.packets;
     o["records"] = t.records;
     o["records_written"] = counters.records_written;
+    o["records_delivered"] = counters.records_delivered;
     o["decode_errors"] = t.decode_errors;
     o["unknown_template"] = t.unknown_template;
     o["templates"] = t.templates;
@@ -41,6 +42,8 @@ boost::json::object decoder_summary(const std::vector<const collector::FlowDecod
     o["stream_limit_drops"] = t.stream_limit_drops;
     o["kernel_drops"] = counters.kernel_drops;
     o["ring_drops"] = counters.ring_drops;
+    o["truncated_datagrams"] = counters.truncated_datagrams;
+    o["receive_errors"] = counters.receive_errors;
     boost::json::array exporters;
     for (const auto* decoder : decoders) decoder->for_each_stream([&](const collector::StreamKey& key, const collector::ExporterStats& s) {
         if (s.packets == 0) return;

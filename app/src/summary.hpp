@@ -15,6 +15,9 @@ struct PipelineCounters {
     std::uint64_t kernel_drops = 0;  // datagrams the kernel dropped before we read them
     std::uint64_t ring_drops = 0;    // record batches dropped because a consumer fell behind
     std::uint64_t records_written = 0;
+    std::uint64_t records_delivered = 0;    // records the shards received (= records - ring_drops)
+    std::uint64_t truncated_datagrams = 0;  // longer than collector.max_datagram
+    std::uint64_t receive_errors = 0;
 };
 
 // Totals over every decoder (one per receive thread); exporter streams that saw no packet in a decoder

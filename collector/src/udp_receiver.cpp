@@ -18,7 +18,6 @@
 namespace flowguard::collector {
 namespace {
 
-constexpr std::size_t kMaxDatagram = 65535;
 constexpr std::size_t kControlBytes = CMSG_SPACE(sizeof(std::uint32_t));
 // Bursts read from one socket before looking at the others, so one busy exporter cannot starve the rest.
 constexpr int kBurstsPerWakeup = 8;
@@ -54,12 +53,14 @@ struct UdpReceiver::Socket {
     }
 };
 
+// Receive slots for one recvmmsg call. Slots are max_datagram bytes (9216 by default): export datagrams
+// fit in a path MTU, and 64 KiB slots would spread a burst over megabytes of cache.
 struct UdpReceiver::Buffers {
-    explicit Buffers(std::size_t n)
-        : data(n * kMaxDatagram), control(n * kControlBytes), addresses(n), iov(n), messages(n) {
+    Buffers(std::size_t n, std::size_t slot)
+        : slot_size(slot), data(n * slot), control(n * kControlBytes), addresses(n), iov(n), messages(n) {
         for (std::size_t i = 0; i < n; ++i) {
-            iov[i].iov_base = data.data() + i * kMaxDatagram;
-            iov[i].iov_len = kMaxDatagram;
+            iov[i].iov_base = data.data() + i * slot;
+            iov[i].iov_len = slot;
         }
     }
     void reset() {
@@ -74,6 +75,7 @@ struct UdpReceiver::Buffers {
             h.msg_controllen = kControlBytes;
         }
     }
+    std::size_t slot_size;
     std::vector<std::uint8_t> data;
     std::vector<std::uint8_t> control;
     std::vector<sockaddr_storage> addresses;
@@ -88,7 +90,7 @@ UdpReceiver::UdpReceiver(const CollectorConfig& config, ShardRouter router, std:
       filling_(channels_.size(), nullptr),
       filling_since_(channels_.size(), 0),
       decoder_(config),
-      buffers_(std::make_unique<Buffers>(config.recv_batch)) {
+      buffers_(std::make_unique<Buffers>(config.recv_batch, config.max_datagram)) {
     decoded_.reserve(4096);
 }
 
@@ -157,6 +159,11 @@ std::size_t UdpReceiver::read_burst(Socket& socket, int flags) {
                 socket.kernel_drops = dropped;
             }
         }
+        bump(counters_.bytes, m.msg_len);
+        if (m.msg_hdr.msg_flags & MSG_TRUNC) {  // longer than the slot: a partial datagram is never decoded
+            bump(counters_.truncated);
+            continue;
+        }
         ExportPacket packet;
         const auto& from = buffers_->addresses[static_cast<std::size_t>(i)];
         if (from.ss_family == AF_INET6) {
@@ -170,10 +177,9 @@ std::size_t UdpReceiver::read_burst(Socket& socket, int flags) {
             packet.exporter = IpAddress::from_v4_bytes(reinterpret_cast<const std::uint8_t*>(&a->sin_addr));
             packet.exporter_port = ntohs(a->sin_port);
         }
-        packet.payload = std::span<const std::uint8_t>(buffers_->data.data() + static_cast<std::size_t>(i) * kMaxDatagram,
-                                                       m.msg_len);
+        packet.payload = std::span<const std::uint8_t>(
+            buffers_->data.data() + static_cast<std::size_t>(i) * buffers_->slot_size, m.msg_len);
         packet.received_ns = received;
-        bump(counters_.bytes, m.msg_len);
         decoder_.decode(packet, decoded_);
     }
     bump(counters_.datagrams, static_cast<std::uint64_t>(n));

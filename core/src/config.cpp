@@ -94,11 +94,13 @@ void read_exporters(const YAML::Node& n, const std::string& key, std::vector<Exp
 
 void read_collector(const YAML::Node& n, CollectorConfig& c) {
     const std::string key = "collector";
-    require_known_keys(n, key, {"listen", "socket_receive_buffer", "max_streams", "receive_threads", "recv_batch",
+    require_known_keys(n, key, {"listen", "socket_receive_buffer", "max_streams", "receive_threads", "recv_batch", "max_datagram",
                                 "state_file", "templates", "pending_data", "exporters"});
     if (n["receive_threads"]) c.receive_threads = unsigned_value(n["receive_threads"], key + ".receive_threads", 256);
     if (n["recv_batch"]) c.recv_batch = unsigned_value(n["recv_batch"], key + ".recv_batch", 1024);
     if (c.recv_batch == 0) throw ConfigError(key + ".recv_batch", "must be at least 1");
+    if (n["max_datagram"]) c.max_datagram = unsigned_value(n["max_datagram"], key + ".max_datagram", 65535);
+    if (c.max_datagram < 1500) throw ConfigError(key + ".max_datagram", "must be at least 1500");
     if (n["state_file"]) c.state_file = scalar(n["state_file"], key + ".state_file");
     if (const auto& l = n["listen"]) {
         if (!l.IsSequence()) throw ConfigError(key + ".listen", "expected a list such as [udp://0.0.0.0:2055]");
@@ -268,6 +270,7 @@ std::string to_yaml(const Config& c) {
     out << YAML::Key << "max_streams" << YAML::Value << c.collector.max_streams;
     out << YAML::Key << "receive_threads" << YAML::Value << c.collector.receive_threads;
     out << YAML::Key << "recv_batch" << YAML::Value << c.collector.recv_batch;
+    out << YAML::Key << "max_datagram" << YAML::Value << c.collector.max_datagram;
     out << YAML::Key << "state_file" << YAML::Value << c.collector.state_file;
     out << YAML::Key << "templates" << YAML::Value << YAML::BeginMap
         << YAML::Key << "max_templates" << YAML::Value << c.collector.templates.max_templates

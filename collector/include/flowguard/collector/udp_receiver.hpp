@@ -26,6 +26,7 @@ struct ReceiverCounters {
     std::atomic<std::uint64_t> ring_drop_batches{0};  // times a batch could not be had
     std::atomic<std::uint64_t> kernel_drops{0};       // SO_RXQ_OVFL: datagrams the kernel dropped on our sockets
     std::atomic<std::uint64_t> receive_errors{0};
+    std::atomic<std::uint64_t> truncated{0};  // datagrams longer than collector.max_datagram: not decoded
 };
 
 // Chooses the shard of a record: the internal side of the conversation (source if both or neither are
@@ -36,8 +37,8 @@ public:
     std::size_t shard_of(const FlowRecord& r) const noexcept {
         if (shards_ == 1) return 0;
         const auto& host = (!internal_.contains(r.src_addr) && internal_.contains(r.dst_addr)) ? r.dst_addr : r.src_addr;
-        const auto h = static_cast<std::uint64_t>(hash_value(host)) * 0x9E3779B97F4A7C15ull;
-        return static_cast<std::size_t>((h >> 32) % shards_);
+        const auto h = static_cast<std::uint64_t>(hash_value(host)) >> 32;
+        return static_cast<std::size_t>((h * shards_) >> 32);  // multiply-shift: no division per record
     }
     std::size_t shards() const noexcept { return shards_; }
 
