@@ -43,12 +43,7 @@ int run_decode(const Config& config, const DecodeOptions& options) {
             decoder.decode(packet, records);
             writer.write(records);
         }
-        const auto& s = reader->stats();
-        capture.frames += s.frames;
-        capture.udp_datagrams += s.udp_datagrams;
-        capture.other_frames += s.other_frames;
-        capture.truncated += s.truncated;
-        capture.fragments += s.fragments;
+        capture += reader->stats();
     }
     decoder.finish();
     if (!writer.flush()) {

@@ -14,40 +14,14 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import craft_flows  # noqa: E402
-
-FAILURES = []
-
-
-def check(cond, what):
-    if not cond:
-        FAILURES.append(what)
-        print(f"FAIL: {what}")
-    return cond
-
-
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    raise RuntimeError(f"timed out waiting for {what}")
-
+from harness import check, free_udp_port, run_case, wait_for  # noqa: E402
 
 class Capture:
     """tshark (dumpcap) on lo, writing the export datagrams to one port into a pcap. The ring buffer is
@@ -284,23 +258,12 @@ def main():
     for tool in ("softflowd", "softflowctl", "nfcapd", "nfdump", "tshark"):
         if not shutil.which(tool):
             print(f"FAIL: {tool} is not installed (run ./deploy/setup.sh)")
+            print("0 passed, 1 failed")
             return 1
-    workdir = tempfile.mkdtemp(prefix=f"flowguard-{args.case}-")
-    try:
-        if args.case == "decode_vs_nfdump":
-            run_decode_vs_nfdump(os.path.abspath(args.flowguard), workdir, args.seed)
-        else:
-            run_collect_live(os.path.abspath(args.flowguard), workdir, args.seed)
-    except Exception as e:  # a peer that hangs or dies is a failure with its reason, not a stack of noise
-        FAILURES.append(f"{type(e).__name__}: {e}")
-        print(f"FAIL: {e}")
-    finally:
-        if args.keep or FAILURES:
-            print(f"work directory kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print(f"{0 if FAILURES else 1} passed, {len(FAILURES)} failed")
-    return 1 if FAILURES else 0
+    flowguard = os.path.abspath(args.flowguard)
+    if args.case == "decode_vs_nfdump":
+        return run_case(args.case, lambda workdir: run_decode_vs_nfdump(flowguard, workdir, args.seed), args.keep)
+    return run_case(args.case, lambda workdir: run_collect_live(flowguard, workdir, args.seed), args.keep)
 
 
 if __name__ == "__main__":

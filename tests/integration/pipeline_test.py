@@ -9,40 +9,22 @@ flood_accounting: flowgen floods a collector whose shard channels are tiny; ever
 import argparse
 import json
 import os
-import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
-FAILURES = []
-
-
-def check(cond, what):
-    if not cond:
-        FAILURES.append(what)
-        print(f"FAIL: {what}")
-
-
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import check, free_udp_port, run_case, wait_for  # noqa: E402
 
 def start_collector(flowguard, port, workdir, name, extra):
     err = os.path.join(workdir, f"{name}.stderr")
     out = os.path.join(workdir, f"{name}.jsonl")
     proc = subprocess.Popen([flowguard, "collect", "--listen", f"udp://127.0.0.1:{port}", "--output", out] + extra,
                             stdout=subprocess.DEVNULL, stderr=open(err, "w"))
-    deadline = time.monotonic() + 20
-    while "listening on" not in open(err).read():
-        if time.monotonic() > deadline:
-            raise RuntimeError("collector did not start")
-        time.sleep(0.05)
+    wait_for(lambda: "listening on" in open(err).read(), 20, "the collector to listen")
     return proc, out, err
 
 
@@ -130,21 +112,10 @@ def main():
     ap.add_argument("--flowguard", required=True)
     ap.add_argument("--flowgen")
     args = ap.parse_args()
-    workdir = tempfile.mkdtemp(prefix=f"flowguard-{args.case}-")
-    try:
-        if args.case == "restart_state_file":
-            run_restart(os.path.abspath(args.flowguard), workdir)
-        else:
-            run_flood(os.path.abspath(args.flowguard), os.path.abspath(args.flowgen), workdir)
-    except Exception as e:
-        FAILURES.append(f"{type(e).__name__}: {e}")
-        print(f"FAIL: {e}")
-    if FAILURES:
-        print(f"work directory kept: {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
-    print(f"{0 if FAILURES else 1} passed, {len(FAILURES)} failed")
-    return 1 if FAILURES else 0
+    flowguard = os.path.abspath(args.flowguard)
+    if args.case == "restart_state_file":
+        return run_case(args.case, lambda workdir: run_restart(flowguard, workdir))
+    return run_case(args.case, lambda workdir: run_flood(flowguard, os.path.abspath(args.flowgen), workdir))
 
 
 if __name__ == "__main__":

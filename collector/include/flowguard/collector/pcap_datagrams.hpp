@@ -16,6 +16,15 @@ struct CaptureStats {
     std::uint64_t other_frames = 0;   // not UDP over IP (ARP, TCP, ICMP, ...)
     std::uint64_t truncated = 0;      // shorter than their headers say (snaplen or damage)
     std::uint64_t fragments = 0;      // IP fragments: not reassembled
+
+    CaptureStats& operator+=(const CaptureStats& o) noexcept {
+        frames += o.frames;
+        udp_datagrams += o.udp_datagrams;
+        other_frames += o.other_frames;
+        truncated += o.truncated;
+        fragments += o.fragments;
+        return *this;
+    }
 };
 
 class PcapDatagramReader {

@@ -43,7 +43,7 @@ struct ExporterSettings {
 };
 
 struct TemplateLimits {
-    std::size_t max_templates = 65536;            // all exporters together
+    std::size_t max_templates = 262144;           // all exporters together (~570 bytes each)
     std::size_t max_templates_per_exporter = 4096;
     std::size_t max_fields_per_template = 512;
 };

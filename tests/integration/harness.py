@@ -1,0 +1,47 @@
+"""Shared pieces of the integration scripts: failure collection, free ports, waiting, and the closing
+'N passed, N failed' line that CI reads."""
+import shutil
+import socket
+import tempfile
+import time
+
+FAILURES = []
+
+
+def check(cond, what):
+    if not cond:
+        FAILURES.append(what)
+        print(f"FAIL: {what}")
+    return cond
+
+
+def free_udp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def run_case(name, body, keep=False):
+    """Runs body(workdir) in a fresh work directory, kept when something failed (or when asked), and
+    prints the closing line. Returns the process exit code."""
+    workdir = tempfile.mkdtemp(prefix=f"flowguard-{name}-")
+    try:
+        body(workdir)
+    except Exception as e:  # a peer that hangs or dies is a failure with its reason, not a stack of noise
+        FAILURES.append(f"{type(e).__name__}: {e}")
+        print(f"FAIL: {e}")
+    if keep or FAILURES:
+        print(f"work directory kept: {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"{0 if FAILURES else 1} passed, {len(FAILURES)} failed")
+    return 1 if FAILURES else 0
