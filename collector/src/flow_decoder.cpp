@@ -195,9 +195,9 @@ private:
             f.type = FlowType::netflow_v5;
             f.sequence_num = ctx.sequence;
             f.observation_domain_id = domain;
-            f.src_addr = IpAddress::from_v4_bytes(r);
-            f.dst_addr = IpAddress::from_v4_bytes(r + 4);
-            f.next_hop = IpAddress::from_v4_bytes(r + 8);
+            f.src_addr.assign_v4(r);
+            f.dst_addr.assign_v4(r + 4);
+            f.next_hop.assign_v4(r + 8);
             f.etype = kEtherTypeIPv4;
             f.in_if = load_be16(r + 12);
             f.out_if = load_be16(r + 14);

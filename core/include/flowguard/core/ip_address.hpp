@@ -38,6 +38,22 @@ public:
     }
     static std::optional<IpAddress> parse(std::string_view text);
 
+    // In-place assignment with whole-word stores. Decoders use these: building a temporary byte by byte
+    // and block-copying it into a record stalls store-to-load forwarding, several times per record.
+    void assign_v4(const std::uint8_t* network_order) noexcept {
+        std::uint32_t raw;
+        std::memcpy(&raw, network_order, 4);
+        const std::uint64_t zero = 0;
+        const std::uint64_t mapped = (std::uint64_t{raw} << 32) | 0xffff0000ull;  // bytes 00 00 ff ff a b c d
+        std::memcpy(bytes_.data(), &zero, 8);
+        std::memcpy(bytes_.data() + 8, &mapped, 8);
+        family_ = Family::v4;
+    }
+    void assign_v6(const std::uint8_t* network_order) noexcept {
+        std::memcpy(bytes_.data(), network_order, 16);
+        family_ = Family::v6;
+    }
+
     Family family() const noexcept { return family_; }
     bool is_v4() const noexcept { return family_ == Family::v4; }
     bool is_v6() const noexcept { return family_ == Family::v6; }
