@@ -23,12 +23,6 @@ bool LineSink::write(const char* data, std::size_t size) {
     return true;
 }
 
-std::size_t ShardWorker::queue_depth() const noexcept {
-    std::size_t depth = 0;
-    for (const auto* c : inputs_) depth += c->queued();
-    return depth;
-}
-
 std::size_t ShardWorker::drain_once() {
     std::size_t taken = 0;
     for (auto* channel : inputs_) {

@@ -36,7 +36,6 @@ public:
 
     std::uint64_t records() const noexcept { return records_.load(std::memory_order_relaxed); }
     std::uint64_t records_written() const noexcept { return written_.load(std::memory_order_relaxed); }
-    std::size_t queue_depth() const noexcept;
 
 private:
     std::size_t drain_once();

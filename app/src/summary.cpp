@@ -1,17 +1,13 @@
 #include "summary.hpp"
-
-#include <fmt/format.h>
+#include "template_state.hpp"
 
 #include <cstdio>
-#include <set>
-#include <string>
 
 namespace flowguard::app {
 
 boost::json::object decoder_summary(const std::vector<const collector::FlowDecoder*>& decoders,
                                     const PipelineCounters& counters) {
     collector::DecoderTotals t;
-    std::set<std::pair<std::string, std::uint16_t>> templates;  // distinct (stream, id): restored ones repeat
     for (const auto* d : decoders) {
         const auto x = d->totals();
         t.packets += x.packets;
@@ -22,12 +18,8 @@ boost::json::object decoder_summary(const std::vector<const collector::FlowDecod
         t.sequence_reordered += x.sequence_reordered;
         t.sequence_duplicate += x.sequence_duplicate;
         t.stream_limit_drops += x.stream_limit_drops;
-        d->for_each_template([&](const collector::TemplateSnapshot& s) {
-            templates.emplace(fmt::format("{}/{}/{}/{}", s.stream.exporter.to_string(), s.stream.port,
-                                          s.stream.version, s.stream.domain), s.id);
-        });
     }
-    t.templates = templates.size();
+    for_each_distinct_template(decoders, [&](const collector::TemplateSnapshot&) { ++t.templates; });
     boost::json::object o;
     o["packets"] = t.packets;
     o["records"] = t.records;

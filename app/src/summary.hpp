@@ -13,7 +13,7 @@ namespace flowguard::app {
 
 struct PipelineCounters {
     std::uint64_t kernel_drops = 0;  // datagrams the kernel dropped before we read them
-    std::uint64_t ring_drops = 0;    // record batches dropped because a consumer fell behind
+    std::uint64_t ring_drops = 0;    // records dropped because a shard's channel was full
     std::uint64_t records_written = 0;
     std::uint64_t records_delivered = 0;    // records the shards received (= records - ring_drops)
     std::uint64_t truncated_datagrams = 0;  // longer than collector.max_datagram

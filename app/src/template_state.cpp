@@ -12,27 +12,31 @@
 
 namespace flowguard::app {
 
+void for_each_distinct_template(const std::vector<const collector::FlowDecoder*>& decoders,
+                                const std::function<void(const collector::TemplateSnapshot&)>& visit) {
+    std::set<std::tuple<IpAddress, std::uint16_t, std::uint16_t, std::uint32_t, std::uint16_t>> seen;
+    for (const auto* d : decoders) {
+        d->for_each_template([&](const collector::TemplateSnapshot& t) {
+            if (seen.emplace(t.stream.exporter, t.stream.port, t.stream.version, t.stream.domain, t.id).second) visit(t);
+        });
+    }
+}
+
 StateFileResult save_template_state(const std::string& path, const std::vector<const collector::FlowDecoder*>& decoders) {
     StateFileResult result;
     const std::string tmp = path + ".tmp";
     std::ofstream out(tmp, std::ios::trunc);
     if (!out) throw std::runtime_error(fmt::format("cannot write template state '{}'", tmp));
-    // Restored templates sit in every decoder; write each (stream, id) once.
-    std::set<std::tuple<std::string, std::uint16_t, std::uint16_t, std::uint32_t, std::uint16_t>> seen;
-    for (const auto* d : decoders) {
-        d->for_each_template([&](const collector::TemplateSnapshot& t) {
-            if (!seen.emplace(t.stream.exporter.to_string(), t.stream.port, t.stream.version, t.stream.domain, t.id).second)
-                return;
-            boost::json::array fields;
-            for (const auto& f : t.fields) fields.push_back(boost::json::array{f.id, f.length, f.enterprise});
-            boost::json::object o{{"exporter", t.stream.exporter.to_string()}, {"port", t.stream.port},
-                                  {"version", t.stream.version}, {"domain", t.stream.domain}, {"id", t.id},
-                                  {"options", t.options}, {"scope_fields", t.scope_field_count},
-                                  {"fields", std::move(fields)}};
-            out << boost::json::serialize(o) << '\n';
-            ++result.templates;
-        });
-    }
+    for_each_distinct_template(decoders, [&](const collector::TemplateSnapshot& t) {
+        boost::json::array fields;
+        for (const auto& f : t.fields) fields.push_back(boost::json::array{f.id, f.length, f.enterprise});
+        boost::json::object o{{"exporter", t.stream.exporter.to_string()}, {"port", t.stream.port},
+                              {"version", t.stream.version}, {"domain", t.stream.domain}, {"id", t.id},
+                              {"options", t.options}, {"scope_fields", t.scope_field_count},
+                              {"fields", std::move(fields)}};
+        out << boost::json::serialize(o) << '\n';
+        ++result.templates;
+    });
     out.close();
     if (!out) throw std::runtime_error(fmt::format("cannot write template state '{}'", tmp));
     std::filesystem::rename(tmp, path);

@@ -5,6 +5,7 @@
 // never leaves a torn file.
 #include <flowguard/collector/flow_decoder.hpp>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,11 @@ struct StateFileResult {
     std::size_t templates = 0;  // saved, or loaded into each decoder
     std::size_t rejected = 0;   // lines that were malformed or refused by the decoder's limits
 };
+
+// Each distinct (stream, template id) held by any of the decoders, once: templates restored from the state
+// file sit in every decoder.
+void for_each_distinct_template(const std::vector<const collector::FlowDecoder*>& decoders,
+                                const std::function<void(const collector::TemplateSnapshot&)>& visit);
 
 StateFileResult save_template_state(const std::string& path, const std::vector<const collector::FlowDecoder*>& decoders);
 // A missing file is no error (first start). Throws std::runtime_error if the file exists but cannot be read.

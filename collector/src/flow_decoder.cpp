@@ -120,7 +120,7 @@ public:
         if ((snap.stream.version != 9 && !ipfix) || snap.id < 256 || snap.fields.empty() ||
             snap.fields.size() > config_.templates.max_fields_per_template)
             return false;
-        StreamState* s = ipfix ? stream_for(snap.stream, 1u << 24, 1u << 16) : stream_for(snap.stream, 1u << 20, 1024);
+        StreamState* s = stream_for(snap.stream);
         if (s == nullptr) return false;
         scratch_fields_ = snap.fields;
         std::vector<FlowRecord> unused;  // nothing is pending in a decoder that is just starting
@@ -130,18 +130,23 @@ public:
     }
 
 private:
-    StreamState* stream_for(const ExportPacket& packet, std::uint16_t version, std::uint32_t domain,
-                            std::uint32_t max_forward, std::uint32_t late_window) {
-        return stream_for(StreamKey{packet.exporter, packet.exporter_port, version, domain}, max_forward, late_window);
+    StreamState* stream_for(const ExportPacket& packet, std::uint16_t version, std::uint32_t domain) {
+        return stream_for(StreamKey{packet.exporter, packet.exporter_port, version, domain});
     }
 
-    StreamState* stream_for(const StreamKey& key, std::uint32_t max_forward, std::uint32_t late_window) {
+    // Sequence windows follow what the version numbers: v9 counts packets (small jumps), v5 and IPFIX
+    // count records (large jumps).
+    static SequenceTracker tracker_for(std::uint16_t version) {
+        return version == 9 ? SequenceTracker(1u << 20, 1024) : SequenceTracker(1u << 24, 1u << 16);
+    }
+
+    StreamState* stream_for(const StreamKey& key) {
         if (auto it = streams_.find(key); it != streams_.end()) return &it->second;
         if (streams_.size() >= config_.max_streams) {
             ++stream_limit_drops_;
             return nullptr;
         }
-        auto [it, inserted] = streams_.try_emplace(key, SequenceTracker(max_forward, late_window));
+        auto [it, inserted] = streams_.try_emplace(key, tracker_for(key.version));
         if (auto o = rate_overrides_.find(key.exporter); o != rate_overrides_.end())
             it->second.override_rate = o->second;
         return &it->second;
@@ -164,7 +169,7 @@ private:
         }
         const std::uint16_t count = load_be16(p + 2);
         const std::uint32_t domain = (std::uint32_t{p[20]} << 8) | p[21];
-        StreamState* s = stream_for(packet, 5, domain, 1u << 24, 1u << 16);
+        StreamState* s = stream_for(packet, 5, domain);
         if (s == nullptr) return;
         count_packet(*s, size);
         if (count == 0 || count > 30 || size < kV5HeaderLength + count * kV5RecordLength) {
@@ -238,7 +243,7 @@ private:
         ctx.sequence = load_be32(p + 12);
         ctx.domain = load_be32(p + 16);
         ctx.received_ns = packet.received_ns;
-        StreamState* s = stream_for(packet, 9, ctx.domain, 1u << 20, 1024);
+        StreamState* s = stream_for(packet, 9, ctx.domain);
         if (s == nullptr) return;
         count_packet(*s, size);
         // v9 numbers export packets, one per packet.
@@ -261,7 +266,7 @@ private:
         ctx.sequence = load_be32(p + 8);
         ctx.domain = load_be32(p + 12);
         ctx.received_ns = packet.received_ns;
-        StreamState* s = stream_for(packet, 10, ctx.domain, 1u << 24, 1u << 16);
+        StreamState* s = stream_for(packet, 10, ctx.domain);
         if (s == nullptr) return;
         count_packet(*s, size);
         if (length < kIpfixHeaderLength || length > size) {
