@@ -23,7 +23,6 @@ struct ReceiverCounters {
     std::atomic<std::uint64_t> bytes{0};
     std::atomic<std::uint64_t> records{0};
     std::atomic<std::uint64_t> ring_drops{0};         // records dropped because a shard's channel was full
-    std::atomic<std::uint64_t> ring_drop_batches{0};  // times a batch could not be had
     std::atomic<std::uint64_t> kernel_drops{0};       // SO_RXQ_OVFL: datagrams the kernel dropped on our sockets
     std::atomic<std::uint64_t> receive_errors{0};
     std::atomic<std::uint64_t> truncated{0};  // datagrams longer than collector.max_datagram: not decoded
