@@ -97,6 +97,14 @@ int run_collect(Config config, const CollectOptions& options) {
         spdlog::error("cannot open output '{}': {}", config.output.path, std::strerror(errno));
         return 1;
     }
+    // Signals are caught from here on: a SIGTERM during start-up must still drain and print the summary,
+    // not kill the process with the default action.
+    boost::asio::io_context io;
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+        if (!ec) spdlog::info("signal {}: draining and stopping", signo);
+    });
+
     LineSink sink(fd);
     Pipeline pipeline = build_pipeline(config, sink);
     try {
@@ -131,12 +139,7 @@ int run_collect(Config config, const CollectOptions& options) {
     std::vector<std::thread> receive_threads;
     for (auto& r : pipeline.receivers) receive_threads.emplace_back([&r, &stop_receiving] { r->run(stop_receiving); });
 
-    boost::asio::io_context io;
-    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
-        if (!ec) spdlog::info("signal {}: draining and stopping", signo);
-    });
-    io.run();  // returns once the signal handler has run
+    io.run();  // returns once the signal handler has run (at once if a signal came during start-up)
 
     stop_receiving.store(true, std::memory_order_release);
     for (auto& t : receive_threads) t.join();
