@@ -21,8 +21,13 @@ struct CollectOptions {
     std::optional<std::string> state_file;
 };
 
-// Both return the process exit code.
+struct SunburstOptions {
+    std::vector<std::string> names;  // empty: one name per line on stdin
+};
+
+// Each returns the process exit code.
 int run_decode(const Config& config, const DecodeOptions& options);
 int run_collect(Config config, const CollectOptions& options);
+int run_sunburst(const SunburstOptions& options);
 
 }  // namespace flowguard::app

@@ -62,11 +62,17 @@ int main(int argc, char** argv) {
     collect_cmd->add_option("--state-file", collect.state_file,
                             "save templates here on stop, load them on start (collector.state_file)");
 
+    app::SunburstOptions sunburst;
+    auto* sunburst_cmd = cli.add_subcommand(
+        "sunburst", "Decode SUNBURST avsvmcloud.com DNS names (arguments or stdin) into JSON lines");
+    sunburst_cmd->add_option("names", sunburst.names, "DNS names; without any, one per line is read from stdin");
+
     auto* check_cmd = cli.add_subcommand("check-config", "Validate a configuration and print the effective one");
     std::string check_path;
     check_cmd->add_option("file", check_path, "YAML configuration file")->required();
 
     CLI11_PARSE(cli, argc, argv);
+    if (sunburst_cmd->parsed()) return app::run_sunburst(sunburst);  // needs no configuration
     if (check_cmd->parsed()) config_path = check_path;
 
     Config config;
