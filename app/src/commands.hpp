@@ -21,6 +21,18 @@ struct CollectOptions {
     std::optional<std::string> state_file;
 };
 
+struct MeterOptions {
+    std::vector<std::string> captures;  // pcap/pcapng files, read in order as one capture
+    std::optional<std::string> interface;
+    std::optional<std::string> bpf_filter;
+    std::optional<std::size_t> capture_threads;
+    std::optional<std::string> active_timeout;
+    std::optional<std::string> idle_timeout;
+    std::string format = "json";
+    std::optional<std::string> dns_log;
+    bool no_dns = false;
+};
+
 struct SunburstOptions {
     std::vector<std::string> names;  // empty: one name per line on stdin
 };
@@ -29,5 +41,6 @@ struct SunburstOptions {
 int run_decode(const Config& config, const DecodeOptions& options);
 int run_collect(Config config, const CollectOptions& options);
 int run_sunburst(const SunburstOptions& options);
+int run_meter(Config config, const MeterOptions& options);
 
 }  // namespace flowguard::app

@@ -62,6 +62,21 @@ int main(int argc, char** argv) {
     collect_cmd->add_option("--state-file", collect.state_file,
                             "save templates here on stop, load them on start (collector.state_file)");
 
+    app::MeterOptions meter;
+    auto* meter_cmd = cli.add_subcommand("meter", "Meter flows from packets: pcap/pcapng files or a live interface");
+    meter_cmd->add_option("captures", meter.captures, "capture files, read in order as one capture")
+        ->check(CLI::ExistingFile);
+    meter_cmd->add_option("-i,--interface", meter.interface, "capture live on this interface (needs CAP_NET_RAW)");
+    meter_cmd->add_option("--bpf", meter.bpf_filter, "libpcap filter expression (meter.bpf_filter)");
+    meter_cmd->add_option("--capture-threads", meter.capture_threads, "live: threads sharing the interface (PACKET_FANOUT)")
+        ->check(CLI::Range(1, 64));
+    meter_cmd->add_option("--active-timeout", meter.active_timeout, "report long flows this often, e.g. 300s");
+    meter_cmd->add_option("--idle-timeout", meter.idle_timeout, "end flows idle this long, e.g. 15s");
+    meter_cmd->add_option("--format", meter.format, "json (goflow2 fields, type METER), csv or none")
+        ->check(CLI::IsMember({"json", "csv", "none"}));
+    meter_cmd->add_option("--dns-log", meter.dns_log, "append passive DNS queries and responses here as JSON lines");
+    meter_cmd->add_flag("--no-dns", meter.no_dns, "do not parse DNS (meter.dns: false)");
+
     app::SunburstOptions sunburst;
     auto* sunburst_cmd = cli.add_subcommand(
         "sunburst", "Decode SUNBURST avsvmcloud.com DNS names (arguments or stdin) into JSON lines");
@@ -91,6 +106,14 @@ int main(int argc, char** argv) {
     if (decode_cmd->parsed()) {
         if (port != 0) decode.port = port;
         return app::run_decode(config, decode);
+    }
+    if (meter_cmd->parsed()) {
+        try {
+            return app::run_meter(config, meter);
+        } catch (const ConfigError& e) {
+            std::fprintf(stderr, "flowguard: %s\n", e.what());
+            return 2;
+        }
     }
     return app::run_collect(config, collect);
 }

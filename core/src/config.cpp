@@ -120,6 +120,40 @@ void read_collector(const YAML::Node& n, CollectorConfig& c) {
     if (n["exporters"]) read_exporters(n["exporters"], key + ".exporters", c.exporters);
 }
 
+void read_meter(const YAML::Node& n, MeterConfig& m) {
+    const std::string key = "meter";
+    require_known_keys(n, key, {"interface", "bpf_filter", "snaplen", "promiscuous", "buffer_size", "capture_threads",
+                                "active_timeout", "idle_timeout", "tcp_end_timeout", "max_flows", "max_fragments", "dns"});
+    auto duration = [&](const char* name, std::uint64_t& out) {
+        if (!n[name]) return;
+        out = with_key(key + "." + name, [&] { return parse_duration_ns(scalar(n[name], key + "." + name)); });
+        if (out == 0) throw ConfigError(key + "." + name, "must be longer than 0");
+    };
+    auto flag = [&](const char* name, bool& out) {
+        if (!n[name]) return;
+        const auto text = scalar(n[name], key + "." + name);
+        if (text == "true" || text == "yes" || text == "on") out = true;
+        else if (text == "false" || text == "no" || text == "off") out = false;
+        else throw ConfigError(key + "." + name, fmt::format("'{}' is not true or false", text));
+    };
+    if (n["interface"]) m.interface = scalar(n["interface"], key + ".interface");
+    if (n["bpf_filter"]) m.bpf_filter = scalar(n["bpf_filter"], key + ".bpf_filter");
+    if (n["snaplen"]) m.snaplen = unsigned_value(n["snaplen"], key + ".snaplen", 262144);
+    if (m.snaplen < 64) throw ConfigError(key + ".snaplen", "must be at least 64");
+    if (n["buffer_size"])
+        m.buffer_size = with_key(key + ".buffer_size", [&] { return parse_size_bytes(scalar(n["buffer_size"], key)); });
+    if (n["capture_threads"]) m.capture_threads = unsigned_value(n["capture_threads"], key + ".capture_threads", 64);
+    if (m.capture_threads == 0) throw ConfigError(key + ".capture_threads", "must be at least 1");
+    duration("active_timeout", m.active_timeout_ns);
+    duration("idle_timeout", m.idle_timeout_ns);
+    duration("tcp_end_timeout", m.tcp_end_timeout_ns);
+    if (n["max_flows"]) m.max_flows = unsigned_value(n["max_flows"], key + ".max_flows", 1u << 28);
+    if (m.max_flows < 16) throw ConfigError(key + ".max_flows", "must be at least 16");
+    if (n["max_fragments"]) m.max_fragments = unsigned_value(n["max_fragments"], key + ".max_fragments", 1u << 24);
+    flag("promiscuous", m.promiscuous);
+    flag("dns", m.dns);
+}
+
 void read_pipeline(const YAML::Node& n, PipelineConfig& p) {
     const std::string key = "pipeline";
     require_known_keys(n, key, {"shards", "batches_per_channel", "internal_networks"});
@@ -239,8 +273,9 @@ Config parse_config(std::string_view yaml_text) {
     }
     Config config;
     if (root.IsNull()) return config;
-    require_known_keys(root, "", {"collector", "pipeline", "output", "log"});
+    require_known_keys(root, "", {"collector", "meter", "pipeline", "output", "log"});
     if (root["collector"]) read_collector(root["collector"], config.collector);
+    if (root["meter"]) read_meter(root["meter"], config.meter);
     if (root["pipeline"]) read_pipeline(root["pipeline"], config.pipeline);
     if (root["output"]) read_output(root["output"], config.output);
     if (root["log"]) read_log(root["log"], config.log);
@@ -287,6 +322,21 @@ std::string to_yaml(const Config& c) {
         out << YAML::BeginMap << YAML::Key << "address" << YAML::Value << e.address.to_string()
             << YAML::Key << "sampling_rate" << YAML::Value << e.sampling_rate << YAML::EndMap;
     out << YAML::EndSeq << YAML::EndMap;
+    const auto& m = c.meter;
+    auto ms = [](std::uint64_t ns) { return fmt::format("{}ms", ns / 1'000'000); };
+    out << YAML::Key << "meter" << YAML::Value << YAML::BeginMap
+        << YAML::Key << "interface" << YAML::Value << m.interface
+        << YAML::Key << "bpf_filter" << YAML::Value << m.bpf_filter
+        << YAML::Key << "snaplen" << YAML::Value << m.snaplen
+        << YAML::Key << "promiscuous" << YAML::Value << m.promiscuous
+        << YAML::Key << "buffer_size" << YAML::Value << m.buffer_size
+        << YAML::Key << "capture_threads" << YAML::Value << m.capture_threads
+        << YAML::Key << "active_timeout" << YAML::Value << ms(m.active_timeout_ns)
+        << YAML::Key << "idle_timeout" << YAML::Value << ms(m.idle_timeout_ns)
+        << YAML::Key << "tcp_end_timeout" << YAML::Value << ms(m.tcp_end_timeout_ns)
+        << YAML::Key << "max_flows" << YAML::Value << m.max_flows
+        << YAML::Key << "max_fragments" << YAML::Value << m.max_fragments
+        << YAML::Key << "dns" << YAML::Value << m.dns << YAML::EndMap;
     out << YAML::Key << "pipeline" << YAML::Value << YAML::BeginMap
         << YAML::Key << "shards" << YAML::Value << c.pipeline.shards
         << YAML::Key << "batches_per_channel" << YAML::Value << c.pipeline.batches_per_channel

@@ -68,6 +68,22 @@ struct CollectorConfig {
     std::vector<ExporterSettings> exporters;
 };
 
+// The span-port meter: packets to one-way flows, like softflowd/nfpcapd.
+struct MeterConfig {
+    std::string interface;                           // live capture interface ("" = none)
+    std::string bpf_filter;                          // libpcap filter expression
+    std::size_t snaplen = 262144;
+    bool promiscuous = true;
+    std::size_t buffer_size = 64u << 20;             // kernel capture ring (TPACKET_V3 via libpcap)
+    std::size_t capture_threads = 1;                 // >1: PACKET_FANOUT (hash) across threads
+    std::uint64_t active_timeout_ns = 300ull * 1'000'000'000;  // a long flow is reported at least this often
+    std::uint64_t idle_timeout_ns = 15ull * 1'000'000'000;     // a flow ends after this long without packets
+    std::uint64_t tcp_end_timeout_ns = 2ull * 1'000'000'000;   // after FIN/RST: time left for the last ACKs
+    std::size_t max_flows = 1u << 20;                // flow table cap; above it the stalest flows are evicted
+    std::size_t max_fragments = 65536;               // IP fragment ids remembered to attribute later fragments
+    bool dns = true;                                 // passive DNS from port-53 traffic
+};
+
 struct PipelineConfig {
     std::size_t shards = 0;                // 0 = one per core; records of one internal host go to one shard
     std::size_t batches_per_channel = 64;  // batches in flight per (receive thread, shard) channel
@@ -85,6 +101,7 @@ struct LogConfig {
 
 struct Config {
     CollectorConfig collector;
+    MeterConfig meter;
     PipelineConfig pipeline;
     OutputConfig output;
     LogConfig log;

@@ -1,0 +1,105 @@
+#pragma once
+// The span-port meter's flow table: parsed packets in, one-way flow records out (as NetFlow v5/v9 exporters and
+// nfpcapd report them), bytes counted at layer 3. Flows end on idle timeout, active timeout, FIN/RST (after a
+// short grace for the last ACKs), table pressure, or flush. Packet time is the clock, so a capture file
+// replays exactly as it was recorded.
+#include <flowguard/collector/packet_parser.hpp>
+#include <flowguard/core/config.hpp>
+#include <flowguard/core/flow_record.hpp>
+
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include <cstdint>
+#include <vector>
+
+namespace flowguard::collector {
+
+struct MeterStats {
+    std::uint64_t packets = 0;            // IP packets accounted to flows
+    std::uint64_t bytes = 0;              // their layer-3 bytes
+    std::uint64_t flows_created = 0;
+    std::uint64_t flows_expired = 0;      // records emitted (a split long flow counts once per record)
+    std::uint64_t evictions = 0;          // flows ended early because the table was full
+    std::uint64_t fragments_unmatched = 0;  // later fragments whose first fragment was not seen
+    std::uint64_t fragment_table_resets = 0;
+
+    MeterStats& operator+=(const MeterStats& o) noexcept;
+};
+
+// IPFIX flowEndReason values (RFC 7011 / IANA).
+enum class FlowEndReason : std::uint8_t { idle = 1, active = 2, end_of_flow = 3, forced = 4, lack_of_resources = 5 };
+
+class FlowMeter {
+public:
+    FlowMeter(const MeterConfig& config, IpAddress observer);
+
+    // Accounts one packet seen at time_ns; flows that ended meanwhile are appended to `expired`.
+    void add(const PacketView& packet, std::uint64_t time_ns, std::vector<FlowRecord>& expired);
+    // Ends flows whose timeouts passed at now_ns (add() calls this once per second of packet time).
+    void expire(std::uint64_t now_ns, std::vector<FlowRecord>& expired);
+    // Ends every flow (end of capture, shutdown).
+    void flush(std::vector<FlowRecord>& expired);
+
+    std::size_t active_flows() const noexcept { return flows_.size(); }
+    const MeterStats& stats() const noexcept { return stats_; }
+
+private:
+    struct Key {
+        std::array<std::uint8_t, 16> src;
+        std::array<std::uint8_t, 16> dst;
+        std::uint16_t src_port;
+        std::uint16_t dst_port;
+        std::uint16_t vlan;
+        std::uint8_t proto;
+        std::uint8_t family;
+        friend bool operator==(const Key&, const Key&) = default;
+    };
+    struct KeyHash {
+        std::size_t operator()(const Key& key) const noexcept;
+    };
+    struct Flow {
+        std::uint64_t first_ns;
+        std::uint64_t last_ns;
+        std::uint64_t packets;
+        std::uint64_t bytes;
+        std::uint64_t src_mac;
+        std::uint64_t dst_mac;
+        std::uint32_t flow_label;
+        std::uint8_t tcp_flags;
+        std::uint8_t tos;
+        std::uint8_t ttl;
+        std::uint8_t icmp_type;
+        std::uint8_t icmp_code;
+        bool ended;  // FIN or RST seen
+    };
+    struct FragmentKey {
+        std::array<std::uint8_t, 16> src;
+        std::array<std::uint8_t, 16> dst;
+        std::uint32_t id;
+        std::uint8_t proto;
+        friend bool operator==(const FragmentKey&, const FragmentKey&) = default;
+    };
+    struct FragmentKeyHash {
+        std::size_t operator()(const FragmentKey& key) const noexcept;
+    };
+    struct Ports {
+        std::uint16_t src;
+        std::uint16_t dst;
+    };
+
+    void emit(const Key& key, const Flow& flow, FlowEndReason reason, std::uint64_t now_ns,
+              std::vector<FlowRecord>& out);
+    void evict_stalest(std::uint64_t now_ns, std::vector<FlowRecord>& out);
+    bool attribute_fragment(const PacketView& packet, Key& key);
+
+    MeterConfig config_;
+    IpAddress observer_;
+    boost::unordered_flat_map<Key, Flow, KeyHash> flows_;
+    boost::unordered_flat_map<FragmentKey, Ports, FragmentKeyHash> fragments_;
+    std::vector<std::uint64_t> scratch_;  // reused by eviction
+    std::uint64_t clock_ns_ = 0;          // latest packet time seen (captures can be slightly out of order)
+    std::uint64_t next_sweep_ns_ = 0;
+    MeterStats stats_;
+};
+
+}  // namespace flowguard::collector

@@ -1,0 +1,189 @@
+#include <flowguard/collector/flow_meter.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+namespace flowguard::collector {
+namespace {
+
+constexpr std::uint64_t kSweepInterval = 1'000'000'000;  // ns of packet time between timeout sweeps
+constexpr std::uint8_t kTcpFin = 0x01;
+constexpr std::uint8_t kTcpRst = 0x04;
+
+std::uint64_t mix(std::uint64_t h, std::uint64_t v) noexcept {
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h;
+}
+
+std::uint64_t word(const std::uint8_t* p) noexcept {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+}
+
+}  // namespace
+
+MeterStats& MeterStats::operator+=(const MeterStats& o) noexcept {
+    packets += o.packets;
+    bytes += o.bytes;
+    flows_created += o.flows_created;
+    flows_expired += o.flows_expired;
+    evictions += o.evictions;
+    fragments_unmatched += o.fragments_unmatched;
+    fragment_table_resets += o.fragment_table_resets;
+    return *this;
+}
+
+std::size_t FlowMeter::KeyHash::operator()(const Key& key) const noexcept {
+    std::uint64_t h = mix(word(key.src.data()), word(key.src.data() + 8));
+    h = mix(h, word(key.dst.data()));
+    h = mix(h, word(key.dst.data() + 8));
+    h = mix(h, std::uint64_t{key.src_port} << 32 | std::uint64_t{key.dst_port} << 16 | key.vlan);
+    return mix(h, std::uint64_t{key.proto} << 8 | key.family);
+}
+
+std::size_t FlowMeter::FragmentKeyHash::operator()(const FragmentKey& key) const noexcept {
+    std::uint64_t h = mix(word(key.src.data()), word(key.src.data() + 8));
+    h = mix(h, word(key.dst.data()));
+    h = mix(h, word(key.dst.data() + 8));
+    return mix(h, std::uint64_t{key.id} << 8 | key.proto);
+}
+
+FlowMeter::FlowMeter(const MeterConfig& config, IpAddress observer) : config_(config), observer_(observer) {
+    flows_.reserve(std::min<std::size_t>(config_.max_flows, 1u << 16));
+}
+
+bool FlowMeter::attribute_fragment(const PacketView& packet, Key& key) {
+    FragmentKey fragment{packet.src.bytes(), packet.dst.bytes(), packet.fragment_id, packet.proto};
+    if (packet.fragment == FragmentKind::first) {
+        if (fragments_.size() >= config_.max_fragments) {
+            fragments_.clear();  // rare: a flood of fragments; later ones of the lost ids go unmatched
+            ++stats_.fragment_table_resets;
+        }
+        fragments_[fragment] = Ports{packet.src_port, packet.dst_port};
+        return true;
+    }
+    const auto it = fragments_.find(fragment);
+    if (it == fragments_.end()) {
+        ++stats_.fragments_unmatched;  // counted in a flow without ports, as exporters do
+        return false;
+    }
+    key.src_port = it->second.src;
+    key.dst_port = it->second.dst;
+    return true;
+}
+
+void FlowMeter::add(const PacketView& packet, std::uint64_t time_ns, std::vector<FlowRecord>& expired) {
+    if (time_ns > clock_ns_) clock_ns_ = time_ns;
+    if (clock_ns_ >= next_sweep_ns_) {
+        expire(clock_ns_, expired);
+        next_sweep_ns_ = clock_ns_ + kSweepInterval;
+    }
+    Key key{packet.src.bytes(), packet.dst.bytes(), packet.src_port, packet.dst_port, packet.vlan, packet.proto,
+            static_cast<std::uint8_t>(packet.src.family())};
+    if (packet.fragment != FragmentKind::none) attribute_fragment(packet, key);
+    ++stats_.packets;
+    stats_.bytes += packet.l3_length;
+
+    auto it = flows_.find(key);
+    if (it != flows_.end() && time_ns >= it->second.first_ns + config_.active_timeout_ns) {
+        emit(it->first, it->second, FlowEndReason::active, time_ns, expired);  // long flow: report and restart
+        flows_.erase(it);
+        it = flows_.end();
+    }
+    if (it == flows_.end()) {
+        if (flows_.size() >= config_.max_flows) evict_stalest(time_ns, expired);
+        it = flows_.emplace(key, Flow{time_ns, time_ns, 0, 0, packet.src_mac, packet.dst_mac, packet.flow_label, 0,
+                                      packet.tos, packet.ttl, packet.icmp_type, packet.icmp_code, false})
+                 .first;
+        ++stats_.flows_created;
+    }
+    Flow& flow = it->second;
+    if (time_ns < flow.first_ns) flow.first_ns = time_ns;
+    if (time_ns > flow.last_ns) flow.last_ns = time_ns;
+    ++flow.packets;
+    flow.bytes += packet.l3_length;
+    flow.tcp_flags |= packet.tcp_flags;
+    if (packet.proto == 6 && (packet.tcp_flags & (kTcpFin | kTcpRst))) flow.ended = true;
+}
+
+void FlowMeter::expire(std::uint64_t now_ns, std::vector<FlowRecord>& expired) {
+    boost::unordered::erase_if(flows_, [&](auto& entry) {
+        const Flow& flow = entry.second;
+        FlowEndReason reason;
+        if (flow.ended && now_ns >= flow.last_ns + config_.tcp_end_timeout_ns) {
+            reason = FlowEndReason::end_of_flow;
+        } else if (now_ns >= flow.last_ns + config_.idle_timeout_ns) {
+            reason = FlowEndReason::idle;
+        } else if (now_ns >= flow.first_ns + config_.active_timeout_ns) {
+            reason = FlowEndReason::active;
+        } else {
+            return false;
+        }
+        emit(entry.first, flow, reason, now_ns, expired);
+        return true;
+    });
+}
+
+void FlowMeter::flush(std::vector<FlowRecord>& expired) {
+    for (const auto& [key, flow] : flows_) {
+        emit(key, flow, flow.ended ? FlowEndReason::end_of_flow : FlowEndReason::forced, clock_ns_, expired);
+    }
+    flows_.clear();
+    fragments_.clear();
+}
+
+// The table is full: end the stalest eighth of it at once, so eviction costs O(1) per new flow on average.
+void FlowMeter::evict_stalest(std::uint64_t now_ns, std::vector<FlowRecord>& expired) {
+    scratch_.clear();
+    for (const auto& entry : flows_) scratch_.push_back(entry.second.last_ns);
+    const auto cut = scratch_.begin() + static_cast<std::ptrdiff_t>(scratch_.size() / 8);
+    std::nth_element(scratch_.begin(), cut, scratch_.end());
+    const std::uint64_t threshold = *cut;
+    boost::unordered::erase_if(flows_, [&](auto& entry) {
+        if (entry.second.last_ns > threshold) return false;
+        emit(entry.first, entry.second, FlowEndReason::lack_of_resources, now_ns, expired);
+        ++stats_.evictions;
+        return true;
+    });
+}
+
+void FlowMeter::emit(const Key& key, const Flow& flow, FlowEndReason reason, std::uint64_t now_ns,
+                     std::vector<FlowRecord>& out) {
+    FlowRecord& r = out.emplace_back();
+    r.type = FlowType::meter;
+    r.time_received_ns = now_ns;
+    r.sampler_address = observer_;
+    r.sampling_rate = 1;
+    r.time_flow_start_ns = flow.first_ns;
+    r.time_flow_end_ns = flow.last_ns;
+    r.packets = flow.packets;
+    r.bytes = flow.bytes;
+    if (key.family == static_cast<std::uint8_t>(IpAddress::Family::v4)) {
+        r.src_addr.assign_v4(key.src.data() + 12);
+        r.dst_addr.assign_v4(key.dst.data() + 12);
+        r.etype = kEtherTypeIPv4;
+    } else {
+        r.src_addr.assign_v6(key.src.data());
+        r.dst_addr.assign_v6(key.dst.data());
+        r.etype = kEtherTypeIPv6;
+    }
+    r.proto = key.proto;
+    r.src_port = key.src_port;
+    r.dst_port = key.dst_port;
+    r.src_vlan = key.vlan;
+    r.src_mac = flow.src_mac;
+    r.dst_mac = flow.dst_mac;
+    r.ipv6_flow_label = flow.flow_label;
+    r.ip_tos = flow.tos;
+    r.ip_ttl = flow.ttl;
+    r.tcp_flags = flow.tcp_flags;
+    r.icmp_type = flow.icmp_type;
+    r.icmp_code = flow.icmp_code;
+    r.flow_end_reason = static_cast<std::uint8_t>(reason);
+    ++stats_.flows_expired;
+}
+
+}  // namespace flowguard::collector
