@@ -33,6 +33,10 @@ struct MeterOptions {
     bool no_dns = false;
 };
 
+struct AnalyzeOptions {
+    std::vector<std::string> inputs;  // pcap/pcapng captures and JSON-lines flow/DNS files
+};
+
 struct SunburstOptions {
     std::vector<std::string> names;  // empty: one name per line on stdin
 };
@@ -42,5 +46,6 @@ int run_decode(const Config& config, const DecodeOptions& options);
 int run_collect(Config config, const CollectOptions& options);
 int run_sunburst(const SunburstOptions& options);
 int run_meter(Config config, const MeterOptions& options);
+int run_analyze(const Config& config, const AnalyzeOptions& options);
 
 }  // namespace flowguard::app

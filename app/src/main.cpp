@@ -77,6 +77,12 @@ int main(int argc, char** argv) {
     meter_cmd->add_option("--dns-log", meter.dns_log, "append passive DNS queries and responses here as JSON lines");
     meter_cmd->add_flag("--no-dns", meter.no_dns, "do not parse DNS (meter.dns: false)");
 
+    app::AnalyzeOptions analyze;
+    auto* analyze_cmd = cli.add_subcommand(
+        "analyze", "Run every detector over captures and flow/DNS JSON-lines files; alerts as JSON lines on stdout");
+    analyze_cmd->add_option("inputs", analyze.inputs, "pcap/pcapng (traffic or flow exports) and JSON-lines files")
+        ->required()->check(CLI::ExistingFile);
+
     app::SunburstOptions sunburst;
     auto* sunburst_cmd = cli.add_subcommand(
         "sunburst", "Decode SUNBURST avsvmcloud.com DNS names (arguments or stdin) into JSON lines");
@@ -107,6 +113,7 @@ int main(int argc, char** argv) {
         if (port != 0) decode.port = port;
         return app::run_decode(config, decode);
     }
+    if (analyze_cmd->parsed()) return app::run_analyze(config, analyze);
     if (meter_cmd->parsed()) {
         try {
             return app::run_meter(config, meter);

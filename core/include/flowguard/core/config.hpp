@@ -84,6 +84,34 @@ struct MeterConfig {
     bool dns = true;                                 // passive DNS from port-53 traffic
 };
 
+// Detector settings (docs/DETECTION.md explains each and how the defaults were tuned).
+struct BeaconConfig {
+    std::size_t min_connections = 10;     // events before a series is scored
+    double threshold = 0.82;              // combined score that raises an alert
+    double min_dispersion_score = 0.55;   // 1 - MAD/median of intervals: jitter up to ~45% on average passes
+    std::size_t max_clients_per_target = 4;  // this many clients beaconing to one target: a service, not C2
+    std::size_t max_series = 131072;      // (client, target) series kept; the stalest are evicted beyond it
+    std::vector<std::uint16_t> allow_ports{123, 110, 143, 993, 995};  // NTP and mail polling
+    std::vector<std::string> allow_domains{"windowsupdate.com", "microsoft.com", "apple.com", "ntp.org",
+                                           "google.com", "gstatic.com", "ubuntu.com", "debian.org"};
+};
+
+struct DgaConfig {
+    std::size_t min_unique_names = 12;  // distinct subdomains one client asks of one registered domain
+    double threshold = 0.5;             // mean lexical score of those subdomains
+    std::size_t max_clients = 3;        // random-looking names many clients resolve: a CDN, not a DGA
+};
+
+struct AnalyzerConfig {
+    BeaconConfig beacon;
+    DgaConfig dga;
+    std::vector<std::string> ioc_files;  // user indicator lists, added to the shipped SUNBURST list
+    std::vector<std::string> resolvers;  // internal resolvers (also learned from the DNS answers they send)
+    std::string public_suffix_list = "/usr/share/publicsuffix/public_suffix_list.dat";
+    std::uint64_t name_ttl_cap_ns = 3600ull * 1'000'000'000;  // how long an address keeps a resolved name at most
+    std::size_t max_resolved = 1u << 20;                       // (client, address) -> name entries kept
+};
+
 struct PipelineConfig {
     std::size_t shards = 0;                // 0 = one per core; records of one internal host go to one shard
     std::size_t batches_per_channel = 64;  // batches in flight per (receive thread, shard) channel
@@ -102,6 +130,7 @@ struct LogConfig {
 struct Config {
     CollectorConfig collector;
     MeterConfig meter;
+    AnalyzerConfig analyzer;
     PipelineConfig pipeline;
     OutputConfig output;
     LogConfig log;

@@ -1,0 +1,26 @@
+#pragma once
+// RITA-style periodicity scoring of one series of connection times (and sizes): Bowley skewness and MAD of
+// the inter-arrival times, coverage of the observed span (a beacon keeps calling; a burst does not), and the
+// same skew/dispersion of sizes. Every sub-score is 0..1, 1 = machine-like regularity.
+#include <cstdint>
+#include <span>
+
+namespace flowguard::analyzer {
+
+struct BeaconScore {
+    double score = 0;
+    double skew_score = 0;
+    double dispersion_score = 0;
+    double coverage_score = 0;
+    double size_score = -1;  // -1: no sizes (DNS queries)
+    double median_interval_s = 0;
+    double mad_interval_s = 0;
+    double bowley = 0;
+    std::size_t connections = 0;
+    double span_s = 0;
+};
+
+// times_ns need not be sorted; sizes may be empty. Uses scratch space inside; no allocation for <= 256 events.
+BeaconScore score_beacon(std::span<const std::uint64_t> times_ns, std::span<const std::uint64_t> sizes);
+
+}  // namespace flowguard::analyzer

@@ -1,0 +1,38 @@
+#pragma once
+// Indicator lists: domains (matched on a name and every parent domain) and addresses. The shipped list is
+// SUNBURST's published network indicators (docs/DETECTION.md gives the sources); user lists add to it and are
+// re-read on SIGHUP. File format: one indicator per line, '#' comments, defanged "[.]" accepted.
+#include <flowguard/core/ip_address.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace flowguard::analyzer {
+
+struct IocMatch {
+    std::string indicator;  // the listed domain or address
+    std::string source;     // the list it came from
+};
+
+class IocList {
+public:
+    static IocList sunburst();  // embedded: FireEye/Mandiant SUNBURST domains and C2 addresses
+    void add(std::string_view indicator, std::string_view source);
+    // Adds every indicator in a file; throws std::runtime_error naming the file and line on bad input.
+    void load_file(const std::string& path);
+
+    std::optional<IocMatch> match_name(std::string_view name) const;
+    std::optional<IocMatch> match_address(const IpAddress& address) const;
+    std::size_t size() const noexcept { return domains_.size() + addresses_.size(); }
+
+private:
+    std::unordered_map<std::string, std::string> domains_;  // domain -> source
+    struct AddressHash {
+        std::size_t operator()(const IpAddress& a) const noexcept { return hash_value(a); }
+    };
+    std::unordered_map<IpAddress, std::string, AddressHash> addresses_;  // looked up per flow: no allocation
+};
+
+}  // namespace flowguard::analyzer

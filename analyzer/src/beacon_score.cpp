@@ -1,0 +1,97 @@
+#include <flowguard/analyzer/beacon_score.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+namespace flowguard::analyzer {
+namespace {
+
+constexpr std::size_t kMaxEvents = 256;
+
+// Quartile by linear interpolation on sorted values.
+double quantile(const double* sorted, std::size_t n, double q) {
+    const double position = q * static_cast<double>(n - 1);
+    const auto below = static_cast<std::size_t>(position);
+    const double fraction = position - static_cast<double>(below);
+    if (below + 1 >= n) return sorted[n - 1];
+    return sorted[below] + fraction * (sorted[below + 1] - sorted[below]);
+}
+
+struct Spread {
+    double median = 0;
+    double mad = 0;
+    double bowley = 0;
+};
+
+Spread spread(double* values, std::size_t n) {
+    std::sort(values, values + n);
+    Spread s;
+    const double q1 = quantile(values, n, 0.25);
+    s.median = quantile(values, n, 0.5);
+    const double q3 = quantile(values, n, 0.75);
+    s.bowley = (q3 > q1) ? (q3 + q1 - 2 * s.median) / (q3 - q1) : 0.0;
+    std::array<double, kMaxEvents> deviations{};
+    for (std::size_t i = 0; i < n; ++i) deviations[i] = std::fabs(values[i] - s.median);
+    std::sort(deviations.begin(), deviations.begin() + static_cast<std::ptrdiff_t>(n));
+    s.mad = quantile(deviations.data(), n, 0.5);
+    return s;
+}
+
+double relative_dispersion_score(const Spread& s) {
+    if (s.median <= 0) return 0;
+    return 1.0 - std::min(1.0, s.mad / s.median);
+}
+
+}  // namespace
+
+BeaconScore score_beacon(std::span<const std::uint64_t> times_ns, std::span<const std::uint64_t> sizes) {
+    BeaconScore out;
+    const std::size_t n = std::min(times_ns.size(), kMaxEvents);
+    out.connections = n;
+    if (n < 3) return out;
+    std::array<std::uint64_t, kMaxEvents> times{};
+    std::copy_n(times_ns.end() - static_cast<std::ptrdiff_t>(n), n, times.begin());
+    std::sort(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(n));
+    std::array<double, kMaxEvents> intervals{};
+    std::size_t count = 0;
+    for (std::size_t i = 1; i < n; ++i) {
+        const double gap = static_cast<double>(times[i] - times[i - 1]) / 1e9;
+        if (gap > 0) intervals[count++] = gap;
+    }
+    if (count < 2) return out;
+    const Spread timing = spread(intervals.data(), count);
+    out.median_interval_s = timing.median;
+    out.mad_interval_s = timing.mad;
+    out.bowley = timing.bowley;
+    out.skew_score = 1.0 - std::min(1.0, std::fabs(timing.bowley));
+    out.dispersion_score = relative_dispersion_score(timing);
+    // Coverage: split the observed span into bins of about one median interval (at most 24): a beacon leaves
+    // few of them empty, a burst of activity leaves most of them empty.
+    const double span = static_cast<double>(times[n - 1] - times[0]) / 1e9;
+    out.span_s = span;
+    const double bins_by_interval = timing.median > 0 ? span / timing.median : 1.0;
+    const auto bins = static_cast<std::size_t>(std::clamp(bins_by_interval, 1.0, 24.0));
+    std::array<bool, 24> hit{};
+    for (std::size_t i = 0; i < n; ++i) {
+        const double at = static_cast<double>(times[i] - times[0]) / 1e9;
+        auto bin = static_cast<std::size_t>(span > 0 ? at / span * static_cast<double>(bins) : 0.0);
+        hit[std::min(bin, bins - 1)] = true;
+    }
+    out.coverage_score = static_cast<double>(std::count(hit.begin(), hit.begin() + static_cast<std::ptrdiff_t>(bins), true)) /
+                         static_cast<double>(bins);
+    const double timing_score = (out.skew_score + out.dispersion_score + out.coverage_score) / 3.0;
+    if (sizes.empty()) {
+        out.score = timing_score;
+        return out;
+    }
+    const std::size_t m = std::min(sizes.size(), kMaxEvents);
+    std::array<double, kMaxEvents> values{};
+    for (std::size_t i = 0; i < m; ++i) values[i] = static_cast<double>(sizes[sizes.size() - m + i]);
+    const Spread size = spread(values.data(), m);
+    out.size_score = ((1.0 - std::min(1.0, std::fabs(size.bowley))) + relative_dispersion_score(size)) / 2.0;
+    out.score = 0.75 * timing_score + 0.25 * out.size_score;
+    return out;
+}
+
+}  // namespace flowguard::analyzer

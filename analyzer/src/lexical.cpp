@@ -1,0 +1,87 @@
+#include <flowguard/analyzer/lexical.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+namespace flowguard::analyzer {
+
+LexicalScore lexical_score(std::string_view subdomain) {
+    LexicalScore out;
+    std::array<std::uint16_t, 256> counts{};
+    std::size_t letters = 0, digits = 0, vowels = 0, run = 0, n = 0;
+    for (char raw : subdomain) {
+        if (raw == '.' || raw == '-' || raw == '_') {
+            run = 0;
+            continue;
+        }
+        char c = raw;
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        ++counts[static_cast<unsigned char>(c)];
+        ++n;
+        if (c >= '0' && c <= '9') {
+            ++digits;
+            run = 0;
+        } else if (c >= 'a' && c <= 'z') {
+            ++letters;
+            if (c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u' || c == 'y') {
+                ++vowels;
+                run = 0;
+            } else {
+                out.longest_consonant_run = std::max(out.longest_consonant_run, ++run);
+            }
+        }
+    }
+    out.length = n;
+    if (n == 0) return out;
+    for (auto count : counts) {
+        if (count == 0) continue;
+        const double p = static_cast<double>(count) / static_cast<double>(n);
+        out.entropy -= p * std::log2(p);
+    }
+    out.digit_ratio = static_cast<double>(digits) / static_cast<double>(n);
+    out.vowel_ratio = letters ? static_cast<double>(vowels) / static_cast<double>(letters) : 0.0;
+    // Each feature mapped to 0..1 where random alphanumerics land near 1 and words near 0.
+    const double max_entropy = std::log2(static_cast<double>(std::min<std::size_t>(n, 36)));
+    const double entropy_part = max_entropy > 0 ? std::clamp((out.entropy / max_entropy - 0.6) / 0.35, 0.0, 1.0) : 0.0;
+    const double digit_part = std::clamp(out.digit_ratio / 0.3, 0.0, 1.0);
+    const double run_part = std::clamp((static_cast<double>(out.longest_consonant_run) - 2.0) / 4.0, 0.0, 1.0);
+    const double vowel_part = std::clamp((0.38 - out.vowel_ratio) / 0.25, 0.0, 1.0);
+    const double length_part = std::clamp((static_cast<double>(n) - 8.0) / 16.0, 0.0, 1.0);
+    out.score = 0.3 * entropy_part + 0.2 * digit_part + 0.2 * run_part + 0.15 * vowel_part + 0.15 * length_part;
+    return out;
+}
+
+std::uint64_t hash_name(std::string_view name) noexcept {
+    std::uint64_t h = 1469598103934665603ull;  // FNV-1a, then a final mix for the HyperLogLog's bit patterns
+    for (char c : name) {
+        h ^= static_cast<unsigned char>((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
+        h *= 1099511628211ull;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+void DistinctCounter::add(std::uint64_t hash) noexcept {
+    const auto index = static_cast<std::size_t>(hash >> 56);
+    const std::uint64_t rest = hash << 8;
+    const auto rank = static_cast<std::uint8_t>(rest == 0 ? 57 : __builtin_clzll(rest) + 1);
+    if (rank > registers_[index]) registers_[index] = rank;
+}
+
+double DistinctCounter::estimate() const noexcept {
+    constexpr double m = 256;
+    double sum = 0;
+    int zeros = 0;
+    for (auto r : registers_) {
+        sum += std::ldexp(1.0, -r);
+        if (r == 0) ++zeros;
+    }
+    const double raw = (0.7213 / (1 + 1.079 / m)) * m * m / sum;
+    if (raw <= 2.5 * m && zeros > 0) return m * std::log(m / zeros);  // small-range correction (linear counting)
+    return raw;
+}
+
+}  // namespace flowguard::analyzer
