@@ -119,6 +119,9 @@ void Analyzer::on_dns(const DnsEvent& event, std::vector<Alert>& alerts) {
     if (event.response && internal_.contains(event.server) && internal_.contains(event.client)) {
         if (resolvers_.insert(event.server).second) ++stats_.resolvers_learned;
     }
+    // A resolver forwarding its clients' queries is not a client: alerts go to whoever asked it, which the
+    // resolver's own answer to that client shows.
+    if (resolvers_.count(event.client)) return;
     const std::string name = lower_name(event.qname.view());
     if (name.empty()) return;
     if (auto match = iocs_.match_name(name)) ioc_alert(event.client, event.server, name, *match, event.time_ns, "query", alerts);
@@ -133,8 +136,6 @@ void Analyzer::on_dns(const DnsEvent& event, std::vector<Alert>& alerts) {
         }
     }
     if (is_avsvmcloud_name(name)) sunburst(event, name, alerts);
-    // A resolver forwarding its clients' queries is not a client: beacons are attributed to whoever asked it.
-    if (resolvers_.count(event.client)) return;
     const std::string domain = suffixes_.registered_domain(name);
     const std::uint32_t id = intern(domain);
     if (id == 0) return;

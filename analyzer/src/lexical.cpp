@@ -43,7 +43,10 @@ LexicalScore lexical_score(std::string_view subdomain) {
     out.vowel_ratio = letters ? static_cast<double>(vowels) / static_cast<double>(letters) : 0.0;
     // Each feature mapped to 0..1 where random alphanumerics land near 1 and words near 0.
     const double max_entropy = std::log2(static_cast<double>(std::min<std::size_t>(n, 36)));
-    const double entropy_part = max_entropy > 0 ? std::clamp((out.entropy / max_entropy - 0.6) / 0.35, 0.0, 1.0) : 0.0;
+    // Short labels always look high-entropy (every letter distinct): weigh entropy in with length.
+    const double entropy_part = max_entropy > 0 ? std::clamp((out.entropy / max_entropy - 0.6) / 0.35, 0.0, 1.0) *
+                                                      std::min(1.0, static_cast<double>(n) / 12.0)
+                                                : 0.0;
     const double digit_part = std::clamp(out.digit_ratio / 0.3, 0.0, 1.0);
     const double run_part = std::clamp((static_cast<double>(out.longest_consonant_run) - 2.0) / 4.0, 0.0, 1.0);
     const double vowel_part = std::clamp((0.38 - out.vowel_ratio) / 0.25, 0.0, 1.0);
