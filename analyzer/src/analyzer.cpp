@@ -55,6 +55,9 @@ Analyzer::Analyzer(const AnalyzerConfig& config, const NetworkSet& internal, Pub
     for (const auto& r : config_.resolvers) {
         if (auto a = IpAddress::parse(r)) resolvers_.insert(*a);
     }
+    // No rehash on the hot path; the slots' memory is touched only when used.
+    series_.reserve(config_.beacon.max_series);
+    first_sightings_.reserve(config_.beacon.max_series);
     domains_.emplace_back();  // id 0: no name
     domain_first_seen_.push_back(0);
 }
@@ -157,9 +160,27 @@ void Analyzer::on_dns(const DnsEvent& event, std::vector<Alert>& alerts) {
 void Analyzer::record(const SeriesKey& key, std::uint64_t time_ns, std::uint64_t size, std::vector<Alert>& alerts) {
     auto it = series_.find(key);
     if (it == series_.end()) {
+        const auto first = first_sightings_.find(key);
+        if (first == first_sightings_.end()) {
+            if (first_sightings_.size() >= config_.beacon.max_series) {
+                stats_.pair_evictions += first_sightings_.size();  // a flood of one-off pairs: forget them all
+                first_sightings_.clear();
+            }
+            first_sightings_.emplace(key, FirstSighting{time_ns, static_cast<std::uint32_t>(std::min<std::uint64_t>(size, 0xffffffffu))});
+            return;
+        }
+        const FirstSighting seen = first->second;
+        first_sightings_.erase(first);
         if (series_.size() >= config_.beacon.max_series) evict_series();
         it = series_.emplace(key, Series{}).first;
-        it->second.base_ns = time_ns;
+        Series& fresh = it->second;
+        fresh.base_ns = std::min(seen.time_ns, time_ns);
+        fresh.offsets_ms[0] = static_cast<std::uint32_t>((seen.time_ns - fresh.base_ns) / kNsPerMs);
+        fresh.sizes[0] = seen.size;
+        fresh.head = 1;
+        fresh.stored = 1;
+        fresh.total = 1;
+        fresh.last_ns = seen.time_ns;
     }
     Series& s = it->second;
     if (key.kind == SeriesKind::dns && s.total && time_ns < s.last_ns + kDnsRepeatNs) return;
@@ -175,7 +196,8 @@ void Analyzer::record(const SeriesKey& key, std::uint64_t time_ns, std::uint64_t
     if (s.stored < kSeriesEvents) ++s.stored;
     ++s.total;
     s.last_ns = std::max(s.last_ns, time_ns);
-    note_client(key);
+    // Popularity matters only for series that may alert: one-off pairs (most of them) are not noted.
+    if (s.total >= 3) note_client(key);
     if (!s.alerted && s.total >= config_.beacon.min_connections && s.total >= s.scored_at + 4) score(key, s, alerts);
 }
 
@@ -371,8 +393,8 @@ void Analyzer::ioc_alert(const IpAddress& client, const IpAddress& peer, const s
 
 void Analyzer::evict_series() {
     // Full: forget the eighth of the series that were quiet longest (counted), O(1) amortised per new series.
-    std::vector<std::uint64_t> last;
-    last.reserve(series_.size());
+    auto& last = eviction_scratch_;
+    last.clear();
     for (const auto& entry : series_) last.push_back(entry.second.last_ns);
     const auto cut = last.begin() + static_cast<std::ptrdiff_t>(last.size() / 8);
     std::nth_element(last.begin(), cut, last.end());

@@ -120,6 +120,12 @@ private:
     boost::unordered_flat_map<std::string, std::uint32_t> domain_ids_;
     std::vector<std::string> domains_;
     std::vector<std::uint64_t> domain_first_seen_;
+    struct FirstSighting {
+        std::uint64_t time_ns;
+        std::uint32_t size;
+    };
+    // Most pairs are seen once: they wait here (40 bytes) until a second event makes them a Series (~430).
+    boost::unordered_flat_map<SeriesKey, FirstSighting, SeriesKeyHash> first_sightings_;
     boost::unordered_flat_map<SeriesKey, Series, SeriesKeyHash> series_;
     boost::unordered_flat_map<SeriesKey, TargetClients, SeriesKeyHash> target_clients_;
     boost::unordered_flat_map<ClientDomain, DgaState, ClientDomainHash> dga_;
@@ -127,6 +133,7 @@ private:
                               boost::hash<std::pair<IpAddress, IpAddress>>> resolved_;
     boost::unordered_flat_set<IpAddress, boost::hash<IpAddress>> resolvers_;
     std::unordered_set<std::string> reported_;
+    std::vector<std::uint64_t> eviction_scratch_;
     SunburstDomainAssembler sunburst_domains_;
     AnalyzerStats stats_;
 };
