@@ -154,6 +154,65 @@ void read_meter(const YAML::Node& n, MeterConfig& m) {
     flag("dns", m.dns);
 }
 
+double unit_value(const YAML::Node& node, const std::string& key) {
+    const auto text = scalar(node, key);
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    if (end != text.c_str() + text.size() || !(v >= 0.0 && v <= 1.0))
+        throw ConfigError(key, fmt::format("'{}' is not a number between 0 and 1", text));
+    return v;
+}
+
+std::vector<std::string> string_list(const YAML::Node& node, const std::string& key) {
+    if (!node.IsSequence()) throw ConfigError(key, "expected a list");
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < node.size(); ++i) out.push_back(scalar(node[i], fmt::format("{}[{}]", key, i)));
+    return out;
+}
+
+void read_analyzer(const YAML::Node& n, AnalyzerConfig& a) {
+    const std::string key = "analyzer";
+    require_known_keys(n, key, {"beacon", "dga", "ioc_files", "resolvers", "public_suffix_list"});
+    if (const auto& b = n["beacon"]) {
+        const std::string bk = key + ".beacon";
+        require_known_keys(b, bk, {"min_connections", "threshold", "min_dispersion_score", "max_clients_per_target",
+                                   "max_series", "allow_ports", "allow_domains"});
+        if (b["min_connections"]) a.beacon.min_connections = unsigned_value(b["min_connections"], bk + ".min_connections", 48);
+        if (a.beacon.min_connections < 4) throw ConfigError(bk + ".min_connections", "must be at least 4");
+        if (b["threshold"]) a.beacon.threshold = unit_value(b["threshold"], bk + ".threshold");
+        if (b["min_dispersion_score"]) a.beacon.min_dispersion_score = unit_value(b["min_dispersion_score"], bk + ".min_dispersion_score");
+        if (b["max_clients_per_target"])
+            a.beacon.max_clients_per_target = unsigned_value(b["max_clients_per_target"], bk + ".max_clients_per_target", 8);
+        if (b["max_series"]) a.beacon.max_series = unsigned_value(b["max_series"], bk + ".max_series", 1u << 26);
+        if (a.beacon.max_series < 16) throw ConfigError(bk + ".max_series", "must be at least 16");
+        if (b["allow_ports"]) {
+            a.beacon.allow_ports.clear();
+            const auto& ports = b["allow_ports"];
+            if (!ports.IsSequence()) throw ConfigError(bk + ".allow_ports", "expected a list of ports");
+            for (std::size_t i = 0; i < ports.size(); ++i)
+                a.beacon.allow_ports.push_back(static_cast<std::uint16_t>(
+                    unsigned_value(ports[i], fmt::format("{}.allow_ports[{}]", bk, i), 65535)));
+        }
+        if (b["allow_domains"]) a.beacon.allow_domains = string_list(b["allow_domains"], bk + ".allow_domains");
+    }
+    if (const auto& d = n["dga"]) {
+        const std::string dk = key + ".dga";
+        require_known_keys(d, dk, {"min_unique_names", "threshold", "max_clients"});
+        if (d["min_unique_names"]) a.dga.min_unique_names = unsigned_value(d["min_unique_names"], dk + ".min_unique_names", 1u << 20);
+        if (d["threshold"]) a.dga.threshold = unit_value(d["threshold"], dk + ".threshold");
+        if (d["max_clients"]) a.dga.max_clients = unsigned_value(d["max_clients"], dk + ".max_clients", 1u << 16);
+    }
+    if (n["ioc_files"]) a.ioc_files = string_list(n["ioc_files"], key + ".ioc_files");
+    if (n["resolvers"]) {
+        a.resolvers = string_list(n["resolvers"], key + ".resolvers");
+        for (std::size_t i = 0; i < a.resolvers.size(); ++i) {
+            if (!IpAddress::parse(a.resolvers[i]))
+                throw ConfigError(fmt::format("{}.resolvers[{}]", key, i), fmt::format("'{}' is not an IP address", a.resolvers[i]));
+        }
+    }
+    if (n["public_suffix_list"]) a.public_suffix_list = scalar(n["public_suffix_list"], key + ".public_suffix_list");
+}
+
 void read_pipeline(const YAML::Node& n, PipelineConfig& p) {
     const std::string key = "pipeline";
     require_known_keys(n, key, {"shards", "batches_per_channel", "internal_networks"});
@@ -273,7 +332,8 @@ Config parse_config(std::string_view yaml_text) {
     }
     Config config;
     if (root.IsNull()) return config;
-    require_known_keys(root, "", {"collector", "meter", "pipeline", "output", "log"});
+    require_known_keys(root, "", {"collector", "meter", "analyzer", "pipeline", "output", "log"});
+    if (root["analyzer"]) read_analyzer(root["analyzer"], config.analyzer);
     if (root["collector"]) read_collector(root["collector"], config.collector);
     if (root["meter"]) read_meter(root["meter"], config.meter);
     if (root["pipeline"]) read_pipeline(root["pipeline"], config.pipeline);
@@ -296,6 +356,7 @@ Config load_config_file(const std::filesystem::path& path) {
 
 std::string to_yaml(const Config& c) {
     YAML::Emitter out;
+    out.SetDoublePrecision(6);
     out << YAML::BeginMap;
     out << YAML::Key << "collector" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "listen" << YAML::Value << YAML::BeginSeq;
@@ -337,6 +398,23 @@ std::string to_yaml(const Config& c) {
         << YAML::Key << "max_flows" << YAML::Value << m.max_flows
         << YAML::Key << "max_fragments" << YAML::Value << m.max_fragments
         << YAML::Key << "dns" << YAML::Value << m.dns << YAML::EndMap;
+    const auto& a = c.analyzer;
+    out << YAML::Key << "analyzer" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "beacon" << YAML::Value << YAML::BeginMap
+        << YAML::Key << "min_connections" << YAML::Value << a.beacon.min_connections
+        << YAML::Key << "threshold" << YAML::Value << a.beacon.threshold
+        << YAML::Key << "min_dispersion_score" << YAML::Value << a.beacon.min_dispersion_score
+        << YAML::Key << "max_clients_per_target" << YAML::Value << a.beacon.max_clients_per_target
+        << YAML::Key << "max_series" << YAML::Value << a.beacon.max_series
+        << YAML::Key << "allow_ports" << YAML::Value << YAML::Flow << a.beacon.allow_ports
+        << YAML::Key << "allow_domains" << YAML::Value << YAML::Flow << a.beacon.allow_domains << YAML::EndMap;
+    out << YAML::Key << "dga" << YAML::Value << YAML::BeginMap
+        << YAML::Key << "min_unique_names" << YAML::Value << a.dga.min_unique_names
+        << YAML::Key << "threshold" << YAML::Value << a.dga.threshold
+        << YAML::Key << "max_clients" << YAML::Value << a.dga.max_clients << YAML::EndMap;
+    out << YAML::Key << "ioc_files" << YAML::Value << YAML::Flow << a.ioc_files
+        << YAML::Key << "resolvers" << YAML::Value << YAML::Flow << a.resolvers
+        << YAML::Key << "public_suffix_list" << YAML::Value << a.public_suffix_list << YAML::EndMap;
     out << YAML::Key << "pipeline" << YAML::Value << YAML::BeginMap
         << YAML::Key << "shards" << YAML::Value << c.pipeline.shards
         << YAML::Key << "batches_per_channel" << YAML::Value << c.pipeline.batches_per_channel

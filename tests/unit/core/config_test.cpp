@@ -78,3 +78,26 @@ TEST_CASE("durations and sizes") {
     CHECK(parse_size_bytes("8MiB") == 8u << 20);
     CHECK_THROWS_AS(parse_size_bytes("9999999GiB"), ConfigError);
 }
+
+TEST_CASE("meter and analyzer sections: values, defaults and errors that name the key") {
+    const auto config = flowguard::parse_config(
+        "meter:\n  idle_timeout: 30s\n  max_flows: 1000\n  dns: false\n"
+        "analyzer:\n  beacon:\n    threshold: 0.9\n    allow_ports: [123, 8443]\n  dga:\n    min_unique_names: 20\n"
+        "  resolvers: [10.0.0.53]\n");
+    CHECK(config.meter.idle_timeout_ns == 30'000'000'000ull);
+    CHECK(config.meter.max_flows == 1000);
+    CHECK_FALSE(config.meter.dns);
+    CHECK(config.analyzer.beacon.threshold == doctest::Approx(0.9));
+    CHECK(config.analyzer.beacon.allow_ports == std::vector<std::uint16_t>{123, 8443});
+    CHECK(config.analyzer.beacon.min_connections == 10);  // default kept
+    CHECK(config.analyzer.dga.min_unique_names == 20);
+    CHECK(config.analyzer.resolvers == std::vector<std::string>{"10.0.0.53"});
+    CHECK_THROWS_WITH_AS(flowguard::parse_config("analyzer:\n  beacon:\n    threshold: 2\n"),
+                         doctest::Contains("analyzer.beacon.threshold"), flowguard::ConfigError);
+    CHECK_THROWS_WITH_AS(flowguard::parse_config("analyzer:\n  resolvers: [nope]\n"),
+                         doctest::Contains("analyzer.resolvers[0]"), flowguard::ConfigError);
+    CHECK_THROWS_WITH_AS(flowguard::parse_config("meter:\n  idle_timeout: 0s\n"), doctest::Contains("meter.idle_timeout"),
+                         flowguard::ConfigError);
+    CHECK_THROWS_WITH_AS(flowguard::parse_config("meter:\n  dns: maybe\n"), doctest::Contains("meter.dns"),
+                         flowguard::ConfigError);
+}
