@@ -43,8 +43,8 @@ std::string_view dns_type_name(std::uint16_t qtype) noexcept {
 
 void append_dns_json(fmt::memory_buffer& out, const DnsEvent& e) {
     auto it = std::back_inserter(out);
-    fmt::format_to(it, "{{\"time\":\"{}\",\"type\":\"{}\",\"client\":", format_iso8601_ns(e.time_ns),
-                   e.response ? "response" : "query");
+    fmt::format_to(it, "{{\"time\":\"{}\",\"time_ns\":{},\"type\":\"{}\",\"client\":", format_iso8601_ns(e.time_ns),
+                   e.time_ns, e.response ? "response" : "query");
     append_address(out, e.client);
     fmt::format_to(it, ",\"client_port\":{},\"server\":", e.client_port);
     append_address(out, e.server);
