@@ -7,6 +7,8 @@ decode_vs_nfdump: scapy crafts a pcap; softflowd exports it as NetFlow v5, v9 (r
   both with the crafted truth.
 collect_live: softflowd -> `flowguard collect` on 127.0.0.1 gives the same records as `flowguard decode`
   of the same datagrams, and the stop summary accounts for them.
+meter_vs_softflowd: `flowguard meter` on the crafted pcap and `softflowd -r` on the same pcap (IPFIX to
+  nfcapd, read with nfdump) give the same one-way flows, packets and bytes; flowguard's times equal the truth.
 """
 import argparse
 import calendar
@@ -248,9 +250,60 @@ def run_collect_live(flowguard, workdir, seed):
         print(f"collect {name}: {len(live)} records live = decode; summary {summary['packets']} packets")
 
 
+def summed(recs):
+    """Per key: total packets, total bytes, first start, last end (exporters may split a flow differently)."""
+    out = {}
+    for key, items in recs.items():
+        out[key] = (sum(i[0] for i in items), sum(i[1] for i in items), min(i[2] for i in items),
+                    max(i[3] for i in items))
+    return out
+
+
+def run_meter_vs_softflowd(flowguard, workdir, seed):
+    scenario = craft_flows.craft(seed)
+    pcap = os.path.join(workdir, "crafted.pcap")
+    craft_flows.write(scenario, pcap)
+    port = free_udp_port()
+    nfdir = os.path.join(workdir, "nfcapd")
+    os.makedirs(nfdir)
+    nfcapd = subprocess.Popen(["nfcapd", "-b", "127.0.0.1", "-p", str(port), "-w", nfdir, "-t", "86400"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    softflowd_export(pcap, len(scenario.frames), port, 10, ["-A", "milli"], workdir)
+    time.sleep(0.5)
+    nfcapd.send_signal(signal.SIGTERM)
+    nfcapd.wait(timeout=30)
+    theirs = summed(nfdump_records(nfdir))
+    res = subprocess.run([flowguard, "meter", "--format", "json", pcap], capture_output=True, text=True, check=True)
+    summary = json.loads(res.stderr.strip().splitlines()[-1])
+    ours_raw = {}
+    for line in res.stdout.splitlines():
+        r = json.loads(line)
+        check(r["type"] == "METER", "meter records are typed METER")
+        proto = {"TCP": 6, "UDP": 17, "ICMP": 1, "ICMPv6": 58}.get(r["proto"], r["proto"])
+        key = flow_key(r["src_addr"], r["dst_addr"], r["src_port"], r["dst_port"], int(proto), r["icmp_type"],
+                       r["icmp_code"])
+        ours_raw.setdefault(key, []).append((r["packets"], r["bytes"], r["time_flow_start_ns"] // 1_000_000,
+                                             r["time_flow_end_ns"] // 1_000_000))
+    ours = summed(ours_raw)
+    # One-way truth (softflowd stamps both directions with the conversation's times; a one-way meter does not).
+    truth = {}
+    for (src, dst, sport, dport, proto), t in scenario.truth.items():
+        truth[(src, dst, sport, dport, proto)] = (t.packets, t.l3_bytes, int(t.first * 1000), int(t.last * 1000))
+    check(set(ours) == set(theirs), f"flow keys differ: only flowguard {sorted(set(ours) - set(theirs))[:5]}, "
+                                    f"only softflowd {sorted(set(theirs) - set(ours))[:5]}")
+    for key in ours:
+        check(ours[key][:2] == theirs[key][:2], f"{key}: flowguard {ours[key][:2]} vs softflowd {theirs[key][:2]}")
+        want = truth.get(key)
+        check(want is not None and ours[key][:2] == want[:2] and abs(ours[key][2] - want[2]) <= 1
+              and abs(ours[key][3] - want[3]) <= 1, f"{key}: flowguard {ours[key]} vs crafted truth {want}")
+    check(summary["truncated"] == 0 and summary["malformed"] == 0, f"summary reports problems: {summary}")
+    print(f"meter: {len(ours)} one-way flows, packets and bytes = softflowd -r (nfdump), times = truth")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=["decode_vs_nfdump", "collect_live"])
+    ap.add_argument("case", choices=["decode_vs_nfdump", "collect_live", "meter_vs_softflowd"])
     ap.add_argument("--flowguard", required=True)
     ap.add_argument("--seed", type=int, default=int(os.environ.get("FLOWGUARD_TEST_SEED", "20240301")))
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -263,6 +316,8 @@ def main():
     flowguard = os.path.abspath(args.flowguard)
     if args.case == "decode_vs_nfdump":
         return run_case(args.case, lambda workdir: run_decode_vs_nfdump(flowguard, workdir, args.seed), args.keep)
+    if args.case == "meter_vs_softflowd":
+        return run_case(args.case, lambda workdir: run_meter_vs_softflowd(flowguard, workdir, args.seed), args.keep)
     return run_case(args.case, lambda workdir: run_collect_live(flowguard, workdir, args.seed), args.keep)
 
 
