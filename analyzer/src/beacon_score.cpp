@@ -30,7 +30,11 @@ Spread spread(double* values, std::size_t n) {
     const double q1 = quantile(values, n, 0.25);
     s.median = quantile(values, n, 0.5);
     const double q3 = quantile(values, n, 0.75);
-    s.bowley = (q3 > q1) ? (q3 + q1 - 2 * s.median) / (q3 - q1) : 0.0;
+    // Skew is only meaningful when the middle half has a spread: a series that is regular to within a
+    // tenth of its median (or whose median sits on a quartile) is not skewed, however its few distinct
+    // values fall (RITA likewise ignores skew with a tiny or degenerate interquartile range).
+    const bool spread_out = q3 - q1 > 0.1 * std::fabs(s.median) && s.median != q1 && s.median != q3;
+    s.bowley = spread_out ? (q3 + q1 - 2 * s.median) / (q3 - q1) : 0.0;
     std::array<double, kMaxEvents> deviations{};
     for (std::size_t i = 0; i < n; ++i) deviations[i] = std::fabs(values[i] - s.median);
     std::sort(deviations.begin(), deviations.begin() + static_cast<std::ptrdiff_t>(n));

@@ -19,6 +19,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <thread>
 
@@ -45,7 +47,21 @@ struct Pipeline {
     }
 };
 
-Pipeline build_pipeline(const Config& config, LineSink& sink) {
+// Detectors for live collection: one Analyzer per shard, alerts as JSON lines to their own sink.
+struct LiveAnalysis {
+    std::optional<analyzer::PublicSuffixList> suffixes;
+    std::unique_ptr<IocUpdates> iocs;
+    std::unique_ptr<LineSink> sink;
+    int fd = -1;
+};
+
+std::shared_ptr<const analyzer::IocList> load_iocs(const AnalyzerConfig& config) {
+    auto lists = std::make_shared<analyzer::IocList>(analyzer::IocList::sunburst());
+    for (const auto& file : config.ioc_files) lists->load_file(file);  // throws naming file:line
+    return lists;
+}
+
+Pipeline build_pipeline(const Config& config, LineSink& sink, LiveAnalysis* analysis) {
     Pipeline p;
     const auto receivers = or_cores(config.collector.receive_threads);
     const auto shards = or_cores(config.pipeline.shards);
@@ -63,7 +79,14 @@ Pipeline build_pipeline(const Config& config, LineSink& sink) {
     for (std::size_t s = 0; s < shards; ++s) {
         std::vector<BatchChannel*> inputs;
         for (std::size_t r = 0; r < receivers; ++r) inputs.push_back(p.channels[r][s].get());
-        p.shards.push_back(std::make_unique<ShardWorker>(inputs, format, sink));
+        ShardAnalysis shard_analysis;
+        if (analysis) {
+            shard_analysis.analyzer = std::make_unique<analyzer::Analyzer>(
+                config.analyzer, config.pipeline.internal_networks, *analysis->suffixes, *analysis->iocs->current());
+            shard_analysis.alerts = analysis->sink.get();
+            shard_analysis.iocs = analysis->iocs.get();
+        }
+        p.shards.push_back(std::make_unique<ShardWorker>(inputs, format, sink, std::move(shard_analysis)));
     }
     return p;
 }
@@ -103,10 +126,51 @@ int run_collect(Config config, const CollectOptions& options) {
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int signo) {
         if (!ec) spdlog::info("signal {}: draining and stopping", signo);
+        io.stop();
     });
 
+    std::unique_ptr<LiveAnalysis> analysis;
+    if (options.alerts) {
+        analysis = std::make_unique<LiveAnalysis>();
+        try {
+            analysis->suffixes = analyzer::PublicSuffixList::load(config.analyzer.public_suffix_list);
+        } catch (const std::exception& e) {
+            spdlog::warn("{}; registered domains fall back to the last two labels", e.what());
+            analysis->suffixes = analyzer::PublicSuffixList::fallback();
+        }
+        try {
+            analysis->iocs = std::make_unique<IocUpdates>(load_iocs(config.analyzer));
+        } catch (const std::exception& e) {
+            spdlog::error("{}", e.what());
+            return 2;
+        }
+        analysis->fd = *options.alerts == "-" ? STDOUT_FILENO
+                                              : ::open(options.alerts->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (analysis->fd < 0) {
+            spdlog::error("cannot open alerts file '{}': {}", *options.alerts, std::strerror(errno));
+            return 1;
+        }
+        analysis->sink = std::make_unique<LineSink>(analysis->fd);
+    }
+    // SIGHUP re-reads the indicator lists; a list with an error keeps the previous ones.
+    boost::asio::signal_set hangups(io, SIGHUP);
+    std::function<void(const boost::system::error_code&, int)> on_hangup = [&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        if (analysis) {
+            try {
+                auto lists = load_iocs(config.analyzer);
+                spdlog::info("SIGHUP: {} indicators loaded", lists->size());
+                analysis->iocs->publish(std::move(lists));
+            } catch (const std::exception& e) {
+                spdlog::error("SIGHUP: indicator lists not reloaded: {}", e.what());
+            }
+        }
+        hangups.async_wait(on_hangup);
+    };
+    hangups.async_wait(on_hangup);
+
     LineSink sink(fd);
-    Pipeline pipeline = build_pipeline(config, sink);
+    Pipeline pipeline = build_pipeline(config, sink, analysis.get());
     try {
         for (std::size_t i = 0; i < pipeline.receivers.size(); ++i) {
             const auto warnings = pipeline.receivers[i]->open(config.collector.listen);
@@ -168,6 +232,12 @@ int run_collect(Config config, const CollectOptions& options) {
     auto summary = decoder_summary(pipeline.decoders(), counters);
     summary["receive_threads"] = pipeline.receivers.size();
     summary["shards"] = pipeline.shards.size();
+    if (analysis) {
+        std::uint64_t alerts = 0;
+        for (const auto& s : pipeline.shards) alerts += s->alerts();
+        summary["alerts"] = alerts;
+        if (analysis->fd != STDOUT_FILENO) ::close(analysis->fd);
+    }
     print_summary(summary);
     if (fd != STDOUT_FILENO) ::close(fd);
     if (sink.failed()) {

@@ -19,6 +19,7 @@ struct CollectOptions {
     std::optional<std::string> output;
     std::optional<std::string> format;
     std::optional<std::string> state_file;
+    std::optional<std::string> alerts;  // run the detectors on every shard, alerts appended here ("-" = stdout)
 };
 
 struct MeterOptions {

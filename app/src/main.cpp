@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"json", "csv", "none"}));
     collect_cmd->add_option("--state-file", collect.state_file,
                             "save templates here on stop, load them on start (collector.state_file)");
+    collect_cmd->add_option("--alerts", collect.alerts,
+                            "run the detectors on every shard and append alerts here as JSON lines (- = stdout)");
 
     app::MeterOptions meter;
     auto* meter_cmd = cli.add_subcommand("meter", "Meter flows from packets: pcap/pcapng files or a live interface");

@@ -38,6 +38,9 @@ std::size_t ShardWorker::drain_once() {
                 }
                 for (const auto& r : records) exporters::append_flow_csv(buffer_, r);
             }
+            if (analysis_.analyzer) {
+                for (const auto& r : records) analysis_.analyzer->on_flow(r, pending_alerts_);
+            }
             if (format_ != exporters::FlowFormat::none) buffered_lines_ += batch->count;
             records_.store(records_.load(std::memory_order_relaxed) + batch->count, std::memory_order_relaxed);
             taken += batch->count;
@@ -46,6 +49,16 @@ std::size_t ShardWorker::drain_once() {
         }
     }
     return taken;
+}
+
+void ShardWorker::write_alerts() {
+    if (pending_alerts_.empty() || analysis_.alerts == nullptr) return;
+    std::string lines;
+    for (const auto& alert : pending_alerts_) lines += to_json_line(alert);
+    if (analysis_.alerts->write(lines.data(), lines.size()))
+        alerts_written_.store(alerts_written_.load(std::memory_order_relaxed) + pending_alerts_.size(),
+                              std::memory_order_relaxed);
+    pending_alerts_.clear();
 }
 
 void ShardWorker::flush() {
@@ -69,9 +82,15 @@ void ShardWorker::run(const std::atomic<bool>& producers_done) {
     for (;;) {
         // Read the flag before draining: if it was set, everything the producers published is visible now.
         const bool done = producers_done.load(std::memory_order_acquire);
+        if (analysis_.iocs && analysis_.iocs->generation() != ioc_generation_) {  // SIGHUP reloaded the lists
+            ioc_generation_ = analysis_.iocs->generation();
+            analysis_.analyzer->replace_iocs(*analysis_.iocs->current());
+        }
         std::size_t found = 0;
         while (const auto n = drain_once()) found += n;
         flush();  // let the lines out now rather than when the buffer fills
+        if (done && analysis_.analyzer) analysis_.analyzer->finish(pending_alerts_);
+        write_alerts();
         if (done) return;
         if (found < kFewRecords) nap = std::min(nap * 2, kMaxNap);
         else if (found > kManyRecords) nap = std::max(nap / 2, std::chrono::duration_cast<std::chrono::microseconds>(kMinNap));

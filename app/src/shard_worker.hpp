@@ -2,11 +2,13 @@
 // One shard of the pipeline: consumes record batches from every receive thread's channel to it, and
 // writes them out (JSON/CSV lines) or only counts them (format none). The analyzer's per-host state will
 // live here, which is why records are routed to shards by internal host.
+#include <flowguard/analyzer/analyzer.hpp>
 #include <flowguard/core/flow_batch.hpp>
 #include <flowguard/exporters/flow_format.hpp>
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -26,20 +28,53 @@ private:
     std::atomic<bool> failed_{false};
 };
 
+// Indicator lists shared by every shard: replaced whole on SIGHUP. Shards poll the generation (one relaxed
+// load per drain) and take the lock only when it changed.
+class IocUpdates {
+public:
+    explicit IocUpdates(std::shared_ptr<const analyzer::IocList> lists) : lists_(std::move(lists)) {}
+    void publish(std::shared_ptr<const analyzer::IocList> lists) {
+        std::lock_guard lock(mutex_);
+        lists_ = std::move(lists);
+        generation_.fetch_add(1, std::memory_order_release);
+    }
+    std::uint64_t generation() const noexcept { return generation_.load(std::memory_order_acquire); }
+    std::shared_ptr<const analyzer::IocList> current() const {
+        std::lock_guard lock(mutex_);
+        return lists_;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::shared_ptr<const analyzer::IocList> lists_;
+    std::atomic<std::uint64_t> generation_{0};
+};
+
+// The analyzer side of a shard: its own detector state (records of one internal host always reach the same
+// shard, so no state is shared) and where its alerts go.
+struct ShardAnalysis {
+    std::unique_ptr<analyzer::Analyzer> analyzer;
+    LineSink* alerts = nullptr;
+    IocUpdates* iocs = nullptr;
+};
+
 class ShardWorker {
 public:
-    ShardWorker(std::vector<BatchChannel*> inputs, exporters::FlowFormat format, LineSink& sink)
-        : inputs_(std::move(inputs)), format_(format), sink_(sink) {}
+    ShardWorker(std::vector<BatchChannel*> inputs, exporters::FlowFormat format, LineSink& sink,
+                ShardAnalysis analysis = {})
+        : inputs_(std::move(inputs)), format_(format), sink_(sink), analysis_(std::move(analysis)) {}
 
     // Consumes until `producers_done` is set and every input is empty.
     void run(const std::atomic<bool>& producers_done);
 
     std::uint64_t records() const noexcept { return records_.load(std::memory_order_relaxed); }
     std::uint64_t records_written() const noexcept { return written_.load(std::memory_order_relaxed); }
+    std::uint64_t alerts() const noexcept { return alerts_written_.load(std::memory_order_relaxed); }
 
 private:
     std::size_t drain_once();
     void flush();
+    void write_alerts();
 
     std::vector<BatchChannel*> inputs_;
     exporters::FlowFormat format_;
@@ -49,6 +84,10 @@ private:
     bool header_written_ = false;
     std::atomic<std::uint64_t> records_{0};
     std::atomic<std::uint64_t> written_{0};
+    ShardAnalysis analysis_;
+    std::vector<Alert> pending_alerts_;
+    std::uint64_t ioc_generation_ = 0;
+    std::atomic<std::uint64_t> alerts_written_{0};
 };
 
 }  // namespace flowguard::app

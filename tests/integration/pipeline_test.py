@@ -5,6 +5,9 @@ restart_state_file: IPFIX templates and data reach the collector; it stops (savi
   and starts again; data that arrives before the exporter resends any template must decode.
 flood_accounting: flowgen floods a collector whose shard channels are tiny; every decoded record is either
   delivered to a shard or counted in ring_drops, exactly.
+live_alerts: `collect --alerts` runs the detectors on the shards: a periodic outbound flow becomes a beacon
+  alert, a flow to a SUNBURST C2 address an IOC alert, and an indicator added to a user list is matched
+  after SIGHUP (not before).
 """
 import argparse
 import json
@@ -35,7 +38,7 @@ def stop_collector(proc, err):
 
 
 # IPFIX message with one template set (id 256: src, dst, ports, proto, bytes, packets) and/or data.
-def ipfix(seq, template=False, records=()):
+def ipfix(seq, template=False, records=(), export_time=None):
     sets = b""
     if template:
         fields = [(8, 4), (12, 4), (7, 2), (11, 2), (4, 1), (1, 8), (2, 8)]
@@ -45,7 +48,8 @@ def ipfix(seq, template=False, records=()):
         body = b"".join(struct.pack("!4s4sHHBQQ", socket.inet_aton(s), socket.inet_aton(d), sp, dp, 6, b, 1)
                         for s, d, sp, dp, b in records)
         sets += struct.pack("!HH", 256, 4 + len(body)) + body
-    return struct.pack("!HHIII", 10, 16 + len(sets), int(time.time()), seq, 7) + sets
+    when = int(time.time()) if export_time is None else export_time
+    return struct.pack("!HHIII", 10, 16 + len(sets), when, seq, 7) + sets
 
 
 def run_restart(flowguard, workdir):
@@ -106,15 +110,78 @@ def run_flood(flowguard, flowgen, workdir):
           f"{summary['records_delivered']} + ring_drops {summary['ring_drops']}; kernel_drops {summary['kernel_drops']}")
 
 
+def ipfix_timed(seq, records, export_time, template=False):
+    """IPFIX with template 257: src, dst, ports, proto, bytes, flowStartSeconds (150) - what exporters send."""
+    sets = b""
+    if template:
+        fields = [(8, 4), (12, 4), (7, 2), (11, 2), (4, 1), (1, 8), (150, 4)]
+        body = struct.pack("!HH", 257, len(fields)) + b"".join(struct.pack("!HH", i, l) for i, l in fields)
+        sets += struct.pack("!HH", 2, 4 + len(body)) + body
+    body = b"".join(struct.pack("!4s4sHHBQI", socket.inet_aton(s), socket.inet_aton(d), sp, dp, 6, b, start)
+                    for s, d, sp, dp, b, start in records)
+    sets += struct.pack("!HH", 257, 4 + len(body)) + body
+    return struct.pack("!HHIII", 10, 16 + len(sets), export_time, seq, 7) + sets
+
+
+def run_live_alerts(flowguard, workdir):
+    port = free_udp_port()
+    iocs = os.path.join(workdir, "iocs.txt")
+    with open(iocs, "w") as f:
+        f.write("# user list\nexample-bad[.]com\n")
+    config = os.path.join(workdir, "config.yaml")
+    with open(config, "w") as f:
+        f.write(f"analyzer:\n  ioc_files: [{iocs}]\n")
+    alerts_path = os.path.join(workdir, "alerts.jsonl")
+    err = os.path.join(workdir, "collect.stderr")
+    proc = subprocess.Popen([flowguard, "-c", config, "collect", "--listen", f"udp://127.0.0.1:{port}", "--format", "none",
+                             "--alerts", alerts_path], stdout=subprocess.DEVNULL, stderr=open(err, "w"))
+    wait_for(lambda: "listening on" in open(err).read(), 20, "the collector to listen")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    t0 = 1_700_000_000
+    seq = 0
+    # A flow every 60 s (+-1 s), as an exporter reports them.
+    for i in range(16):
+        start = t0 + 60 * i + (i % 3) - 1
+        records = [("10.0.0.5", "198.51.100.7", 50000 + i, 443, 1500 + (i % 3) * 10, start)]
+        if i == 3:
+            records.append(("10.0.0.6", "13.59.205.66", 50000, 443, 900, start))  # a published SUNBURST C2 address
+        sock.sendto(ipfix_timed(seq, records, start + 5, template=(i == 0)), ("127.0.0.1", port))
+        seq += len(records)
+        time.sleep(0.01)
+    sock.sendto(ipfix_timed(seq, [("10.0.0.7", "198.51.100.99", 40000, 443, 100, t0 + 2000)], t0 + 2001),
+                ("127.0.0.1", port))
+    seq += 1
+    time.sleep(0.5)
+    with open(iocs, "a") as f:
+        f.write("198.51.100.99\n")
+    proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "SIGHUP" in open(err).read(), 20, "the SIGHUP reload")
+    time.sleep(0.2)
+    sock.sendto(ipfix_timed(seq, [("10.0.0.8", "198.51.100.99", 40001, 443, 100, t0 + 2100)], t0 + 2101),
+                ("127.0.0.1", port))
+    time.sleep(0.5)
+    summary = stop_collector(proc, err)
+    alerts = [json.loads(line) for line in open(alerts_path)]
+    kinds = [(a["kind"], a["src_addr"], a.get("dst_addr")) for a in alerts]
+    check(("beacon", "10.0.0.5", "198.51.100.7") in kinds, f"beacon alert expected: {kinds}")
+    check(("ioc_address", "10.0.0.6", "13.59.205.66") in kinds, f"IOC alert expected: {kinds}")
+    check(("ioc_address", "10.0.0.8", "198.51.100.99") in kinds, f"indicator added by SIGHUP must match: {kinds}")
+    check(("ioc_address", "10.0.0.7", "198.51.100.99") not in kinds, f"not before SIGHUP: {kinds}")
+    check(summary.get("alerts") == len(alerts), f"summary counts the alerts: {summary.get('alerts')} vs {len(alerts)}")
+    print(f"live alerts: {kinds}")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=["restart_state_file", "flood_accounting"])
+    ap.add_argument("case", choices=["restart_state_file", "flood_accounting", "live_alerts"])
     ap.add_argument("--flowguard", required=True)
     ap.add_argument("--flowgen")
     args = ap.parse_args()
     flowguard = os.path.abspath(args.flowguard)
     if args.case == "restart_state_file":
         return run_case(args.case, lambda workdir: run_restart(flowguard, workdir))
+    if args.case == "live_alerts":
+        return run_case(args.case, lambda workdir: run_live_alerts(flowguard, workdir))
     return run_case(args.case, lambda workdir: run_flood(flowguard, os.path.abspath(args.flowgen), workdir))
 
 

@@ -86,6 +86,14 @@ TEST_CASE("beacon scores: jittered periods score high at every scale, Poisson ar
     CHECK(passed <= 1);
 }
 
+TEST_CASE("a near-constant period with a lopsided pattern of jitter (61, 61, 58 s ...) is still a beacon") {
+    std::vector<std::uint64_t> times;
+    for (int i = 0; i < 20; ++i) times.push_back(static_cast<std::uint64_t>(1'700'000'000 + 60 * i + (i % 3) - 1) * 1'000'000'000ull);
+    const auto s = score_beacon(times, {});
+    CHECK(s.skew_score == doctest::Approx(1.0));  // the middle half spans 3 s of 61: no meaningful skew
+    CHECK(s.score >= 0.82);
+}
+
 TEST_CASE("registered domains follow the Public Suffix List rules") {
     PublicSuffixList psl = PublicSuffixList::fallback();
     for (const char* rule : {"com", "uk", "co.uk", "*.ck", "!www.ck", "appspot.com"}) psl.add_rule(rule);
