@@ -65,7 +65,7 @@ Analyzer::Analyzer(const AnalyzerConfig& config, const NetworkSet& internal, Pub
 std::uint32_t Analyzer::intern(const std::string& domain) {
     const auto it = domain_ids_.find(domain);
     if (it != domain_ids_.end()) return it->second;
-    if (domains_.size() >= (1u << 22)) return 0;  // bound: names beyond 4M distinct domains are not tracked
+    if (domains_.size() >= (1u << 20)) return 0;  // bound: names beyond 1M distinct domains are not tracked
     const auto id = static_cast<std::uint32_t>(domains_.size());
     domains_.push_back(domain);
     domain_first_seen_.push_back(0);
@@ -290,7 +290,18 @@ void Analyzer::dga(const DnsEvent& event, const std::string& name, const std::st
                    std::vector<Alert>& alerts) {
     if (name.size() <= domain.size() + 1) return;  // the registered domain itself: no generated label
     const std::string_view subdomain = std::string_view(name).substr(0, name.size() - domain.size() - 1);
-    auto& state = dga_[ClientDomain{event.client, id}];
+    const ClientDomain key{event.client, id};
+    auto found = dga_.find(key);
+    if (found == dga_.end()) {
+        if (dga_.size() >= config_.beacon.max_series) {  // bounded like the series: a flood forgets, counted
+            stats_.pair_evictions += dga_.size();
+            dga_.clear();
+            dga_clients_.clear();
+        }
+        found = dga_.emplace(key, DgaState{}).first;
+        ++dga_clients_[id];
+    }
+    auto& state = found->second;
     const auto before = state.names.estimate();
     state.names.add(hash_name(subdomain));
     if (state.queries == 0) state.first_ns = event.time_ns;
@@ -305,13 +316,12 @@ void Analyzer::dga(const DnsEvent& event, const std::string& name, const std::st
     if (unique < static_cast<double>(config_.dga.min_unique_names)) return;
     const double lexical = state.lexical_sum / unique;
     if (lexical < config_.dga.threshold) return;
-    // Random-looking names many clients resolve are a CDN or a cloud service's scheme.
-    std::size_t clients = 0;
-    for (const auto& [key, other] : dga_) {
-        if (key.domain == id && other.names.estimate() >= 2) ++clients;
-        if (clients > config_.dga.max_clients) return;
-    }
+    // Random-looking names many clients resolve are a CDN or a cloud service's scheme: decided once.
     state.alerted = true;
+    if (dga_clients_[id] > config_.dga.max_clients) {
+        ++stats_.suppressed_popular;
+        return;
+    }
     Alert alert;
     alert.kind = "dga_domain";
     alert.severity = Severity::high;
@@ -401,7 +411,6 @@ void Analyzer::evict_series() {
     const std::uint64_t threshold = *cut;
     stats_.pair_evictions += boost::unordered::erase_if(series_, [&](const auto& e) { return e.second.last_ns <= threshold; });
     if (target_clients_.size() > config_.beacon.max_series) target_clients_.clear();
-    if (dga_.size() > config_.beacon.max_series) dga_.clear();
 }
 
 void Analyzer::finish(std::vector<Alert>& alerts) {

@@ -30,10 +30,11 @@ bool looks_like_flow_export(const collector::PacketView& p) {
         return count >= 1 && count <= 30 && 24 + 48 * count == length;
     }
     if (version == 9) {
+        // 20-byte header, then a flowset: 0 template, 1 options template, >= 256 data.
         const std::size_t count = load_be16(p.payload + 2);
-        return count >= 1 && count <= 1000 && length >= 24 && load_be16(p.payload + 20) <= 1 /* set id 0/1 or data */
-               ? true
-               : (count >= 1 && count <= 1000 && load_be16(p.payload + 20) >= 256);
+        if (count < 1 || count > 1000 || length < 24) return false;
+        const std::uint16_t set_id = load_be16(p.payload + 20);
+        return set_id <= 1 || set_id >= 256;
     }
     return false;
 }

@@ -129,6 +129,7 @@ private:
     boost::unordered_flat_map<SeriesKey, Series, SeriesKeyHash> series_;
     boost::unordered_flat_map<SeriesKey, TargetClients, SeriesKeyHash> target_clients_;
     boost::unordered_flat_map<ClientDomain, DgaState, ClientDomainHash> dga_;
+    boost::unordered_flat_map<std::uint32_t, std::uint32_t> dga_clients_;  // registered domain -> clients asking
     boost::unordered_flat_map<std::pair<IpAddress, IpAddress>, ResolvedName,
                               boost::hash<std::pair<IpAddress, IpAddress>>> resolved_;
     boost::unordered_flat_set<IpAddress, boost::hash<IpAddress>> resolvers_;
