@@ -34,7 +34,10 @@ class Capture:
         self.proc = subprocess.Popen(["tshark", "-i", "lo", "-B", "64", "-s", "65535", "-F", "pcap",
                                       "-f", f"udp and dst port {port}", "-w", path],
                                      stdout=self.log, stderr=self.log)
-        wait_for(lambda: "Capturing on" in open(self.log.name).read(), 30, "tshark to start capturing")
+        wait_for(lambda: "Capture started" in open(self.log.name).read(), 30, "tshark to start capturing")
+        # dumpcap reports the capture started a moment before its socket sees packets; on a loaded machine
+        # the first export datagrams were missed (0 packets captured), so give it time to settle.
+        time.sleep(0.5)
 
     def stop(self):
         time.sleep(0.5)  # let the last datagrams reach the file before tshark is told to stop
