@@ -113,6 +113,8 @@ TEST_CASE("lexical scores: generated labels score high, words low; distinct coun
     CHECK(lexical_score("www").score < 0.3);
     CHECK(lexical_score("mail").score < 0.3);
     CHECK(lexical_score("outlook").score < 0.3);
+    CHECK(lexical_score("login.microsoftonline").bigram_log2 > -4.5);  // words: likely letter pairs
+    CHECK(lexical_score("qwhxkzvbnmtrplkj").bigram_log2 < -5.0);       // generated: unlikely ones
     DistinctCounter counter;
     for (int i = 0; i < 1000; ++i) {
         counter.add(hash_name("name" + std::to_string(i)));

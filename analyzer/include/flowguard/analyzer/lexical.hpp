@@ -1,6 +1,7 @@
 #pragma once
 // Lexical DGA score of the labels left of a registered domain (line rate: one pass, no allocation):
-// character entropy, digit ratio, longest consonant run, vowel ratio and length. 0 = word-like, 1 = random.
+// character entropy, letter-bigram likelihood under a model of host-name words, digit ratio, longest
+// consonant run, vowel ratio and length. 0 = word-like, 1 = random.
 #include <cstdint>
 #include <string_view>
 
@@ -11,6 +12,7 @@ struct LexicalScore {
     double entropy = 0;  // bits per character
     double digit_ratio = 0;
     double vowel_ratio = 0;
+    double bigram_log2 = 0;  // mean log2 probability per character pair (host-name words -3.5 to -4.4, random -5 to -6.2)
     std::size_t longest_consonant_run = 0;
     std::size_t length = 0;
 };
