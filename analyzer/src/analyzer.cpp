@@ -2,6 +2,7 @@
 #include <flowguard/analyzer/beacon_score.hpp>
 #include <flowguard/core/time_format.hpp>
 
+#include <boost/container_hash/hash.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -13,12 +14,6 @@ namespace {
 constexpr std::uint64_t kNsPerMs = 1'000'000;
 constexpr std::uint64_t kDnsRepeatNs = 2'000'000'000;  // A+AAAA pairs and retries within this count once
 constexpr std::size_t kMaxReported = 1u << 20;
-
-std::uint64_t mix(std::uint64_t h, std::uint64_t v) noexcept {
-    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-    h *= 0xbf58476d1ce4e5b9ull;
-    return h ^ (h >> 31);
-}
 
 double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 
@@ -39,12 +34,16 @@ boost::json::object score_evidence(const BeaconScore& s) {
 }  // namespace
 
 std::size_t Analyzer::SeriesKeyHash::operator()(const SeriesKey& k) const noexcept {
-    std::uint64_t h = mix(hash_value(k.client), hash_value(k.peer));
-    return mix(h, std::uint64_t{k.domain} << 24 | std::uint64_t{k.port} << 8 | static_cast<std::uint8_t>(k.kind));
+    std::size_t h = hash_value(k.client);
+    boost::hash_combine(h, hash_value(k.peer));
+    boost::hash_combine(h, std::uint64_t{k.domain} << 24 | std::uint64_t{k.port} << 8 | static_cast<std::uint8_t>(k.kind));
+    return h;
 }
 
 std::size_t Analyzer::ClientDomainHash::operator()(const ClientDomain& k) const noexcept {
-    return mix(hash_value(k.client), k.domain);
+    std::size_t h = hash_value(k.client);
+    boost::hash_combine(h, k.domain);
+    return h;
 }
 
 Analyzer::Analyzer(const AnalyzerConfig& config, const NetworkSet& internal, PublicSuffixList suffixes, IocList iocs)

@@ -1,5 +1,7 @@
 #include <flowguard/collector/flow_meter.hpp>
 
+#include <boost/container_hash/hash.hpp>
+
 #include <algorithm>
 #include <cstring>
 
@@ -9,13 +11,6 @@ namespace {
 constexpr std::uint64_t kSweepInterval = 1'000'000'000;  // ns of packet time between timeout sweeps
 constexpr std::uint8_t kTcpFin = 0x01;
 constexpr std::uint8_t kTcpRst = 0x04;
-
-std::uint64_t mix(std::uint64_t h, std::uint64_t v) noexcept {
-    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-    h ^= h >> 31;
-    h *= 0xbf58476d1ce4e5b9ull;
-    return h;
-}
 
 std::uint64_t word(const std::uint8_t* p) noexcept {
     std::uint64_t v;
@@ -36,19 +31,25 @@ MeterStats& MeterStats::operator+=(const MeterStats& o) noexcept {
     return *this;
 }
 
+// Whole 8-byte words of both addresses, then the rest: boost::hash_combine as elsewhere in the collector
+// (the flat map mixes the result once more).
+std::size_t hash_addresses(const std::array<std::uint8_t, 16>& src, const std::array<std::uint8_t, 16>& dst) noexcept {
+    std::size_t h = 0;
+    for (const auto* bytes : {src.data(), src.data() + 8, dst.data(), dst.data() + 8}) boost::hash_combine(h, word(bytes));
+    return h;
+}
+
 std::size_t FlowMeter::KeyHash::operator()(const Key& key) const noexcept {
-    std::uint64_t h = mix(word(key.src.data()), word(key.src.data() + 8));
-    h = mix(h, word(key.dst.data()));
-    h = mix(h, word(key.dst.data() + 8));
-    h = mix(h, std::uint64_t{key.src_port} << 32 | std::uint64_t{key.dst_port} << 16 | key.vlan);
-    return mix(h, std::uint64_t{key.proto} << 8 | key.family);
+    std::size_t h = hash_addresses(key.src, key.dst);
+    boost::hash_combine(h, std::uint64_t{key.src_port} << 32 | std::uint64_t{key.dst_port} << 16 | key.vlan);
+    boost::hash_combine(h, std::uint64_t{key.proto} << 8 | key.family);
+    return h;
 }
 
 std::size_t FlowMeter::FragmentKeyHash::operator()(const FragmentKey& key) const noexcept {
-    std::uint64_t h = mix(word(key.src.data()), word(key.src.data() + 8));
-    h = mix(h, word(key.dst.data()));
-    h = mix(h, word(key.dst.data() + 8));
-    return mix(h, std::uint64_t{key.id} << 8 | key.proto);
+    std::size_t h = hash_addresses(key.src, key.dst);
+    boost::hash_combine(h, std::uint64_t{key.id} << 8 | key.proto);
+    return h;
 }
 
 FlowMeter::FlowMeter(const MeterConfig& config, IpAddress observer) : config_(config), observer_(observer) {
