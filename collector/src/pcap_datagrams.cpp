@@ -2,12 +2,6 @@
 #include <flowguard/collector/pcap_datagrams.hpp>
 #include <flowguard/core/byte_order.hpp>
 
-#include <pcap/pcap.h>
-
-#include <fmt/format.h>
-
-#include <stdexcept>
-
 namespace flowguard::collector {
 namespace {
 
@@ -37,38 +31,20 @@ Parse parse_udp(int link_type, const std::uint8_t* data, std::size_t captured, E
 
 }  // namespace
 
-struct PcapDatagramReader::Handle {
-    pcap_t* pcap = nullptr;
-    ~Handle() {
-        if (pcap) pcap_close(pcap);
-    }
-};
-
-PcapDatagramReader::PcapDatagramReader(const std::string& path) : handle_(std::make_unique<Handle>()) {
-    char errbuf[PCAP_ERRBUF_SIZE] = {};
-    handle_->pcap = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
-    if (!handle_->pcap) throw std::runtime_error(fmt::format("cannot read capture '{}': {}", path, errbuf));
-    link_type_ = pcap_datalink(handle_->pcap);
-}
-
-PcapDatagramReader::~PcapDatagramReader() = default;
-
 bool PcapDatagramReader::next(ExportPacket& packet, std::uint16_t& destination_port) {
-    pcap_pkthdr* header = nullptr;
-    const std::uint8_t* data = nullptr;
-    for (;;) {
-        const int rc = pcap_next_ex(handle_->pcap, &header, &data);
-        if (rc != 1) return false;  // -2: end of file; -1: a damaged file ends the read too
+    RawPacket raw;
+    // A damaged file ends the read as its end does.
+    while (capture_.next(raw) == PacketCapture::Read::packet) {
         ++stats_.frames;
-        packet.received_ns = static_cast<std::uint64_t>(header->ts.tv_sec) * 1'000'000'000ull +
-                             static_cast<std::uint64_t>(header->ts.tv_usec);  // nanosecond precision requested
-        switch (parse_udp(link_type_, data, header->caplen, packet, destination_port)) {
+        packet.received_ns = raw.time_ns;
+        switch (parse_udp(capture_.link_type(), raw.data, raw.captured, packet, destination_port)) {
             case Parse::udp: ++stats_.udp_datagrams; return true;
             case Parse::other: ++stats_.other_frames; break;
             case Parse::truncated: ++stats_.truncated; break;
             case Parse::fragment: ++stats_.fragments; break;
         }
     }
+    return false;
 }
 
 }  // namespace flowguard::collector

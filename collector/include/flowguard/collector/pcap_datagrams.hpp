@@ -3,9 +3,9 @@
 // Link types: Ethernet (with 802.1Q/QinQ tags), Linux cooked v1/v2, BSD loopback/null, raw IPv4/IPv6.
 // Fragmented IP datagrams are counted, not reassembled.
 #include <flowguard/collector/export_packet.hpp>
+#include <flowguard/collector/packet_capture.hpp>
 
 #include <cstdint>
-#include <memory>
 #include <string>
 
 namespace flowguard::collector {
@@ -29,10 +29,8 @@ struct CaptureStats {
 
 class PcapDatagramReader {
 public:
-    explicit PcapDatagramReader(const std::string& path);  // throws std::runtime_error naming the file
-    ~PcapDatagramReader();
-    PcapDatagramReader(const PcapDatagramReader&) = delete;
-    PcapDatagramReader& operator=(const PcapDatagramReader&) = delete;
+    explicit PcapDatagramReader(const std::string& path)  // throws std::runtime_error naming the file
+        : capture_(PacketCapture::open_file(path)) {}
 
     // Next UDP datagram; its payload stays valid until the next call. False at the end of the file.
     bool next(ExportPacket& packet, std::uint16_t& destination_port);
@@ -40,9 +38,7 @@ public:
     const CaptureStats& stats() const noexcept { return stats_; }
 
 private:
-    struct Handle;
-    std::unique_ptr<Handle> handle_;
-    int link_type_ = 0;
+    PacketCapture capture_;
     CaptureStats stats_;
 };
 
