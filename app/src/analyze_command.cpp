@@ -19,24 +19,9 @@
 namespace flowguard::app {
 namespace {
 
-// A UDP payload that is a whole NetFlow v5/v9 or IPFIX export message (its header agrees with its length).
 bool looks_like_flow_export(const collector::PacketView& p) {
-    if (p.proto != 17 || p.payload_length < 20 || p.fragment != collector::FragmentKind::none) return false;
-    const std::uint16_t version = load_be16(p.payload);
-    const std::size_t length = p.payload_length;
-    if (version == 10) return load_be16(p.payload + 2) == length;
-    if (version == 5) {
-        const std::size_t count = load_be16(p.payload + 2);
-        return count >= 1 && count <= 30 && 24 + 48 * count == length;
-    }
-    if (version == 9) {
-        // 20-byte header, then a flowset: 0 template, 1 options template, >= 256 data.
-        const std::size_t count = load_be16(p.payload + 2);
-        if (count < 1 || count > 1000 || length < 24) return false;
-        const std::uint16_t set_id = load_be16(p.payload + 20);
-        return set_id <= 1 || set_id >= 256;
-    }
-    return false;
+    return p.proto == 17 && p.fragment == collector::FragmentKind::none &&
+           collector::is_flow_export({p.payload, p.payload_length});
 }
 
 struct Totals {

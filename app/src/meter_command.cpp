@@ -77,17 +77,6 @@ boost::json::object meter_summary(const collector::SpanMeterStats& s, const coll
             {"capture_interface_dropped", drops.interface_dropped}};
 }
 
-collector::SpanMeterStats& operator+=(collector::SpanMeterStats& a, const collector::SpanMeterStats& b) {
-    a.frames += b.frames;
-    a.not_ip += b.not_ip;
-    a.truncated += b.truncated;
-    a.malformed += b.malformed;
-    a.dns_messages += b.dns_messages;
-    a.dns_errors += b.dns_errors;
-    a.flows += b.flows;
-    return a;
-}
-
 int meter_files(const MeterConfig& config, const MeterOptions& options, MeterOutput& output) {
     collector::SpanMeter meter(config, IpAddress{});
     std::vector<FlowRecord> flows;

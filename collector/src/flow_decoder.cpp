@@ -584,4 +584,21 @@ void FlowDecoder::for_each_template(const std::function<void(const TemplateSnaps
 }
 bool FlowDecoder::restore(const TemplateSnapshot& snapshot) { return impl_->restore(snapshot); }
 
+bool is_flow_export(std::span<const std::uint8_t> payload) noexcept {
+    if (payload.size() < kV9HeaderLength) return false;
+    const std::uint16_t version = load_be16(payload.data());
+    const std::size_t count = load_be16(payload.data() + 2);
+    switch (version) {
+        case 10: return count == payload.size();  // IPFIX: the message length
+        case 5: return count >= 1 && count <= 30 && kV5HeaderLength + kV5RecordLength * count == payload.size();
+        case 9: {
+            // The first flowset after the header: 0 template, 1 options template, >= 256 data.
+            if (count < 1 || count > 1000 || payload.size() < kV9HeaderLength + kSetHeaderLength) return false;
+            const std::uint16_t set_id = load_be16(payload.data() + kV9HeaderLength);
+            return set_id <= 1 || set_id >= 256;
+        }
+        default: return false;
+    }
+}
+
 }  // namespace flowguard::collector

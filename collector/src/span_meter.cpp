@@ -4,6 +4,17 @@
 
 namespace flowguard::collector {
 
+SpanMeterStats& SpanMeterStats::operator+=(const SpanMeterStats& o) noexcept {
+    frames += o.frames;
+    not_ip += o.not_ip;
+    truncated += o.truncated;
+    malformed += o.malformed;
+    dns_messages += o.dns_messages;
+    dns_errors += o.dns_errors;
+    flows += o.flows;
+    return *this;
+}
+
 DnsExtract extract_dns(const PacketView& packet, std::uint64_t time_ns, DnsEvent& event) noexcept {
     if (packet.fragment == FragmentKind::later || packet.payload == nullptr) return DnsExtract::none;
     if (packet.src_port != 53 && packet.dst_port != 53) return DnsExtract::none;

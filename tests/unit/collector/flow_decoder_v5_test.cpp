@@ -106,3 +106,19 @@ TEST_CASE("a configured sampling rate overrides the exporter's") {
     REQUIRE(out.size() == 1);
     CHECK(out[0].sampling_rate == 1000);
 }
+
+TEST_CASE("is_flow_export: a whole v5 message is an export; cut, padded or other payloads are not") {
+    const auto packet = v5_packet(3, 1);
+    const auto& data = packet.data();
+    CHECK(collector::is_flow_export(data));
+    CHECK_FALSE(collector::is_flow_export({data.data(), data.size() - 1}));
+    auto padded = data;
+    padded.push_back(0);
+    CHECK_FALSE(collector::is_flow_export(padded));
+    Bytes ipfix;
+    ipfix.u16(10).u16(20).u32(0).u32(0).u32(0).u16(2).u16(4);
+    CHECK(collector::is_flow_export(ipfix.data()));
+    Bytes dns;  // a DNS query is not mistaken for an export
+    dns.u16(0x1234).u16(0x0100).u16(1).u16(0).u16(0).u16(0).u8(3).u8('w').u8('w').u8('w').u8(0).u16(1).u16(1);
+    CHECK_FALSE(collector::is_flow_export(dns.data()));
+}

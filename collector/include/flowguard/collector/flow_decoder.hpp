@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <vector>
 
 namespace flowguard::collector {
@@ -45,6 +46,10 @@ struct DecoderTotals {
     std::uint64_t templates = 0;         // templates held now
     std::uint64_t stream_limit_drops = 0;  // packets from streams beyond collector.max_streams
 };
+
+// True when a UDP payload is one whole NetFlow v5/v9 or IPFIX export message (its header agrees with its
+// length): `analyze` uses it to tell flow exports from ordinary traffic in a capture, packet by packet.
+bool is_flow_export(std::span<const std::uint8_t> payload) noexcept;
 
 class FlowDecoder {
 public:

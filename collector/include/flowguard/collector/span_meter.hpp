@@ -16,6 +16,8 @@ struct SpanMeterStats {
     std::uint64_t dns_messages = 0;
     std::uint64_t dns_errors = 0;      // port-53 payloads that are not whole DNS messages
     MeterStats flows;
+
+    SpanMeterStats& operator+=(const SpanMeterStats& o) noexcept;
 };
 
 // Parses the DNS message in a UDP or TCP port-53 packet into `event`; false when there is none.
