@@ -1,5 +1,6 @@
 #include <flowguard/analyzer/analyzer.hpp>
 #include <flowguard/analyzer/beacon_score.hpp>
+#include <flowguard/core/stalest.hpp>
 #include <flowguard/core/time_format.hpp>
 
 #include <boost/container_hash/hash.hpp>
@@ -401,13 +402,9 @@ void Analyzer::ioc_alert(const IpAddress& client, const IpAddress& peer, const s
 }
 
 void Analyzer::evict_series() {
-    // Full: forget the eighth of the series that were quiet longest (counted), O(1) amortised per new series.
-    auto& last = eviction_scratch_;
-    last.clear();
-    for (const auto& entry : series_) last.push_back(entry.second.last_ns);
-    const auto cut = last.begin() + static_cast<std::ptrdiff_t>(last.size() / 8);
-    std::nth_element(last.begin(), cut, last.end());
-    const std::uint64_t threshold = *cut;
+    // Full: forget the eighth of the series that were quiet longest (counted).
+    const std::uint64_t threshold =
+        stalest_eighth_cutoff(series_, [](const auto& entry) { return entry.second.last_ns; }, eviction_scratch_);
     stats_.pair_evictions += boost::unordered::erase_if(series_, [&](const auto& e) { return e.second.last_ns <= threshold; });
     if (target_clients_.size() > config_.beacon.max_series) target_clients_.clear();
 }

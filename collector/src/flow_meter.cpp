@@ -1,4 +1,5 @@
 #include <flowguard/collector/flow_meter.hpp>
+#include <flowguard/core/stalest.hpp>
 
 #include <boost/container_hash/hash.hpp>
 
@@ -136,13 +137,10 @@ void FlowMeter::flush(std::vector<FlowRecord>& expired) {
     fragments_.clear();
 }
 
-// The table is full: end the stalest eighth of it at once, so eviction costs O(1) per new flow on average.
+// The table is full: end the stalest eighth of its flows at once (reported, counted).
 void FlowMeter::evict_stalest(std::uint64_t now_ns, std::vector<FlowRecord>& expired) {
-    scratch_.clear();
-    for (const auto& entry : flows_) scratch_.push_back(entry.second.last_ns);
-    const auto cut = scratch_.begin() + static_cast<std::ptrdiff_t>(scratch_.size() / 8);
-    std::nth_element(scratch_.begin(), cut, scratch_.end());
-    const std::uint64_t threshold = *cut;
+    const std::uint64_t threshold =
+        stalest_eighth_cutoff(flows_, [](const auto& entry) { return entry.second.last_ns; }, scratch_);
     boost::unordered::erase_if(flows_, [&](auto& entry) {
         if (entry.second.last_ns > threshold) return false;
         emit(entry.first, entry.second, FlowEndReason::lack_of_resources, now_ns, expired);
