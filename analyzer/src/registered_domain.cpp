@@ -55,15 +55,15 @@ std::string PublicSuffixList::registered_domain(std::string_view name) const {
     const std::size_t labels = starts.size();
     for (std::size_t k = 0; k < labels; ++k) {
         const std::string_view suffix = std::string_view(lowered).substr(starts[k]);
-        if (exceptions_.count(std::string(suffix))) {  // the exception itself is registrable
+        if (exceptions_.count(suffix)) {  // the exception itself is registrable
             suffix_labels = labels - k - 1;
             break;
         }
-        if (rules_.count(std::string(suffix))) {
+        if (rules_.count(suffix)) {
             suffix_labels = labels - k;
             break;
         }
-        if (k + 1 < labels && wildcards_.count(std::string(std::string_view(lowered).substr(starts[k + 1])))) {
+        if (k + 1 < labels && wildcards_.count(std::string_view(lowered).substr(starts[k + 1]))) {
             suffix_labels = labels - k;
             break;
         }

@@ -1,3 +1,4 @@
+#include <flowguard/analyzer/registered_domain.hpp>
 #include <flowguard/analyzer/sunburst.hpp>
 
 #include <fmt/format.h>
@@ -36,12 +37,10 @@ int base36_value(char c) {
     return -1;
 }
 
+// Names from the command line may carry trailing blanks besides the root dot; lower-casing is lower_name's.
 std::string normalise(std::string_view name) {
-    std::string out(name);
-    while (!out.empty() && (out.back() == '.' || out.back() == ' ' || out.back() == '\r')) out.pop_back();
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; });
-    return out;
+    while (!name.empty() && (name.back() == '.' || name.back() == ' ' || name.back() == '\r')) name.remove_suffix(1);
+    return lower_name(name);
 }
 
 SunburstMessage invalid(std::string reason) {

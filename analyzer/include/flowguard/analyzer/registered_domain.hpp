@@ -4,6 +4,7 @@
 // a.b.example.co.uk -> example.co.uk. Rules: normal, wildcard (*.ck) and exception (!www.ck), as the PSL defines.
 #include <string>
 #include <string_view>
+#include <functional>
 #include <unordered_set>
 
 namespace flowguard::analyzer {
@@ -23,9 +24,15 @@ public:
     std::size_t rules() const noexcept { return rules_.size() + wildcards_.size() + exceptions_.size(); }
 
 private:
-    std::unordered_set<std::string> rules_;
-    std::unordered_set<std::string> wildcards_;   // "ck" for "*.ck"
-    std::unordered_set<std::string> exceptions_;  // "www.ck" for "!www.ck"
+    // Looked up with string_views of the name's suffixes (once per DNS event label): no string is built.
+    struct SuffixHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    using SuffixSet = std::unordered_set<std::string, SuffixHash, std::equal_to<>>;
+    SuffixSet rules_;
+    SuffixSet wildcards_;   // "ck" for "*.ck"
+    SuffixSet exceptions_;  // "www.ck" for "!www.ck"
 };
 
 std::string lower_name(std::string_view name);  // lower-case, without a trailing dot
