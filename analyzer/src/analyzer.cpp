@@ -92,12 +92,10 @@ void Analyzer::on_flow(const FlowRecord& flow, std::vector<Alert>& alerts) {
     ++stats_.flows;
     const bool src_internal = internal_.contains(flow.src_addr);
     const bool dst_internal = internal_.contains(flow.dst_addr);
-    if (iocs_.size() != 0) {
-        for (const auto* address : {&flow.dst_addr, &flow.src_addr}) {
-            if (auto match = iocs_.match_address(*address)) {
-                const IpAddress& host = address == &flow.dst_addr ? flow.src_addr : flow.dst_addr;
-                ioc_alert(host, *address, address->to_string(), *match, flow.time_flow_start_ns, "flow", alerts);
-            }
+    for (const auto* address : {&flow.dst_addr, &flow.src_addr}) {  // match_address returns at once when no address is listed
+        if (auto match = iocs_.match_address(*address)) {
+            const IpAddress& host = address == &flow.dst_addr ? flow.src_addr : flow.dst_addr;
+            ioc_alert(host, *address, address->to_string(), *match, flow.time_flow_start_ns, "flow", alerts);
         }
     }
     // Beacons are outbound: an internal client calling an external peer. One-way records of the answers
