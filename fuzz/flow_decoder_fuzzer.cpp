@@ -3,6 +3,7 @@
 // Build: CXX=clang++ cmake --preset default -DFLOWGUARD_BUILD_FUZZ=ON; run: build/default/fuzz/flow_decoder_fuzzer fuzz/corpora/flow_decoder
 // CTest replays the corpus through the same function (flow_decoder_corpus_replay).
 #include <flowguard/collector/flow_decoder.hpp>
+#include <flowguard/collector/span_meter.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -15,13 +16,27 @@ flowguard::CollectorConfig small_limits() {
     c.templates.max_templates = 256;
     c.templates.max_templates_per_exporter = 64;
     c.pending.max_bytes = 1u << 16;
+    c.max_interfaces = 16;
     return c;
+}
+
+// sFlow packet samples go on to passive DNS, as in the daemon.
+flowguard::collector::FlowDecoder& fuzz_decoder() {
+    static flowguard::collector::FlowDecoder* decoder = [] {
+        auto* d = new flowguard::collector::FlowDecoder(small_limits());  // lives as long as the fuzzer
+        d->on_sampled_packet([](const flowguard::collector::PacketView& p, const flowguard::FlowRecord& r) {
+            flowguard::DnsEvent event;
+            flowguard::collector::extract_dns(p, r.time_received_ns, event);
+        });
+        return d;
+    }();
+    return *decoder;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    static flowguard::collector::FlowDecoder decoder(small_limits());
+    auto& decoder = fuzz_decoder();
     static std::vector<flowguard::FlowRecord> out;
     static std::uint64_t clock_ns = 1'700'000'000'000'000'000ull;
     flowguard::collector::ExportPacket packet;

@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
     app::DecodeOptions decode;
-    auto* decode_cmd = cli.add_subcommand("decode", "Decode NetFlow v5/v9/IPFIX datagrams from pcap/pcapng captures");
+    auto* decode_cmd = cli.add_subcommand("decode", "Decode NetFlow v5/v9, IPFIX and sFlow v5 datagrams from pcap/pcapng captures");
     decode_cmd->add_option("--format", decode.format, "json (goflow2 fields) or csv")
         ->check(CLI::IsMember({"json", "csv"}));
     std::uint16_t port = 0;

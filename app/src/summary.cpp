@@ -5,6 +5,36 @@
 
 namespace flowguard::app {
 
+namespace {
+
+// sFlow interface counters, newest first per interface; the list is capped so that a summary stays one
+// readable line (metrics carry every interface).
+constexpr std::size_t kSummaryInterfaces = 100;
+
+boost::json::array interface_summary(const std::vector<const collector::FlowDecoder*>& decoders) {
+    boost::json::array out;
+    for (const auto* decoder : decoders)
+        decoder->for_each_interface([&](const collector::InterfaceKey& key, const collector::InterfaceCounters& c) {
+            if (out.size() >= kSummaryInterfaces) return;
+            out.push_back(boost::json::object{{"agent", key.agent.to_string()},
+                                              {"sub_agent", key.sub_agent},
+                                              {"if_index", key.if_index},
+                                              {"speed_bps", c.speed_bps},
+                                              {"oper_up", c.oper_up},
+                                              {"in_octets", c.in_octets},
+                                              {"in_packets", c.in_packets},
+                                              {"in_errors", c.in_errors},
+                                              {"in_discards", c.in_discards},
+                                              {"out_octets", c.out_octets},
+                                              {"out_packets", c.out_packets},
+                                              {"out_errors", c.out_errors},
+                                              {"out_discards", c.out_discards}});
+        });
+    return out;
+}
+
+}  // namespace
+
 boost::json::object decoder_summary(const std::vector<const collector::FlowDecoder*>& decoders,
                                     const PipelineCounters& counters) {
     collector::DecoderTotals t;
@@ -18,6 +48,7 @@ boost::json::object decoder_summary(const std::vector<const collector::FlowDecod
         t.sequence_reordered += x.sequence_reordered;
         t.sequence_duplicate += x.sequence_duplicate;
         t.stream_limit_drops += x.stream_limit_drops;
+        t.interface_counter_rejects += x.interface_counter_rejects;
     }
     for_each_distinct_template(decoders, [&](const collector::TemplateSnapshot&) { ++t.templates; });
     boost::json::object o;
@@ -43,6 +74,7 @@ boost::json::object decoder_summary(const std::vector<const collector::FlowDecod
         e["exporter"] = key.exporter.to_string();
         e["port"] = key.port;
         e["version"] = key.version;
+        e["protocol"] = collector::stream_protocol_name(key.version);
         e["observation_domain_id"] = key.domain;
         e["packets"] = s.packets;
         e["bytes"] = s.bytes;
@@ -61,9 +93,16 @@ boost::json::object decoder_summary(const std::vector<const collector::FlowDecod
         e["sequence_reordered"] = s.sequence.reordered;
         e["sequence_duplicate"] = s.sequence.duplicate;
         e["restarts"] = s.sequence.restarts;
+        if (key.version == collector::kSflowStreamVersion) {
+            e["counter_samples"] = s.counter_samples;
+            e["samples_without_ip"] = s.samples_without_ip;
+            e["skipped"] = s.skipped;
+        }
         exporters.push_back(std::move(e));
     });
     o["exporters"] = std::move(exporters);
+    o["interfaces"] = interface_summary(decoders);
+    o["interface_counter_rejects"] = t.interface_counter_rejects;
     return o;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // The run summary printed as one JSON object on stderr's last line: totals that scripts read
-// (packets, records, decode_errors, unknown_template, sequence_lost, ...) and one entry per exporter stream.
+// (packets, records, decode_errors, unknown_template, sequence_lost, ...), one entry per exporter stream and
+// the sFlow interface counters (first 100 interfaces).
 #include <flowguard/collector/flow_decoder.hpp>
 #include <flowguard/collector/pcap_datagrams.hpp>
 

@@ -2,6 +2,7 @@
 #include <flowguard/collector/flow_decoder.hpp>
 
 #include "record_builder.hpp"
+#include "sflow.hpp"
 #include "stream_state.hpp"
 #include "wire_reader.hpp"
 
@@ -58,7 +59,7 @@ struct PendingSet {
 
 class FlowDecoder::Impl {
 public:
-    explicit Impl(const CollectorConfig& config) : config_(config) {
+    explicit Impl(const CollectorConfig& config) : config_(config), interfaces_(config.max_interfaces) {
         for (const auto& e : config.exporters) rate_overrides_[e.address] = e.sampling_rate;
     }
 
@@ -67,6 +68,10 @@ public:
         const auto& p = packet.payload;
         if (p.size() < 2) {
             ++global_errors_;
+            return;
+        }
+        if (SflowDatagram datagram; parse_sflow_header(p, datagram)) {
+            decode_sflow(packet, datagram, out);
             return;
         }
         switch (load_be16(p.data())) {
@@ -87,6 +92,7 @@ public:
         t.packets = totals_packets_;
         t.decode_errors = global_errors_;
         t.stream_limit_drops = stream_limit_drops_;
+        t.interface_counter_rejects = interfaces_.rejected();
         t.templates = templates_.size();
         for (const auto& [key, s] : streams_) {
             t.records += s.stats.records;
@@ -109,6 +115,8 @@ public:
     }
 
     std::size_t template_count() const { return templates_.size(); }
+    const InterfaceCounterTable& interfaces() const { return interfaces_; }
+    void on_sampled_packet(SampledPacketHandler handler) { sampled_packet_ = std::move(handler); }
 
     void for_each_template(const std::function<void(const TemplateSnapshot&)>& visit) const {
         for (const auto& [key, t] : templates_)
@@ -226,6 +234,35 @@ private:
             }
         }
         s->stats.records += count;
+    }
+
+    void decode_sflow(const ExportPacket& packet, const SflowDatagram& datagram, std::vector<FlowRecord>& out) {
+        StreamState* s = stream_for(StreamKey{datagram.agent, packet.exporter_port, kSflowStreamVersion,
+                                              datagram.sub_agent});
+        if (s == nullptr) return;
+        count_packet(*s, packet.payload.size());
+        // A configured rate may name the agent (as above) or the address the datagrams come from.
+        std::uint64_t rate_override = s->override_rate;
+        if (rate_override == 0)
+            if (auto o = rate_overrides_.find(packet.exporter); o != rate_overrides_.end()) rate_override = o->second;
+        // sFlow numbers datagrams per agent/sub-agent, and carries the agent's uptime.
+        if (uptime_went_back(*s, datagram.uptime_ms)) s->sequence.restart(datagram.sequence, 1);
+        else s->sequence.observe(datagram.sequence, 1);
+        FlowRecord base;
+        base.time_received_ns = packet.received_ns;
+        base.time_flow_start_ns = packet.received_ns;  // a packet sample has no flow times of its own
+        base.time_flow_end_ns = packet.received_ns;
+        base.sampler_address = datagram.agent;
+        base.sampler_port = packet.exporter_port;
+        base.type = FlowType::sflow5;
+        base.sequence_num = datagram.sequence;
+        base.observation_domain_id = datagram.sub_agent;
+        const auto counts = decode_sflow_samples(datagram, base, rate_override, interfaces_, sampled_packet_, out);
+        s->stats.records += counts.flow_samples;
+        s->stats.counter_samples += counts.counter_samples;
+        s->stats.samples_without_ip += counts.samples_without_ip;
+        s->stats.skipped += counts.skipped;
+        s->stats.decode_errors += counts.errors;
     }
 
     void decode_v9(const ExportPacket& packet, std::vector<FlowRecord>& out) {
@@ -409,6 +446,8 @@ private:
     std::uint64_t totals_packets_ = 0;
     std::uint64_t global_errors_ = 0;
     std::uint64_t stream_limit_drops_ = 0;
+    InterfaceCounterTable interfaces_;
+    SampledPacketHandler sampled_packet_;
 };
 
 void FlowDecoder::Impl::parse_templates(const StreamKey& stream_key, StreamState& s, const std::uint8_t* p,
@@ -583,8 +622,26 @@ void FlowDecoder::for_each_template(const std::function<void(const TemplateSnaps
     impl_->for_each_template(visit);
 }
 bool FlowDecoder::restore(const TemplateSnapshot& snapshot) { return impl_->restore(snapshot); }
+void FlowDecoder::for_each_interface(
+    const std::function<void(const InterfaceKey&, const InterfaceCounters&)>& visit) const {
+    impl_->interfaces().for_each(visit);
+}
+std::size_t FlowDecoder::interface_count() const { return impl_->interfaces().size(); }
+void FlowDecoder::on_sampled_packet(SampledPacketHandler handler) { impl_->on_sampled_packet(std::move(handler)); }
+
+const char* stream_protocol_name(std::uint16_t version) noexcept {
+    switch (version) {
+        case 5: return "netflow_v5";
+        case 9: return "netflow_v9";
+        case 10: return "ipfix";
+        case kSflowStreamVersion: return "sflow5";
+        default: return "unknown";
+    }
+}
 
 bool is_flow_export(std::span<const std::uint8_t> payload) noexcept {
+    if (SflowDatagram datagram; parse_sflow_header(payload, datagram))
+        return datagram.sample_count >= 1 && datagram.sample_count <= datagram.samples.size() / 8;
     if (payload.size() < kV9HeaderLength) return false;
     const std::uint16_t version = load_be16(payload.data());
     const std::size_t count = load_be16(payload.data() + 2);

@@ -9,7 +9,10 @@ namespace flowguard::collector {
 struct ExporterStats {
     std::uint64_t packets = 0;
     std::uint64_t bytes = 0;             // UDP payload bytes
-    std::uint64_t records = 0;           // flow records decoded
+    std::uint64_t records = 0;           // flow records decoded (sFlow: flow samples)
+    std::uint64_t counter_samples = 0;   // sFlow counter samples
+    std::uint64_t samples_without_ip = 0;  // sFlow flow samples of non-IP frames (ARP, LLDP, ...): no record
+    std::uint64_t skipped = 0;           // sFlow samples/records of formats flowguard does not read
     std::uint64_t options_records = 0;   // options data records decoded (sampling, init time, ...)
     std::uint64_t templates = 0;         // template records received (incl. refreshes)
     std::uint64_t template_changes = 0;  // a template id redefined with other fields

@@ -1,11 +1,13 @@
 #pragma once
-// Decodes NetFlow v5, NetFlow v9 (RFC 3954) and IPFIX (RFC 7011) export packets into FlowRecords.
+// Decodes NetFlow v5, NetFlow v9 (RFC 3954), IPFIX (RFC 7011) and sFlow v5 datagrams into FlowRecords.
 // One FlowDecoder owns the template and sequence state of the exporters it sees, so it is used by one
 // thread at a time; the pipeline keeps each exporter on one decoder. Memory is bounded by the limits
 // in CollectorConfig: templates, exporter streams and data pending its template.
 #include <flowguard/collector/decode_plan.hpp>
 #include <flowguard/collector/export_packet.hpp>
 #include <flowguard/collector/exporter_stats.hpp>
+#include <flowguard/collector/interface_counters.hpp>
+#include <flowguard/collector/packet_parser.hpp>
 #include <flowguard/core/config.hpp>
 #include <flowguard/core/flow_record.hpp>
 
@@ -17,7 +19,12 @@
 
 namespace flowguard::collector {
 
+// StreamKey::version of sFlow v5 agents: not 5, so an sFlow agent never shares state with a NetFlow v5
+// exporter on the same address and port.
+inline constexpr std::uint16_t kSflowStreamVersion = 1005;
+
 // Identifies one exporter stream: (exporter address, port, NetFlow version, observation domain / source id).
+// sFlow: (agent address from the datagram, UDP source port, kSflowStreamVersion, sub-agent id).
 struct StreamKey {
     IpAddress exporter;
     std::uint16_t port = 0;
@@ -45,10 +52,17 @@ struct DecoderTotals {
     std::uint64_t sequence_duplicate = 0;
     std::uint64_t templates = 0;         // templates held now
     std::uint64_t stream_limit_drops = 0;  // packets from streams beyond collector.max_streams
+    std::uint64_t interface_counter_rejects = 0;  // sFlow interfaces beyond collector.max_interfaces
 };
 
+// "netflow_v5", "netflow_v9", "ipfix" or "sflow5" for a StreamKey::version.
+const char* stream_protocol_name(std::uint16_t version) noexcept;
+
+// Called for every sFlow packet sample whose raw header parsed (passive DNS reads port-53 samples here).
+using SampledPacketHandler = std::function<void(const PacketView& packet, const FlowRecord& record)>;
+
 // True when a UDP payload is one whole NetFlow v5/v9 or IPFIX export message (its header agrees with its
-// length): `analyze` uses it to tell flow exports from ordinary traffic in a capture, packet by packet.
+// length) or an sFlow v5 datagram: `analyze` uses it to tell flow exports from ordinary traffic in a capture, packet by packet.
 bool is_flow_export(std::span<const std::uint8_t> payload) noexcept;
 
 class FlowDecoder {
@@ -78,6 +92,12 @@ public:
     DecoderTotals totals() const;
     void for_each_stream(const std::function<void(const StreamKey&, const ExporterStats&)>& visit) const;
     std::size_t template_count() const;
+
+    // sFlow generic interface counters, newest per (agent, sub-agent, ifIndex).
+    void for_each_interface(const std::function<void(const InterfaceKey&, const InterfaceCounters&)>& visit) const;
+    std::size_t interface_count() const;
+
+    void on_sampled_packet(SampledPacketHandler handler);
 
 private:
     class Impl;
