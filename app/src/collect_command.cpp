@@ -4,6 +4,8 @@
 // receivers drain their sockets, the shards drain their channels, the template state is saved and the
 // summary printed.
 #include "commands.hpp"
+#include "daemon_metrics.hpp"
+#include "pipeline.hpp"
 #include "shard_worker.hpp"
 #include "summary.hpp"
 #include "template_state.hpp"
@@ -29,67 +31,6 @@ namespace flowguard::app {
 exporters::FlowFormat parse_flow_format(const std::string& text);
 
 namespace {
-
-std::size_t or_cores(std::size_t configured) {
-    if (configured != 0) return configured;
-    return std::max(1u, std::thread::hardware_concurrency());
-}
-
-struct Pipeline {
-    std::vector<std::vector<std::unique_ptr<BatchChannel>>> channels;  // [receiver][shard]
-    std::vector<std::unique_ptr<collector::UdpReceiver>> receivers;
-    std::vector<std::unique_ptr<ShardWorker>> shards;
-
-    std::vector<const collector::FlowDecoder*> decoders() const {
-        std::vector<const collector::FlowDecoder*> out;
-        for (const auto& r : receivers) out.push_back(&r->decoder());
-        return out;
-    }
-};
-
-// Detectors for live collection: one Analyzer per shard, alerts as JSON lines to their own sink.
-struct LiveAnalysis {
-    std::optional<analyzer::PublicSuffixList> suffixes;
-    std::unique_ptr<IocUpdates> iocs;
-    std::unique_ptr<LineSink> sink;
-    int fd = -1;
-};
-
-std::shared_ptr<const analyzer::IocList> load_iocs(const AnalyzerConfig& config) {
-    auto lists = std::make_shared<analyzer::IocList>(analyzer::IocList::sunburst());
-    for (const auto& file : config.ioc_files) lists->load_file(file);  // throws naming file:line
-    return lists;
-}
-
-Pipeline build_pipeline(const Config& config, LineSink& sink, LiveAnalysis* analysis) {
-    Pipeline p;
-    const auto receivers = or_cores(config.collector.receive_threads);
-    const auto shards = or_cores(config.pipeline.shards);
-    const auto format = parse_flow_format(config.output.format);
-    p.channels.resize(receivers);
-    for (std::size_t r = 0; r < receivers; ++r) {
-        std::vector<BatchChannel*> outputs;
-        for (std::size_t s = 0; s < shards; ++s) {
-            p.channels[r].push_back(std::make_unique<BatchChannel>(config.pipeline.batches_per_channel));
-            outputs.push_back(p.channels[r].back().get());
-        }
-        p.receivers.push_back(std::make_unique<collector::UdpReceiver>(
-            config.collector, collector::ShardRouter(config.pipeline.internal_networks, shards), outputs));
-    }
-    for (std::size_t s = 0; s < shards; ++s) {
-        std::vector<BatchChannel*> inputs;
-        for (std::size_t r = 0; r < receivers; ++r) inputs.push_back(p.channels[r][s].get());
-        ShardAnalysis shard_analysis;
-        if (analysis) {
-            shard_analysis.analyzer = std::make_unique<analyzer::Analyzer>(
-                config.analyzer, config.pipeline.internal_networks, *analysis->suffixes, *analysis->iocs->current());
-            shard_analysis.alerts = analysis->sink.get();
-            shard_analysis.iocs = analysis->iocs.get();
-        }
-        p.shards.push_back(std::make_unique<ShardWorker>(inputs, format, sink, std::move(shard_analysis)));
-    }
-    return p;
-}
 
 int open_output(const Config& config) {
     if (config.output.path == "-" || config.output.format == "none") return STDOUT_FILENO;
@@ -170,7 +111,21 @@ int run_collect(Config config, const CollectOptions& options) {
     hangups.async_wait(on_hangup);
 
     LineSink sink(fd);
-    Pipeline pipeline = build_pipeline(config, sink, analysis.get());
+    std::optional<exporters::ApplicationMap> applications;
+    if (options.metrics) applications.emplace(config.metrics.applications);
+    Pipeline pipeline = build_pipeline(config, sink, analysis.get(), applications ? &*applications : nullptr);
+    std::unique_ptr<exporters::MetricsEndpoint> metrics;  // declared after the pipeline it reads: destroyed first
+    if (options.metrics && !config.metrics.listen.empty()) {
+        try {
+            metrics = std::make_unique<exporters::MetricsEndpoint>(
+                config.metrics, make_metrics_provider(pipeline, config, *applications));
+            spdlog::info("metrics on http://{}/metrics{}", config.metrics.listen,
+                         config.metrics.username.empty() ? "" : " (basic auth)");
+        } catch (const std::exception& e) {
+            spdlog::error("{}", e.what());
+            return 1;
+        }
+    }
     try {
         for (std::size_t i = 0; i < pipeline.receivers.size(); ++i) {
             const auto warnings = pipeline.receivers[i]->open(config.collector.listen);
@@ -196,19 +151,9 @@ int run_collect(Config config, const CollectOptions& options) {
         spdlog::info("listening on {} ({} receive threads, {} shards)", l.to_string(), pipeline.receivers.size(),
                      pipeline.shards.size());
 
-    std::atomic<bool> stop_receiving{false};
-    std::atomic<bool> receivers_done{false};
-    std::vector<std::thread> shard_threads;
-    for (auto& s : pipeline.shards) shard_threads.emplace_back([&s, &receivers_done] { s->run(receivers_done); });
-    std::vector<std::thread> receive_threads;
-    for (auto& r : pipeline.receivers) receive_threads.emplace_back([&r, &stop_receiving] { r->run(stop_receiving); });
-
+    PipelineThreads threads(pipeline);
     io.run();  // returns once the signal handler has run (at once if a signal came during start-up)
-
-    stop_receiving.store(true, std::memory_order_release);
-    for (auto& t : receive_threads) t.join();
-    receivers_done.store(true, std::memory_order_release);
-    for (auto& t : shard_threads) t.join();
+    threads.stop_and_drain();
 
     if (!config.collector.state_file.empty()) {
         try {
@@ -218,17 +163,7 @@ int run_collect(Config config, const CollectOptions& options) {
             spdlog::error("template state not saved: {}", e.what());
         }
     }
-    PipelineCounters counters;
-    for (const auto& r : pipeline.receivers) {
-        counters.kernel_drops += r->counters().kernel_drops.load(std::memory_order_relaxed);
-        counters.ring_drops += r->counters().ring_drops.load(std::memory_order_relaxed);
-        counters.truncated_datagrams += r->counters().truncated.load(std::memory_order_relaxed);
-        counters.receive_errors += r->counters().receive_errors.load(std::memory_order_relaxed);
-    }
-    for (const auto& s : pipeline.shards) {
-        counters.records_written += s->records_written();
-        counters.records_delivered += s->records();
-    }
+    const PipelineCounters counters = pipeline.counters();
     auto summary = decoder_summary(pipeline.decoders(), counters);
     summary["receive_threads"] = pipeline.receivers.size();
     summary["shards"] = pipeline.shards.size();

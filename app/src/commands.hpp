@@ -20,6 +20,14 @@ struct CollectOptions {
     std::optional<std::string> format;
     std::optional<std::string> state_file;
     std::optional<std::string> alerts;  // run the detectors on every shard, alerts appended here ("-" = stdout)
+    bool metrics = false;               // serve /metrics on config.metrics.listen, count traffic per shard
+};
+
+struct RunOptions {
+    bool have_config = false;           // --config given: otherwise the embedded default runs
+    std::vector<std::string> listen;    // --listen, repeatable: replaces collector.listen
+    std::optional<std::string> metrics_listen;
+    std::optional<std::string> alerts;  // overrides alerts.path
 };
 
 struct MeterOptions {
@@ -45,6 +53,8 @@ struct SunburstOptions {
 // Each returns the process exit code.
 int run_decode(const Config& config, const DecodeOptions& options);
 int run_collect(Config config, const CollectOptions& options);
+int run_daemon(Config config, const RunOptions& options);
+int print_metrics_doc(bool names_only);
 int run_sunburst(const SunburstOptions& options);
 int run_meter(Config config, const MeterOptions& options);
 int run_analyze(const Config& config, const AnalyzeOptions& options);

@@ -5,8 +5,11 @@
 #include <flowguard/exporters/flow_format.hpp>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
@@ -23,11 +26,40 @@ exporters::FlowFormat parse_flow_format(const std::string& text) {
 
 namespace {
 
-void setup_logging(const std::string& level) {
-    // Logs go to stderr: stdout carries records.
+// %j: the log message as a JSON string body (quotes, backslashes and control characters escaped).
+class JsonMessageFlag : public spdlog::custom_flag_formatter {
+public:
+    void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+        static constexpr char hex[] = "0123456789abcdef";
+        for (const char c : std::string_view(msg.payload.data(), msg.payload.size())) {
+            const auto u = static_cast<unsigned char>(c);
+            if (c == '"' || c == '\\') {
+                dest.push_back('\\');
+                dest.push_back(c);
+            } else if (u < 0x20) {
+                const char esc[] = {'\\', 'u', '0', '0', hex[u >> 4], hex[u & 15]};
+                dest.append(esc, esc + sizeof esc);
+            } else {
+                dest.push_back(c);
+            }
+        }
+    }
+    std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonMessageFlag>(); }
+};
+
+// Logs go to stderr (stdout carries records or alerts): readable text on a terminal, JSON lines otherwise
+// (journald, containers, log shippers), or as log.format says.
+void setup_logging(const std::string& level, const std::string& format) {
     auto logger = spdlog::stderr_color_mt("flowguard");
     spdlog::set_default_logger(logger);
     spdlog::set_level(spdlog::level::from_str(level));
+    const bool json = format == "json" || (format == "auto" && !::isatty(STDERR_FILENO));
+    if (json) {
+        auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+        formatter->add_flag<JsonMessageFlag>('j').set_pattern(
+            R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"%n","message":"%j"})");
+        spdlog::set_formatter(std::move(formatter));
+    }
 }
 
 }  // namespace
@@ -55,7 +87,7 @@ int main(int argc, char** argv) {
 
     app::CollectOptions collect;
     auto* collect_cmd = cli.add_subcommand("collect", "Receive NetFlow/IPFIX over UDP and write flow records");
-    collect_cmd->add_option("--listen", collect.listen, "udp://ADDR:PORT, repeatable (default :2055 and :4739)");
+    collect_cmd->add_option("--listen", collect.listen, "udp://ADDR:PORT, repeatable (default :2055, :4739 and :6343)");
     collect_cmd->add_option("--output", collect.output, "file to append JSON lines to, or - for stdout");
     collect_cmd->add_option("--format", collect.format, "json, csv or none (decode and count only)")
         ->check(CLI::IsMember({"json", "csv", "none"}));
@@ -63,6 +95,17 @@ int main(int argc, char** argv) {
                             "save templates here on stop, load them on start (collector.state_file)");
     collect_cmd->add_option("--alerts", collect.alerts,
                             "run the detectors on every shard and append alerts here as JSON lines (- = stdout)");
+
+    app::RunOptions run;
+    auto* run_cmd = cli.add_subcommand(
+        "run", "The daemon: collect NetFlow/IPFIX/sFlow, detect, serve Prometheus metrics (embedded default without --config)");
+    run_cmd->add_option("--listen", run.listen, "udp://ADDR:PORT, repeatable (replaces collector.listen)");
+    run_cmd->add_option("--metrics-listen", run.metrics_listen, "ADDR:PORT of /metrics (metrics.listen; \"\" = off)");
+    run_cmd->add_option("--alerts", run.alerts, "append alerts here as JSON lines, - = stdout (alerts.path)");
+
+    auto* metrics_doc_cmd = cli.add_subcommand("metrics-doc", "Print docs/METRICS.md from the metric catalogue");
+    bool metric_names = false;
+    metrics_doc_cmd->add_flag("--names", metric_names, "only the metric names, one per line");
 
     app::MeterOptions meter;
     auto* meter_cmd = cli.add_subcommand("meter", "Meter flows from packets: pcap/pcapng files or a live interface");
@@ -96,6 +139,7 @@ int main(int argc, char** argv) {
 
     CLI11_PARSE(cli, argc, argv);
     if (sunburst_cmd->parsed()) return app::run_sunburst(sunburst);  // needs no configuration
+    if (metrics_doc_cmd->parsed()) return app::print_metrics_doc(metric_names);
     if (check_cmd->parsed()) config_path = check_path;
 
     Config config;
@@ -105,7 +149,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "flowguard: config error: %s\n", e.what());
         return 2;
     }
-    setup_logging(log_level.empty() ? config.log.level : log_level);
+    setup_logging(log_level.empty() ? config.log.level : log_level, config.log.format);
 
     if (check_cmd->parsed()) {
         std::cout << to_yaml(config);
@@ -123,6 +167,10 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "flowguard: %s\n", e.what());
             return 2;
         }
+    }
+    if (run_cmd->parsed()) {
+        run.have_config = !config_path.empty();
+        return app::run_daemon(config, run);
     }
     return app::run_collect(config, collect);
 }

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <ctime>
 #include <thread>
 
 namespace flowguard::app {
@@ -41,6 +42,9 @@ std::size_t ShardWorker::drain_once() {
             if (analysis_.analyzer) {
                 for (const auto& r : records) analysis_.analyzer->on_flow(r, pending_alerts_);
             }
+            if (traffic_) {
+                for (const auto& r : records) traffic_->add(r);
+            }
             if (format_ != exporters::FlowFormat::none) buffered_lines_ += batch->count;
             records_.store(records_.load(std::memory_order_relaxed) + batch->count, std::memory_order_relaxed);
             taken += batch->count;
@@ -54,11 +58,41 @@ std::size_t ShardWorker::drain_once() {
 void ShardWorker::write_alerts() {
     if (pending_alerts_.empty() || analysis_.alerts == nullptr) return;
     std::string lines;
-    for (const auto& alert : pending_alerts_) lines += to_json_line(alert);
+    for (const auto& alert : pending_alerts_) {
+        lines += to_json_line(alert);
+        ++alert_counts_[{alert.kind, std::string(severity_name(alert.severity))}];
+    }
     if (analysis_.alerts->write(lines.data(), lines.size()))
         alerts_written_.store(alerts_written_.load(std::memory_order_relaxed) + pending_alerts_.size(),
                               std::memory_order_relaxed);
     pending_alerts_.clear();
+}
+
+namespace {
+std::uint64_t realtime_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+}  // namespace
+
+void ShardWorker::publish(std::uint64_t now_ns) {
+    if (traffic_) traffic_->roll(now_ns);
+    if (now_ns - last_publish_ns_ < 1'000'000'000ull) return;
+    last_publish_ns_ = now_ns;
+    ShardSnapshot snap;  // built outside the lock
+    if (traffic_) snap.traffic = traffic_->snapshot();
+    if (analysis_.analyzer) snap.analyzer = analysis_.analyzer->stats();
+    snap.alerts = alert_counts_;
+    snap.records = records();
+    for (auto* channel : inputs_) snap.queued_batches += channel->queued();
+    std::lock_guard lock(published_mutex_);
+    published_ = std::move(snap);
+}
+
+ShardSnapshot ShardWorker::published() const {
+    std::lock_guard lock(published_mutex_);
+    return published_;
 }
 
 void ShardWorker::flush() {
@@ -91,6 +125,8 @@ void ShardWorker::run(const std::atomic<bool>& producers_done) {
         flush();  // let the lines out now rather than when the buffer fills
         if (done && analysis_.analyzer) analysis_.analyzer->finish(pending_alerts_);
         write_alerts();
+        if (done) last_publish_ns_ = 0;  // the final state is published whatever the time
+        publish(realtime_ns());
         if (done) return;
         if (found < kFewRecords) nap = std::min(nap * 2, kMaxNap);
         else if (found > kManyRecords) nap = std::max(nap / 2, std::chrono::duration_cast<std::chrono::microseconds>(kMinNap));

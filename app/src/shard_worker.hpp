@@ -5,9 +5,12 @@
 #include <flowguard/analyzer/analyzer.hpp>
 #include <flowguard/core/flow_batch.hpp>
 #include <flowguard/exporters/flow_format.hpp>
+#include <flowguard/exporters/traffic_stats.hpp>
 
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <string>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -58,11 +61,24 @@ struct ShardAnalysis {
     IocUpdates* iocs = nullptr;
 };
 
+// What a shard publishes for the metrics endpoint (once a second, under a lock the scrape shares).
+struct ShardSnapshot {
+    exporters::TrafficSnapshot traffic;
+    analyzer::AnalyzerStats analyzer;
+    std::map<std::pair<std::string, std::string>, std::uint64_t> alerts;  // (kind, severity) -> count
+    std::uint64_t records = 0;
+    std::size_t queued_batches = 0;
+};
+
 class ShardWorker {
 public:
     ShardWorker(std::vector<BatchChannel*> inputs, exporters::FlowFormat format, LineSink& sink,
-                ShardAnalysis analysis = {})
-        : inputs_(std::move(inputs)), format_(format), sink_(sink), analysis_(std::move(analysis)) {}
+                ShardAnalysis analysis = {}, std::unique_ptr<exporters::TrafficStats> traffic = nullptr)
+        : inputs_(std::move(inputs)),
+          format_(format),
+          sink_(sink),
+          analysis_(std::move(analysis)),
+          traffic_(std::move(traffic)) {}
 
     // Consumes until `producers_done` is set and every input is empty.
     void run(const std::atomic<bool>& producers_done);
@@ -70,11 +86,13 @@ public:
     std::uint64_t records() const noexcept { return records_.load(std::memory_order_relaxed); }
     std::uint64_t records_written() const noexcept { return written_.load(std::memory_order_relaxed); }
     std::uint64_t alerts() const noexcept { return alerts_written_.load(std::memory_order_relaxed); }
+    ShardSnapshot published() const;
 
 private:
     std::size_t drain_once();
     void flush();
     void write_alerts();
+    void publish(std::uint64_t now_ns);
 
     std::vector<BatchChannel*> inputs_;
     exporters::FlowFormat format_;
@@ -88,6 +106,11 @@ private:
     std::vector<Alert> pending_alerts_;
     std::uint64_t ioc_generation_ = 0;
     std::atomic<std::uint64_t> alerts_written_{0};
+    std::unique_ptr<exporters::TrafficStats> traffic_;
+    std::map<std::pair<std::string, std::string>, std::uint64_t> alert_counts_;
+    std::uint64_t last_publish_ns_ = 0;
+    mutable std::mutex published_mutex_;
+    ShardSnapshot published_;
 };
 
 }  // namespace flowguard::app

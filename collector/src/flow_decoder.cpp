@@ -179,7 +179,7 @@ private:
         const std::uint32_t domain = (std::uint32_t{p[20]} << 8) | p[21];
         StreamState* s = stream_for(packet, 5, domain);
         if (s == nullptr) return;
-        count_packet(*s, size);
+        count_packet(*s, size, packet.received_ns);
         if (count == 0 || count > 30 || size < kV5HeaderLength + count * kV5RecordLength) {
             ++s->stats.decode_errors;
             return;
@@ -240,7 +240,7 @@ private:
         StreamState* s = stream_for(StreamKey{datagram.agent, packet.exporter_port, kSflowStreamVersion,
                                               datagram.sub_agent});
         if (s == nullptr) return;
-        count_packet(*s, packet.payload.size());
+        count_packet(*s, packet.payload.size(), packet.received_ns);
         // A configured rate may name the agent (as above) or the address the datagrams come from.
         std::uint64_t rate_override = s->override_rate;
         if (rate_override == 0)
@@ -282,7 +282,7 @@ private:
         ctx.received_ns = packet.received_ns;
         StreamState* s = stream_for(packet, 9, ctx.domain);
         if (s == nullptr) return;
-        count_packet(*s, size);
+        count_packet(*s, size, packet.received_ns);
         // v9 numbers export packets, one per packet.
         if (uptime_went_back(*s, ctx.uptime_ms)) s->sequence.restart(ctx.sequence, 1);
         else s->sequence.observe(ctx.sequence, 1);
@@ -305,7 +305,7 @@ private:
         ctx.received_ns = packet.received_ns;
         StreamState* s = stream_for(packet, 10, ctx.domain);
         if (s == nullptr) return;
-        count_packet(*s, size);
+        count_packet(*s, size, packet.received_ns);
         if (length < kIpfixHeaderLength || length > size) {
             ++s->stats.decode_errors;
             return;
@@ -425,8 +425,9 @@ private:
         pending_per_template_.erase(key);
     }
 
-    static void count_packet(StreamState& s, std::size_t size) {
+    static void count_packet(StreamState& s, std::size_t size, std::uint64_t received_ns) {
         ++s.stats.packets;
+        s.stats.last_packet_ns = std::max(s.stats.last_packet_ns, received_ns);
         s.stats.bytes += size;
     }
 
@@ -627,6 +628,14 @@ void FlowDecoder::for_each_interface(
     impl_->interfaces().for_each(visit);
 }
 std::size_t FlowDecoder::interface_count() const { return impl_->interfaces().size(); }
+
+DecoderSnapshot FlowDecoder::snapshot() const {
+    DecoderSnapshot snap;
+    snap.totals = totals();
+    for_each_stream([&](const StreamKey& key, const ExporterStats& s) { snap.streams.emplace_back(key, s); });
+    for_each_interface([&](const InterfaceKey& key, const InterfaceCounters& c) { snap.interfaces.emplace_back(key, c); });
+    return snap;
+}
 void FlowDecoder::on_sampled_packet(SampledPacketHandler handler) { impl_->on_sampled_packet(std::move(handler)); }
 
 const char* stream_protocol_name(std::uint16_t version) noexcept {

@@ -226,6 +226,21 @@ void UdpReceiver::housekeeping(std::uint64_t now) {
         decoder_.expire(now);
         last_expiry_ns_ = now;
     }
+    if (now - last_publish_ns_ > 1'000'000'000ull) {
+        publish_stats();
+        last_publish_ns_ = now;
+    }
+}
+
+void UdpReceiver::publish_stats() {
+    auto snap = decoder_.snapshot();  // built outside the lock
+    std::lock_guard lock(published_mutex_);
+    published_ = std::move(snap);
+}
+
+DecoderSnapshot UdpReceiver::published_stats() const {
+    std::lock_guard lock(published_mutex_);
+    return published_;
 }
 
 // Several listeners: poll them, then read each ready socket in bursts.
@@ -281,6 +296,7 @@ void UdpReceiver::run(const std::atomic<bool>& stop) {
     }
     hand_over(UINT64_MAX);
     decoder_.finish();
+    publish_stats();
 }
 
 }  // namespace flowguard::collector

@@ -94,7 +94,7 @@ void read_exporters(const YAML::Node& n, const std::string& key, std::vector<Exp
 
 void read_collector(const YAML::Node& n, CollectorConfig& c) {
     const std::string key = "collector";
-    require_known_keys(n, key, {"listen", "socket_receive_buffer", "max_streams", "receive_threads", "recv_batch", "max_datagram",
+    require_known_keys(n, key, {"listen", "socket_receive_buffer", "max_streams", "max_interfaces", "receive_threads", "recv_batch", "max_datagram",
                                 "state_file", "templates", "pending_data", "exporters"});
     if (n["receive_threads"]) c.receive_threads = unsigned_value(n["receive_threads"], key + ".receive_threads", 256);
     if (n["recv_batch"]) c.recv_batch = unsigned_value(n["recv_batch"], key + ".recv_batch", 1024);
@@ -115,6 +115,7 @@ void read_collector(const YAML::Node& n, CollectorConfig& c) {
                                            [&] { return parse_size_bytes(scalar(n["socket_receive_buffer"], key)); });
     if (n["max_streams"]) c.max_streams = unsigned_value(n["max_streams"], key + ".max_streams", 1u << 24);
     if (c.max_streams == 0) throw ConfigError(key + ".max_streams", "must be at least 1");
+    if (n["max_interfaces"]) c.max_interfaces = unsigned_value(n["max_interfaces"], key + ".max_interfaces", 1u << 24);
     if (n["templates"]) read_templates(n["templates"], key + ".templates", c.templates);
     if (n["pending_data"]) read_pending(n["pending_data"], key + ".pending_data", c.pending);
     if (n["exporters"]) read_exporters(n["exporters"], key + ".exporters", c.exporters);
@@ -232,6 +233,7 @@ void read_pipeline(const YAML::Node& n, PipelineConfig& p) {
 
 void read_output(const YAML::Node& n, OutputConfig& o) {
     require_known_keys(n, "output", {"path", "format"});
+    o.configured = true;
     if (n["path"]) o.path = scalar(n["path"], "output.path");
     if (n["format"]) {
         o.format = scalar(n["format"], "output.format");
@@ -240,8 +242,52 @@ void read_output(const YAML::Node& n, OutputConfig& o) {
     }
 }
 
+void read_metrics(const YAML::Node& n, MetricsConfig& m) {
+    const std::string key = "metrics";
+    require_known_keys(n, key, {"listen", "username", "password", "max_exporters", "max_interfaces",
+                                "top_k", "top_window", "max_window_keys", "applications"});
+    if (n["listen"]) m.listen = scalar(n["listen"], key + ".listen");
+    if (!m.listen.empty() && m.listen.rfind(':') == std::string::npos)
+        throw ConfigError(key + ".listen", fmt::format("'{}' is not ADDR:PORT", m.listen));
+    if (n["username"]) m.username = scalar(n["username"], key + ".username");
+    if (n["password"]) m.password = scalar(n["password"], key + ".password");
+    if (m.username.empty() != m.password.empty())
+        throw ConfigError(key + ".username", "basic auth needs both username and password");
+    if (n["max_exporters"]) m.max_exporters = unsigned_value(n["max_exporters"], key + ".max_exporters", 65536);
+    if (n["max_interfaces"]) m.max_interfaces = unsigned_value(n["max_interfaces"], key + ".max_interfaces", 1u << 20);
+    if (n["top_k"]) m.top_k = unsigned_value(n["top_k"], key + ".top_k", 100);
+    if (m.top_k == 0) throw ConfigError(key + ".top_k", "must be at least 1");
+    if (n["top_window"])
+        m.top_window_ns = with_key(key + ".top_window", [&] { return parse_duration_ns(scalar(n["top_window"], key)); });
+    if (m.top_window_ns < 1'000'000'000ull) throw ConfigError(key + ".top_window", "must be at least 1s");
+    if (n["max_window_keys"]) m.max_window_keys = unsigned_value(n["max_window_keys"], key + ".max_window_keys", 1u << 24);
+    if (const auto& apps = n["applications"]) {
+        if (!apps.IsMap()) throw ConfigError(key + ".applications", "expected a map such as {https: [443, 8443]}");
+        for (const auto& kv : apps) {
+            ApplicationPorts a;
+            a.name = kv.first.as<std::string>();
+            const auto item_key = fmt::format("{}.applications.{}", key, a.name);
+            if (!kv.second.IsSequence()) throw ConfigError(item_key, "expected a list of ports");
+            for (std::size_t i = 0; i < kv.second.size(); ++i)
+                a.ports.push_back(static_cast<std::uint16_t>(unsigned_value(kv.second[i], item_key, 65535)));
+            m.applications.push_back(std::move(a));
+        }
+        if (m.applications.size() > 250) throw ConfigError(key + ".applications", "at most 250 applications");
+    }
+}
+
+void read_alerts(const YAML::Node& n, AlertsConfig& a) {
+    require_known_keys(n, "alerts", {"path"});
+    if (n["path"]) a.path = scalar(n["path"], "alerts.path");
+}
+
 void read_log(const YAML::Node& n, LogConfig& l) {
-    require_known_keys(n, "log", {"level"});
+    require_known_keys(n, "log", {"level", "format"});
+    if (n["format"]) {
+        l.format = scalar(n["format"], "log.format");
+        if (l.format != "auto" && l.format != "text" && l.format != "json")
+            throw ConfigError("log.format", fmt::format("'{}' is not one of auto, text, json", l.format));
+    }
     if (n["level"]) {
         l.level = scalar(n["level"], "log.level");
         static constexpr std::string_view levels[] = {"trace", "debug", "info", "warn", "error", "off"};
@@ -332,13 +378,15 @@ Config parse_config(std::string_view yaml_text) {
     }
     Config config;
     if (root.IsNull()) return config;
-    require_known_keys(root, "", {"collector", "meter", "analyzer", "pipeline", "output", "log"});
+    require_known_keys(root, "", {"collector", "meter", "analyzer", "pipeline", "output", "log", "metrics", "alerts"});
     if (root["analyzer"]) read_analyzer(root["analyzer"], config.analyzer);
     if (root["collector"]) read_collector(root["collector"], config.collector);
     if (root["meter"]) read_meter(root["meter"], config.meter);
     if (root["pipeline"]) read_pipeline(root["pipeline"], config.pipeline);
     if (root["output"]) read_output(root["output"], config.output);
     if (root["log"]) read_log(root["log"], config.log);
+    if (root["metrics"]) read_metrics(root["metrics"], config.metrics);
+    if (root["alerts"]) read_alerts(root["alerts"], config.alerts);
     return config;
 }
 
@@ -364,6 +412,7 @@ std::string to_yaml(const Config& c) {
     out << YAML::EndSeq;
     out << YAML::Key << "socket_receive_buffer" << YAML::Value << c.collector.socket_receive_buffer;
     out << YAML::Key << "max_streams" << YAML::Value << c.collector.max_streams;
+    out << YAML::Key << "max_interfaces" << YAML::Value << c.collector.max_interfaces;
     out << YAML::Key << "receive_threads" << YAML::Value << c.collector.receive_threads;
     out << YAML::Key << "recv_batch" << YAML::Value << c.collector.recv_batch;
     out << YAML::Key << "max_datagram" << YAML::Value << c.collector.max_datagram;
@@ -422,6 +471,20 @@ std::string to_yaml(const Config& c) {
     out << YAML::Key << "output" << YAML::Value << YAML::BeginMap << YAML::Key << "path" << YAML::Value << c.output.path
         << YAML::Key << "format" << YAML::Value << c.output.format << YAML::EndMap;
     out << YAML::Key << "log" << YAML::Value << YAML::BeginMap << YAML::Key << "level" << YAML::Value << c.log.level
+        << YAML::Key << "format" << YAML::Value << c.log.format << YAML::EndMap;
+    const auto& mc = c.metrics;
+    out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap << YAML::Key << "listen" << YAML::Value << mc.listen
+        << YAML::Key << "username" << YAML::Value << mc.username
+        << YAML::Key << "password" << YAML::Value << (mc.password.empty() ? "" : "<set>")
+        << YAML::Key << "max_exporters" << YAML::Value << mc.max_exporters
+        << YAML::Key << "max_interfaces" << YAML::Value << mc.max_interfaces
+        << YAML::Key << "top_k" << YAML::Value << mc.top_k
+        << YAML::Key << "top_window" << YAML::Value << fmt::format("{}s", mc.top_window_ns / 1'000'000'000)
+        << YAML::Key << "max_window_keys" << YAML::Value << mc.max_window_keys
+        << YAML::Key << "applications" << YAML::Value << YAML::BeginMap;
+    for (const auto& app : mc.applications) out << YAML::Key << app.name << YAML::Value << YAML::Flow << app.ports;
+    out << YAML::EndMap << YAML::EndMap;
+    out << YAML::Key << "alerts" << YAML::Value << YAML::BeginMap << YAML::Key << "path" << YAML::Value << c.alerts.path
         << YAML::EndMap;
     out << YAML::EndMap;
     return std::string(out.c_str()) + "\n";

@@ -6,9 +6,12 @@ using namespace flowguard;
 
 TEST_CASE("an empty document is the default configuration") {
     const auto c = parse_config("");
-    REQUIRE(c.collector.listen.size() == 2);
+    REQUIRE(c.collector.listen.size() == 3);
     CHECK(c.collector.listen[0].port == 2055);
     CHECK(c.collector.listen[1].port == 4739);
+    CHECK(c.collector.listen[2].port == 6343);
+    CHECK(c.metrics.listen == "127.0.0.1:9465");
+    CHECK(c.alerts.path == "-");
     CHECK(c.output.path == "-");
     CHECK(c.output.format == "json");
 }
@@ -100,4 +103,22 @@ TEST_CASE("meter and analyzer sections: values, defaults and errors that name th
                          flowguard::ConfigError);
     CHECK_THROWS_WITH_AS(flowguard::parse_config("meter:\n  dns: maybe\n"), doctest::Contains("meter.dns"),
                          flowguard::ConfigError);
+}
+
+TEST_CASE("metrics section: caps, applications, and errors that name the key") {
+    const auto c = parse_config("metrics: {listen: '0.0.0.0:9500', top_k: 5, top_window: 30s, "
+                                "applications: {backup: [9102, 9103]}}");
+    CHECK(c.metrics.listen == "0.0.0.0:9500");
+    CHECK(c.metrics.top_k == 5);
+    CHECK(c.metrics.top_window_ns == 30'000'000'000ull);
+    REQUIRE(c.metrics.applications.size() == 1);
+    CHECK(c.metrics.applications[0].ports[1] == 9103);
+    CHECK_THROWS_WITH_AS(parse_config("metrics: {top_k: 0}"), "metrics.top_k: must be at least 1", ConfigError);
+    CHECK_THROWS_WITH_AS(parse_config("metrics: {username: a}"),
+                         "metrics.username: basic auth needs both username and password", ConfigError);
+    CHECK_THROWS_WITH_AS(parse_config("metrics: {listen: nowhere}"), "metrics.listen: 'nowhere' is not ADDR:PORT",
+                         ConfigError);
+    CHECK_THROWS_AS(parse_config("log: {format: xml}"), ConfigError);
+    // The effective configuration round-trips.
+    CHECK(to_yaml(parse_config(to_yaml(c))) == to_yaml(c));
 }

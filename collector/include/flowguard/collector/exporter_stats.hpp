@@ -9,6 +9,7 @@ namespace flowguard::collector {
 struct ExporterStats {
     std::uint64_t packets = 0;
     std::uint64_t bytes = 0;             // UDP payload bytes
+    std::uint64_t last_packet_ns = 0;    // receive time of the newest datagram
     std::uint64_t records = 0;           // flow records decoded (sFlow: flow samples)
     std::uint64_t counter_samples = 0;   // sFlow counter samples
     std::uint64_t samples_without_ip = 0;  // sFlow flow samples of non-IP frames (ARP, LLDP, ...): no record

@@ -65,6 +65,13 @@ using SampledPacketHandler = std::function<void(const PacketView& packet, const 
 // length) or an sFlow v5 datagram: `analyze` uses it to tell flow exports from ordinary traffic in a capture, packet by packet.
 bool is_flow_export(std::span<const std::uint8_t> payload) noexcept;
 
+// A copy of a decoder's counters, for readers on other threads (the metrics endpoint).
+struct DecoderSnapshot {
+    DecoderTotals totals;
+    std::vector<std::pair<StreamKey, ExporterStats>> streams;
+    std::vector<std::pair<InterfaceKey, InterfaceCounters>> interfaces;
+};
+
 class FlowDecoder {
 public:
     explicit FlowDecoder(const CollectorConfig& config);
@@ -98,6 +105,8 @@ public:
     std::size_t interface_count() const;
 
     void on_sampled_packet(SampledPacketHandler handler);
+
+    DecoderSnapshot snapshot() const;
 
 private:
     class Impl;

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,9 @@ public:
     FlowDecoder& decoder() noexcept { return decoder_; }
     const FlowDecoder& decoder() const noexcept { return decoder_; }
     const ReceiverCounters& counters() const noexcept { return counters_; }
+    // The decoder's counters as of the last publication (every second, and at the end of run()): safe to
+    // call from any thread; the receive thread takes the lock once a second, never per datagram.
+    DecoderSnapshot published_stats() const;
 
 private:
     struct Socket;
@@ -87,6 +91,10 @@ private:
     std::unique_ptr<Buffers> buffers_;
     ReceiverCounters counters_;
     std::uint64_t last_expiry_ns_ = 0;
+    std::uint64_t last_publish_ns_ = 0;
+    mutable std::mutex published_mutex_;
+    DecoderSnapshot published_;
+    void publish_stats();
 };
 
 }  // namespace flowguard::collector

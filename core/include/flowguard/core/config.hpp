@@ -56,9 +56,11 @@ struct PendingDataLimits {
 };
 
 struct CollectorConfig {
-    std::vector<ListenEndpoint> listen{ListenEndpoint{"0.0.0.0", 2055}, ListenEndpoint{"0.0.0.0", 4739}};
+    std::vector<ListenEndpoint> listen{ListenEndpoint{"0.0.0.0", 2055}, ListenEndpoint{"0.0.0.0", 4739},
+                                       ListenEndpoint{"0.0.0.0", 6343}};  // NetFlow, IPFIX, sFlow
     std::size_t socket_receive_buffer = 32u << 20;
     std::size_t max_streams = 65536;  // exporter streams (address, port, version, domain) tracked at once
+    std::size_t max_interfaces = 65536;  // sFlow interface counter sets kept (agent, sub-agent, ifIndex)
     std::size_t receive_threads = 0;  // 0 = one per core; each opens its own SO_REUSEPORT socket per listener
     std::size_t recv_batch = 64;      // datagrams per recvmmsg call
     std::size_t max_datagram = 9216;  // receive slot per datagram; longer ones are counted as truncated
@@ -121,10 +123,35 @@ struct PipelineConfig {
 struct OutputConfig {
     std::string path = "-";       // "-" = stdout
     std::string format = "json";  // json | csv | none
+    bool configured = false;      // the file has an output section (`flowguard run` writes no records without one)
+};
+
+// Prometheus endpoint and the traffic (NTA) metrics behind it. Every label set is bounded by these caps.
+struct ApplicationPorts {
+    std::string name;                  // label value, e.g. "https"
+    std::vector<std::uint16_t> ports;  // TCP/UDP server ports that mean this application
+};
+
+struct MetricsConfig {
+    std::string listen = "127.0.0.1:9465";  // "ADDR:PORT"; "" = no endpoint
+    std::string username;                   // basic auth when set
+    std::string password;
+    std::size_t max_exporters = 256;        // exporters named in labels; later ones are exporter="other"
+    std::size_t max_interfaces = 1024;      // (exporter, ifIndex) pairs named in labels; later ones if_index="other"
+    std::size_t top_k = 10;                 // top talkers / destinations / conversations per window
+    std::uint64_t top_window_ns = 60ull * 1'000'000'000;
+    std::size_t max_window_keys = 65536;    // hosts / pairs counted per window and shard (spoofing cannot grow it)
+    std::vector<ApplicationPorts> applications;  // added to (and overriding) the built-in port map
+};
+
+// Where `flowguard run` writes alerts.
+struct AlertsConfig {
+    std::string path = "-";  // JSON lines; "-" = stdout
 };
 
 struct LogConfig {
     std::string level = "info";  // trace | debug | info | warn | error | off
+    std::string format = "auto";  // auto (text on a terminal, JSON lines otherwise) | text | json
 };
 
 struct Config {
@@ -134,6 +161,8 @@ struct Config {
     PipelineConfig pipeline;
     OutputConfig output;
     LogConfig log;
+    MetricsConfig metrics;
+    AlertsConfig alerts;
 };
 
 Config parse_config(std::string_view yaml_text);            // throws ConfigError

@@ -1,0 +1,118 @@
+#include <flowguard/exporters/metrics.hpp>
+#include <flowguard/exporters/traffic_stats.hpp>
+
+#include <doctest/doctest.h>
+
+#include <regex>
+#include <set>
+#include <string>
+
+using namespace flowguard;
+using namespace flowguard::exporters;
+
+TEST_CASE("the metric catalogue follows Prometheus naming and is unique") {
+    const std::regex name_re("flowguard_[a-z][a-z0-9_]*");
+    std::set<std::string_view> names;
+    for (const auto& m : metric_catalog()) {
+        CAPTURE(m.name);
+        CHECK(std::regex_match(std::string(m.name), name_re));
+        CHECK(names.insert(m.name).second);
+        const bool total = m.name.ends_with("_total");
+        CHECK(total == (m.type == MetricType::counter));  // counters and only counters end in _total
+        CHECK_FALSE(m.help.empty());
+        for (const auto& l : m.labels) CHECK(l != "le");
+    }
+    CHECK(names.contains("flowguard_records_total"));
+    CHECK(names.contains("flowguard_build_info"));
+}
+
+TEST_CASE("a scrape only emits what the catalogue declares") {
+    const auto text = render_metrics([](MetricWriter& w) {
+        w.add("flowguard_records_total", {"192.0.2.1", "ipfix"}, 42);
+        w.add("flowguard_templates", {}, 3);
+    });
+    CHECK(text.find("# TYPE flowguard_records_total counter") != std::string::npos);
+    CHECK(text.find("flowguard_records_total{exporter=\"192.0.2.1\",flow_protocol=\"ipfix\"} 42") != std::string::npos);
+    CHECK(text.find("flowguard_templates 3") != std::string::npos);
+    MetricWriter w;
+    CHECK_THROWS_AS(w.add("flowguard_invented_total", {}, 1), std::logic_error);
+    CHECK_THROWS_AS(w.add("flowguard_records_total", {"only-one-label"}, 1), std::logic_error);
+}
+
+TEST_CASE("metrics-doc lists every metric") {
+    const auto doc = metrics_markdown();
+    for (const auto& m : metric_catalog()) CHECK(doc.find(std::string(m.name)) != std::string::npos);
+}
+
+namespace {
+
+FlowRecord flow(const char* src, const char* dst, std::uint16_t sport, std::uint16_t dport, std::uint64_t bytes,
+                std::uint64_t rate = 1) {
+    FlowRecord r;
+    r.sampler_address = *IpAddress::parse("192.0.2.1");
+    r.src_addr = *IpAddress::parse(src);
+    r.dst_addr = *IpAddress::parse(dst);
+    r.src_port = sport;
+    r.dst_port = dport;
+    r.proto = 6;
+    r.bytes = bytes;
+    r.packets = 1;
+    r.sampling_rate = rate;
+    r.in_if = 1;
+    r.out_if = 2;
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("traffic: interfaces, protocols and applications scale by the sampling rate") {
+    MetricsConfig config;
+    ApplicationMap apps({ApplicationPorts{"backup", {9102}}});
+    TrafficStats stats(config, apps);
+    stats.add(flow("10.0.0.1", "203.0.113.5", 50000, 443, 1000, 100));
+    stats.add(flow("10.0.0.2", "10.0.0.9", 9102, 41000, 500));
+    const auto& s = stats.snapshot();
+    const auto in = s.interfaces.find(InterfaceTrafficKey{*IpAddress::parse("192.0.2.1"), 1, false});
+    REQUIRE(in != s.interfaces.end());
+    CHECK(in->second.bytes == 100'500);
+    CHECK(in->second.packets == 101);
+    CHECK(in->second.flows == 2);
+    CHECK(s.protocols[6].bytes == 100'500);
+    const auto& names = apps.names();
+    const auto index = [&](const char* n) { return std::find(names.begin(), names.end(), n) - names.begin(); };
+    CHECK(s.applications[static_cast<std::size_t>(index("https"))].bytes == 100'000);
+    CHECK(s.applications[static_cast<std::size_t>(index("backup"))].bytes == 500);
+}
+
+TEST_CASE("traffic: top-K of the last complete window, capped keys, merged across shards") {
+    MetricsConfig config;
+    config.top_k = 2;
+    config.top_window_ns = 60'000'000'000ull;
+    config.max_window_keys = 3;
+    ApplicationMap apps;
+    TrafficStats a(config, apps), b(config, apps);
+    a.roll(1'000'000'000ull);
+    b.roll(1'000'000'000ull);
+    a.add(flow("10.0.0.1", "198.51.100.1", 1, 80, 5000));
+    a.add(flow("10.0.0.2", "198.51.100.1", 1, 80, 3000));
+    a.add(flow("10.0.0.3", "198.51.100.2", 1, 80, 1000));
+    a.add(flow("10.0.0.4", "198.51.100.3", 1, 80, 9000));  // a fourth source: beyond max_window_keys
+    b.add(flow("10.0.0.2", "198.51.100.1", 1, 80, 4000));
+    a.roll(30'000'000'000ull);  // mid-window: nothing ranked yet
+    CHECK(a.snapshot().talkers.empty());
+    a.roll(62'000'000'000ull);
+    b.roll(62'000'000'000ull);
+    REQUIRE(a.snapshot().talkers.size() == 2);
+    CHECK(a.snapshot().talkers[0].address.to_string() == "10.0.0.1");
+    TrafficSnapshot merged;
+    merged.merge(a.snapshot(), 2);
+    merged.merge(b.snapshot(), 2);
+    REQUIRE(merged.talkers.size() == 2);
+    CHECK(merged.talkers[0].address.to_string() == "10.0.0.2");  // 3000 + 4000 across the two shards
+    CHECK(merged.talkers[0].bytes == 7000);
+    CHECK(merged.destinations[0].address.to_string() == "198.51.100.1");
+    CHECK(merged.conversations[0].peer.to_string() == "198.51.100.1");
+    // The next window saw nothing: its top lists are empty.
+    a.roll(125'000'000'000ull);
+    CHECK(a.snapshot().talkers.empty());
+}
