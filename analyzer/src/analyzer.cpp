@@ -14,6 +14,9 @@ namespace {
 
 constexpr std::uint64_t kNsPerMs = 1'000'000;
 constexpr std::uint64_t kDnsRepeatNs = 2'000'000'000;  // A+AAAA pairs and retries within this count once
+// sFlow records are single sampled packets, not flows: the packets of one connection arrive as a burst, and
+// a burst within this counts as one event (one connection) of the series.
+constexpr std::uint64_t kSampleBurstNs = 2'000'000'000;
 constexpr std::size_t kMaxReported = 1u << 20;
 
 double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
@@ -111,8 +114,11 @@ void Analyzer::on_flow(const FlowRecord& flow, std::vector<Alert>& alerts) {
         name_id = it->second.domain;
         if (name_id && allowed_domain(domains_[name_id])) return;
     }
-    record(key, time, flow.bytes, alerts);
-    if (name_id) record(SeriesKey{flow.src_addr, IpAddress{}, name_id, SeriesKind::name, flow.dst_port}, time, flow.bytes, alerts);
+    const bool packet_sample = flow.type == FlowType::sflow5;
+    record(key, time, flow.bytes, alerts, packet_sample);
+    if (name_id)
+        record(SeriesKey{flow.src_addr, IpAddress{}, name_id, SeriesKind::name, flow.dst_port}, time, flow.bytes, alerts,
+               packet_sample);
 }
 
 void Analyzer::on_dns(const DnsEvent& event, std::vector<Alert>& alerts) {
@@ -155,7 +161,8 @@ void Analyzer::on_dns(const DnsEvent& event, std::vector<Alert>& alerts) {
     record(SeriesKey{event.client, IpAddress{}, id, SeriesKind::dns, 0}, event.time_ns, 0, alerts);
 }
 
-void Analyzer::record(const SeriesKey& key, std::uint64_t time_ns, std::uint64_t size, std::vector<Alert>& alerts) {
+void Analyzer::record(const SeriesKey& key, std::uint64_t time_ns, std::uint64_t size, std::vector<Alert>& alerts,
+                      bool packet_sample) {
     auto it = series_.find(key);
     if (it == series_.end()) {
         const auto first = first_sightings_.find(key);
@@ -182,6 +189,7 @@ void Analyzer::record(const SeriesKey& key, std::uint64_t time_ns, std::uint64_t
     }
     Series& s = it->second;
     if (key.kind == SeriesKind::dns && s.total && time_ns < s.last_ns + kDnsRepeatNs) return;
+    if (packet_sample && s.total && time_ns < s.last_ns + kSampleBurstNs) return;
     if (time_ns < s.base_ns) return;  // older than the series (out-of-order input): ignored
     const std::uint64_t offset = (time_ns - s.base_ns) / kNsPerMs;
     if (offset > 0xffffffffull) {  // older than 49 days relative to the base: start over

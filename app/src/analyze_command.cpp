@@ -132,6 +132,11 @@ bool read_capture(const std::string& path, const Config& config, analyzer::Analy
     collector::FlowDecoder decoder(config.collector);
     std::vector<FlowRecord> flows;
     std::vector<DnsEvent> dns;
+    // DNS answers carried in sFlow packet samples feed passive DNS like those the meter sees.
+    decoder.on_sampled_packet([&dns](const collector::PacketView& p, const FlowRecord& r) {
+        DnsEvent event;
+        if (collector::extract_dns(p, r.time_received_ns, event) == collector::DnsExtract::ok) dns.push_back(event);
+    });
     std::vector<Alert> alerts;
     collector::RawPacket raw;
     while (capture->next(raw) == collector::PacketCapture::Read::packet) {

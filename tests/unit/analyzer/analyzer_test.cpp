@@ -153,6 +153,26 @@ TEST_CASE("a periodic outbound connection is one beacon alert with evidence; NTP
     CHECK(alerts[0].techniques.front() == "T1071.001");
 }
 
+TEST_CASE("sFlow packet samples: a connection's burst of sampled packets counts once in its series") {
+    // Each connection of a 60 s beacon shows up as 6 sampled packets within 300 ms. Counted per packet, the
+    // intervals would be mostly near zero; counted per burst they are the beacon's period.
+    for (const auto type : {FlowType::sflow5, FlowType::netflow_v9}) {
+        CAPTURE(static_cast<int>(type));
+        auto engine = make_analyzer();
+        std::vector<Alert> alerts;
+        for (const auto t : periodic(60, 0.3, 30, 11)) {
+            for (std::uint64_t i = 0; i < 6; ++i) {
+                auto r = outbound("10.0.0.5", "198.51.100.7", 443, t + i * 50'000'000ull, 1500);
+                r.type = type;
+                engine.on_flow(r, alerts);
+            }
+        }
+        engine.finish(alerts);
+        // NetFlow records are flows: six records 50 ms apart are six connections, not a 60 s beacon.
+        CHECK(alerts.size() == (type == FlowType::sflow5 ? 1u : 0u));
+    }
+}
+
 TEST_CASE("DNS beacons count per client and registered domain, never for the resolver, and not when popular") {
     auto engine = make_analyzer();
     std::vector<Alert> alerts;

@@ -98,7 +98,8 @@ private:
 
     std::uint32_t intern(const std::string& domain);
     bool allowed_domain(const std::string& domain) const;
-    void record(const SeriesKey& key, std::uint64_t time_ns, std::uint64_t size, std::vector<Alert>& alerts);
+    void record(const SeriesKey& key, std::uint64_t time_ns, std::uint64_t size, std::vector<Alert>& alerts,
+                bool packet_sample = false);
     void score(const SeriesKey& key, Series& series, std::vector<Alert>& alerts);
     void note_client(const SeriesKey& key);
     std::size_t distinct_clients(const SeriesKey& key) const;
