@@ -70,16 +70,13 @@ private:
     void write_collector(exporters::MetricWriter& w) {
         std::map<StreamLabels, collector::ExporterStats> streams;
         std::map<std::pair<std::string, std::string>, collector::InterfaceCounters> interfaces;  // sub-agents merged
-        std::uint64_t templates = 0, stream_limit_drops = 0;
+        collector::DecoderTotals totals;
         for (std::size_t i = 0; i < pipeline_.receivers.size(); ++i) {
             const auto& receiver = *pipeline_.receivers[i];
             const auto snap = receiver.published_stats();
-            templates += snap.totals.templates;
-            stream_limit_drops += snap.totals.stream_limit_drops;
-            for (const auto& [key, s] : snap.streams) {
-                auto& m = streams[{exporter_label(key.exporter), collector::stream_protocol_name(key.version)}];
-                add_stream(m, s);
-            }
+            totals += snap.totals;
+            for (const auto& [key, s] : snap.streams)
+                streams[{exporter_label(key.exporter), collector::stream_protocol_name(key.version)}] += s;
             for (const auto& [key, c] : snap.interfaces) {
                 const auto exporter = exporter_label(key.agent);
                 auto& m = interfaces[{exporter, if_label(key.agent, key.if_index)}];
@@ -114,22 +111,10 @@ private:
             w.add("flowguard_interface_up", {exporter, if_index}, c.oper_up ? 1 : 0);
         }
         const auto counters = pipeline_.counters();
-        w.add("flowguard_templates", {}, static_cast<double>(templates));
+        w.add("flowguard_templates", {}, static_cast<double>(totals.templates));
         w.add("flowguard_kernel_drops_total", {}, static_cast<double>(counters.kernel_drops));
         w.add("flowguard_truncated_datagrams_total", {}, static_cast<double>(counters.truncated_datagrams));
-        w.add("flowguard_stream_limit_drops_total", {}, static_cast<double>(stream_limit_drops));
-    }
-
-    static void add_stream(collector::ExporterStats& into, const collector::ExporterStats& s) {
-        into.packets += s.packets;
-        into.bytes += s.bytes;
-        into.records += s.records;
-        into.decode_errors += s.decode_errors;
-        into.unknown_template_sets += s.unknown_template_sets;
-        into.sequence.lost += s.sequence.lost;
-        into.sequence.reordered += s.sequence.reordered;
-        into.sequence.duplicate += s.sequence.duplicate;
-        into.last_packet_ns = std::max(into.last_packet_ns, s.last_packet_ns);
+        w.add("flowguard_stream_limit_drops_total", {}, static_cast<double>(totals.stream_limit_drops));
     }
 
     // Several sub-agents or "other" interfaces under one label: counters add up, the speed is the largest.

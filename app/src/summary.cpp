@@ -38,18 +38,8 @@ boost::json::array interface_summary(const std::vector<const collector::FlowDeco
 boost::json::object decoder_summary(const std::vector<const collector::FlowDecoder*>& decoders,
                                     const PipelineCounters& counters) {
     collector::DecoderTotals t;
-    for (const auto* d : decoders) {
-        const auto x = d->totals();
-        t.packets += x.packets;
-        t.records += x.records;
-        t.decode_errors += x.decode_errors;
-        t.unknown_template += x.unknown_template;
-        t.sequence_lost += x.sequence_lost;
-        t.sequence_reordered += x.sequence_reordered;
-        t.sequence_duplicate += x.sequence_duplicate;
-        t.stream_limit_drops += x.stream_limit_drops;
-        t.interface_counter_rejects += x.interface_counter_rejects;
-    }
+    for (const auto* d : decoders) t += d->totals();
+    t.templates = 0;  // distinct templates, not one per receive thread that holds them
     for_each_distinct_template(decoders, [&](const collector::TemplateSnapshot&) { ++t.templates; });
     boost::json::object o;
     o["packets"] = t.packets;

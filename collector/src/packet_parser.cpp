@@ -13,12 +13,6 @@ constexpr std::uint8_t kProtoIcmpv6 = 58;
 constexpr std::uint8_t kProtoSctp = 132;
 constexpr std::uint8_t kProtoUdpLite = 136;
 
-std::uint64_t load_mac(const std::uint8_t* p) noexcept {
-    std::uint64_t mac = 0;
-    for (int i = 0; i < 6; ++i) mac = (mac << 8) | p[i];
-    return mac;
-}
-
 // Ports and flags from the transport header; only the first fragment (or an unfragmented packet) has one.
 ParseResult parse_transport(const std::uint8_t* data, std::size_t captured, PacketView& out) noexcept {
     std::size_t header = 0;
@@ -170,8 +164,8 @@ ParseResult parse_frame(int link_type, const std::uint8_t* data, std::size_t cap
     switch (link_type) {
         case kLinkEthernet: {
             if (captured < 14) return ParseResult::truncated;
-            out.dst_mac = load_mac(data);
-            out.src_mac = load_mac(data + 6);
+            out.dst_mac = load_be_var(data, 6);
+            out.src_mac = load_be_var(data + 6, 6);
             ethertype = load_be16(data + 12);
             offset = 14;
             for (int tags = 0; ethertype == 0x8100 || ethertype == 0x88a8 || ethertype == 0x9100; ++tags) {

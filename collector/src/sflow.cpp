@@ -128,12 +128,6 @@ std::uint16_t vlan_id(std::uint32_t value) {
     return value <= 4095 ? static_cast<std::uint16_t>(value) : 0;
 }
 
-std::uint64_t mac_from(std::span<const std::uint8_t> six) {
-    std::uint64_t mac = 0;
-    for (const auto b : six) mac = (mac << 8) | b;
-    return mac;
-}
-
 // What one flow sample's records tell; the record is emitted when an IP packet was found.
 struct FlowSampleState {
     bool has_ip = false;
@@ -226,8 +220,8 @@ bool read_flow_record(XdrCursor& sample, FlowRecord& r, FlowSampleState& state, 
             const auto src = c.opaque(6);
             const auto dst = c.opaque(6);
             if (!c.failed() && !state.from_header) {
-                r.src_mac = mac_from(src);
-                r.dst_mac = mac_from(dst);
+                r.src_mac = load_be_var(src.data(), 6);
+                r.dst_mac = load_be_var(dst.data(), 6);
             }
             break;
         }

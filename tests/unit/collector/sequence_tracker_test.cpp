@@ -1,3 +1,4 @@
+#include <flowguard/collector/exporter_stats.hpp>
 #include <flowguard/collector/sequence_tracker.hpp>
 
 #include <doctest/doctest.h>
@@ -83,4 +84,20 @@ TEST_CASE("memory stays fixed under a storm of gaps") {
     }
     CHECK(t.counters().lost == 2ull * 99999);
     CHECK(sizeof(SequenceTracker) < 512);
+}
+
+TEST_CASE("one exporter's counters from several receive threads add up; the newest datagram time wins") {
+    flowguard::collector::ExporterStats a, b;
+    a.packets = 3;
+    a.last_packet_ns = 50;
+    a.sequence.lost = 2;
+    b.packets = 4;
+    b.last_packet_ns = 40;
+    b.sequence.lost = 1;
+    b.sequence.restarts = 1;
+    a += b;
+    CHECK(a.packets == 7);
+    CHECK(a.last_packet_ns == 50);
+    CHECK(a.sequence.lost == 3);
+    CHECK(a.sequence.restarts == 1);
 }

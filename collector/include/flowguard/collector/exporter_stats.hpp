@@ -25,6 +25,9 @@ struct ExporterStats {
     std::uint64_t unknown_template_sets = 0;  // data sets never decoded: their template never came
     std::uint64_t unknown_template_bytes = 0;
     SequenceCounters sequence;           // filled from the stream's SequenceTracker
+
+    // One exporter seen by several decoders (receive threads), added up; the newest datagram time wins.
+    ExporterStats& operator+=(const ExporterStats& o) noexcept;
 };
 
 }  // namespace flowguard::collector

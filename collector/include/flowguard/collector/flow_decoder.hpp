@@ -53,6 +53,10 @@ struct DecoderTotals {
     std::uint64_t templates = 0;         // templates held now
     std::uint64_t stream_limit_drops = 0;  // packets from streams beyond collector.max_streams
     std::uint64_t interface_counter_rejects = 0;  // sFlow interfaces beyond collector.max_interfaces
+
+    // Totals of several decoders (receive threads). `templates` adds up too: a template that every thread
+    // holds counts once per thread (the summary counts distinct ones instead).
+    DecoderTotals& operator+=(const DecoderTotals& o) noexcept;
 };
 
 // "netflow_v5", "netflow_v9", "ipfix" or "sflow5" for a StreamKey::version.

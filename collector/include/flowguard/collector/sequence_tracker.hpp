@@ -14,6 +14,14 @@ struct SequenceCounters {
     std::uint64_t reordered = 0;  // packets that arrived after a later one
     std::uint64_t duplicate = 0;  // packets seen twice
     std::uint64_t restarts = 0;   // exporter restarts (sequence or uptime reset)
+
+    SequenceCounters& operator+=(const SequenceCounters& o) noexcept {
+        lost += o.lost;
+        reordered += o.reordered;
+        duplicate += o.duplicate;
+        restarts += o.restarts;
+        return *this;
+    }
 };
 
 class SequenceTracker {
