@@ -53,8 +53,7 @@ std::size_t Analyzer::ClientDomainHash::operator()(const ClientDomain& k) const 
 Analyzer::Analyzer(const AnalyzerConfig& config, const NetworkSet& internal, PublicSuffixList suffixes, IocList iocs)
     : config_(config), internal_(internal), suffixes_(std::move(suffixes)), iocs_(std::move(iocs)),
       sunburst_domains_(4096) {
-    allow_ports_.insert(config_.beacon.allow_ports.begin(), config_.beacon.allow_ports.end());
-    for (const auto& d : config_.beacon.allow_domains) allow_domains_.insert(lower_name(d));
+    replace_allow_lists(config_.beacon.allow_ports, config_.beacon.allow_domains);
     for (const auto& r : config_.resolvers) {
         if (auto a = IpAddress::parse(r)) resolvers_.insert(*a);
     }
@@ -74,6 +73,13 @@ std::uint32_t Analyzer::intern(const std::string& domain) {
     domain_first_seen_.push_back(0);
     domain_ids_.emplace(domain, id);
     return id;
+}
+
+void Analyzer::replace_allow_lists(const std::vector<std::uint16_t>& ports, const std::vector<std::string>& domains) {
+    allow_ports_.clear();
+    allow_ports_.insert(ports.begin(), ports.end());
+    allow_domains_.clear();
+    for (const auto& d : domains) allow_domains_.insert(lower_name(d));
 }
 
 bool Analyzer::allowed_domain(const std::string& domain) const { return allow_domains_.count(domain) != 0; }

@@ -38,6 +38,29 @@ int open_output(const Config& config) {
     return ::open(config.output.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 }
 
+// The span-port capture threads' totals; their records are in the top-level records_delivered/ring_drops too.
+boost::json::object meter_summary(const std::string& interface, const Pipeline& pipeline) {
+    const auto t = pipeline.capture_totals();
+    std::uint64_t records = 0;
+    for (const auto& k : pipeline.captures) records += k->counters().records.load(std::memory_order_relaxed);
+    return {{"interface", interface},
+            {"capture_threads", pipeline.captures.size()},
+            {"frames", t.meter.frames},
+            {"packets", t.meter.flows.packets},
+            {"bytes", t.meter.flows.bytes},
+            {"not_ip", t.meter.not_ip},
+            {"truncated", t.meter.truncated},
+            {"malformed", t.meter.malformed},
+            {"flows_created", t.meter.flows.flows_created},
+            {"records", records},
+            {"evictions", t.meter.flows.evictions},
+            {"dns_messages", t.meter.dns_messages},
+            {"dns_errors", t.meter.dns_errors},
+            {"capture_received", t.drops.received},
+            {"capture_dropped", t.drops.dropped},
+            {"capture_interface_dropped", t.drops.interface_dropped}};
+}
+
 }  // namespace
 
 int run_collect(Config config, const CollectOptions& options) {
@@ -55,6 +78,8 @@ int run_collect(Config config, const CollectOptions& options) {
     if (options.output) config.output.path = *options.output;
     if (options.format) config.output.format = *options.format;
     if (options.state_file) config.collector.state_file = *options.state_file;
+    if (options.interface) config.meter.interface = *options.interface;
+    if (options.bpf_filter) config.meter.bpf_filter = *options.bpf_filter;
 
     const int fd = open_output(config);
     if (fd < 0) {
@@ -80,7 +105,7 @@ int run_collect(Config config, const CollectOptions& options) {
             analysis->suffixes = analyzer::PublicSuffixList::fallback();
         }
         try {
-            analysis->iocs = std::make_unique<IocUpdates>(load_iocs(config.analyzer));
+            analysis->lists = std::make_unique<ListUpdates>(load_lists(config.analyzer));
         } catch (const std::exception& e) {
             spdlog::error("{}", e.what());
             return 2;
@@ -93,17 +118,21 @@ int run_collect(Config config, const CollectOptions& options) {
         }
         analysis->sink = std::make_unique<LineSink>(analysis->fd);
     }
-    // SIGHUP re-reads the indicator lists; a list with an error keeps the previous ones.
+    // SIGHUP re-reads the configuration file's analyzer section (indicator files, beacon allow-lists) and
+    // the indicator files; an error anywhere keeps the previous lists. Other settings need a restart.
     boost::asio::signal_set hangups(io, SIGHUP);
     std::function<void(const boost::system::error_code&, int)> on_hangup = [&](const boost::system::error_code& ec, int) {
         if (ec) return;
         if (analysis) {
             try {
-                auto lists = load_iocs(config.analyzer);
-                spdlog::info("SIGHUP: {} indicators loaded", lists->size());
-                analysis->iocs->publish(std::move(lists));
+                AnalyzerConfig analyzer_config = config.analyzer;
+                if (!options.config_path.empty()) analyzer_config = load_config_file(options.config_path).analyzer;
+                auto lists = load_lists(analyzer_config);
+                spdlog::info("SIGHUP: {} indicators, {} allow-listed ports, {} allow-listed domains loaded",
+                             lists->iocs.size(), lists->allow_ports.size(), lists->allow_domains.size());
+                analysis->lists->publish(std::move(lists));
             } catch (const std::exception& e) {
-                spdlog::error("SIGHUP: indicator lists not reloaded: {}", e.what());
+                spdlog::error("SIGHUP: lists not reloaded, the previous ones stay: {}", e.what());
             }
         }
         hangups.async_wait(on_hangup);
@@ -113,7 +142,17 @@ int run_collect(Config config, const CollectOptions& options) {
     LineSink sink(fd);
     std::optional<exporters::ApplicationMap> applications;
     if (options.metrics) applications.emplace(config.metrics.applications);
-    Pipeline pipeline = build_pipeline(config, sink, analysis.get(), applications ? &*applications : nullptr);
+    Pipeline pipeline;
+    try {
+        pipeline = build_pipeline(config, sink, analysis.get(), applications ? &*applications : nullptr);
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());  // e.g. the span-port capture cannot be opened
+        return 1;
+    }
+    if (pipeline.receivers.empty() && pipeline.captures.empty()) {
+        spdlog::error("nothing to collect from: no collector.listen endpoint and no meter.interface");
+        return 2;
+    }
     std::unique_ptr<exporters::MetricsEndpoint> metrics;  // declared after the pipeline it reads: destroyed first
     if (options.metrics && !config.metrics.listen.empty()) {
         try {
@@ -150,6 +189,9 @@ int run_collect(Config config, const CollectOptions& options) {
     for (const auto& l : config.collector.listen)
         spdlog::info("listening on {} ({} receive threads, {} shards)", l.to_string(), pipeline.receivers.size(),
                      pipeline.shards.size());
+    if (!pipeline.captures.empty())
+        spdlog::info("metering span port {} ({} capture threads{})", config.meter.interface, pipeline.captures.size(),
+                     config.meter.bpf_filter.empty() ? "" : ", filter '" + config.meter.bpf_filter + "'");
 
     PipelineThreads threads(pipeline);
     io.run();  // returns once the signal handler has run (at once if a signal came during start-up)
@@ -167,6 +209,9 @@ int run_collect(Config config, const CollectOptions& options) {
     auto summary = decoder_summary(pipeline.decoders(), counters);
     summary["receive_threads"] = pipeline.receivers.size();
     summary["shards"] = pipeline.shards.size();
+    summary["dns_events"] = counters.dns_events_delivered;
+    summary["dns_drops"] = counters.dns_drops;
+    if (!pipeline.captures.empty()) summary["meter"] = meter_summary(config.meter.interface, pipeline);
     if (analysis) {
         std::uint64_t alerts = 0;
         for (const auto& s : pipeline.shards) alerts += s->alerts();

@@ -95,6 +95,9 @@ int main(int argc, char** argv) {
                             "save templates here on stop, load them on start (collector.state_file)");
     collect_cmd->add_option("--alerts", collect.alerts,
                             "run the detectors on every shard and append alerts here as JSON lines (- = stdout)");
+    collect_cmd->add_option("-i,--interface", collect.interface,
+                            "also meter this span-port interface into the pipeline (meter.interface; needs CAP_NET_RAW)");
+    collect_cmd->add_option("--bpf", collect.bpf_filter, "libpcap filter for --interface (meter.bpf_filter)");
 
     app::RunOptions run;
     auto* run_cmd = cli.add_subcommand(
@@ -102,6 +105,9 @@ int main(int argc, char** argv) {
     run_cmd->add_option("--listen", run.listen, "udp://ADDR:PORT, repeatable (replaces collector.listen)");
     run_cmd->add_option("--metrics-listen", run.metrics_listen, "ADDR:PORT of /metrics (metrics.listen; \"\" = off)");
     run_cmd->add_option("--alerts", run.alerts, "append alerts here as JSON lines, - = stdout (alerts.path)");
+    run_cmd->add_option("-i,--interface", run.interface,
+                        "also meter this span-port interface: flows and passive DNS (meter.interface; needs CAP_NET_RAW)");
+    run_cmd->add_option("--bpf", run.bpf_filter, "libpcap filter for --interface (meter.bpf_filter)");
 
     auto* metrics_doc_cmd = cli.add_subcommand("metrics-doc", "Print docs/METRICS.md from the metric catalogue");
     bool metric_names = false;
@@ -169,8 +175,9 @@ int main(int argc, char** argv) {
         }
     }
     if (run_cmd->parsed()) {
-        run.have_config = !config_path.empty();
+        run.config_path = config_path;
         return app::run_daemon(config, run);
     }
+    collect.config_path = config_path;
     return app::run_collect(config, collect);
 }

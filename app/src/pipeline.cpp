@@ -2,6 +2,10 @@
 
 #include <flowguard/exporters/flow_format.hpp>
 
+#include <unistd.h>
+
+#include <algorithm>
+
 namespace flowguard::app {
 
 exporters::FlowFormat parse_flow_format(const std::string& text);
@@ -11,46 +15,89 @@ std::size_t or_cores(std::size_t configured) {
     return std::max(1u, std::thread::hardware_concurrency());
 }
 
-std::shared_ptr<const analyzer::IocList> load_iocs(const AnalyzerConfig& config) {
-    auto lists = std::make_shared<analyzer::IocList>(analyzer::IocList::sunburst());
-    for (const auto& file : config.ioc_files) lists->load_file(file);  // throws naming file:line
+std::shared_ptr<const AnalyzerLists> load_lists(const AnalyzerConfig& config) {
+    auto lists = std::make_shared<AnalyzerLists>(
+        AnalyzerLists{analyzer::IocList::sunburst(), config.beacon.allow_ports, config.beacon.allow_domains});
+    for (const auto& file : config.ioc_files) lists->iocs.load_file(file);  // throws naming file:line
     return lists;
 }
+
+namespace {
+
+// DNS events are rarer than flow records and ~7x larger: a quarter of the flow channel's batches.
+std::size_t dns_batches(const Config& config) { return std::max<std::size_t>(4, config.pipeline.batches_per_channel / 4); }
+
+std::vector<collector::PacketCapture> open_captures(const MeterConfig& meter) {
+    std::vector<collector::PacketCapture> captures;
+    const std::size_t threads = std::max<std::size_t>(1, meter.capture_threads);
+    // Several capture threads share the interface through one PACKET_FANOUT group (hash of the flow).
+    const int fanout = threads > 1 ? static_cast<int>(::getpid() & 0xffff) : -1;
+    for (std::size_t i = 0; i < threads; ++i) {
+        collector::LiveCaptureOptions live{meter.interface, meter.bpf_filter, meter.snaplen, meter.promiscuous,
+                                           meter.buffer_size, fanout, 100};
+        captures.push_back(collector::PacketCapture::open_live(live));
+    }
+    return captures;
+}
+
+}  // namespace
 
 Pipeline build_pipeline(const Config& config, LineSink& sink, LiveAnalysis* analysis,
                         const exporters::ApplicationMap* applications) {
     Pipeline p;
-    const auto receivers = or_cores(config.collector.receive_threads);
+    const auto receivers = config.collector.listen.empty() ? 0 : or_cores(config.collector.receive_threads);
+    auto captures = config.meter.interface.empty() ? std::vector<collector::PacketCapture>{}
+                                                   : open_captures(config.meter);  // throws
+    const auto producers = receivers + captures.size();
     const auto shards = or_cores(config.pipeline.shards);
     const auto format = parse_flow_format(config.output.format);
-    p.channels.resize(receivers);
-    for (std::size_t r = 0; r < receivers; ++r) {
+    p.channels.resize(producers);
+    p.dns_channels.resize(producers);
+    for (std::size_t r = 0; r < producers; ++r) {
         std::vector<BatchChannel*> outputs;
+        std::vector<DnsChannel*> dns_outputs;
         for (std::size_t s = 0; s < shards; ++s) {
             p.channels[r].push_back(std::make_unique<BatchChannel>(config.pipeline.batches_per_channel));
             outputs.push_back(p.channels[r].back().get());
+            if (analysis) {
+                p.dns_channels[r].push_back(std::make_unique<DnsChannel>(dns_batches(config)));
+                dns_outputs.push_back(p.dns_channels[r].back().get());
+            }
         }
-        p.receivers.push_back(std::make_unique<collector::UdpReceiver>(
-            config.collector, collector::ShardRouter(config.pipeline.internal_networks, shards), outputs));
+        collector::ShardRouter router(config.pipeline.internal_networks, shards);
+        if (r < receivers) {
+            p.receivers.push_back(std::make_unique<collector::UdpReceiver>(config.collector, std::move(router), outputs,
+                                                                           dns_outputs));
+        } else {
+            p.captures.push_back(std::make_unique<collector::CaptureReceiver>(
+                config.meter, std::move(captures[r - receivers]), std::move(router), outputs, dns_outputs));
+        }
     }
     for (std::size_t s = 0; s < shards; ++s) {
         std::vector<BatchChannel*> inputs;
-        for (std::size_t r = 0; r < receivers; ++r) inputs.push_back(p.channels[r][s].get());
+        std::vector<DnsChannel*> dns_inputs;
+        for (std::size_t r = 0; r < producers; ++r) {
+            inputs.push_back(p.channels[r][s].get());
+            if (analysis) dns_inputs.push_back(p.dns_channels[r][s].get());
+        }
         ShardAnalysis shard_analysis;
         if (analysis) {
+            const auto lists = analysis->lists->current();
+            AnalyzerConfig analyzer_config = config.analyzer;
+            analyzer_config.beacon.allow_ports = lists->allow_ports;
+            analyzer_config.beacon.allow_domains = lists->allow_domains;
             shard_analysis.analyzer = std::make_unique<analyzer::Analyzer>(
-                config.analyzer, config.pipeline.internal_networks, *analysis->suffixes, *analysis->iocs->current());
+                analyzer_config, config.pipeline.internal_networks, *analysis->suffixes, lists->iocs);
             shard_analysis.alerts = analysis->sink.get();
-            shard_analysis.iocs = analysis->iocs.get();
+            shard_analysis.lists = analysis->lists.get();
         }
         std::unique_ptr<exporters::TrafficStats> traffic;
         if (applications) traffic = std::make_unique<exporters::TrafficStats>(config.metrics, *applications);
-        p.shards.push_back(
-            std::make_unique<ShardWorker>(inputs, format, sink, std::move(shard_analysis), std::move(traffic)));
+        p.shards.push_back(std::make_unique<ShardWorker>(inputs, format, sink, std::move(shard_analysis),
+                                                         std::move(traffic), std::move(dns_inputs)));
     }
     return p;
 }
-
 
 std::vector<const collector::FlowDecoder*> Pipeline::decoders() const {
     std::vector<const collector::FlowDecoder*> out;
@@ -65,17 +112,37 @@ PipelineCounters Pipeline::counters() const {
         c.ring_drops += r->counters().ring_drops.load(std::memory_order_relaxed);
         c.truncated_datagrams += r->counters().truncated.load(std::memory_order_relaxed);
         c.receive_errors += r->counters().receive_errors.load(std::memory_order_relaxed);
+        c.dns_drops += r->counters().dns_drops.load(std::memory_order_relaxed);
+    }
+    for (const auto& k : captures) {
+        c.ring_drops += k->counters().ring_drops.load(std::memory_order_relaxed);
+        c.dns_drops += k->counters().dns_drops.load(std::memory_order_relaxed);
     }
     for (const auto& s : shards) {
         c.records_written += s->records_written();
         c.records_delivered += s->records();
+        c.dns_events_delivered += s->dns_events();
     }
     return c;
+}
+
+collector::CaptureSnapshot Pipeline::capture_totals() const {
+    collector::CaptureSnapshot total;
+    for (const auto& k : captures) {
+        const auto snap = k->published();
+        total.meter += snap.meter;
+        total.drops.received += snap.drops.received;
+        total.drops.dropped += snap.drops.dropped;
+        total.drops.interface_dropped += snap.drops.interface_dropped;
+        total.active_flows += snap.active_flows;
+    }
+    return total;
 }
 
 PipelineThreads::PipelineThreads(Pipeline& pipeline) : pipeline_(pipeline) {
     for (auto& s : pipeline_.shards) shard_threads_.emplace_back([&s, this] { s->run(receivers_done_); });
     for (auto& r : pipeline_.receivers) receive_threads_.emplace_back([&r, this] { r->run(stop_receiving_); });
+    for (auto& k : pipeline_.captures) receive_threads_.emplace_back([&k, this] { k->run(stop_receiving_); });
 }
 
 void PipelineThreads::stop_and_drain() {

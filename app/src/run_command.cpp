@@ -1,7 +1,8 @@
 // `flowguard run`: the daemon. Collectors (NetFlow/IPFIX/sFlow listeners), the detectors on every shard,
 // the traffic metrics and the Prometheus endpoint, from one YAML configuration or, without one, from the
 // embedded default: listen on 2055/4739/6343, metrics on 127.0.0.1:9465, alerts as JSON lines on stdout,
-// no flow records written. It is `collect` with detectors and metrics always on.
+// no flow records written. It is `collect` with detectors and metrics always on; a span-port meter
+// (meter.interface or --interface) feeds the same shards with metered flows and passive DNS.
 #include "commands.hpp"
 
 #include <flowguard/exporters/metrics.hpp>
@@ -21,11 +22,14 @@ int run_daemon(Config config, const RunOptions& options) {
         spdlog::warn("output.path and alerts.path are both stdout: flow records are not written (set output.path)");
         config.output.format = "none";
     }
-    if (!options.have_config) spdlog::info("no --config: running on the embedded default (flowguard check-config shows it)");
+    if (options.config_path.empty()) spdlog::info("no --config: running on the embedded default (flowguard check-config shows it)");
     CollectOptions collect;
     collect.listen = options.listen;
     collect.alerts = config.alerts.path;
     collect.metrics = true;
+    collect.interface = options.interface;
+    collect.config_path = options.config_path;
+    collect.bpf_filter = options.bpf_filter;
     return run_collect(std::move(config), collect);
 }
 

@@ -24,8 +24,26 @@ bool LineSink::write(const char* data, std::size_t size) {
     return true;
 }
 
-std::size_t ShardWorker::drain_once() {
+// DNS events go to the analyzer before the flows drained after them: the answer that names an address must
+// be known when the flow to it is scored (a flow record is only emitted once its flow has ended, well after
+// the lookup that preceded it).
+std::size_t ShardWorker::drain_dns() {
     std::size_t taken = 0;
+    for (auto* channel : dns_inputs_) {
+        while (DnsBatch* batch = channel->consume()) {
+            if (analysis_.analyzer) {
+                for (std::uint32_t i = 0; i < batch->count; ++i) analysis_.analyzer->on_dns(batch->records[i], pending_alerts_);
+            }
+            taken += batch->count;
+            channel->release(batch);
+        }
+    }
+    if (taken) dns_events_.store(dns_events_.load(std::memory_order_relaxed) + taken, std::memory_order_relaxed);
+    return taken;
+}
+
+std::size_t ShardWorker::drain_once() {
+    std::size_t taken = drain_dns();
     for (auto* channel : inputs_) {
         while (FlowBatch* batch = channel->consume()) {
             const std::span<const FlowRecord> records(batch->records.data(), batch->count);
@@ -85,7 +103,9 @@ void ShardWorker::publish(std::uint64_t now_ns) {
     if (analysis_.analyzer) snap.analyzer = analysis_.analyzer->stats();
     snap.alerts = alert_counts_;
     snap.records = records();
+    snap.dns_events = dns_events();
     for (auto* channel : inputs_) snap.queued_batches += channel->queued();
+    for (auto* channel : dns_inputs_) snap.queued_batches += channel->queued();
     std::lock_guard lock(published_mutex_);
     published_ = std::move(snap);
 }
@@ -116,9 +136,11 @@ void ShardWorker::run(const std::atomic<bool>& producers_done) {
     for (;;) {
         // Read the flag before draining: if it was set, everything the producers published is visible now.
         const bool done = producers_done.load(std::memory_order_acquire);
-        if (analysis_.iocs && analysis_.iocs->generation() != ioc_generation_) {  // SIGHUP reloaded the lists
-            ioc_generation_ = analysis_.iocs->generation();
-            analysis_.analyzer->replace_iocs(*analysis_.iocs->current());
+        if (analysis_.lists && analysis_.lists->generation() != lists_generation_) {  // SIGHUP reloaded the lists
+            lists_generation_ = analysis_.lists->generation();
+            const auto lists = analysis_.lists->current();
+            analysis_.analyzer->replace_iocs(lists->iocs);
+            analysis_.analyzer->replace_allow_lists(lists->allow_ports, lists->allow_domains);
         }
         std::size_t found = 0;
         while (const auto n = drain_once()) found += n;

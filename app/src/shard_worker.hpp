@@ -1,7 +1,7 @@
 #pragma once
-// One shard of the pipeline: consumes record batches from every receive thread's channel to it, and
-// writes them out (JSON/CSV lines) or only counts them (format none). The analyzer's per-host state will
-// live here, which is why records are routed to shards by internal host.
+// One shard of the pipeline: consumes record batches from every producer's channel to it (receive and
+// capture threads), and writes them out (JSON/CSV lines) or only counts them (format none). The analyzer's
+// per-host state lives here, which is why records and DNS events are routed to shards by internal host.
 #include <flowguard/analyzer/analyzer.hpp>
 #include <flowguard/core/flow_batch.hpp>
 #include <flowguard/exporters/flow_format.hpp>
@@ -31,25 +31,32 @@ private:
     std::atomic<bool> failed_{false};
 };
 
-// Indicator lists shared by every shard: replaced whole on SIGHUP. Shards poll the generation (one relaxed
+// The lists SIGHUP reloads: indicators (shipped + ioc_files) and the beacon allow-lists.
+struct AnalyzerLists {
+    analyzer::IocList iocs;
+    std::vector<std::uint16_t> allow_ports;
+    std::vector<std::string> allow_domains;
+};
+
+// The lists shared by every shard: replaced whole on SIGHUP. Shards poll the generation (one relaxed
 // load per drain) and take the lock only when it changed.
-class IocUpdates {
+class ListUpdates {
 public:
-    explicit IocUpdates(std::shared_ptr<const analyzer::IocList> lists) : lists_(std::move(lists)) {}
-    void publish(std::shared_ptr<const analyzer::IocList> lists) {
+    explicit ListUpdates(std::shared_ptr<const AnalyzerLists> lists) : lists_(std::move(lists)) {}
+    void publish(std::shared_ptr<const AnalyzerLists> lists) {
         std::lock_guard lock(mutex_);
         lists_ = std::move(lists);
         generation_.fetch_add(1, std::memory_order_release);
     }
     std::uint64_t generation() const noexcept { return generation_.load(std::memory_order_acquire); }
-    std::shared_ptr<const analyzer::IocList> current() const {
+    std::shared_ptr<const AnalyzerLists> current() const {
         std::lock_guard lock(mutex_);
         return lists_;
     }
 
 private:
     mutable std::mutex mutex_;
-    std::shared_ptr<const analyzer::IocList> lists_;
+    std::shared_ptr<const AnalyzerLists> lists_;
     std::atomic<std::uint64_t> generation_{0};
 };
 
@@ -58,7 +65,7 @@ private:
 struct ShardAnalysis {
     std::unique_ptr<analyzer::Analyzer> analyzer;
     LineSink* alerts = nullptr;
-    IocUpdates* iocs = nullptr;
+    ListUpdates* lists = nullptr;
 };
 
 // What a shard publishes for the metrics endpoint (once a second, under a lock the scrape shares).
@@ -67,14 +74,17 @@ struct ShardSnapshot {
     analyzer::AnalyzerStats analyzer;
     std::map<std::pair<std::string, std::string>, std::uint64_t> alerts;  // (kind, severity) -> count
     std::uint64_t records = 0;
+    std::uint64_t dns_events = 0;
     std::size_t queued_batches = 0;
 };
 
 class ShardWorker {
 public:
     ShardWorker(std::vector<BatchChannel*> inputs, exporters::FlowFormat format, LineSink& sink,
-                ShardAnalysis analysis = {}, std::unique_ptr<exporters::TrafficStats> traffic = nullptr)
+                ShardAnalysis analysis = {}, std::unique_ptr<exporters::TrafficStats> traffic = nullptr,
+                std::vector<DnsChannel*> dns_inputs = {})
         : inputs_(std::move(inputs)),
+          dns_inputs_(std::move(dns_inputs)),
           format_(format),
           sink_(sink),
           analysis_(std::move(analysis)),
@@ -84,17 +94,21 @@ public:
     void run(const std::atomic<bool>& producers_done);
 
     std::uint64_t records() const noexcept { return records_.load(std::memory_order_relaxed); }
+    std::uint64_t dns_events() const noexcept { return dns_events_.load(std::memory_order_relaxed); }
     std::uint64_t records_written() const noexcept { return written_.load(std::memory_order_relaxed); }
     std::uint64_t alerts() const noexcept { return alerts_written_.load(std::memory_order_relaxed); }
     ShardSnapshot published() const;
 
 private:
     std::size_t drain_once();
+    std::size_t drain_dns();
     void flush();
     void write_alerts();
     void publish(std::uint64_t now_ns);
 
     std::vector<BatchChannel*> inputs_;
+    std::vector<DnsChannel*> dns_inputs_;
+    std::atomic<std::uint64_t> dns_events_{0};
     exporters::FlowFormat format_;
     LineSink& sink_;
     fmt::memory_buffer buffer_;
@@ -104,7 +118,7 @@ private:
     std::atomic<std::uint64_t> written_{0};
     ShardAnalysis analysis_;
     std::vector<Alert> pending_alerts_;
-    std::uint64_t ioc_generation_ = 0;
+    std::uint64_t lists_generation_ = 0;
     std::atomic<std::uint64_t> alerts_written_{0};
     std::unique_ptr<exporters::TrafficStats> traffic_;
     std::map<std::pair<std::string, std::string>, std::uint64_t> alert_counts_;

@@ -19,6 +19,8 @@ struct PipelineCounters {
     std::uint64_t records_delivered = 0;    // records the shards received (= records - ring_drops)
     std::uint64_t truncated_datagrams = 0;  // longer than collector.max_datagram
     std::uint64_t receive_errors = 0;
+    std::uint64_t dns_drops = 0;             // DNS events dropped because a shard's DNS channel was full
+    std::uint64_t dns_events_delivered = 0;  // DNS events the shards received (meter and sFlow samples)
 };
 
 // Totals over every decoder (one per receive thread); exporter streams that saw no packet in a decoder

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <linux/if_packet.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <stdexcept>
@@ -13,6 +14,8 @@ namespace flowguard::collector {
 struct PacketCapture::Handle {
     pcap_t* pcap = nullptr;
     bool live = false;
+    int selectable_fd = -1;  // live: non-blocking reads, waited for with poll() (bounded by read_timeout_ms)
+    int read_timeout_ms = 100;
     ~Handle() {
         if (pcap) pcap_close(pcap);
     }
@@ -71,6 +74,13 @@ PacketCapture PacketCapture::open_live(const LiveCaptureOptions& options) {
         throw std::runtime_error(fmt::format("cannot capture on '{}': {}{}", options.interface, pcap_geterr(pcap), hint));
     }
     apply_filter(pcap, options.bpf_filter, options.interface);
+    // A blocking read on a quiet (or quietly filtered) interface can wait for ever with TPACKET_V3: the
+    // reader then never sees a stop request nor sweeps idle flows. Non-blocking reads plus our own poll()
+    // bound every wait by the read timeout.
+    if (pcap_setnonblock(pcap, 1, errbuf) != 0)
+        throw std::runtime_error(fmt::format("cannot capture on '{}': {}", options.interface, errbuf));
+    handle->selectable_fd = pcap_get_selectable_fd(pcap);
+    handle->read_timeout_ms = options.read_timeout_ms;
     if (options.fanout_group >= 0) {
         // Hash fanout keeps both directions of a connection on one socket, so one thread sees the whole flow.
         const int value = (options.fanout_group & 0xffff) | (PACKET_FANOUT_HASH << 16);
@@ -85,7 +95,11 @@ PacketCapture PacketCapture::open_live(const LiveCaptureOptions& options) {
 PacketCapture::Read PacketCapture::next(RawPacket& packet) {
     pcap_pkthdr* header = nullptr;
     const std::uint8_t* data = nullptr;
-    const int rc = pcap_next_ex(handle_->pcap, &header, &data);
+    int rc = pcap_next_ex(handle_->pcap, &header, &data);
+    if (rc == 0 && handle_->selectable_fd >= 0) {
+        pollfd fd{handle_->selectable_fd, POLLIN, 0};
+        if (::poll(&fd, 1, handle_->read_timeout_ms) > 0) rc = pcap_next_ex(handle_->pcap, &header, &data);
+    }
     if (rc == 0) return Read::timeout;
     if (rc != 1) return Read::end;  // -2 end of file or break_loop; -1 an error ends the read too
     packet.data = data;

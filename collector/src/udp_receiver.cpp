@@ -1,5 +1,7 @@
 #include <flowguard/collector/udp_receiver.hpp>
 
+#include <flowguard/collector/span_meter.hpp>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -83,15 +85,24 @@ struct UdpReceiver::Buffers {
     std::vector<mmsghdr> messages;
 };
 
-UdpReceiver::UdpReceiver(const CollectorConfig& config, ShardRouter router, std::vector<BatchChannel*> channels)
+UdpReceiver::UdpReceiver(const CollectorConfig& config, ShardRouter router, std::vector<BatchChannel*> channels,
+                         std::vector<DnsChannel*> dns_channels)
     : config_(config),
       router_(std::move(router)),
-      channels_(std::move(channels)),
-      filling_(channels_.size(), nullptr),
-      filling_since_(channels_.size(), 0),
+      flows_(std::move(channels)),
+      dns_(std::move(dns_channels)),
       decoder_(config),
       buffers_(std::make_unique<Buffers>(config.recv_batch, config.max_datagram)) {
     decoded_.reserve(4096);
+    if (!dns_.empty()) {
+        // DNS answers in sFlow packet samples feed passive DNS in the shards, as the span meter's do.
+        decoder_.on_sampled_packet([this](const PacketView& packet, const FlowRecord& record) {
+            DnsEvent event;
+            if (extract_dns(packet, record.time_received_ns, event) != DnsExtract::ok) return;
+            bump(counters_.dns_events);
+            if (!dns_.add(router_.shard_of(event), event, burst_received_ns_)) bump(counters_.dns_drops);
+        });
+    }
 }
 
 UdpReceiver::~UdpReceiver() = default;
@@ -180,6 +191,7 @@ std::size_t UdpReceiver::read_burst(Socket& socket, int flags) {
         packet.payload = std::span<const std::uint8_t>(
             buffers_->data.data() + static_cast<std::size_t>(i) * buffers_->slot_size, m.msg_len);
         packet.received_ns = received;
+        burst_received_ns_ = received;
         decoder_.decode(packet, decoded_);
     }
     bump(counters_.datagrams, static_cast<std::uint64_t>(n));
@@ -188,36 +200,28 @@ std::size_t UdpReceiver::read_burst(Socket& socket, int flags) {
     return static_cast<std::size_t>(n);
 }
 
+std::uint16_t UdpReceiver::bound_port(std::size_t index) const {
+    if (index >= sockets_.size()) return 0;
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    if (getsockname(sockets_[index]->fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return 0;
+    if (address.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
+    if (address.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
+    return 0;
+}
+
 void UdpReceiver::route(const std::vector<FlowRecord>& records, std::uint64_t now) {
     std::uint64_t dropped = 0;
     for (const auto& r : records) {
-        const auto shard = router_.shard_of(r);
-        FlowBatch*& batch = filling_[shard];
-        if (batch == nullptr) {
-            batch = channels_[shard]->acquire();
-            if (batch == nullptr) {  // the shard holds every batch: drop, count, never wait
-                ++dropped;
-                continue;
-            }
-            filling_since_[shard] = now;
-        }
-        batch->records[batch->count++] = r;
-        if (batch->full()) {
-            channels_[shard]->publish(batch);
-            batch = nullptr;
-        }
+        if (!flows_.add(router_.shard_of(r), r, now)) ++dropped;  // the shard holds every batch: never wait
     }
     if (dropped) bump(counters_.ring_drops, dropped);
 }
 
-// Partly filled batches whose first record arrived before `older_than_ns` go to their shards.
+// Partly filled batches whose first item arrived before `older_than_ns` go to their shards.
 void UdpReceiver::hand_over(std::uint64_t older_than_ns) {
-    for (std::size_t s = 0; s < filling_.size(); ++s) {
-        if (filling_[s] != nullptr && filling_[s]->count > 0 && filling_since_[s] <= older_than_ns) {
-            channels_[s]->publish(filling_[s]);
-            filling_[s] = nullptr;
-        }
-    }
+    flows_.hand_over(older_than_ns);
+    dns_.hand_over(older_than_ns);
 }
 
 void UdpReceiver::housekeeping(std::uint64_t now) {
@@ -248,7 +252,7 @@ void UdpReceiver::run_polling(const std::atomic<bool>& stop) {
     std::vector<pollfd> fds;
     for (const auto& s : sockets_) fds.push_back(pollfd{s->fd, POLLIN, 0});
     while (!stop.load(std::memory_order_acquire)) {
-        const bool partial = std::any_of(filling_.begin(), filling_.end(), [](const FlowBatch* b) { return b != nullptr; });
+        const bool partial = flows_.partial() || dns_.partial();
         if (::poll(fds.data(), fds.size(), partial ? 2 : 100) > 0) {
             for (std::size_t i = 0; i < fds.size(); ++i) {
                 if (!(fds[i].revents & POLLIN)) continue;
@@ -277,7 +281,7 @@ void UdpReceiver::run_blocking(const std::atomic<bool>& stop) {
     while (!stop.load(std::memory_order_acquire)) {
         read_burst(s, MSG_WAITFORONE);
         housekeeping(now_ns());
-        const bool partial = std::any_of(filling_.begin(), filling_.end(), [](const FlowBatch* b) { return b != nullptr; });
+        const bool partial = flows_.partial() || dns_.partial();
         if (partial != short_wait) set_wait(partial);
     }
 }

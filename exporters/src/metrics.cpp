@@ -35,7 +35,7 @@ const std::vector<MetricSpec> kCatalog{
     // Collector, pipeline
     {"flowguard_templates", T::gauge, "Templates held (all exporters).", {}},
     {"flowguard_kernel_drops_total", T::counter, "Datagrams the kernel dropped on flowguard's sockets (SO_RXQ_OVFL).", {}},
-    {"flowguard_ring_drops_total", T::counter, "Records dropped because a shard's ring was full.", {"receiver"}},
+    {"flowguard_ring_drops_total", T::counter, "Records dropped because a shard's ring was full (receiver: receive thread index, or captureN for span-port capture threads).", {"receiver"}},
     {"flowguard_truncated_datagrams_total", T::counter, "Datagrams longer than collector.max_datagram, not decoded.", {}},
     {"flowguard_stream_limit_drops_total", T::counter, "Datagrams from exporter streams beyond collector.max_streams.", {}},
     {"flowguard_queue_depth_batches", T::gauge, "Record batches waiting in a shard's rings.", {"shard"}},
@@ -51,9 +51,11 @@ const std::vector<MetricSpec> kCatalog{
     {"flowguard_capture_packets_total", T::counter, "Packets the capture delivered (pcap_stats).", {"interface"}},
     {"flowguard_capture_drops_total", T::counter, "Packets the kernel or driver dropped before capture (pcap_stats).", {"interface"}},
     {"flowguard_meter_flows", T::gauge, "Flows in the meter's flow tables.", {}},
+    {"flowguard_meter_records_total", T::counter, "Flow records the meter produced (flows ended or reported).", {}},
     {"flowguard_meter_evictions_total", T::counter, "Flows evicted early because the flow table was full.", {}},
     {"flowguard_meter_malformed_total", T::counter, "Captured packets truncated or malformed below layer 4.", {}},
     {"flowguard_dns_messages_total", T::counter, "DNS messages seen by the meter and in sFlow samples.", {}},
+    {"flowguard_dns_drops_total", T::counter, "DNS events dropped because a shard's DNS ring was full.", {"receiver"}},
     // Analyzer
     {"flowguard_analyzer_flows_total", T::counter, "Flow records the detectors examined.", {}},
     {"flowguard_analyzer_dns_events_total", T::counter, "DNS events the detectors examined.", {}},

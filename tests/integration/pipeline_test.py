@@ -6,8 +6,9 @@ restart_state_file: IPFIX templates and data reach the collector; it stops (savi
 flood_accounting: flowgen floods a collector whose shard channels are tiny; every decoded record is either
   delivered to a shard or counted in ring_drops, exactly.
 live_alerts: `collect --alerts` runs the detectors on the shards: a periodic outbound flow becomes a beacon
-  alert, a flow to a SUNBURST C2 address an IOC alert, and an indicator added to a user list is matched
-  after SIGHUP (not before).
+  alert, a flow to a SUNBURST C2 address an IOC alert, an indicator added to a user list is matched
+  after SIGHUP (not before), and a port added to the configuration's beacon allow-list silences the same
+  beacon after SIGHUP (and not before).
 """
 import argparse
 import json
@@ -139,10 +140,11 @@ def run_live_alerts(flowguard, workdir):
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     t0 = 1_700_000_000
     seq = 0
-    # A flow every 60 s (+-1 s), as an exporter reports them.
+    # A flow every 60 s (+-1 s), as an exporter reports them; the same on port 8443 from another client.
     for i in range(16):
         start = t0 + 60 * i + (i % 3) - 1
-        records = [("10.0.0.5", "198.51.100.7", 50000 + i, 443, 1500 + (i % 3) * 10, start)]
+        records = [("10.0.0.5", "198.51.100.7", 50000 + i, 443, 1500 + (i % 3) * 10, start),
+                   ("10.0.0.10", "198.51.100.10", 50000 + i, 8443, 700 + (i % 3) * 10, start)]
         if i == 3:
             records.append(("10.0.0.6", "13.59.205.66", 50000, 443, 900, start))  # a published SUNBURST C2 address
         sock.sendto(ipfix_timed(seq, records, start + 5, template=(i == 0)), ("127.0.0.1", port))
@@ -154,11 +156,22 @@ def run_live_alerts(flowguard, workdir):
     time.sleep(0.5)
     with open(iocs, "a") as f:
         f.write("198.51.100.99\n")
+    with open(config, "a") as f:  # SIGHUP also re-reads the beacon allow-lists from the configuration file
+        f.write("  beacon:\n    allow_ports: [123, 8443]\n")
     proc.send_signal(signal.SIGHUP)
     wait_for(lambda: "SIGHUP" in open(err).read(), 20, "the SIGHUP reload")
+    check("2 allow-listed ports" in open(err).read(), "SIGHUP log names the reloaded allow-list")
     time.sleep(0.2)
     sock.sendto(ipfix_timed(seq, [("10.0.0.8", "198.51.100.99", 40001, 443, 100, t0 + 2100)], t0 + 2101),
                 ("127.0.0.1", port))
+    seq += 1
+    # After the reload, the same 60 s beacon to 8443 from a new client is allow-listed: no alert.
+    for i in range(16):
+        start = t0 + 3000 + 60 * i + (i % 3) - 1
+        sock.sendto(ipfix_timed(seq, [("10.0.0.9", "198.51.100.8", 50000 + i, 8443, 700 + (i % 3) * 10, start)],
+                                start + 5), ("127.0.0.1", port))
+        seq += 1
+        time.sleep(0.01)
     time.sleep(0.5)
     summary = stop_collector(proc, err)
     alerts = [json.loads(line) for line in open(alerts_path)]
@@ -167,6 +180,8 @@ def run_live_alerts(flowguard, workdir):
     check(("ioc_address", "10.0.0.6", "13.59.205.66") in kinds, f"IOC alert expected: {kinds}")
     check(("ioc_address", "10.0.0.8", "198.51.100.99") in kinds, f"indicator added by SIGHUP must match: {kinds}")
     check(("ioc_address", "10.0.0.7", "198.51.100.99") not in kinds, f"not before SIGHUP: {kinds}")
+    check(("beacon", "10.0.0.10", "198.51.100.10") in kinds, f"8443 beacon alerted before the allow-list: {kinds}")
+    check(("beacon", "10.0.0.9", "198.51.100.8") not in kinds, f"8443 allow-listed by SIGHUP: {kinds}")
     check(summary.get("alerts") == len(alerts), f"summary counts the alerts: {summary.get('alerts')} vs {len(alerts)}")
     print(f"live alerts: {kinds}")
 

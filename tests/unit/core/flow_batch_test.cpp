@@ -116,3 +116,35 @@ TEST_CASE("internal networks") {
     CHECK_THROWS(custom.add("10.0.0.0/33"));
     CHECK_THROWS(custom.add("example.com"));
 }
+
+TEST_CASE("a shard batcher fills one batch per shard, hands over full or aged batches, and reports drops") {
+    DnsChannel a(2);
+    DnsChannel b(2);
+    ShardBatcher<DnsBatch> batcher({&a, &b});
+    DnsEvent event;
+    // Shard 0 gets a whole batch plus one: the full batch is published at once, the extra one waits.
+    for (std::size_t i = 0; i <= DnsBatch::kCapacity; ++i) {
+        event.id = static_cast<std::uint16_t>(i);
+        CHECK(batcher.add(0, event, 100));
+    }
+    CHECK(a.queued() == 1);
+    CHECK(batcher.add(1, event, 500));
+    CHECK(batcher.partial());
+    batcher.hand_over(200);  // shard 0's partial batch started at 100: old enough; shard 1's at 500 is not
+    CHECK(a.queued() == 2);
+    CHECK(b.queued() == 0);
+    CHECK(batcher.partial());
+    // Shard 0's consumer holds both batches: the producer drops, never waits.
+    CHECK_FALSE(batcher.add(0, event, 600));
+    batcher.hand_over(UINT64_MAX);
+    CHECK(b.queued() == 1);
+    CHECK_FALSE(batcher.partial());
+    DnsBatch* first = a.consume();
+    REQUIRE(first);
+    CHECK(first->count == DnsBatch::kCapacity);
+    CHECK(first->records[0].id == 0);
+    DnsBatch* second = a.consume();
+    REQUIRE(second);
+    CHECK(second->count == 1);
+    CHECK(second->records[0].id == DnsBatch::kCapacity);
+}

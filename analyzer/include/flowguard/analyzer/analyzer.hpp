@@ -41,6 +41,8 @@ public:
     // End of input (retro-hunt) or periodic: scores every series that has enough events.
     void finish(std::vector<Alert>& alerts);
     void replace_iocs(IocList iocs) { iocs_ = std::move(iocs); }  // SIGHUP
+    // SIGHUP: the beacon allow-lists (series already alerted stay alerted; new scores use the new lists).
+    void replace_allow_lists(const std::vector<std::uint16_t>& ports, const std::vector<std::string>& domains);
 
     AnalyzerStats stats() const;
 

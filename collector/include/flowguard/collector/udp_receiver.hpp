@@ -5,9 +5,10 @@
 // shard's BatchChannel. It never blocks on a shard: when a shard holds every batch, records for it are
 // dropped and counted.
 #include <flowguard/collector/flow_decoder.hpp>
+#include <flowguard/collector/shard_router.hpp>
 #include <flowguard/core/config.hpp>
+#include <flowguard/core/dns_event.hpp>
 #include <flowguard/core/flow_batch.hpp>
-#include <flowguard/core/network_set.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -27,30 +28,16 @@ struct ReceiverCounters {
     std::atomic<std::uint64_t> kernel_drops{0};       // SO_RXQ_OVFL: datagrams the kernel dropped on our sockets
     std::atomic<std::uint64_t> receive_errors{0};
     std::atomic<std::uint64_t> truncated{0};  // datagrams longer than collector.max_datagram: not decoded
-};
-
-// Chooses the shard of a record: the internal side of the conversation (source if both or neither are
-// internal), so that all state about one internal host lives in one shard.
-class ShardRouter {
-public:
-    ShardRouter(NetworkSet internal, std::size_t shards) : internal_(std::move(internal)), shards_(shards) {}
-    std::size_t shard_of(const FlowRecord& r) const noexcept {
-        if (shards_ == 1) return 0;
-        const auto& host = (!internal_.contains(r.src_addr) && internal_.contains(r.dst_addr)) ? r.dst_addr : r.src_addr;
-        const auto h = static_cast<std::uint64_t>(hash_value(host)) >> 32;
-        return static_cast<std::size_t>((h * shards_) >> 32);  // multiply-shift: no division per record
-    }
-    std::size_t shards() const noexcept { return shards_; }
-
-private:
-    NetworkSet internal_;
-    std::size_t shards_;
+    std::atomic<std::uint64_t> dns_events{0};  // DNS messages found in sFlow packet samples
+    std::atomic<std::uint64_t> dns_drops{0};   // DNS events dropped because a shard's DNS channel was full
 };
 
 class UdpReceiver {
 public:
-    // `channels[s]` carries this receiver's records to shard s.
-    UdpReceiver(const CollectorConfig& config, ShardRouter router, std::vector<BatchChannel*> channels);
+    // `channels[s]` carries this receiver's records to shard s; `dns_channels[s]` (optional) the DNS messages
+    // found in sFlow packet samples.
+    UdpReceiver(const CollectorConfig& config, ShardRouter router, std::vector<BatchChannel*> channels,
+                std::vector<DnsChannel*> dns_channels = {});
     ~UdpReceiver();
     UdpReceiver(const UdpReceiver&) = delete;
     UdpReceiver& operator=(const UdpReceiver&) = delete;
@@ -58,6 +45,8 @@ public:
     // Opens and binds one socket per listener. Throws std::system_error naming the listener. Returns
     // warnings for the operator (e.g. a receive buffer capped by net.core.rmem_max).
     std::vector<std::string> open(const std::vector<ListenEndpoint>& listeners);
+    // The UDP port listener `index` is bound to (what the kernel chose for port 0); 0 if not open.
+    std::uint16_t bound_port(std::size_t index) const;
 
     // Receives until `stop` is set, then reads what the sockets still hold, hands over every record and
     // counts what is still pending a template. Call from the receive thread.
@@ -81,9 +70,9 @@ private:
 
     CollectorConfig config_;
     ShardRouter router_;
-    std::vector<BatchChannel*> channels_;
-    std::vector<FlowBatch*> filling_;  // per shard: the batch being filled, or nullptr
-    std::vector<std::uint64_t> filling_since_;  // per shard: when its batch got its first record
+    ShardBatcher<FlowBatch> flows_;
+    ShardBatcher<DnsBatch> dns_;
+    std::uint64_t burst_received_ns_ = 0;
     FlowDecoder decoder_;
     std::vector<std::unique_ptr<Socket>> sockets_;
     std::vector<FlowRecord> decoded_;
