@@ -45,6 +45,7 @@ struct MeterOptions {
     std::string format = "json";
     std::optional<std::string> dns_log;
     bool no_dns = false;
+    std::optional<std::string> export_to;  // meter.export: IPFIX to udp://ADDR:PORT
 };
 
 struct AnalyzeOptions {

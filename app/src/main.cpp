@@ -127,6 +127,8 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"json", "csv", "none"}));
     meter_cmd->add_option("--dns-log", meter.dns_log, "append passive DNS queries and responses here as JSON lines");
     meter_cmd->add_flag("--no-dns", meter.no_dns, "do not parse DNS (meter.dns: false)");
+    meter_cmd->add_option("--export", meter.export_to,
+                          "also send the records as IPFIX to this collector, udp://ADDR:PORT (meter.export)");
 
     app::AnalyzeOptions analyze;
     auto* analyze_cmd = cli.add_subcommand(

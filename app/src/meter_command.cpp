@@ -5,6 +5,7 @@
 #include <flowguard/collector/span_meter.hpp>
 #include <flowguard/exporters/dns_format.hpp>
 #include <flowguard/exporters/flow_format.hpp>
+#include <flowguard/exporters/ipfix_export.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -27,38 +28,54 @@ std::atomic<bool> g_stop{false};
 
 void request_stop(int) { g_stop.store(true); }
 
-// Flow and DNS lines from every capture thread, written whole batches at a time.
+// Flow and DNS lines from every capture thread, written whole batches at a time, and the optional IPFIX
+// re-export (one sequence space for every thread, hence under the same lock).
 class MeterOutput {
 public:
-    MeterOutput(std::FILE* flows, exporters::FlowFormat format, std::FILE* dns)
-        : flow_writer_(flows, format), dns_writer_(dns ? std::make_unique<exporters::DnsLineWriter>(dns) : nullptr) {}
+    MeterOutput(std::FILE* flows, exporters::FlowFormat format, std::FILE* dns,
+                std::unique_ptr<exporters::IpfixUdpExporter> ipfix)
+        : flow_writer_(flows, format),
+          dns_writer_(dns ? std::make_unique<exporters::DnsLineWriter>(dns) : nullptr),
+          ipfix_(std::move(ipfix)) {}
 
-    void write(std::vector<FlowRecord>& flows, std::vector<DnsEvent>& dns) {
+    // `export_ns`: the IPFIX export time (capture time for files, the wall clock live).
+    void write(std::vector<FlowRecord>& flows, std::vector<DnsEvent>& dns, std::uint64_t export_ns) {
         if (flows.empty() && dns.empty()) return;
         std::lock_guard lock(mutex_);
         flow_writer_.write(flows);
+        if (ipfix_) {
+            for (const auto& r : flows) ipfix_->add(r, export_ns);
+        }
         if (dns_writer_) dns_writer_->write(dns);
         flows.clear();
         dns.clear();
     }
-    bool flush() {
+    bool flush(std::uint64_t export_ns) {
         std::lock_guard lock(mutex_);
         bool ok = flow_writer_.flush();
         if (dns_writer_) ok = dns_writer_->flush() && ok;
+        if (ipfix_) ipfix_->flush(export_ns);
         return ok;
     }
     std::uint64_t flow_lines() const { return flow_writer_.lines_written(); }
     std::uint64_t dns_lines() const { return dns_writer_ ? dns_writer_->lines_written() : 0; }
+    void add_export_summary(boost::json::object& summary) const {
+        if (!ipfix_) return;
+        summary["ipfix_messages"] = ipfix_->stats().messages;
+        summary["ipfix_records"] = ipfix_->stats().records;
+        summary["ipfix_send_errors"] = ipfix_->send_errors();
+    }
 
 private:
     std::mutex mutex_;
     exporters::FlowLineWriter flow_writer_;
     std::unique_ptr<exporters::DnsLineWriter> dns_writer_;
+    std::unique_ptr<exporters::IpfixUdpExporter> ipfix_;
 };
 
 boost::json::object meter_summary(const collector::SpanMeterStats& s, const collector::CaptureDrops& drops,
                                   const MeterOutput& output) {
-    return {{"frames", s.frames},
+    boost::json::object summary{{"frames", s.frames},
             {"packets", s.flows.packets},
             {"bytes", s.flows.bytes},
             {"not_ip", s.not_ip},
@@ -75,12 +92,15 @@ boost::json::object meter_summary(const collector::SpanMeterStats& s, const coll
             {"capture_received", drops.received},
             {"capture_dropped", drops.dropped},
             {"capture_interface_dropped", drops.interface_dropped}};
+    output.add_export_summary(summary);
+    return summary;
 }
 
 int meter_files(const MeterConfig& config, const MeterOptions& options, MeterOutput& output) {
     collector::SpanMeter meter(config, IpAddress{});
     std::vector<FlowRecord> flows;
     std::vector<DnsEvent> dns;
+    std::uint64_t last_packet_ns = 0;  // files: capture time is the clock, for IPFIX export times too
     int rc = 0;
     // Files are read in the order given as one capture: a flow that spans two files stays one flow.
     for (const auto& path : options.captures) {
@@ -100,12 +120,13 @@ int meter_files(const MeterConfig& config, const MeterOptions& options, MeterOut
         collector::RawPacket packet;
         while (!g_stop.load(std::memory_order_relaxed) && capture->next(packet) == collector::PacketCapture::Read::packet) {
             meter.process(capture->link_type(), packet, flows, dns);
-            if (flows.size() >= 256 || dns.size() >= 64) output.write(flows, dns);
+            last_packet_ns = std::max(last_packet_ns, packet.time_ns);
+            if (flows.size() >= 256 || dns.size() >= 64) output.write(flows, dns, last_packet_ns);
         }
     }
     meter.flush(flows);
-    output.write(flows, dns);
-    if (!output.flush()) {
+    output.write(flows, dns, last_packet_ns);
+    if (!output.flush(last_packet_ns)) {
         spdlog::error("writing records failed");
         rc = 1;
     }
@@ -155,11 +176,11 @@ int meter_live(const MeterConfig& config, MeterOutput& output) {
                     next_expiry = now + 1'000'000'000ull;
                 }
                 if (flows.size() >= 256 || dns.size() >= 64 || read == collector::PacketCapture::Read::timeout) {
-                    output.write(flows, dns);
+                    output.write(flows, dns, now);
                 }
             }
             meter.flush(flows);
-            output.write(flows, dns);
+            output.write(flows, dns, wall_clock_ns());
             stats[i] = meter.stats();
         });
     }
@@ -173,7 +194,7 @@ int meter_live(const MeterConfig& config, MeterOutput& output) {
         drops.dropped += d.dropped;
         drops.interface_dropped += d.interface_dropped;
     }
-    const bool ok = output.flush();
+    const bool ok = output.flush(wall_clock_ns());
     print_summary(meter_summary(total, drops, output));
     return ok ? 0 : 1;
 }
@@ -201,7 +222,19 @@ int run_meter(Config config, const MeterOptions& options) {
             return 1;
         }
     }
-    MeterOutput output(flows_out, parse_flow_format(options.format), dns_file.get());
+    if (options.export_to) meter.export_to = *options.export_to;
+    std::unique_ptr<exporters::IpfixUdpExporter> ipfix;
+    if (!meter.export_to.empty()) {
+        try {
+            ipfix = std::make_unique<exporters::IpfixUdpExporter>(
+                meter.export_to, exporters::IpfixEncoderOptions{.observation_domain = meter.export_domain});
+        } catch (const std::exception& e) {
+            spdlog::error("{}", e.what());
+            return 2;
+        }
+        spdlog::info("exporting records as IPFIX to {} (observation domain {})", meter.export_to, meter.export_domain);
+    }
+    MeterOutput output(flows_out, parse_flow_format(options.format), dns_file.get(), std::move(ipfix));
     struct sigaction action {};
     action.sa_handler = request_stop;
     sigaction(SIGINT, &action, nullptr);

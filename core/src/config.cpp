@@ -124,7 +124,8 @@ void read_collector(const YAML::Node& n, CollectorConfig& c) {
 void read_meter(const YAML::Node& n, MeterConfig& m) {
     const std::string key = "meter";
     require_known_keys(n, key, {"interface", "bpf_filter", "snaplen", "promiscuous", "buffer_size", "capture_threads",
-                                "active_timeout", "idle_timeout", "tcp_end_timeout", "max_flows", "max_fragments", "dns"});
+                                "active_timeout", "idle_timeout", "tcp_end_timeout", "max_flows", "max_fragments", "dns",
+                                "export", "export_domain"});
     auto duration = [&](const char* name, std::uint64_t& out) {
         if (!n[name]) return;
         out = with_key(key + "." + name, [&] { return parse_duration_ns(scalar(n[name], key + "." + name)); });
@@ -153,6 +154,12 @@ void read_meter(const YAML::Node& n, MeterConfig& m) {
     if (n["max_fragments"]) m.max_fragments = unsigned_value(n["max_fragments"], key + ".max_fragments", 1u << 24);
     flag("promiscuous", m.promiscuous);
     flag("dns", m.dns);
+    if (n["export"]) {
+        m.export_to = scalar(n["export"], key + ".export");
+        if (!m.export_to.empty()) with_key(key + ".export", [&] { return ListenEndpoint::parse(m.export_to); });
+    }
+    if (n["export_domain"])
+        m.export_domain = static_cast<std::uint32_t>(unsigned_value(n["export_domain"], key + ".export_domain", 0xffffffffu));
 }
 
 double unit_value(const YAML::Node& node, const std::string& key) {
@@ -446,7 +453,9 @@ std::string to_yaml(const Config& c) {
         << YAML::Key << "tcp_end_timeout" << YAML::Value << ms(m.tcp_end_timeout_ns)
         << YAML::Key << "max_flows" << YAML::Value << m.max_flows
         << YAML::Key << "max_fragments" << YAML::Value << m.max_fragments
-        << YAML::Key << "dns" << YAML::Value << m.dns << YAML::EndMap;
+        << YAML::Key << "dns" << YAML::Value << m.dns
+        << YAML::Key << "export" << YAML::Value << m.export_to
+        << YAML::Key << "export_domain" << YAML::Value << m.export_domain << YAML::EndMap;
     const auto& a = c.analyzer;
     out << YAML::Key << "analyzer" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "beacon" << YAML::Value << YAML::BeginMap

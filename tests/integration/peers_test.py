@@ -262,20 +262,35 @@ def summed(recs):
     return out
 
 
-def run_meter_vs_softflowd(flowguard, workdir, seed):
+def crafted_capture(workdir, seed):
     scenario = craft_flows.craft(seed)
     pcap = os.path.join(workdir, "crafted.pcap")
     craft_flows.write(scenario, pcap)
+    return scenario, pcap
+
+
+def start_nfcapd(workdir):
+    """An nfcapd on a free 127.0.0.1 port writing to its own directory: (process, port, directory)."""
     port = free_udp_port()
     nfdir = os.path.join(workdir, "nfcapd")
     os.makedirs(nfdir)
     nfcapd = subprocess.Popen(["nfcapd", "-b", "127.0.0.1", "-p", str(port), "-w", nfdir, "-t", "86400"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    softflowd_export(pcap, len(scenario.frames), port, 10, ["-A", "milli"], workdir)
-    time.sleep(0.5)
+    time.sleep(0.5)  # nfcapd binds its socket
+    return nfcapd, port, nfdir
+
+
+def stop_nfcapd(nfcapd):
+    time.sleep(0.5)  # the last datagrams reach it
     nfcapd.send_signal(signal.SIGTERM)
     nfcapd.wait(timeout=30)
+
+
+def run_meter_vs_softflowd(flowguard, workdir, seed):
+    scenario, pcap = crafted_capture(workdir, seed)
+    nfcapd, port, nfdir = start_nfcapd(workdir)
+    softflowd_export(pcap, len(scenario.frames), port, 10, ["-A", "milli"], workdir)
+    stop_nfcapd(nfcapd)
     theirs = summed(nfdump_records(nfdir))
     res = subprocess.run([flowguard, "meter", "--format", "json", pcap], capture_output=True, text=True, check=True)
     summary = json.loads(res.stderr.strip().splitlines()[-1])
@@ -304,9 +319,52 @@ def run_meter_vs_softflowd(flowguard, workdir, seed):
     print(f"meter: {len(ours)} one-way flows, packets and bytes = softflowd -r (nfdump), times = truth")
 
 
+NFDUMP_FLAG_ORDER = "CEUAPRSF"  # nfdump's tcp_flags string, one letter per bit from 0x80 down to 0x01
+
+
+def nfdump_flags(text):
+    return sum(1 << (7 - i) for i, c in enumerate(text) if c == NFDUMP_FLAG_ORDER[i])
+
+
+def run_meter_ipfix_vs_nfdump(flowguard, workdir, seed):
+    """`flowguard meter --export` sends its records as IPFIX to nfcapd: nfdump must read back exactly the
+    records flowguard printed (keys, packets, bytes, millisecond times, TCP flags, ToS), with no sequence
+    failure."""
+    _, pcap = crafted_capture(workdir, seed)
+    nfcapd, port, nfdir = start_nfcapd(workdir)
+    res = subprocess.run([flowguard, "meter", "--format", "json", "--export", f"udp://127.0.0.1:{port}", pcap],
+                         capture_output=True, text=True, check=True)
+    stop_nfcapd(nfcapd)
+    summary = json.loads(res.stderr.strip().splitlines()[-1])
+    ours, extras = {}, {}
+    for line in res.stdout.splitlines():
+        r = json.loads(line)
+        proto = {"TCP": 6, "UDP": 17, "ICMP": 1, "ICMPv6": 58}.get(r["proto"], r["proto"])
+        key = flow_key(r["src_addr"], r["dst_addr"], r["src_port"], r["dst_port"], int(proto), r["icmp_type"],
+                       r["icmp_code"])
+        ours.setdefault(key, []).append((r["packets"], r["bytes"], r["time_flow_start_ns"] // 1_000_000,
+                                         r["time_flow_end_ns"] // 1_000_000))
+        extras[key] = (r["tcp_flags"] if proto == 6 else 0, r["ip_tos"])
+    theirs = nfdump_records(nfdir)
+    n = compare("meter --export vs nfdump", ours, theirs, 0)
+    dump = subprocess.run(["nfdump", "-R", nfdir, "-o", "json"], capture_output=True, text=True, check=True)
+    for r in json.loads(dump.stdout or "[]"):
+        key = flow_key(r.get("src4_addr") or r.get("src6_addr"), r.get("dst4_addr") or r.get("dst6_addr"),
+                       r.get("src_port", 0), r.get("dst_port", 0), r["proto"], r.get("icmp_type", 0),
+                       r.get("icmp_code", 0))
+        flags = nfdump_flags(r["tcp_flags"]) if r["proto"] == 6 else 0
+        check(extras.get(key) == (flags, r.get("src_tos", 0)),
+              f"{key}: flowguard flags/tos {extras.get(key)} vs nfdump {(flags, r.get('src_tos'))}")
+    stat = subprocess.run(["nfdump", "-R", nfdir, "-I"], capture_output=True, text=True, check=True).stdout
+    check("Sequence failures: 0" in stat, f"nfdump counts sequence failures: {stat[-200:]}")
+    check(summary.get("ipfix_records") == summary.get("records") == n and summary.get("ipfix_send_errors") == 0,
+          f"summary: {summary}")
+    print(f"meter --export: {n} flows in {summary.get('ipfix_messages')} IPFIX messages = nfdump, no sequence failure")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=["decode_vs_nfdump", "collect_live", "meter_vs_softflowd"])
+    ap.add_argument("case", choices=["decode_vs_nfdump", "collect_live", "meter_vs_softflowd", "meter_ipfix_vs_nfdump"])
     ap.add_argument("--flowguard", required=True)
     ap.add_argument("--seed", type=int, default=int(os.environ.get("FLOWGUARD_TEST_SEED", "20240301")))
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -319,6 +377,8 @@ def main():
     flowguard = os.path.abspath(args.flowguard)
     if args.case == "decode_vs_nfdump":
         return run_case(args.case, lambda workdir: run_decode_vs_nfdump(flowguard, workdir, args.seed), args.keep)
+    if args.case == "meter_ipfix_vs_nfdump":
+        return run_case(args.case, lambda workdir: run_meter_ipfix_vs_nfdump(flowguard, workdir, args.seed), args.keep)
     if args.case == "meter_vs_softflowd":
         return run_case(args.case, lambda workdir: run_meter_vs_softflowd(flowguard, workdir, args.seed), args.keep)
     return run_case(args.case, lambda workdir: run_collect_live(flowguard, workdir, args.seed), args.keep)

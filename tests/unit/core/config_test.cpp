@@ -103,6 +103,11 @@ TEST_CASE("meter and analyzer sections: values, defaults and errors that name th
                          flowguard::ConfigError);
     CHECK_THROWS_WITH_AS(flowguard::parse_config("meter:\n  dns: maybe\n"), doctest::Contains("meter.dns"),
                          flowguard::ConfigError);
+    const auto exporting = flowguard::parse_config("meter:\n  export: udp://127.0.0.1:4739\n  export_domain: 7\n");
+    CHECK(exporting.meter.export_to == "udp://127.0.0.1:4739");
+    CHECK(exporting.meter.export_domain == 7);
+    CHECK_THROWS_WITH_AS(flowguard::parse_config("meter:\n  export: tcp://127.0.0.1:4739\n"),
+                         doctest::Contains("meter.export"), flowguard::ConfigError);
 }
 
 TEST_CASE("metrics section: caps, applications, and errors that name the key") {

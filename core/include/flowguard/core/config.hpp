@@ -84,6 +84,8 @@ struct MeterConfig {
     std::size_t max_flows = 1u << 20;                // flow table cap; above it the stalest flows are evicted
     std::size_t max_fragments = 65536;               // IP fragment ids remembered to attribute later fragments
     bool dns = true;                                 // passive DNS from port-53 traffic
+    std::string export_to;                           // `meter`: re-export records as IPFIX to udp://ADDR:PORT
+    std::uint32_t export_domain = 1;                 // IPFIX observation domain of that export
 };
 
 // Detector settings (docs/DETECTION.md explains each and how the defaults were tuned).
