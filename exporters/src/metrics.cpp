@@ -159,8 +159,8 @@ private:
     MetricsProvider provider_;
 };
 
-// civetweb options. No TLS: Debian 12's civetweb fails the HTTPS handshake (checked with a self-signed
-// certificate), so HTTPS is left to a proxy in front (docs/OPERATIONS.md).
+// civetweb options. No TLS: with Debian 12's civetweb the first HTTPS request crashes the process (a worker
+// calls a libssl function its OpenSSL 3 table left NULL), so HTTPS is left to a proxy (docs/OPERATIONS.md).
 std::vector<std::string> civetweb_options(const MetricsConfig& config) {
     return {"listening_ports", config.listen, "num_threads", "2"};
 }

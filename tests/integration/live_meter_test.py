@@ -8,7 +8,8 @@ Traffic stays on 127.0.0.1/8 (loopback is the live interface; a BPF filter keeps
 Checked: the metered flow records (packets, layer-3 bytes) that `run` writes; DNS events reach the shards'
 detectors (sunburst_dns alerts, the stage-2 C2 name matched as an indicator through the CNAME chain); the
 Prometheus endpoint shows the capture, meter and DNS counters; the summary's meter section; a span-only
-daemon (no UDP listener) works; an interface that does not exist is a clear error, not a crash.
+daemon (no UDP listener) works; `flowguard meter -i lo` alone writes the same records and a DNS log and
+stops at once on SIGINT; an interface that does not exist is a clear error, not a crash.
 Needs CAP_NET_RAW (CI runs as root); skipped with a message otherwise.
 """
 import argparse
@@ -198,6 +199,32 @@ def run_live(flowguard, workdir):
     summary = json.loads(open(err_path).read().strip().splitlines()[-1])
     check(summary.get("receive_threads") == 0 and summary.get("meter", {}).get("records", 0) >= 3,
           f"span-only summary {summary.get('receive_threads')} receive threads, meter {summary.get('meter')}")
+
+    # `flowguard meter -i` on its own (no daemon): records on stdout, DNS events in --dns-log, and a SIGINT
+    # on a quiet, filtered interface still ends it at once (reads are bounded by the read timeout).
+    dns_log = os.path.join(workdir, "meter-dns.jsonl")
+    meter_err = os.path.join(workdir, "meter.stderr")
+    meter_out = os.path.join(workdir, "meter.jsonl")
+    meter = subprocess.Popen([flowguard, "meter", "-i", "lo", "--bpf", f"host {RESOLVER}", "--dns-log", dns_log],
+                             stdout=open(meter_out, "w"), stderr=open(meter_err, "w"))
+    wait_for(lambda: "metering on lo" in open(meter_err).read(), 20, "meter -i to start")
+    time.sleep(0.3)
+    sent = send_traffic()
+    time.sleep(0.5)
+    meter.send_signal(signal.SIGINT)
+    check(meter.wait(timeout=10) == 0, "meter -i exited non-zero")
+    summary = json.loads(open(meter_err).read().strip().splitlines()[-1])
+    events = [json.loads(line) for line in open(dns_log)]
+    check(summary.get("dns_written") == len(events) == len(SUNBURST_NAMES) + 1,
+          f"meter -i DNS log: {len(events)} events, summary {summary.get('dns_written')}")
+    check(any(e.get("cnames") == [STAGE2] for e in events), "meter -i DNS log keeps the CNAME chain")
+    flows = [json.loads(line) for line in open(meter_out)]
+    client_port, sink_port, packets, l3_bytes = sent["udp"]
+    udp = [f for f in flows if f["src_port"] == client_port and f["dst_port"] == sink_port]
+    check(len(udp) == 1 and udp[0]["packets"] == packets and udp[0]["bytes"] == l3_bytes,
+          f"meter -i UDP flow {udp}")
+    check(summary.get("capture_received", 0) >= len(UDP_SIZES) + 4 and summary.get("capture_dropped") == 0,
+          f"meter -i capture counters {summary}")
 
     # A missing interface: exit code 1 and the libpcap reason, no hang.
     bad = subprocess.run([flowguard, "run", "--listen", f"udp://127.0.0.1:{udp_port}", "--metrics-listen", "",
