@@ -3,6 +3,7 @@
 #include <flowguard/collector/span_meter.hpp>
 
 #include <arpa/inet.h>
+#include <linux/sock_diag.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -12,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -150,6 +152,20 @@ std::vector<std::string> UdpReceiver::open(const std::vector<ListenEndpoint>& li
     return warnings;
 }
 
+// SO_RXQ_OVFL stamps each datagram with the socket's drop count when it was queued, so drops after the
+// last queued datagram (the tail of a flood) would never be seen. SO_MEMINFO reads the same counter
+// (sk_drops) directly: asked once a second and after the final drain, it completes the count.
+void UdpReceiver::read_drop_counter(Socket& socket) {
+    std::array<std::uint32_t, SK_MEMINFO_VARS> meminfo{};
+    socklen_t length = sizeof meminfo;
+    if (getsockopt(socket.fd, SOL_SOCKET, SO_MEMINFO, meminfo.data(), &length) != 0 ||
+        length < (SK_MEMINFO_DROPS + 1) * sizeof(std::uint32_t))
+        return;
+    const std::uint32_t dropped = meminfo[SK_MEMINFO_DROPS];
+    bump(counters_.kernel_drops, dropped - socket.kernel_drops);  // unsigned: right across a wrap too
+    socket.kernel_drops = dropped;
+}
+
 std::size_t UdpReceiver::read_burst(Socket& socket, int flags) {
     buffers_->reset();
     const int n = recvmmsg(socket.fd, buffers_->messages.data(), static_cast<unsigned>(buffers_->messages.size()),
@@ -231,6 +247,7 @@ void UdpReceiver::housekeeping(std::uint64_t now) {
         last_expiry_ns_ = now;
     }
     if (now - last_publish_ns_ > 1'000'000'000ull) {
+        for (auto& socket : sockets_) read_drop_counter(*socket);
         publish_stats();
         last_publish_ns_ = now;
     }
@@ -297,6 +314,7 @@ void UdpReceiver::run(const std::atomic<bool>& stop) {
             if (n == 0) break;
             drained += n;
         }
+        read_drop_counter(*s);
     }
     hand_over(UINT64_MAX);
     decoder_.finish();

@@ -62,6 +62,7 @@ public:
 private:
     struct Socket;
     std::size_t read_burst(Socket& socket, int flags);
+    void read_drop_counter(Socket& socket);
     void run_polling(const std::atomic<bool>& stop);
     void run_blocking(const std::atomic<bool>& stop);
     void housekeeping(std::uint64_t now);
