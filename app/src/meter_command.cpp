@@ -3,6 +3,7 @@
 #include "summary.hpp"
 
 #include <flowguard/collector/span_meter.hpp>
+#include <flowguard/core/clock.hpp>
 #include <flowguard/exporters/dns_format.hpp>
 #include <flowguard/exporters/flow_format.hpp>
 #include <flowguard/exporters/ipfix_export.hpp>
@@ -12,7 +13,6 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
-#include <ctime>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -132,12 +132,6 @@ int meter_files(const MeterConfig& config, const MeterOptions& options, MeterOut
     }
     print_summary(meter_summary(meter.stats(), {}, output));
     return rc;
-}
-
-std::uint64_t wall_clock_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 int meter_live(const MeterConfig& config, MeterOutput& output) {

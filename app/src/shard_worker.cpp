@@ -1,10 +1,12 @@
 #include "shard_worker.hpp"
 
+#include <flowguard/core/clock.hpp>
+#include <flowguard/core/counter.hpp>
+
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
-#include <ctime>
 #include <thread>
 
 namespace flowguard::app {
@@ -38,7 +40,7 @@ std::size_t ShardWorker::drain_dns() {
             channel->release(batch);
         }
     }
-    if (taken) dns_events_.store(dns_events_.load(std::memory_order_relaxed) + taken, std::memory_order_relaxed);
+    if (taken) add_single_writer(dns_events_, taken);
     return taken;
 }
 
@@ -64,7 +66,7 @@ std::size_t ShardWorker::drain_once() {
                 for (const auto& r : records) traffic_->add(r);
             }
             if (format_ != exporters::FlowFormat::none) buffered_lines_ += batch->count;
-            records_.store(records_.load(std::memory_order_relaxed) + batch->count, std::memory_order_relaxed);
+            add_single_writer(records_, batch->count);
             taken += batch->count;
             channel->release(batch);
             if (buffer_.size() >= (1u << 16)) flush();
@@ -81,18 +83,9 @@ void ShardWorker::write_alerts() {
         ++alert_counts_[{alert.kind, std::string(severity_name(alert.severity))}];
     }
     if (analysis_.alerts->write(lines.data(), lines.size()))
-        alerts_written_.store(alerts_written_.load(std::memory_order_relaxed) + pending_alerts_.size(),
-                              std::memory_order_relaxed);
+        add_single_writer(alerts_written_, pending_alerts_.size());
     pending_alerts_.clear();
 }
-
-namespace {
-std::uint64_t realtime_ns() {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-}  // namespace
 
 void ShardWorker::publish(std::uint64_t now_ns) {
     if (traffic_) traffic_->roll(now_ns);
@@ -118,7 +111,7 @@ ShardSnapshot ShardWorker::published() const {
 void ShardWorker::flush() {
     if (buffer_.size() == 0) return;
     if (sink_.write(buffer_.data(), buffer_.size()))
-        written_.store(written_.load(std::memory_order_relaxed) + buffered_lines_, std::memory_order_relaxed);
+        add_single_writer(written_, buffered_lines_);
     buffer_.clear();
     buffered_lines_ = 0;
 }
@@ -148,7 +141,7 @@ void ShardWorker::run(const std::atomic<bool>& producers_done) {
         if (done && analysis_.analyzer) analysis_.analyzer->finish(pending_alerts_);
         write_alerts();
         if (done) last_publish_ns_ = 0;  // the final state is published whatever the time
-        publish(realtime_ns());
+        publish(wall_clock_ns());
         if (done) return;
         if (found < kFewRecords) nap = std::min(nap * 2, kMaxNap);
         else if (found > kManyRecords) nap = std::max(nap / 2, std::chrono::duration_cast<std::chrono::microseconds>(kMinNap));

@@ -1,6 +1,7 @@
 #include <flowguard/collector/capture_receiver.hpp>
 
-#include <ctime>
+#include <flowguard/core/clock.hpp>
+#include <flowguard/core/counter.hpp>
 
 namespace flowguard::collector {
 namespace {
@@ -8,16 +9,6 @@ namespace {
 // Same bound as the receive threads: a partly filled batch waits at most this long for company.
 constexpr std::uint64_t kMaxBatchAgeNs = 2'000'000;
 constexpr std::uint64_t kSecondNs = 1'000'000'000;
-
-void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
-    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);  // single writer
-}
-
-std::uint64_t wall_clock_ns() noexcept {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * kSecondNs + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 }  // namespace
 
@@ -38,15 +29,15 @@ void CaptureReceiver::route(std::uint64_t now_ns) {
     std::uint64_t dropped = 0;
     for (const auto& r : metered_)
         if (!flows_.add(router_.shard_of(r), r, now_ns)) ++dropped;
-    if (!metered_.empty()) bump(counters_.records, metered_.size());
-    if (dropped) bump(counters_.ring_drops, dropped);
+    if (!metered_.empty()) add_single_writer(counters_.records, metered_.size());
+    if (dropped) add_single_writer(counters_.ring_drops, dropped);
     metered_.clear();
     if (route_dns_) {
         dropped = 0;
         for (const auto& e : dns_events_)
             if (!dns_.add(router_.shard_of(e), e, now_ns)) ++dropped;
-        if (!dns_events_.empty()) bump(counters_.dns_events, dns_events_.size());
-        if (dropped) bump(counters_.dns_drops, dropped);
+        if (!dns_events_.empty()) add_single_writer(counters_.dns_events, dns_events_.size());
+        if (dropped) add_single_writer(counters_.dns_drops, dropped);
     }
     dns_events_.clear();
 }

@@ -1,6 +1,8 @@
 #include <flowguard/collector/udp_receiver.hpp>
 
 #include <flowguard/collector/span_meter.hpp>
+#include <flowguard/core/clock.hpp>
+#include <flowguard/core/counter.hpp>
 
 #include <arpa/inet.h>
 #include <linux/sock_diag.h>
@@ -16,7 +18,6 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <system_error>
 
 namespace flowguard::collector {
@@ -30,16 +31,6 @@ constexpr int kBurstsPerWakeup = 8;
 constexpr std::uint64_t kMaxBatchAgeNs = 2'000'000;
 // On stop, at most this many datagrams are drained per socket: a flood cannot keep shutdown from ending.
 constexpr std::size_t kDrainLimit = 1u << 20;
-
-void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
-    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);  // single writer
-}
-
-std::uint64_t now_ns() noexcept {
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 void set_int_option(int fd, int level, int name, int value, const std::string& what, const std::string& listener) {
     if (setsockopt(fd, level, name, &value, sizeof value) != 0)
@@ -101,8 +92,8 @@ UdpReceiver::UdpReceiver(const CollectorConfig& config, ShardRouter router, std:
         decoder_.on_sampled_packet([this](const PacketView& packet, const FlowRecord& record) {
             DnsEvent event;
             if (extract_dns(packet, record.time_received_ns, event) != DnsExtract::ok) return;
-            bump(counters_.dns_events);
-            if (!dns_.add(router_.shard_of(event), event, burst_received_ns_)) bump(counters_.dns_drops);
+            add_single_writer(counters_.dns_events);
+            if (!dns_.add(router_.shard_of(event), event, burst_received_ns_)) add_single_writer(counters_.dns_drops);
         });
     }
 }
@@ -162,7 +153,7 @@ void UdpReceiver::read_drop_counter(Socket& socket) {
         length < (SK_MEMINFO_DROPS + 1) * sizeof(std::uint32_t))
         return;
     const std::uint32_t dropped = meminfo[SK_MEMINFO_DROPS];
-    bump(counters_.kernel_drops, dropped - socket.kernel_drops);  // unsigned: right across a wrap too
+    add_single_writer(counters_.kernel_drops, dropped - socket.kernel_drops);  // unsigned: right across a wrap too
     socket.kernel_drops = dropped;
 }
 
@@ -171,10 +162,10 @@ std::size_t UdpReceiver::read_burst(Socket& socket, int flags) {
     const int n = recvmmsg(socket.fd, buffers_->messages.data(), static_cast<unsigned>(buffers_->messages.size()),
                            flags, nullptr);
     if (n <= 0) {
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) bump(counters_.receive_errors);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) add_single_writer(counters_.receive_errors);
         return 0;
     }
-    const std::uint64_t received = now_ns();  // one clock read per burst: datagrams in it arrived together
+    const std::uint64_t received = wall_clock_ns();  // one clock read per burst: datagrams in it arrived together
     decoded_.clear();
     for (int i = 0; i < n; ++i) {
         auto& m = buffers_->messages[static_cast<std::size_t>(i)];
@@ -182,13 +173,13 @@ std::size_t UdpReceiver::read_burst(Socket& socket, int flags) {
             if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
                 std::uint32_t dropped = 0;
                 std::memcpy(&dropped, CMSG_DATA(c), sizeof dropped);
-                bump(counters_.kernel_drops, dropped - socket.kernel_drops);  // a running count per socket
+                add_single_writer(counters_.kernel_drops, dropped - socket.kernel_drops);  // a running count per socket
                 socket.kernel_drops = dropped;
             }
         }
-        bump(counters_.bytes, m.msg_len);
+        add_single_writer(counters_.bytes, m.msg_len);
         if (m.msg_hdr.msg_flags & MSG_TRUNC) {  // longer than the slot: a partial datagram is never decoded
-            bump(counters_.truncated);
+            add_single_writer(counters_.truncated);
             continue;
         }
         ExportPacket packet;
@@ -210,8 +201,8 @@ std::size_t UdpReceiver::read_burst(Socket& socket, int flags) {
         burst_received_ns_ = received;
         decoder_.decode(packet, decoded_);
     }
-    bump(counters_.datagrams, static_cast<std::uint64_t>(n));
-    bump(counters_.records, decoded_.size());
+    add_single_writer(counters_.datagrams, static_cast<std::uint64_t>(n));
+    add_single_writer(counters_.records, decoded_.size());
     route(decoded_, received);
     return static_cast<std::size_t>(n);
 }
@@ -231,7 +222,7 @@ void UdpReceiver::route(const std::vector<FlowRecord>& records, std::uint64_t no
     for (const auto& r : records) {
         if (!flows_.add(router_.shard_of(r), r, now)) ++dropped;  // the shard holds every batch: never wait
     }
-    if (dropped) bump(counters_.ring_drops, dropped);
+    if (dropped) add_single_writer(counters_.ring_drops, dropped);
 }
 
 // Partly filled batches whose first item arrived before `older_than_ns` go to their shards.
@@ -277,7 +268,7 @@ void UdpReceiver::run_polling(const std::atomic<bool>& stop) {
                 }
             }
         }
-        housekeeping(now_ns());
+        housekeeping(wall_clock_ns());
     }
 }
 
@@ -297,7 +288,7 @@ void UdpReceiver::run_blocking(const std::atomic<bool>& stop) {
     set_wait(false);
     while (!stop.load(std::memory_order_acquire)) {
         read_burst(s, MSG_WAITFORONE);
-        housekeeping(now_ns());
+        housekeeping(wall_clock_ns());
         const bool partial = flows_.partial() || dns_.partial();
         if (partial != short_wait) set_wait(partial);
     }
