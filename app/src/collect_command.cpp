@@ -41,24 +41,10 @@ int open_output(const Config& config) {
 // The span-port capture threads' totals; their records are in the top-level records_delivered/ring_drops too.
 boost::json::object meter_summary(const std::string& interface, const Pipeline& pipeline) {
     const auto t = pipeline.capture_totals();
-    std::uint64_t records = 0;
-    for (const auto& k : pipeline.captures) records += k->counters().records.load(std::memory_order_relaxed);
-    return {{"interface", interface},
-            {"capture_threads", pipeline.captures.size()},
-            {"frames", t.meter.frames},
-            {"packets", t.meter.flows.packets},
-            {"bytes", t.meter.flows.bytes},
-            {"not_ip", t.meter.not_ip},
-            {"truncated", t.meter.truncated},
-            {"malformed", t.meter.malformed},
-            {"flows_created", t.meter.flows.flows_created},
-            {"records", records},
-            {"evictions", t.meter.flows.evictions},
-            {"dns_messages", t.meter.dns_messages},
-            {"dns_errors", t.meter.dns_errors},
-            {"capture_received", t.drops.received},
-            {"capture_dropped", t.drops.dropped},
-            {"capture_interface_dropped", t.drops.interface_dropped}};
+    auto summary = span_meter_summary(t.meter, t.drops);
+    summary["interface"] = interface;
+    summary["capture_threads"] = pipeline.captures.size();
+    return summary;
 }
 
 }  // namespace

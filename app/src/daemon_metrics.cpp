@@ -54,10 +54,10 @@ public:
         std::lock_guard lock(mutex_);  // civetweb may serve two scrapes at once; the label sets are shared
         w.add("flowguard_build_info", {FLOWGUARD_VERSION}, 1);
         w.add("flowguard_start_time_seconds", {}, start_seconds_);
-        dns_messages_ = 0;
         write_collector(w);
-        write_meter(w);
-        w.add("flowguard_dns_messages_total", {}, static_cast<double>(dns_messages_));
+        const auto captures = pipeline_.capture_totals();
+        write_meter(w, captures);
+        w.add("flowguard_dns_messages_total", {}, static_cast<double>(sflow_dns_messages() + captures.meter.dns_messages));
         write_shards(w);
     }
 
@@ -91,7 +91,6 @@ private:
                   static_cast<double>(receiver.counters().ring_drops.load(std::memory_order_relaxed)));
             w.add("flowguard_dns_drops_total", {std::to_string(i)},
                   static_cast<double>(receiver.counters().dns_drops.load(std::memory_order_relaxed)));
-            dns_messages_ += receiver.counters().dns_events.load(std::memory_order_relaxed);
         }
         for (const auto& [labels, s] : streams) {
             const std::initializer_list<std::string_view> l{labels.first, labels.second};
@@ -125,15 +124,19 @@ private:
         w.add("flowguard_stream_limit_drops_total", {}, static_cast<double>(totals.stream_limit_drops));
     }
 
-    // Span-port capture threads. Threads of one interface (PACKET_FANOUT) add up under its name.
-    void write_meter(exporters::MetricWriter& w) {
+    // DNS messages the receive threads found in sFlow packet samples.
+    std::uint64_t sflow_dns_messages() const {
+        std::uint64_t n = 0;
+        for (const auto& r : pipeline_.receivers) n += r->counters().dns_events.load(std::memory_order_relaxed);
+        return n;
+    }
+
+    // Span-port capture threads (`t`: their totals). Threads of one interface (PACKET_FANOUT) add up under its name.
+    void write_meter(exporters::MetricWriter& w, const collector::CaptureSnapshot& t) {
         if (pipeline_.captures.empty()) return;
         const auto& interface = config_.meter.interface;
-        const auto t = pipeline_.capture_totals();
-        std::uint64_t records = 0;
         for (std::size_t i = 0; i < pipeline_.captures.size(); ++i) {
             const auto& counters = pipeline_.captures[i]->counters();
-            records += counters.records.load(std::memory_order_relaxed);
             const auto label = "capture" + std::to_string(i);
             w.add("flowguard_ring_drops_total", {label}, static_cast<double>(counters.ring_drops.load(std::memory_order_relaxed)));
             w.add("flowguard_dns_drops_total", {label}, static_cast<double>(counters.dns_drops.load(std::memory_order_relaxed)));
@@ -141,10 +144,9 @@ private:
         w.add("flowguard_capture_packets_total", {interface}, static_cast<double>(t.drops.received));
         w.add("flowguard_capture_drops_total", {interface}, static_cast<double>(t.drops.dropped + t.drops.interface_dropped));
         w.add("flowguard_meter_flows", {}, static_cast<double>(t.active_flows));
-        w.add("flowguard_meter_records_total", {}, static_cast<double>(records));
+        w.add("flowguard_meter_records_total", {}, static_cast<double>(t.meter.flows.flows_expired));
         w.add("flowguard_meter_evictions_total", {}, static_cast<double>(t.meter.flows.evictions));
         w.add("flowguard_meter_malformed_total", {}, static_cast<double>(t.meter.truncated + t.meter.malformed));
-        dns_messages_ += t.meter.dns_messages;
     }
 
     // Several sub-agents or "other" interfaces under one label: counters add up, the speed is the largest.
@@ -237,7 +239,6 @@ private:
     const Config& config_;
     const exporters::ApplicationMap& applications_;
     double start_seconds_;
-    std::uint64_t dns_messages_ = 0;  // summed over receivers and capture threads during one write()
     std::mutex mutex_;
     BoundedNames<IpAddress> exporters_;
     BoundedNames<InterfaceName> interfaces_;

@@ -75,23 +75,9 @@ private:
 
 boost::json::object meter_summary(const collector::SpanMeterStats& s, const collector::CaptureDrops& drops,
                                   const MeterOutput& output) {
-    boost::json::object summary{{"frames", s.frames},
-            {"packets", s.flows.packets},
-            {"bytes", s.flows.bytes},
-            {"not_ip", s.not_ip},
-            {"truncated", s.truncated},
-            {"malformed", s.malformed},
-            {"flows_created", s.flows.flows_created},
-            {"records", s.flows.flows_expired},
-            {"records_written", output.flow_lines()},
-            {"evictions", s.flows.evictions},
-            {"fragments_unmatched", s.flows.fragments_unmatched},
-            {"dns_messages", s.dns_messages},
-            {"dns_errors", s.dns_errors},
-            {"dns_written", output.dns_lines()},
-            {"capture_received", drops.received},
-            {"capture_dropped", drops.dropped},
-            {"capture_interface_dropped", drops.interface_dropped}};
+    auto summary = span_meter_summary(s, drops);
+    summary["records_written"] = output.flow_lines();
+    summary["dns_written"] = output.dns_lines();
     output.add_export_summary(summary);
     return summary;
 }
@@ -183,10 +169,7 @@ int meter_live(const MeterConfig& config, MeterOutput& output) {
     collector::CaptureDrops drops;
     for (std::size_t i = 0; i < threads; ++i) {
         total += stats[i];
-        const auto d = captures[i].drops();
-        drops.received += d.received;
-        drops.dropped += d.dropped;
-        drops.interface_dropped += d.interface_dropped;
+        drops += captures[i].drops();
     }
     const bool ok = output.flush(wall_clock_ns());
     print_summary(meter_summary(total, drops, output));

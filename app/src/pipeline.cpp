@@ -82,12 +82,9 @@ Pipeline build_pipeline(const Config& config, LineSink& sink, LiveAnalysis* anal
         }
         ShardAnalysis shard_analysis;
         if (analysis) {
-            const auto lists = analysis->lists->current();
-            AnalyzerConfig analyzer_config = config.analyzer;
-            analyzer_config.beacon.allow_ports = lists->allow_ports;
-            analyzer_config.beacon.allow_domains = lists->allow_domains;
+            // At start the lists are config.analyzer's own; SIGHUP replaces them in the shards later.
             shard_analysis.analyzer = std::make_unique<analyzer::Analyzer>(
-                analyzer_config, config.pipeline.internal_networks, *analysis->suffixes, lists->iocs);
+                config.analyzer, config.pipeline.internal_networks, *analysis->suffixes, analysis->lists->current()->iocs);
             shard_analysis.alerts = analysis->sink.get();
             shard_analysis.lists = analysis->lists.get();
         }
@@ -131,9 +128,7 @@ collector::CaptureSnapshot Pipeline::capture_totals() const {
     for (const auto& k : captures) {
         const auto snap = k->published();
         total.meter += snap.meter;
-        total.drops.received += snap.drops.received;
-        total.drops.dropped += snap.drops.dropped;
-        total.drops.interface_dropped += snap.drops.interface_dropped;
+        total.drops += snap.drops;
         total.active_flows += snap.active_flows;
     }
     return total;

@@ -96,7 +96,6 @@ void ShardWorker::publish(std::uint64_t now_ns) {
     if (analysis_.analyzer) snap.analyzer = analysis_.analyzer->stats();
     snap.alerts = alert_counts_;
     snap.records = records();
-    snap.dns_events = dns_events();
     for (auto* channel : inputs_) snap.queued_batches += channel->queued();
     for (auto* channel : dns_inputs_) snap.queued_batches += channel->queued();
     std::lock_guard lock(published_mutex_);

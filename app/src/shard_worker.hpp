@@ -74,7 +74,6 @@ struct ShardSnapshot {
     analyzer::AnalyzerStats analyzer;
     std::map<std::pair<std::string, std::string>, std::uint64_t> alerts;  // (kind, severity) -> count
     std::uint64_t records = 0;
-    std::uint64_t dns_events = 0;
     std::size_t queued_batches = 0;
 };
 

@@ -107,6 +107,24 @@ boost::json::object capture_summary(const collector::CaptureStats& stats, std::u
     return c;
 }
 
+boost::json::object span_meter_summary(const collector::SpanMeterStats& s, const collector::CaptureDrops& drops) {
+    return {{"frames", s.frames},
+            {"packets", s.flows.packets},
+            {"bytes", s.flows.bytes},
+            {"not_ip", s.not_ip},
+            {"truncated", s.truncated},
+            {"malformed", s.malformed},
+            {"flows_created", s.flows.flows_created},
+            {"records", s.flows.flows_expired},
+            {"evictions", s.flows.evictions},
+            {"fragments_unmatched", s.flows.fragments_unmatched},
+            {"dns_messages", s.dns_messages},
+            {"dns_errors", s.dns_errors},
+            {"capture_received", drops.received},
+            {"capture_dropped", drops.dropped},
+            {"capture_interface_dropped", drops.interface_dropped}};
+}
+
 void print_summary(const boost::json::object& summary) {
     const auto text = boost::json::serialize(summary);
     std::fprintf(stderr, "%s\n", text.c_str());

@@ -4,6 +4,7 @@
 // the sFlow interface counters (first 100 interfaces).
 #include <flowguard/collector/flow_decoder.hpp>
 #include <flowguard/collector/pcap_datagrams.hpp>
+#include <flowguard/collector/span_meter.hpp>
 
 #include <boost/json.hpp>
 
@@ -28,6 +29,9 @@ struct PipelineCounters {
 boost::json::object decoder_summary(const std::vector<const collector::FlowDecoder*>& decoders,
                                     const PipelineCounters& counters);
 boost::json::object capture_summary(const collector::CaptureStats& stats, std::uint64_t skipped_by_port);
+// What a span-port meter did (`meter`, and the `meter` object of `collect`/`run`): frames, packets, bytes,
+// parse problems, flows created, records (flows ended and reported), evictions, DNS, pcap_stats drops.
+boost::json::object span_meter_summary(const collector::SpanMeterStats& stats, const collector::CaptureDrops& drops);
 void print_summary(const boost::json::object& summary);  // one line on stderr
 
 }  // namespace flowguard::app

@@ -6,8 +6,6 @@
 namespace flowguard::collector {
 namespace {
 
-// Same bound as the receive threads: a partly filled batch waits at most this long for company.
-constexpr std::uint64_t kMaxBatchAgeNs = 2'000'000;
 constexpr std::uint64_t kSecondNs = 1'000'000'000;
 
 }  // namespace
@@ -29,14 +27,12 @@ void CaptureReceiver::route(std::uint64_t now_ns) {
     std::uint64_t dropped = 0;
     for (const auto& r : metered_)
         if (!flows_.add(router_.shard_of(r), r, now_ns)) ++dropped;
-    if (!metered_.empty()) add_single_writer(counters_.records, metered_.size());
     if (dropped) add_single_writer(counters_.ring_drops, dropped);
     metered_.clear();
     if (route_dns_) {
         dropped = 0;
         for (const auto& e : dns_events_)
             if (!dns_.add(router_.shard_of(e), e, now_ns)) ++dropped;
-        if (!dns_events_.empty()) add_single_writer(counters_.dns_events, dns_events_.size());
         if (dropped) add_single_writer(counters_.dns_drops, dropped);
     }
     dns_events_.clear();

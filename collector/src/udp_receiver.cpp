@@ -26,9 +26,6 @@ namespace {
 constexpr std::size_t kControlBytes = CMSG_SPACE(sizeof(std::uint32_t));
 // Bursts read from one socket before looking at the others, so one busy exporter cannot starve the rest.
 constexpr int kBurstsPerWakeup = 8;
-// A partly filled batch goes to its shard once its first record is this old: full batches keep the
-// shards' wake-ups (and CPU) low under load, the age bound keeps latency low when traffic is thin.
-constexpr std::uint64_t kMaxBatchAgeNs = 2'000'000;
 // On stop, at most this many datagrams are drained per socket: a flood cannot keep shutdown from ending.
 constexpr std::size_t kDrainLimit = 1u << 20;
 

@@ -60,6 +60,9 @@ constexpr std::array<Field, 15> kIPv6Fields{{
     {153, 8},
 }};
 
+// The template set both templates travel in: set header, two template headers, 4 bytes per field.
+constexpr std::size_t kTemplateSetSize = kSetHeaderSize + 8 + 4 * (kIPv4Fields.size() + kIPv6Fields.size());
+
 template <std::size_t N>
 constexpr std::size_t record_size(const std::array<Field, N>& fields) {
     std::size_t n = 0;
@@ -122,8 +125,7 @@ IpfixEncoder::IpfixEncoder(IpfixEncoderOptions options, Send send) : options_(op
     pending_[1].template_id = 257;
     pending_[1].record_size = record_size(kIPv6Fields);
     // The smallest useful message: header, both templates, one data set with one IPv6 record.
-    const std::size_t floor = kHeaderSize + kSetHeaderSize + 8 + 4 * (kIPv4Fields.size() + kIPv6Fields.size()) +
-                              kSetHeaderSize + pending_[1].record_size;
+    const std::size_t floor = kHeaderSize + kTemplateSetSize + kSetHeaderSize + pending_[1].record_size;
     options_.max_message = std::clamp<std::size_t>(options_.max_message, floor, 65535);
 }
 
@@ -144,8 +146,7 @@ void IpfixEncoder::add(const FlowRecord& r, std::uint64_t export_ns) {
     const bool v6 = r.src_addr.is_v6();
     Pending& p = pending_[v6 ? 1 : 0];
     // Room for this record with the templates in front (they may be due when the message goes out).
-    const std::size_t template_room = kSetHeaderSize + 8 + 4 * (kIPv4Fields.size() + kIPv6Fields.size());
-    if (kHeaderSize + template_room + kSetHeaderSize + p.data.size() + p.record_size > options_.max_message)
+    if (kHeaderSize + kTemplateSetSize + kSetHeaderSize + p.data.size() + p.record_size > options_.max_message)
         send(p, export_ns);
     auto& out = p.data;
     if (v6) {

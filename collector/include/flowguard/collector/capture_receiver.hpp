@@ -17,10 +17,9 @@
 namespace flowguard::collector {
 
 // Written by the capture thread only; readable from any thread.
+// (What was metered is in the published SpanMeterStats; these are the hand-over losses.)
 struct CaptureCounters {
-    std::atomic<std::uint64_t> records{0};
     std::atomic<std::uint64_t> ring_drops{0};  // flow records a full shard could not take
-    std::atomic<std::uint64_t> dns_events{0};
     std::atomic<std::uint64_t> dns_drops{0};   // DNS events a full shard could not take
 };
 

@@ -22,6 +22,13 @@ struct CaptureDrops {
     std::uint64_t received = 0;          // pcap_stats ps_recv
     std::uint64_t dropped = 0;           // ps_drop: the capture buffer was full
     std::uint64_t interface_dropped = 0;  // ps_ifdrop
+
+    CaptureDrops& operator+=(const CaptureDrops& o) noexcept {
+        received += o.received;
+        dropped += o.dropped;
+        interface_dropped += o.interface_dropped;
+        return *this;
+    }
 };
 
 struct RawPacket {
