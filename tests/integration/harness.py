@@ -1,7 +1,10 @@
 """Shared pieces of the integration scripts: failure collection, free ports, waiting, and the closing
 'N passed, N failed' line that CI reads."""
+import os
 import shutil
+import signal
 import socket
+import subprocess
 import tempfile
 import time
 
@@ -19,6 +22,25 @@ def free_udp_port():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_nfdump_collector(binary, workdir, name=None):
+    """nfcapd or sfcapd on a free 127.0.0.1 port, writing to its own directory under workdir:
+    (process, port, directory). Returns once it has had time to bind its socket."""
+    port = free_udp_port()
+    directory = os.path.join(workdir, name or binary)
+    os.makedirs(directory)
+    proc = subprocess.Popen([binary, "-b", "127.0.0.1", "-p", str(port), "-w", directory, "-t", "86400"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return proc, port, directory
+
+
+def stop_nfdump_collector(proc):
+    """Lets the last datagrams arrive, then stops the collector (it writes its file on SIGTERM)."""
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
 
 
 def wait_for(predicate, timeout, what):

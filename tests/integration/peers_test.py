@@ -23,7 +23,8 @@ from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import craft_flows  # noqa: E402
-from harness import check, free_udp_port, run_case, wait_for  # noqa: E402
+from harness import (check, free_udp_port, run_case, start_nfdump_collector, stop_nfdump_collector,  # noqa: E402
+                     wait_for)
 
 class Capture:
     """tshark (dumpcap) on lo, writing the export datagrams to one port into a pcap. The ring buffer is
@@ -186,19 +187,13 @@ def run_decode_vs_nfdump(flowguard, workdir, seed):
     craft_flows.write(scenario, pcap)
     print(f"seed {seed}: {len(scenario.frames)} packets, {len(scenario.truth)} one-way flows")
     for name, version, extra, tolerance, nfdump_times in VARIANTS:
-        port = free_udp_port()
-        nfdir = os.path.join(workdir, f"nfcapd-{name}")
-        os.makedirs(nfdir)
-        nfcapd = subprocess.Popen(["nfcapd", "-b", "127.0.0.1", "-p", str(port), "-w", nfdir, "-t", "86400"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        nfcapd, port, nfdir = start_nfdump_collector("nfcapd", workdir, f"nfcapd-{name}")
         capture_path = os.path.join(workdir, f"export-{name}.pcap")
         cap = Capture(capture_path, port, workdir)
-        time.sleep(0.5)  # nfcapd binds its socket
         softflowd_export(pcap, len(scenario.frames), port, version, extra, workdir)
         cap.stop()
         check(cap.dropped() == 0, f"{name}: tshark dropped datagrams; the comparison would be unfair")
-        nfcapd.send_signal(signal.SIGTERM)
-        nfcapd.wait(timeout=30)
+        stop_nfdump_collector(nfcapd)
 
         ours, summary, _ = flowguard_records(flowguard, capture_path, port)
         theirs = nfdump_records(nfdir)
@@ -269,28 +264,11 @@ def crafted_capture(workdir, seed):
     return scenario, pcap
 
 
-def start_nfcapd(workdir):
-    """An nfcapd on a free 127.0.0.1 port writing to its own directory: (process, port, directory)."""
-    port = free_udp_port()
-    nfdir = os.path.join(workdir, "nfcapd")
-    os.makedirs(nfdir)
-    nfcapd = subprocess.Popen(["nfcapd", "-b", "127.0.0.1", "-p", str(port), "-w", nfdir, "-t", "86400"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)  # nfcapd binds its socket
-    return nfcapd, port, nfdir
-
-
-def stop_nfcapd(nfcapd):
-    time.sleep(0.5)  # the last datagrams reach it
-    nfcapd.send_signal(signal.SIGTERM)
-    nfcapd.wait(timeout=30)
-
-
 def run_meter_vs_softflowd(flowguard, workdir, seed):
     scenario, pcap = crafted_capture(workdir, seed)
-    nfcapd, port, nfdir = start_nfcapd(workdir)
+    nfcapd, port, nfdir = start_nfdump_collector("nfcapd", workdir)
     softflowd_export(pcap, len(scenario.frames), port, 10, ["-A", "milli"], workdir)
-    stop_nfcapd(nfcapd)
+    stop_nfdump_collector(nfcapd)
     theirs = summed(nfdump_records(nfdir))
     res = subprocess.run([flowguard, "meter", "--format", "json", pcap], capture_output=True, text=True, check=True)
     summary = json.loads(res.stderr.strip().splitlines()[-1])
@@ -331,10 +309,10 @@ def run_meter_ipfix_vs_nfdump(flowguard, workdir, seed):
     records flowguard printed (keys, packets, bytes, millisecond times, TCP flags, ToS), with no sequence
     failure."""
     _, pcap = crafted_capture(workdir, seed)
-    nfcapd, port, nfdir = start_nfcapd(workdir)
+    nfcapd, port, nfdir = start_nfdump_collector("nfcapd", workdir)
     res = subprocess.run([flowguard, "meter", "--format", "json", "--export", f"udp://127.0.0.1:{port}", pcap],
                          capture_output=True, text=True, check=True)
-    stop_nfcapd(nfcapd)
+    stop_nfdump_collector(nfcapd)
     summary = json.loads(res.stderr.strip().splitlines()[-1])
     ours, extras = {}, {}
     for line in res.stdout.splitlines():

@@ -20,7 +20,6 @@ import glob
 import json
 import os
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -30,7 +29,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, free_udp_port, run_case, wait_for  # noqa: E402
+from harness import check, run_case, start_nfdump_collector, stop_nfdump_collector  # noqa: E402
 
 UNKNOWN_IF = 0x3FFFFFFF
 
@@ -242,19 +241,12 @@ def compare_with_tshark(flowguard, pcap):
 
 # ---- sfcapd ----
 def sfcapd_records(payloads, workdir):
-    port = free_udp_port()
-    nfdir = os.path.join(workdir, "sfcapd")
-    os.makedirs(nfdir)
-    proc = subprocess.Popen(["sfcapd", "-b", "127.0.0.1", "-p", str(port), "-w", nfdir, "-t", "86400"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)  # sfcapd binds its socket
+    proc, port, nfdir = start_nfdump_collector("sfcapd", workdir)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         for p in payloads:
             s.sendto(p, ("127.0.0.1", port))
             time.sleep(0.001)  # no burst beyond sfcapd's socket buffer
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=30)
+    stop_nfdump_collector(proc)
     res = subprocess.run(["nfdump", "-R", nfdir, "-o", "json"], capture_output=True, text=True, check=True,
                          env=dict(os.environ, TZ="UTC"))
     out = Counter()
