@@ -1,6 +1,8 @@
 #include <flowguard/collector/decode_plan.hpp>
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
 
 namespace flowguard::collector {
 namespace {
@@ -104,6 +106,78 @@ bool length_fits(FieldOp op, std::uint16_t length) {
     }
 }
 
+// Which group a step goes to and, for integers and addresses, which record member it fills.
+struct Placement {
+    TypedSteps::Group group = TypedSteps::other;
+    std::size_t member = 0;
+};
+
+Placement place(FieldOp op) {
+    using G = TypedSteps::Group;
+    switch (op) {
+        case FieldOp::bytes: return {G::u64, offsetof(FlowRecord, bytes)};
+        case FieldOp::packets: return {G::u64, offsetof(FlowRecord, packets)};
+        case FieldOp::in_if: return {G::u32, offsetof(FlowRecord, in_if)};
+        case FieldOp::out_if: return {G::u32, offsetof(FlowRecord, out_if)};
+        case FieldOp::src_as: return {G::u32, offsetof(FlowRecord, src_as)};
+        case FieldOp::dst_as: return {G::u32, offsetof(FlowRecord, dst_as)};
+        case FieldOp::src_port: return {G::u16, offsetof(FlowRecord, src_port)};
+        case FieldOp::dst_port: return {G::u16, offsetof(FlowRecord, dst_port)};
+        case FieldOp::src_vlan: return {G::u16, offsetof(FlowRecord, src_vlan)};
+        case FieldOp::dst_vlan: return {G::u16, offsetof(FlowRecord, dst_vlan)};
+        case FieldOp::proto: return {G::u8, offsetof(FlowRecord, proto)};
+        case FieldOp::tos: return {G::u8, offsetof(FlowRecord, ip_tos)};
+        case FieldOp::tcp_flags: return {G::u8, offsetof(FlowRecord, tcp_flags)};
+        case FieldOp::src_mask: return {G::u8, offsetof(FlowRecord, src_mask)};
+        case FieldOp::dst_mask: return {G::u8, offsetof(FlowRecord, dst_mask)};
+        case FieldOp::ttl: return {G::u8, offsetof(FlowRecord, ip_ttl)};
+        case FieldOp::forwarding_status: return {G::u8, offsetof(FlowRecord, forwarding_status)};
+        case FieldOp::end_reason: return {G::u8, offsetof(FlowRecord, flow_end_reason)};
+        case FieldOp::direction: return {G::flag, offsetof(FlowRecord, direction)};  // 0 ingress, else egress
+        case FieldOp::src_v4: case FieldOp::src_v6: return {G::addresses, offsetof(FlowRecord, src_addr)};
+        case FieldOp::dst_v4: case FieldOp::dst_v6: return {G::addresses, offsetof(FlowRecord, dst_addr)};
+        case FieldOp::next_hop_v4: case FieldOp::next_hop_v6: return {G::addresses, offsetof(FlowRecord, next_hop)};
+        case FieldOp::bgp_next_hop_v4: case FieldOp::bgp_next_hop_v6:
+            return {G::addresses, offsetof(FlowRecord, bgp_next_hop)};
+        case FieldOp::start_uptime_ms: case FieldOp::start_sec: case FieldOp::start_ms:
+        case FieldOp::start_ntp_us: case FieldOp::start_ntp_ns: case FieldOp::start_delta_us:
+        case FieldOp::end_uptime_ms: case FieldOp::end_sec: case FieldOp::end_ms:
+        case FieldOp::end_ntp_us: case FieldOp::end_ntp_ns: case FieldOp::end_delta_us:
+            return {G::times, 0};
+        default: return {};
+    }
+}
+
+// Groups the storing steps of a flow-record plan by member type, keeping template order inside a group
+// (a later address or time of the same kind wins, as it would field by field).
+void compile_typed(const std::vector<DecodeStep>& steps, TypedSteps& typed) {
+    std::array<std::vector<TypedStep>, TypedSteps::kGroups> groups;
+    for (const auto& step : steps) {
+        if (step.op == FieldOp::skip) continue;
+        const auto where = place(step.op);
+        const bool read_as_integer = where.group <= TypedSteps::flag || where.group == TypedSteps::times;
+        TypedStep t;
+        t.at = static_cast<std::uint16_t>(read_as_integer ? step.offset + step.length : step.offset);
+        t.member = static_cast<std::uint16_t>(where.member);
+        t.length = step.length;
+        t.etype = step.op == FieldOp::src_v4 ? kEtherTypeIPv4 : step.op == FieldOp::src_v6 ? kEtherTypeIPv6 : 0;
+        t.shift = static_cast<std::uint8_t>(read_as_integer ? 64 - 8 * step.length : 0);
+        t.segment = step.segment;
+        t.op = step.op;
+        if (t.segment != 0) typed.first_segment_only = false;
+        t.is_end = step.op == FieldOp::end_uptime_ms || step.op == FieldOp::end_sec || step.op == FieldOp::end_ms ||
+                   step.op == FieldOp::end_ntp_us || step.op == FieldOp::end_ntp_ns || step.op == FieldOp::end_delta_us;
+        groups[where.group].push_back(t);
+    }
+    typed.steps.clear();
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+        typed.group_start[g] = static_cast<std::uint16_t>(typed.steps.size());
+        typed.steps.insert(typed.steps.end(), groups[g].begin(), groups[g].end());
+    }
+    typed.group_start[TypedSteps::kGroups] = static_cast<std::uint16_t>(typed.steps.size());
+    typed.steps.shrink_to_fit();
+}
+
 constexpr std::size_t kOpCount = static_cast<std::size_t>(FieldOp::system_init_ms) + 1;
 
 }  // namespace
@@ -138,9 +212,11 @@ PlanError compile_plan(std::span<const TemplateField> fields, std::uint16_t scop
     if (minimum == 0) return PlanError::empty_record;
     if (minimum > 65535) return PlanError::too_long;
 
-    std::uint32_t offset = 0;
+    std::uint32_t segment_offset = 0;
+    std::vector<std::uint16_t> segment_lengths;
     for (const auto& f : fields) {
-        DecodeStep step{static_cast<std::uint16_t>(offset), f.length, FieldOp::skip};
+        const auto segment = static_cast<std::uint8_t>(std::min<std::size_t>(segment_lengths.size(), 255));
+        DecodeStep step{static_cast<std::uint16_t>(segment_offset), f.length, FieldOp::skip, segment};
         if (f.enterprise == 0 && f.length != kVariableLength) {
             const auto m = map_element(f.id, ipfix);
             auto& best = best_rank[static_cast<std::size_t>(m.op)];
@@ -151,9 +227,21 @@ PlanError compile_plan(std::span<const TemplateField> fields, std::uint16_t scop
         }
         // Fixed-length plans keep only the steps that store something; offsets already skip the rest.
         if (plan.variable_length || step.op != FieldOp::skip) plan.steps.push_back(step);
-        if (f.length != kVariableLength) offset += f.length;
+        if (f.length == kVariableLength) {
+            segment_lengths.push_back(static_cast<std::uint16_t>(segment_offset));
+            segment_offset = 0;
+        } else {
+            segment_offset += f.length;
+        }
     }
+    segment_lengths.push_back(static_cast<std::uint16_t>(segment_offset));
     plan.record_length = plan.variable_length ? 0 : fixed;
+    plan.has_typed = !is_options && segment_lengths.size() <= kMaxTypedSegments;
+    if (plan.has_typed) {
+        compile_typed(plan.steps, plan.typed);
+        if (plan.variable_length) plan.typed.segment_lengths = std::move(segment_lengths);
+    }
+    plan.steps.shrink_to_fit();
     plan.min_record_length = minimum;
     return PlanError::none;
 }

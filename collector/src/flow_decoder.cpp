@@ -9,6 +9,7 @@
 #include <boost/container_hash/hash.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
 
+#include <algorithm>
 #include <deque>
 
 namespace flowguard::collector {
@@ -44,15 +45,19 @@ struct TemplateKeyHash {
     }
 };
 
-struct StoredTemplate {
-    std::vector<TemplateField> fields;
-    DecodePlan plan;
-};
-
 struct PendingSet {
     TemplateKey key;
     PacketContext context;
-    std::vector<std::uint8_t> data;
+    // kDecodeLeadingBytes of zeros, then the set's body: a fixed-length decode reads a little before each
+    // field, which inside a packet falls on its headers.
+    std::vector<std::uint8_t> padded;
+
+    PendingSet(const TemplateKey& k, const PacketContext& c, const std::uint8_t* body, std::size_t length)
+        : key(k), context(c), padded(kDecodeLeadingBytes + length) {
+        std::copy_n(body, length, padded.begin() + kDecodeLeadingBytes);
+    }
+    const std::uint8_t* body() const noexcept { return padded.data() + kDecodeLeadingBytes; }
+    std::size_t size() const noexcept { return padded.size() - kDecodeLeadingBytes; }
 };
 
 }  // namespace
@@ -93,7 +98,7 @@ public:
         t.decode_errors = global_errors_;
         t.stream_limit_drops = stream_limit_drops_;
         t.interface_counter_rejects = interfaces_.rejected();
-        t.templates = templates_.size();
+        t.templates = template_total_;
         for (const auto& [key, s] : streams_) {
             t.records += s.stats.records;
             t.decode_errors += s.stats.decode_errors;
@@ -114,13 +119,14 @@ public:
         }
     }
 
-    std::size_t template_count() const { return templates_.size(); }
+    std::size_t template_count() const { return template_total_; }
     const InterfaceCounterTable& interfaces() const { return interfaces_; }
     void on_sampled_packet(SampledPacketHandler handler) { sampled_packet_ = std::move(handler); }
 
     void for_each_template(const std::function<void(const TemplateSnapshot&)>& visit) const {
-        for (const auto& [key, t] : templates_)
-            visit(TemplateSnapshot{key.stream, key.id, t.plan.is_options, t.plan.scope_field_count, t.fields});
+        for (const auto& [stream, s] : streams_)
+            for (const auto& [id, t] : s.templates)
+                visit(TemplateSnapshot{stream, id, t->plan.is_options, t->plan.scope_field_count, t->fields});
     }
 
     bool restore(const TemplateSnapshot& snap) {
@@ -148,16 +154,22 @@ private:
         return version == 9 ? SequenceTracker(1u << 20, 1024) : SequenceTracker(1u << 24, 1u << 16);
     }
 
+    // Exporters send in bursts, so the stream of the previous packet is checked before hashing.
     StreamState* stream_for(const StreamKey& key) {
-        if (auto it = streams_.find(key); it != streams_.end()) return &it->second;
-        if (streams_.size() >= config_.max_streams) {
-            ++stream_limit_drops_;
-            return nullptr;
+        if (last_stream_ != nullptr && last_stream_key_ == key) return last_stream_;
+        auto it = streams_.find(key);
+        if (it == streams_.end()) {
+            if (streams_.size() >= config_.max_streams) {
+                ++stream_limit_drops_;
+                return nullptr;
+            }
+            it = streams_.try_emplace(key, tracker_for(key.version)).first;  // may move every stream
+            if (auto o = rate_overrides_.find(key.exporter); o != rate_overrides_.end())
+                it->second.override_rate = o->second;
         }
-        auto [it, inserted] = streams_.try_emplace(key, tracker_for(key.version));
-        if (auto o = rate_overrides_.find(key.exporter); o != rate_overrides_.end())
-            it->second.override_rate = o->second;
-        return &it->second;
+        last_stream_key_ = key;
+        last_stream_ = &it->second;
+        return last_stream_;
     }
 
     // v5 and v9 carry the exporter's uptime: a jump back means it rebooted.
@@ -350,10 +362,10 @@ private:
                 parse_templates(stream_key, s, body, body_length, ipfix, true, out);
             } else if (set_id >= 256) {
                 const TemplateKey key{stream_key, set_id};
-                if (auto it = templates_.find(key); it != templates_.end()) {
-                    const auto n = decode_data_set(packet, ctx, s, it->second.plan, body, body_length, out);
+                if (auto it = s.templates.find(set_id); it != s.templates.end()) {
+                    const auto n = decode_data_set(packet, ctx, s, it->second->plan, body, body_length, out);
                     result.data_records += n;
-                    if (!it->second.plan.is_options) result.flow_records += n;
+                    if (!it->second->plan.is_options) result.flow_records += n;
                 } else {
                     hold_pending(key, ctx, s, body, body_length);
                     result.uncounted = true;
@@ -372,7 +384,7 @@ private:
                                   std::vector<FlowRecord>& out);
     void store_template(const TemplateKey& key, StreamState& s, std::uint16_t scope_count, bool options, bool ipfix,
                         std::vector<FlowRecord>& out);
-    void withdraw_templates(const StreamKey& stream, StreamState& s, std::uint16_t template_id, bool options);
+    void withdraw_templates(StreamState& s, std::uint16_t template_id, bool options);
 
     void hold_pending(const TemplateKey& key, const PacketContext& ctx, StreamState& s, const std::uint8_t* p,
                       std::size_t length) {
@@ -385,18 +397,18 @@ private:
         ++held;
         pending_bytes_ += length;
         ++s.stats.pending_sets;
-        pending_.push_back(PendingSet{key, ctx, std::vector<std::uint8_t>(p, p + length)});
+        pending_.emplace_back(key, ctx, p, length);
     }
 
     void drop_oldest_pending() {
         auto& front = pending_.front();
-        if (auto it = streams_.find(front.key.stream); it != streams_.end()) count_unknown(it->second, front.data.size());
+        if (auto it = streams_.find(front.key.stream); it != streams_.end()) count_unknown(it->second, front.size());
         release_pending_slot(front);
         pending_.pop_front();
     }
 
     void release_pending_slot(const PendingSet& set) {
-        pending_bytes_ -= set.data.size();
+        pending_bytes_ -= set.size();
         if (auto it = pending_per_template_.find(set.key); it != pending_per_template_.end() && --it->second == 0)
             pending_per_template_.erase(it);
     }
@@ -417,9 +429,9 @@ private:
                 keep.push_back(std::move(set));
                 continue;
             }
-            ExportPacket origin{set.data, key.stream.exporter, key.stream.port, set.context.received_ns};
-            s.stats.pending_decoded += decode_data_set(origin, set.context, s, plan, set.data.data(), set.data.size(), out);
-            pending_bytes_ -= set.data.size();
+            ExportPacket origin{{set.body(), set.size()}, key.stream.exporter, key.stream.port, set.context.received_ns};
+            s.stats.pending_decoded += decode_data_set(origin, set.context, s, plan, set.body(), set.size(), out);
+            pending_bytes_ -= set.size();
         }
         pending_.swap(keep);
         pending_per_template_.erase(key);
@@ -437,8 +449,10 @@ private:
     }
 
     CollectorConfig config_;
-    boost::unordered_flat_map<StreamKey, StreamState, StreamKeyHash> streams_;
-    boost::unordered_flat_map<TemplateKey, StoredTemplate, TemplateKeyHash> templates_;
+    boost::unordered_flat_map<StreamKey, StreamState, StreamKeyHash> streams_;  // never erased
+    StreamKey last_stream_key_;
+    StreamState* last_stream_ = nullptr;  // valid until the next insertion, which replaces it
+    std::size_t template_total_ = 0;  // over every stream
     boost::unordered_flat_map<TemplateKey, std::size_t, TemplateKeyHash> pending_per_template_;
     boost::unordered_flat_map<IpAddress, std::uint64_t, boost::hash<IpAddress>> rate_overrides_;
     std::deque<PendingSet> pending_;
@@ -460,7 +474,7 @@ void FlowDecoder::Impl::parse_templates(const StreamKey& stream_key, StreamState
         const std::uint16_t template_id = load_be16(p);
         std::size_t field_count = load_be16(p + 2);
         if (ipfix && field_count == 0 && template_id >= 2) {
-            withdraw_templates(stream_key, s, template_id, options);
+            withdraw_templates(s, template_id, options);
             p += 4;
             remaining -= 4;
             continue;
@@ -531,9 +545,9 @@ void FlowDecoder::Impl::parse_templates(const StreamKey& stream_key, StreamState
 
 void FlowDecoder::Impl::store_template(const TemplateKey& key, StreamState& s, std::uint16_t scope_count, bool options,
                                        bool ipfix, std::vector<FlowRecord>& out) {
-    auto it = templates_.find(key);
-    if (it != templates_.end()) {
-        const auto& old = it->second;
+    auto it = s.templates.find(key.id);
+    if (it != s.templates.end()) {
+        const auto& old = *it->second;
         if (old.plan.is_options == options && old.plan.scope_field_count == scope_count &&
             std::equal(old.fields.begin(), old.fields.end(), scratch_fields_.begin(), scratch_fields_.end(),
                        [](const TemplateField& a, const TemplateField& b) {
@@ -546,30 +560,31 @@ void FlowDecoder::Impl::store_template(const TemplateKey& key, StreamState& s, s
         ++s.stats.template_rejects;
         return;
     }
-    if (it == templates_.end()) {
-        if (templates_.size() >= config_.templates.max_templates ||
-            s.template_count >= config_.templates.max_templates_per_exporter) {
+    // A typed plan never walks its steps; a quarter of a held template's memory is not kept for nothing.
+    if (plan.has_typed) plan.steps = {};
+    if (it == s.templates.end()) {
+        if (template_total_ >= config_.templates.max_templates ||
+            s.templates.size() >= config_.templates.max_templates_per_exporter) {
             ++s.stats.template_rejects;
             return;
         }
-        it = templates_.try_emplace(key).first;
-        ++s.template_count;
+        it = s.templates.try_emplace(key.id, std::make_unique<StoredTemplate>()).first;
+        ++template_total_;
     } else {
         ++s.stats.template_changes;
     }
-    it->second.fields = scratch_fields_;
-    it->second.plan = std::move(plan);
-    release_pending(key, s, it->second.plan, out);
+    it->second->fields = scratch_fields_;
+    it->second->plan = std::move(plan);
+    release_pending(key, s, it->second->plan, out);
 }
 
-void FlowDecoder::Impl::withdraw_templates(const StreamKey& stream, StreamState& s, std::uint16_t template_id,
-                                           bool options) {
+void FlowDecoder::Impl::withdraw_templates(StreamState& s, std::uint16_t template_id, bool options) {
     // Id 2 (templates) or 3 (options templates) withdraws every template of that kind from the stream.
     const bool all = template_id == (options ? 3 : 2);
-    const auto erased = boost::unordered::erase_if(templates_, [&](const auto& kv) {
-        return kv.first.stream == stream && kv.second.plan.is_options == options && (all || kv.first.id == template_id);
+    const auto erased = boost::unordered::erase_if(s.templates, [&](const auto& kv) {
+        return kv.second->plan.is_options == options && (all || kv.first == template_id);
     });
-    s.template_count -= std::min<std::size_t>(s.template_count, erased);
+    template_total_ -= erased;
     s.stats.template_withdrawals += erased;
 }
 

@@ -8,6 +8,11 @@
 #include "stream_state.hpp"
 #include "wire_reader.hpp"
 
+#include <array>
+#include <cstddef>
+#include <new>
+#include <vector>
+
 namespace flowguard::collector {
 
 class RecordBuilder {
@@ -20,26 +25,37 @@ public:
         base_.type = ctx.type;
         base_.sequence_num = ctx.sequence;
         base_.observation_domain_id = ctx.domain;
+        // The stream's rate, unless a record names its own sampler or rate (rare in flow records).
+        base_.sampling_rate = stream.override_rate ? stream.override_rate : stream.default_rate;
     }
 
     // What every record of this packet shares. Records start as a copy of it: one block copy is cheaper
     // than initialising each member of a fresh record.
     const FlowRecord& base() const noexcept { return base_; }
 
+    // Fixed-length flow records. `p` needs kDecodeLeadingBytes readable bytes before it (see TypedSteps).
     [[gnu::always_inline]] inline void build_fixed(const DecodePlan& plan, const std::uint8_t* p,
                                                    FlowRecord& r) const noexcept {
         Scratch scratch;
-        for (const auto& step : plan.steps) store(step.op, p + step.offset, step.length, r, scratch);
+        store_typed<false>(plan.typed, p, nullptr, r, scratch);
         finish(r, scratch);
     }
 
-    // Returns the record's length, or 0 if a field runs past `available`.
+    // Variable-length flow records. Returns the record's length, or 0 if a field runs past `available`.
     std::size_t build_variable(const DecodePlan& plan, const std::uint8_t* p, std::size_t available,
                                FlowRecord& r) const noexcept {
         Scratch scratch;
-        const auto used = walk_variable(plan, p, available, [&](FieldOp op, const std::uint8_t* v, std::uint16_t len) {
-            store(op, v, len, r, scratch);
-        });
+        std::size_t used = 0;
+        if (plan.has_typed) {
+            std::array<std::uint32_t, kMaxTypedSegments> starts;
+            used = segment_starts(plan.typed.segment_lengths, p, available, starts);
+            if (used != 0 && plan.typed.first_segment_only) store_typed<false>(plan.typed, p, nullptr, r, scratch);
+            else if (used != 0) store_typed<true>(plan.typed, p, starts.data(), r, scratch);
+        } else {
+            used = walk_variable(plan, p, available, [&](FieldOp op, const std::uint8_t* v, std::uint16_t len) {
+                store(op, v, len, r, scratch);
+            });
+        }
         if (used != 0) finish(r, scratch);
         return used;
     }
@@ -79,6 +95,7 @@ private:
         bool has_init = false;
         std::uint64_t init_ms = 0;
         bool has_icmp = false;
+        bool has_sampling = false;  // a sampler id or a sampling field was read
 
         std::uint64_t rate() const noexcept {
             if (interval) return interval;
@@ -87,6 +104,68 @@ private:
             return 0;
         }
     };
+
+    // Where each segment of a variable-length record starts (RFC 7011 7: a variable-length field has one
+    // length byte, or 255 and then two). Returns the record's length, or 0 if it runs past `available`.
+    static std::size_t segment_starts(const std::vector<std::uint16_t>& lengths, const std::uint8_t* p,
+                                      std::size_t available,
+                                      std::array<std::uint32_t, kMaxTypedSegments>& starts) noexcept {
+        std::size_t pos = 0;
+        starts[0] = 0;
+        for (std::size_t i = 0; i + 1 < lengths.size(); ++i) {
+            pos += lengths[i];
+            if (pos + 1 > available) return 0;
+            std::size_t len = p[pos++];
+            if (len == 255) {
+                if (pos + 2 > available) return 0;
+                len = load_be16(p + pos);
+                pos += 2;
+            }
+            pos += len;
+            if (pos > available) return 0;
+            starts[i + 1] = static_cast<std::uint32_t>(pos);
+        }
+        pos += lengths.back();
+        return pos > available ? 0 : pos;
+    }
+
+    // One short loop per member type; `starts` is null for a fixed-length record (one segment).
+    template <bool kSegmented>
+    [[gnu::always_inline]] inline void store_typed(const TypedSteps& t, const std::uint8_t* p,
+                                                   const std::uint32_t* starts, FlowRecord& r,
+                                                   Scratch& scratch) const noexcept {
+        const auto at = [p, starts](const TypedStep& s) {
+            if constexpr (kSegmented) return p + starts[s.segment] + s.at;
+            else return p + s.at;
+        };
+        auto* record = reinterpret_cast<std::byte*>(&r);
+        // A typed store into the member itself: unlike memcpy it cannot alias the plan's steps, so the
+        // compiler keeps them in registers across the loop.
+        const auto put = [record](const TypedStep& s, auto value) {
+            *std::launder(reinterpret_cast<decltype(value)*>(record + s.member)) = value;
+        };
+        for (const auto& s : t.group(TypedSteps::u64)) put(s, read_uint_ending_at(at(s), s.shift));
+        for (const auto& s : t.group(TypedSteps::u32))
+            put(s, static_cast<std::uint32_t>(read_uint_ending_at(at(s), s.shift)));
+        for (const auto& s : t.group(TypedSteps::u16))
+            put(s, static_cast<std::uint16_t>(read_uint_ending_at(at(s), s.shift)));
+        for (const auto& s : t.group(TypedSteps::u8))
+            put(s, static_cast<std::uint8_t>(read_uint_ending_at(at(s), s.shift)));
+        for (const auto& s : t.group(TypedSteps::flag))
+            put(s, static_cast<std::uint8_t>(read_uint_ending_at(at(s), s.shift) != 0));
+        for (const auto& s : t.group(TypedSteps::addresses)) {
+            auto& address = *std::launder(reinterpret_cast<IpAddress*>(record + s.member));
+            if (s.length == 16) address.assign_v6(at(s));
+            else address.assign_v4(at(s));
+            if (s.etype != 0) r.etype = s.etype;
+        }
+        for (const auto& s : t.group(TypedSteps::times)) {
+            const auto value = read_uint_ending_at(at(s), s.shift);
+            (s.is_end ? scratch.end_kind : scratch.start_kind) = s.op;
+            (s.is_end ? scratch.end : scratch.start) = value;
+        }
+        for (const auto& s : t.group(TypedSteps::other)) store(s.op, at(s), s.length, r, scratch);
+    }
 
     template <typename Visit>
     static std::size_t walk_variable(const DecodePlan& plan, const std::uint8_t* p, std::size_t available,
@@ -166,18 +245,21 @@ private:
                 s.end_kind = op;
                 s.end = read_uint(v, len);
                 break;
-            case FieldOp::sampler_id: s.has_sampler_id = true; s.sampler_id = read_uint(v, len); break;
-            case FieldOp::sampling_interval: s.interval = read_uint(v, len); break;
+            case FieldOp::sampler_id:
+                s.has_sampler_id = s.has_sampling = true;
+                s.sampler_id = read_uint(v, len);
+                break;
+            case FieldOp::sampling_interval: s.interval = read_uint(v, len); s.has_sampling = true; break;
             case FieldOp::sampling_packet_interval:
                 s.packet_interval = read_uint(v, len);
-                s.has_packet_sampling = true;
+                s.has_packet_sampling = s.has_sampling = true;
                 break;
             case FieldOp::sampling_packet_space:
                 s.packet_space = read_uint(v, len);
-                s.has_packet_sampling = true;
+                s.has_packet_sampling = s.has_sampling = true;
                 break;
-            case FieldOp::sampling_size: s.sampling_size = read_uint(v, len); break;
-            case FieldOp::sampling_population: s.sampling_population = read_uint(v, len); break;
+            case FieldOp::sampling_size: s.sampling_size = read_uint(v, len); s.has_sampling = true; break;
+            case FieldOp::sampling_population: s.sampling_population = read_uint(v, len); s.has_sampling = true; break;
             case FieldOp::system_init_ms: s.has_init = true; s.init_ms = read_uint(v, len); break;
         }
     }
@@ -213,10 +295,10 @@ private:
             r.icmp_type = static_cast<std::uint8_t>(r.dst_port >> 8);
             r.icmp_code = static_cast<std::uint8_t>(r.dst_port);
         }
-        if (stream_.override_rate) r.sampling_rate = stream_.override_rate;
-        else if (const auto own = s.rate()) r.sampling_rate = own;
-        else if (s.has_sampler_id) r.sampling_rate = stream_.rate_for_sampler(s.sampler_id);
-        else r.sampling_rate = stream_.default_rate;
+        if (s.has_sampling && !stream_.override_rate) {  // otherwise the base record's rate stands
+            if (const auto own = s.rate()) r.sampling_rate = own;
+            else if (s.has_sampler_id) r.sampling_rate = stream_.rate_for_sampler(s.sampler_id);
+        }
     }
 
     // Options data: remember sampling rates and the exporter's boot time for later data records.

@@ -1,5 +1,6 @@
 #pragma once
 // Private: what the decoder knows about one exporter stream and one export packet.
+#include <flowguard/collector/decode_plan.hpp>
 #include <flowguard/collector/exporter_stats.hpp>
 #include <flowguard/collector/sequence_tracker.hpp>
 #include <flowguard/core/flow_record.hpp>
@@ -7,8 +8,15 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 namespace flowguard::collector {
+
+struct StoredTemplate {
+    std::vector<TemplateField> fields;
+    DecodePlan plan;
+};
 
 // Header facts of one export packet that record decoding needs (kept with data pending its template).
 struct PacketContext {
@@ -53,7 +61,11 @@ struct StreamState {
     bool has_system_init = false;
     std::uint32_t max_uptime_ms = 0;
     bool uptime_seen = false;
-    std::size_t template_count = 0;
+    // Templates live with their stream: a data set needs one small lookup by template id once the
+    // stream is found, instead of hashing the exporter's address again.
+    // Held by pointer: most streams have a few templates, and a flat map's free slots would each cost a
+    // whole template.
+    boost::unordered_flat_map<std::uint16_t, std::unique_ptr<StoredTemplate>> templates;
 
     std::uint64_t rate_for_sampler(std::uint64_t id) const {
         if (auto it = sampler_rates.find(id); it != sampler_rates.end()) return it->second;

@@ -16,6 +16,13 @@ namespace flowguard::collector {
     }
 }
 
+// A 1..8-byte big-endian field read through one 8-byte load ending at `field_end`, without a branch on
+// its length; `shift` = 64 - 8 * length. Reads 8 - length bytes before the field.
+[[gnu::always_inline]] inline std::uint64_t read_uint_ending_at(const std::uint8_t* field_end,
+                                                                std::uint8_t shift) noexcept {
+    return load_be64(field_end - 8) << shift >> shift;
+}
+
 inline constexpr std::uint64_t kNtpToUnixSeconds = 2'208'988'800ull;
 
 // NTP 64-bit timestamp (RFC 7011 dateTimeMicroseconds/Nanoseconds) to ns since the Unix epoch.

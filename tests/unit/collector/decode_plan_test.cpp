@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstddef>
 #include <vector>
 
 using namespace flowguard::collector;
@@ -78,4 +79,41 @@ TEST_CASE("element 57 is the destination MAC in v9 but a lower-ranked post MAC i
     REQUIRE(compile_plan(fields, 0, false, true, ipfix) == PlanError::none);
     REQUIRE(ipfix.steps.size() == 1);
     CHECK(ipfix.steps[0].offset == 6);
+}
+
+TEST_CASE("flow-record plans are sorted by member type and cut into segments at variable-length fields") {
+    // src (4), interfaceName (variable), proto (1), dst port (2, after the variable field), bytes (reduced, 3)
+    const std::vector<TemplateField> fields{{8, 4, 0}, {82, kVariableLength, 0}, {4, 1, 0}, {11, 2, 0}, {1, 3, 0}};
+    DecodePlan plan;
+    REQUIRE(compile_plan(fields, 0, false, true, plan) == PlanError::none);
+    REQUIRE(plan.has_typed);
+    CHECK(plan.typed.segment_lengths == std::vector<std::uint16_t>{4, 6});
+    const auto addresses = plan.typed.group(TypedSteps::addresses);
+    REQUIRE(addresses.size() == 1);
+    CHECK(addresses[0].segment == 0);
+    CHECK(addresses[0].etype == flowguard::kEtherTypeIPv4);
+    CHECK(addresses[0].member == offsetof(flowguard::FlowRecord, src_addr));
+    const auto u16 = plan.typed.group(TypedSteps::u16);
+    REQUIRE(u16.size() == 1);
+    CHECK(u16[0].segment == 1);
+    CHECK(u16[0].at == 3);  // proto takes byte 0 of segment 1, the port bytes 1-2: it ends at 3
+    CHECK(u16[0].shift == 48);
+    CHECK(u16[0].member == offsetof(flowguard::FlowRecord, dst_port));
+    const auto u64 = plan.typed.group(TypedSteps::u64);
+    REQUIRE(u64.size() == 1);
+    CHECK(u64[0].at == 6);
+    CHECK(u64[0].shift == 40);  // a 3-byte counter
+    CHECK(plan.typed.group(TypedSteps::u8).size() == 1);
+    CHECK(plan.typed.group(TypedSteps::other).empty());
+    CHECK(plan.typed.steps.size() == 4);
+
+    // Options records and templates with very many variable-length fields keep the field-by-field walk.
+    DecodePlan options;
+    REQUIRE(compile_plan(fields, 1, true, true, options) == PlanError::none);
+    CHECK_FALSE(options.has_typed);
+    std::vector<TemplateField> many(kMaxTypedSegments, TemplateField{82, kVariableLength, 0});
+    many.push_back({7, 2, 0});
+    DecodePlan walked;
+    REQUIRE(compile_plan(many, 0, false, true, walked) == PlanError::none);
+    CHECK_FALSE(walked.has_typed);
 }

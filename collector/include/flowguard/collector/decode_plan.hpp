@@ -3,6 +3,9 @@
 // "read `length` bytes at `offset` and store them as `op`". Fields flowguard does not use are dropped
 // at compile time (their bytes are only skipped), so the per-record loop runs over the few steps that
 // matter and never looks at information-element ids.
+#include <flowguard/core/flow_record.hpp>
+
+#include <array>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -35,20 +38,62 @@ enum class FieldOp : std::uint8_t {
     sampling_population, system_init_ms,
 };
 
+// A record is cut into segments at its variable-length fields: segment 0 starts with the record, each
+// later one right after a variable-length field. A fixed-length record is one segment.
 struct DecodeStep {
-    std::uint16_t offset = 0;  // from the record start; meaningful only in fixed-length plans
+    std::uint16_t offset = 0;  // from the start of its segment
     std::uint16_t length = 0;  // kVariableLength for variable-length fields
     FieldOp op = FieldOp::skip;
+    std::uint8_t segment = 0;
 };
 
+// Flow-record plans are compiled once more, into steps grouped by the type of record member they fill:
+// a handful of short loops, each a load and a store with no per-field dispatch (nfdump's compiled
+// sequence). Integers are read through one 8-byte load that ends where the field ends, so reduced-size
+// fields need no branch on their length; that load reaches up to 7 bytes before the field, which the
+// export header (or the pad of a held set) always provides.
+struct TypedStep {
+    std::uint16_t at = 0;      // from its segment's start: field end (integers, times), else field start
+    std::uint16_t member = 0;  // offset of the FlowRecord member filled (integers, addresses)
+    std::uint16_t length = 0;
+    std::uint16_t etype = 0;   // source addresses: the record's address family
+    std::uint8_t shift = 0;    // integers and times: 64 - 8 * length, clears the bytes before the field
+    std::uint8_t segment = 0;
+    FieldOp op = FieldOp::skip;
+    bool is_end = false;       // times: the flow's end rather than its start
+};
+
+// Beyond this many segments a variable-length plan is walked field by field (hostile templates).
+inline constexpr std::size_t kMaxTypedSegments = 16;
+
+struct TypedSteps {
+    // One allocation, in groups: what a template holds is multiplied by every exporter's templates.
+    enum Group : std::uint8_t { u64, u32, u16, u8, flag, addresses, times, other, kGroups };  // flag: 0 or 1
+    std::vector<TypedStep> steps;
+    std::array<std::uint16_t, kGroups + 1> group_start{};  // group g is [group_start[g], group_start[g + 1])
+    std::vector<std::uint16_t> segment_lengths;  // fixed bytes of each segment (variable-length plans)
+    bool first_segment_only = true;  // no step after a variable-length field (e.g. a name at the end)
+
+    std::span<const TypedStep> group(Group g) const noexcept {
+        return {steps.data() + group_start[g], steps.data() + group_start[g + 1]};
+    }
+};
+
+// How many bytes before a record a typed decode may read (see TypedSteps).
+inline constexpr std::size_t kDecodeLeadingBytes = 7;
+
 struct DecodePlan {
-    std::vector<DecodeStep> steps;  // fixed-length plan: only useful steps; variable: every field in order
+    // The field-by-field form (options records, hostile variable-length plans; a decoder holding a typed
+    // plan may drop it): fixed-length plan: only useful steps; variable: every field in order.
+    std::vector<DecodeStep> steps;
     std::uint32_t record_length = 0;  // fixed-length plans: bytes per record
     std::uint32_t min_record_length = 0;  // variable-length plans: smallest possible record (>= 1)
     bool variable_length = false;
     bool is_options = false;
     std::uint16_t field_count = 0;
     std::uint16_t scope_field_count = 0;
+    bool has_typed = false;  // flow-record plans with at most kMaxTypedSegments segments
+    TypedSteps typed;
 };
 
 // Zero-length fields are legal (Cisco sends v9 options scope fields of length 0) and take no bytes, but a
