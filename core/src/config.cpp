@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <initializer_list>
@@ -283,9 +284,76 @@ void read_metrics(const YAML::Node& n, MetricsConfig& m) {
     }
 }
 
+bool boolean_value(const YAML::Node& node, const std::string& key) {
+    const auto text = scalar(node, key);
+    if (text == "true" || text == "yes" || text == "on") return true;
+    if (text == "false" || text == "no" || text == "off") return false;
+    throw ConfigError(key, fmt::format("'{}' is not true or false", text));
+}
+
+WebhookConfig read_webhook(const YAML::Node& item, const std::string& key) {
+    require_known_keys(item, key, {"name", "kind", "url", "secret", "routing_key", "headers", "min_severity", "timeout",
+                                   "ca_file", "tls_verify"});
+    WebhookConfig w;
+    if (!item["name"]) throw ConfigError(key + ".name", "missing (names the metric label and the spool directory)");
+    w.name = scalar(item["name"], key + ".name");
+    if (w.name.empty() || w.name.size() > 64 ||
+        !std::all_of(w.name.begin(), w.name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; }))
+        throw ConfigError(key + ".name", fmt::format("'{}' must be 1-64 letters, digits, '_' or '-'", w.name));
+    if (item["kind"]) w.kind = scalar(item["kind"], key + ".kind");
+    if (w.kind != "generic" && w.kind != "slack" && w.kind != "pagerduty" && w.kind != "alertmanager")
+        throw ConfigError(key + ".kind", fmt::format("'{}' is not one of generic, slack, pagerduty, alertmanager", w.kind));
+    if (!item["url"]) throw ConfigError(key + ".url", "missing");
+    w.url = scalar(item["url"], key + ".url");
+    if (!w.url.starts_with("http://") && !w.url.starts_with("https://"))
+        throw ConfigError(key + ".url", fmt::format("'{}' is not an http:// or https:// URL", w.url));
+    if (item["secret"]) w.secret = scalar(item["secret"], key + ".secret");
+    if (item["routing_key"]) w.routing_key = scalar(item["routing_key"], key + ".routing_key");
+    if (w.kind == "pagerduty" && w.routing_key.empty())
+        throw ConfigError(key + ".routing_key", "required for a pagerduty webhook (the integration key)");
+    if (const auto& h = item["headers"]) {
+        if (!h.IsMap()) throw ConfigError(key + ".headers", "expected a map such as {Authorization: Bearer ...}");
+        for (const auto& kv : h) {
+            const auto name = kv.first.as<std::string>();
+            const auto value = scalar(kv.second, key + ".headers." + name);
+            if (name.find_first_of(":\r\n") != std::string::npos || value.find_first_of("\r\n") != std::string::npos)
+                throw ConfigError(key + ".headers." + name, "header names and values cannot hold ':' (names) or line breaks");
+            w.headers.emplace_back(name, value);
+        }
+    }
+    if (item["min_severity"]) w.min_severity = scalar(item["min_severity"], key + ".min_severity");
+    static constexpr std::string_view severities[] = {"low", "medium", "high", "critical"};
+    if (std::find(std::begin(severities), std::end(severities), w.min_severity) == std::end(severities))
+        throw ConfigError(key + ".min_severity", fmt::format("'{}' is not one of low, medium, high, critical", w.min_severity));
+    if (item["timeout"])
+        w.timeout_ns = with_key(key + ".timeout", [&] { return parse_duration_ns(scalar(item["timeout"], key + ".timeout")); });
+    if (w.timeout_ns == 0) throw ConfigError(key + ".timeout", "must be more than 0");
+    if (item["ca_file"]) w.ca_file = scalar(item["ca_file"], key + ".ca_file");
+    if (item["tls_verify"]) w.tls_verify = boolean_value(item["tls_verify"], key + ".tls_verify");
+    return w;
+}
+
 void read_alerts(const YAML::Node& n, AlertsConfig& a) {
-    require_known_keys(n, "alerts", {"path"});
+    require_known_keys(n, "alerts", {"path", "webhooks", "spool_dir", "max_spooled", "retry_max"});
     if (n["path"]) a.path = scalar(n["path"], "alerts.path");
+    if (n["spool_dir"]) a.spool_dir = scalar(n["spool_dir"], "alerts.spool_dir");
+    if (n["max_spooled"]) a.max_spooled = unsigned_value(n["max_spooled"], "alerts.max_spooled", 10'000'000);
+    if (a.max_spooled == 0) throw ConfigError("alerts.max_spooled", "must be at least 1");
+    if (n["retry_max"])
+        a.retry_max_ns = with_key("alerts.retry_max", [&] { return parse_duration_ns(scalar(n["retry_max"], "alerts.retry_max")); });
+    if (a.retry_max_ns < 1'000'000'000ull) throw ConfigError("alerts.retry_max", "must be at least 1s");
+    if (const auto& list = n["webhooks"]) {
+        if (!list.IsSequence()) throw ConfigError("alerts.webhooks", "expected a list of webhooks");
+        a.webhooks.clear();
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            auto w = read_webhook(list[i], fmt::format("alerts.webhooks[{}]", i));
+            for (const auto& other : a.webhooks)
+                if (other.name == w.name)
+                    throw ConfigError(fmt::format("alerts.webhooks[{}].name", i), fmt::format("'{}' is used twice", w.name));
+            a.webhooks.push_back(std::move(w));
+        }
+        if (a.webhooks.size() > 32) throw ConfigError("alerts.webhooks", "at most 32 webhooks");
+    }
 }
 
 void read_log(const YAML::Node& n, LogConfig& l) {
@@ -493,8 +561,25 @@ std::string to_yaml(const Config& c) {
         << YAML::Key << "applications" << YAML::Value << YAML::BeginMap;
     for (const auto& app : mc.applications) out << YAML::Key << app.name << YAML::Value << YAML::Flow << app.ports;
     out << YAML::EndMap << YAML::EndMap;
-    out << YAML::Key << "alerts" << YAML::Value << YAML::BeginMap << YAML::Key << "path" << YAML::Value << c.alerts.path
-        << YAML::EndMap;
+    const auto& ac = c.alerts;
+    out << YAML::Key << "alerts" << YAML::Value << YAML::BeginMap << YAML::Key << "path" << YAML::Value << ac.path
+        << YAML::Key << "spool_dir" << YAML::Value << ac.spool_dir
+        << YAML::Key << "max_spooled" << YAML::Value << ac.max_spooled
+        << YAML::Key << "retry_max" << YAML::Value << fmt::format("{}s", ac.retry_max_ns / 1'000'000'000)
+        << YAML::Key << "webhooks" << YAML::Value << YAML::BeginSeq;
+    for (const auto& w : ac.webhooks) {
+        out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << w.name << YAML::Key << "kind" << YAML::Value << w.kind
+            << YAML::Key << "url" << YAML::Value << w.url
+            << YAML::Key << "secret" << YAML::Value << (w.secret.empty() ? "" : "<set>")
+            << YAML::Key << "routing_key" << YAML::Value << (w.routing_key.empty() ? "" : "<set>")
+            << YAML::Key << "headers" << YAML::Value << YAML::BeginMap;
+        for (const auto& [name, value] : w.headers) out << YAML::Key << name << YAML::Value << "<set>";
+        out << YAML::EndMap << YAML::Key << "min_severity" << YAML::Value << w.min_severity
+            << YAML::Key << "timeout" << YAML::Value << fmt::format("{}ms", w.timeout_ns / 1'000'000)
+            << YAML::Key << "ca_file" << YAML::Value << w.ca_file
+            << YAML::Key << "tls_verify" << YAML::Value << w.tls_verify << YAML::EndMap;
+    }
+    out << YAML::EndSeq << YAML::EndMap;
     out << YAML::EndMap;
     return std::string(out.c_str()) + "\n";
 }

@@ -4,6 +4,20 @@
 
 using namespace flowguard;
 
+namespace {
+
+// The key a configuration error names, or "no error".
+std::string error_key(const char* yaml) {
+    try {
+        parse_config(yaml);
+    } catch (const ConfigError& e) {
+        return e.key();
+    }
+    return "no error";
+}
+
+}  // namespace
+
 TEST_CASE("an empty document is the default configuration") {
     const auto c = parse_config("");
     REQUIRE(c.collector.listen.size() == 3);
@@ -42,14 +56,6 @@ log: {level: debug}
 }
 
 TEST_CASE("errors name the key and the problem") {
-    auto error_key = [](const char* yaml) {
-        try {
-            parse_config(yaml);
-        } catch (const ConfigError& e) {
-            return e.key();
-        }
-        return std::string("no error");
-    };
     CHECK(error_key("collector: {lisen: []}") == "collector.lisen");
     CHECK(error_key("collector: {listen: [udp://0.0.0.0:99999]}") == "collector.listen[0]");
     CHECK(error_key("collector: {listen: [tcp://0.0.0.0:2055]}") == "collector.listen[0]");
@@ -126,4 +132,46 @@ TEST_CASE("metrics section: caps, applications, and errors that name the key") {
     CHECK_THROWS_AS(parse_config("log: {format: xml}"), ConfigError);
     // The effective configuration round-trips.
     CHECK(to_yaml(parse_config(to_yaml(c))) == to_yaml(c));
+}
+
+TEST_CASE("alert webhooks: every kind, their checks, and secrets hidden in the effective configuration") {
+    const auto c = parse_config(R"(alerts:
+  spool_dir: /tmp/fg-spool
+  max_spooled: 50
+  retry_max: 1m
+  webhooks:
+    - {name: tickets, url: "https://tickets.example/hook", secret: abc, headers: {Authorization: Bearer xyz},
+       min_severity: high, timeout: 3s, tls_verify: false}
+    - {name: pager, kind: pagerduty, url: "https://events.pagerduty.com/v2/enqueue", routing_key: K}
+    - {name: am, kind: alertmanager, url: "http://127.0.0.1:9093"}
+)");
+    REQUIRE(c.alerts.webhooks.size() == 3);
+    const auto& t = c.alerts.webhooks[0];
+    CHECK(t.kind == "generic");
+    CHECK(t.secret == "abc");
+    CHECK(t.min_severity == "high");
+    CHECK(t.timeout_ns == 3'000'000'000ull);
+    CHECK_FALSE(t.tls_verify);
+    REQUIRE(t.headers.size() == 1);
+    CHECK(t.headers[0].first == "Authorization");
+    CHECK(c.alerts.max_spooled == 50);
+    CHECK(c.alerts.retry_max_ns == 60'000'000'000ull);
+    const auto printed = to_yaml(c);
+    CHECK(printed.find("abc") == std::string::npos);
+    CHECK(printed.find("xyz") == std::string::npos);
+    CHECK(printed.find("tickets.example") != std::string::npos);
+    CHECK(parse_config(printed).alerts.webhooks.size() == 3);  // the printed configuration reads back
+    CHECK(error_key("alerts: {webhooks: [{url: 'http://x/'}]}") == "alerts.webhooks[0].name");
+    CHECK(error_key("alerts: {webhooks: [{name: 'a b', url: 'http://x/'}]}") == "alerts.webhooks[0].name");
+    CHECK(error_key("alerts: {webhooks: [{name: a, url: 'ftp://x/'}]}") == "alerts.webhooks[0].url");
+    CHECK(error_key("alerts: {webhooks: [{name: a, kind: teams, url: 'http://x/'}]}") == "alerts.webhooks[0].kind");
+    CHECK(error_key("alerts: {webhooks: [{name: a, kind: pagerduty, url: 'http://x/'}]}") ==
+          "alerts.webhooks[0].routing_key");
+    CHECK(error_key("alerts: {webhooks: [{name: a, url: 'http://x/', min_severity: urgent}]}") ==
+          "alerts.webhooks[0].min_severity");
+    CHECK(error_key("alerts: {webhooks: [{name: a, url: 'http://x/'}, {name: a, url: 'http://y/'}]}") ==
+          "alerts.webhooks[1].name");
+    CHECK(error_key("alerts: {webhooks: [{name: a, url: 'http://x/', headers: {X-A: \"1\\r\\nX-B: 2\"}}]}") ==
+          "alerts.webhooks[0].headers.X-A");
+    CHECK(error_key("alerts: {max_spooled: 0}") == "alerts.max_spooled");
 }

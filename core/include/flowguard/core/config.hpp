@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace flowguard {
@@ -146,9 +147,28 @@ struct MetricsConfig {
     std::vector<ApplicationPorts> applications;  // added to (and overriding) the built-in port map
 };
 
+// One ticketing/chat endpoint that alerts are POSTed to (exporters/webhook.hpp).
+struct WebhookConfig {
+    std::string name;              // metric label and spool subdirectory: [A-Za-z0-9_-]
+    std::string kind = "generic";  // generic (signed JSON) | slack | pagerduty | alertmanager
+    std::string url;               // http://HOST[:PORT]/PATH or https://...; alertmanager: its base URL
+    std::string secret;            // generic: HMAC-SHA256 key of the X-Flowguard-Signature header
+    std::string routing_key;       // pagerduty: the integration (routing) key
+    std::vector<std::pair<std::string, std::string>> headers;  // added to every request (e.g. Authorization)
+    std::string min_severity = "low";  // low | medium | high | critical
+    std::uint64_t timeout_ns = 10ull * 1'000'000'000;
+    std::string ca_file;           // https: a CA bundle to trust instead of the system's
+    bool tls_verify = true;        // https: verify the server's certificate and name
+};
+
 // Where `flowguard run` writes alerts.
 struct AlertsConfig {
     std::string path = "-";  // JSON lines; "-" = stdout
+    std::vector<WebhookConfig> webhooks;
+    // Alerts wait here (one file each) until their webhook accepted them, across restarts.
+    std::string spool_dir = "/var/lib/flowguard/spool";
+    std::size_t max_spooled = 10000;  // per webhook; beyond it new alerts are dropped and counted
+    std::uint64_t retry_max_ns = 300ull * 1'000'000'000;  // backoff cap between delivery attempts
 };
 
 struct LogConfig {
