@@ -62,6 +62,10 @@ const std::vector<MetricSpec> kCatalog{
     {"flowguard_analyzer_series", T::gauge, "Beacon series (client, target) tracked now.", {}},
     {"flowguard_analyzer_series_evictions_total", T::counter, "Beacon series evicted at the cap.", {}},
     {"flowguard_alerts_total", T::counter, "Alerts raised.", {"kind", "severity"}},
+    {"flowguard_webhook_deliveries_total", T::counter, "Alerts a webhook receiver accepted (2xx).", {"webhook"}},
+    {"flowguard_webhook_failures_total", T::counter, "Failed delivery attempts by reason: connect, timeout, tls, http_status (retried), rejected, spool (kept in rejected/).", {"webhook", "reason"}},
+    {"flowguard_webhook_spool_depth", T::gauge, "Alerts waiting in a webhook's disk spool.", {"webhook"}},
+    {"flowguard_webhook_spool_drops_total", T::counter, "Alerts not spooled for a webhook (spool full or not writable).", {"webhook"}},
     // Traffic (what an NTA console shows); bytes and packets scaled by the sampling rate
     {"flowguard_traffic_bytes_total", T::counter, "Bytes by exporter interface and direction (in: in_if, out: out_if).", {"exporter", "if_index", "direction"}},
     {"flowguard_traffic_packets_total", T::counter, "Packets by exporter interface and direction.", {"exporter", "if_index", "direction"}},

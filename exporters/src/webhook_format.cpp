@@ -1,0 +1,170 @@
+// What each webhook kind receives: URL parsing, payloads, signature and headers.
+#include <flowguard/core/time_format.hpp>
+#include <flowguard/exporters/webhook.hpp>
+
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <charconv>
+#include <stdexcept>
+
+namespace flowguard::exporters {
+namespace {
+
+namespace json = boost::json;
+
+std::string one_line_summary(const Alert& a) {
+    std::string peer = !a.domain.empty() ? a.domain : a.dst_addr.to_string();
+    std::string techniques;
+    for (const auto& t : a.techniques) techniques += fmt::format("{}{}", techniques.empty() ? "" : ", ", t);
+    return fmt::format("flowguard {} {}: {}{}{} (score {:.2f}{}{})", severity_name(a.severity), a.kind,
+                       a.src_addr.to_string(), peer.empty() ? "" : " -> ", peer, a.score,
+                       techniques.empty() ? "" : "; ATT&CK ", techniques);
+}
+
+// Chat and ticket fields have size limits; evidence is cut rather than the delivery refused.
+std::string bounded(std::string text, std::size_t max) {
+    if (text.size() > max) {
+        text.resize(max);
+        text += "...";
+    }
+    return text;
+}
+
+std::string pagerduty_severity(Severity s) {
+    switch (s) {
+        case Severity::critical: return "critical";
+        case Severity::high: return "error";
+        case Severity::medium: return "warning";
+        case Severity::low: return "info";
+    }
+    return "warning";
+}
+
+json::object alertmanager_alert(const Alert& a) {
+    json::object labels{{"alertname", "FlowguardDetection"},
+                        {"kind", a.kind},
+                        {"severity", severity_name(a.severity)},
+                        {"src_addr", a.src_addr.to_string()}};
+    if (!a.dst_addr.empty()) labels["dst_addr"] = a.dst_addr.to_string();
+    if (!a.domain.empty()) labels["domain"] = a.domain;
+    std::string techniques;
+    for (const auto& t : a.techniques) techniques += fmt::format("{}{}", techniques.empty() ? "" : ",", t);
+    json::object annotations{{"summary", one_line_summary(a)},
+                             {"techniques", techniques},
+                             {"alert_id", a.id},
+                             {"dedup_key", a.dedup_key},
+                             {"evidence", bounded(serialize_readable(a.evidence), 8000)}};
+    return {{"labels", std::move(labels)},
+            {"annotations", std::move(annotations)},
+            {"startsAt", format_iso8601_ns(a.first_seen_ns)}};
+}
+
+}  // namespace
+
+WebhookUrl parse_webhook_url(std::string_view url) {
+    WebhookUrl u;
+    std::string_view rest;
+    if (url.starts_with("https://")) {
+        u.tls = true;
+        rest = url.substr(8);
+    } else if (url.starts_with("http://")) {
+        rest = url.substr(7);
+    } else {
+        throw std::invalid_argument(fmt::format("'{}' is not an http:// or https:// URL", url));
+    }
+    const auto slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    u.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+    if (authority.find('@') != std::string_view::npos)
+        throw std::invalid_argument("credentials in the URL are not supported (use headers: Authorization)");
+    std::string_view host = authority;
+    std::string_view port;
+    if (authority.starts_with('[')) {  // [IPv6]:port
+        const auto close = authority.find(']');
+        if (close == std::string_view::npos) throw std::invalid_argument(fmt::format("'{}': unclosed '['", url));
+        host = authority.substr(1, close - 1);
+        if (close + 1 < authority.size()) {
+            if (authority[close + 1] != ':') throw std::invalid_argument(fmt::format("'{}': bad port", url));
+            port = authority.substr(close + 2);
+        }
+    } else if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
+        host = authority.substr(0, colon);
+        port = authority.substr(colon + 1);
+    }
+    if (host.empty()) throw std::invalid_argument(fmt::format("'{}' has no host", url));
+    unsigned port_number = u.tls ? 443 : 80;
+    if (!port.empty()) {
+        auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), port_number);
+        if (ec != std::errc{} || ptr != port.data() + port.size() || port_number == 0 || port_number > 65535)
+            throw std::invalid_argument(fmt::format("'{}': '{}' is not a port", url, port));
+    }
+    u.host = std::string(host);
+    u.port = std::to_string(port_number);
+    return u;
+}
+
+std::string webhook_path(const WebhookConfig& webhook) {
+    auto path = parse_webhook_url(webhook.url).path;
+    if (webhook.kind != "alertmanager") return path;
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    return path + "/api/v2/alerts";  // the URL is Alertmanager's base, as in Prometheus' alerting config
+}
+
+WebhookPayload format_webhook(const WebhookConfig& webhook, const Alert& alert) {
+    const auto path = webhook_path(webhook);
+    if (webhook.kind == "slack") {
+        const auto text = fmt::format("{}\n```{}```", one_line_summary(alert),
+                                      bounded(serialize_readable(alert.evidence), 3000));
+        return {path, json::serialize(json::object{{"text", text}})};
+    }
+    if (webhook.kind == "pagerduty") {
+        json::object details{{"alert", to_json(alert)}};
+        json::object payload{{"summary", bounded(one_line_summary(alert), 1000)},
+                             {"source", alert.src_addr.to_string()},
+                             {"severity", pagerduty_severity(alert.severity)},
+                             {"timestamp", format_iso8601_ns(alert.first_seen_ns)},
+                             {"component", "flowguard"},
+                             {"class", alert.kind},
+                             {"custom_details", std::move(details)}};
+        json::object event{{"routing_key", webhook.routing_key},
+                           {"event_action", "trigger"},
+                           {"dedup_key", alert.dedup_key.substr(0, 255)},
+                           {"payload", std::move(payload)}};
+        return {path, json::serialize(event)};
+    }
+    if (webhook.kind == "alertmanager") return {path, json::serialize(json::array{alertmanager_alert(alert)})};
+    auto line = to_json_line(alert);  // generic: the alert exactly as the JSON-lines output has it
+    if (!line.empty() && line.back() == '\n') line.pop_back();
+    return {path, std::move(line)};
+}
+
+std::string webhook_signature(std::string_view secret, std::string_view timestamp, std::string_view body) {
+    std::string message;
+    message.reserve(timestamp.size() + 1 + body.size());
+    message.append(timestamp).append(".").append(body);
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+         reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &length);
+    std::string out = "sha256=";
+    for (unsigned int i = 0; i < length; ++i) out += fmt::format("{:02x}", digest[i]);
+    return out;
+}
+
+std::vector<std::pair<std::string, std::string>> webhook_headers(const WebhookConfig& webhook, std::string_view body,
+                                                                 std::uint64_t now_seconds) {
+    std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/json"}};
+    if (webhook.kind == "generic" && !webhook.secret.empty()) {
+        const auto timestamp = std::to_string(now_seconds);
+        headers.emplace_back("X-Flowguard-Timestamp", timestamp);
+        headers.emplace_back("X-Flowguard-Signature", webhook_signature(webhook.secret, timestamp, body));
+    }
+    for (const auto& h : webhook.headers) headers.push_back(h);
+    return headers;
+}
+
+}  // namespace flowguard::exporters

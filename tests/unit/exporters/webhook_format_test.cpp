@@ -1,0 +1,103 @@
+#include <flowguard/exporters/webhook.hpp>
+
+#include <boost/json/parse.hpp>
+#include <doctest/doctest.h>
+
+using namespace flowguard;
+using namespace flowguard::exporters;
+
+namespace {
+
+Alert sample_alert() {
+    Alert a;
+    a.id = "ioc-1";
+    a.kind = "ioc_address";
+    a.severity = Severity::high;
+    a.score = 0.9;
+    a.src_addr = *IpAddress::parse("10.0.0.6");
+    a.dst_addr = *IpAddress::parse("13.59.205.66");
+    a.first_seen_ns = 1'700'000'000'000'000'000ull;
+    a.last_seen_ns = a.first_seen_ns;
+    a.techniques = {"T1071.001"};
+    a.dedup_key = "ioc_address|10.0.0.6|13.59.205.66";
+    a.evidence = {{"indicator", "13.59.205.66"}};
+    return a;
+}
+
+WebhookConfig hook(const char* kind, const char* url) {
+    WebhookConfig w;
+    w.name = "t";
+    w.kind = kind;
+    w.url = url;
+    w.routing_key = "KEY";
+    return w;
+}
+
+}  // namespace
+
+TEST_CASE("webhook URLs: scheme, host, port, path; anything else is refused") {
+    const auto a = parse_webhook_url("https://hooks.example.com/services/T0/B1");
+    CHECK(a.tls);
+    CHECK(a.host == "hooks.example.com");
+    CHECK(a.port == "443");
+    CHECK(a.path == "/services/T0/B1");
+    const auto b = parse_webhook_url("http://127.0.0.1:9093");
+    CHECK_FALSE(b.tls);
+    CHECK(b.port == "9093");
+    CHECK(b.path == "/");
+    const auto c = parse_webhook_url("http://[::1]:8080/x");
+    CHECK(c.host == "::1");
+    CHECK(c.port == "8080");
+    CHECK_THROWS_AS(parse_webhook_url("ftp://x/"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_webhook_url("http://:80/"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_webhook_url("http://x:70000/"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_webhook_url("http://user:pw@x/"), std::invalid_argument);
+}
+
+TEST_CASE("each webhook kind gets the body its receiver expects") {
+    const auto alert = sample_alert();
+    const auto generic = boost::json::parse(format_webhook(hook("generic", "http://x/in"), alert).body).as_object();
+    CHECK(generic.at("kind").as_string() == "ioc_address");
+    CHECK(generic.at("dedup_key").as_string() == alert.dedup_key);
+
+    const auto slack = boost::json::parse(format_webhook(hook("slack", "https://hooks.slack.com/s/1"), alert).body);
+    const std::string text(slack.at("text").as_string());
+    CHECK(text.find("high ioc_address: 10.0.0.6 -> 13.59.205.66") != std::string::npos);
+    CHECK(text.find("T1071.001") != std::string::npos);
+
+    const auto pd = boost::json::parse(format_webhook(hook("pagerduty", "https://e.example/v2/enqueue"), alert).body);
+    CHECK(pd.at("routing_key").as_string() == "KEY");
+    CHECK(pd.at("event_action").as_string() == "trigger");
+    CHECK(pd.at("dedup_key").as_string() == alert.dedup_key);
+    CHECK(pd.at("payload").at("severity").as_string() == "error");  // PagerDuty's word for high
+    CHECK(pd.at("payload").at("source").as_string() == "10.0.0.6");
+    CHECK(pd.at("payload").at("timestamp").as_string() == "2023-11-14T22:13:20.000Z");
+
+    const auto am_payload = format_webhook(hook("alertmanager", "http://am:9093/"), alert);
+    CHECK(am_payload.path == "/api/v2/alerts");
+    const auto am = boost::json::parse(am_payload.body).as_array();
+    REQUIRE(am.size() == 1);
+    CHECK(am[0].at("labels").at("alertname").as_string() == "FlowguardDetection");
+    CHECK(am[0].at("labels").at("dst_addr").as_string() == "13.59.205.66");
+    CHECK(am[0].at("startsAt").as_string() == "2023-11-14T22:13:20.000Z");
+}
+
+TEST_CASE("generic webhooks are signed over timestamp.body with HMAC-SHA256") {
+    // Expected value from Python: hmac.new(b"key", b'1700000000.{"kind":"beacon"}', hashlib.sha256)
+    CHECK(webhook_signature("key", "1700000000", R"({"kind":"beacon"})") ==
+          "sha256=48fbf950ad905ddf6c832c52ec6e1c2a7bf2468fe83a472117049e81eb31759f");
+    auto w = hook("generic", "http://x/");
+    w.secret = "key";
+    w.headers = {{"Authorization", "Bearer t"}};
+    const auto headers = webhook_headers(w, R"({"kind":"beacon"})", 1'700'000'000);
+    auto value = [&](std::string_view name) {
+        for (const auto& [n, v] : headers)
+            if (n == name) return v;
+        return std::string();
+    };
+    CHECK(value("X-Flowguard-Timestamp") == "1700000000");
+    CHECK(value("X-Flowguard-Signature") == "sha256=48fbf950ad905ddf6c832c52ec6e1c2a7bf2468fe83a472117049e81eb31759f");
+    CHECK(value("Authorization") == "Bearer t");
+    w.secret.clear();
+    CHECK(webhook_headers(w, "{}", 1).size() == 2);  // no secret: no signature headers
+}
