@@ -19,7 +19,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
+
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <optional>
@@ -31,6 +34,10 @@ namespace flowguard::app {
 exporters::FlowFormat parse_flow_format(const std::string& text);
 
 namespace {
+
+// On SIGTERM, alerts raised while the rings drained get this long to reach their webhooks; the rest stay
+// spooled for the next start.
+constexpr std::chrono::seconds kWebhookShutdownGrace{5};
 
 int open_output(const Config& config) {
     if (config.output.path == "-" || config.output.format == "none") return STDOUT_FILENO;
@@ -103,6 +110,17 @@ int run_collect(Config config, const CollectOptions& options) {
             return 1;
         }
         analysis->sink = std::make_unique<LineSink>(analysis->fd);
+        if (!config.alerts.webhooks.empty()) {
+            try {
+                analysis->webhooks = std::make_unique<exporters::WebhookDispatcher>(config.alerts);
+            } catch (const std::exception& e) {
+                spdlog::error("{}", e.what());  // a bad URL or an unusable spool directory
+                return 1;
+            }
+            for (const auto& w : config.alerts.webhooks)
+                spdlog::info("webhook {} ({}): alerts of severity {} and above to {}, spooled in {}/{}", w.name, w.kind,
+                             w.min_severity, w.url, config.alerts.spool_dir, w.name);
+        }
     }
     // SIGHUP re-reads the configuration file's analyzer section (indicator files, beacon allow-lists) and
     // the indicator files; an error anywhere keeps the previous lists. Other settings need a restart.
@@ -143,7 +161,8 @@ int run_collect(Config config, const CollectOptions& options) {
     if (options.metrics && !config.metrics.listen.empty()) {
         try {
             metrics = std::make_unique<exporters::MetricsEndpoint>(
-                config.metrics, make_metrics_provider(pipeline, config, *applications));
+                config.metrics, make_metrics_provider(pipeline, config, *applications,
+                                                      analysis ? analysis->webhooks.get() : nullptr));
             spdlog::info("metrics on http://{}/metrics{}", config.metrics.listen,
                          config.metrics.username.empty() ? "" : " (basic auth)");
         } catch (const std::exception& e) {
@@ -182,6 +201,7 @@ int run_collect(Config config, const CollectOptions& options) {
     PipelineThreads threads(pipeline);
     io.run();  // returns once the signal handler has run (at once if a signal came during start-up)
     threads.stop_and_drain();
+    if (analysis && analysis->webhooks) analysis->webhooks->stop(kWebhookShutdownGrace);
 
     if (!config.collector.state_file.empty()) {
         try {
@@ -202,6 +222,16 @@ int run_collect(Config config, const CollectOptions& options) {
         std::uint64_t alerts = 0;
         for (const auto& s : pipeline.shards) alerts += s->alerts();
         summary["alerts"] = alerts;
+        if (analysis->webhooks) {
+            boost::json::array hooks;
+            for (const auto& s : analysis->webhooks->stats()) {
+                boost::json::object failures;
+                for (const auto& [reason, n] : s.failures) failures[reason] = n;
+                hooks.push_back({{"name", s.name}, {"deliveries", s.deliveries}, {"failures", std::move(failures)},
+                                 {"spool_depth", s.spool_depth}, {"spool_drops", s.spool_drops}});
+            }
+            summary["webhooks"] = std::move(hooks);
+        }
         if (analysis->fd != STDOUT_FILENO) ::close(analysis->fd);
     }
     print_summary(summary);

@@ -244,12 +244,27 @@ private:
     BoundedNames<InterfaceName> interfaces_;
 };
 
+// Every configured webhook is named (config caps them at 32), with every failure reason it has seen.
+void write_webhooks(exporters::MetricWriter& w, const exporters::WebhookDispatcher& webhooks) {
+    for (const auto& s : webhooks.stats()) {
+        w.add("flowguard_webhook_deliveries_total", {s.name}, static_cast<double>(s.deliveries));
+        for (const auto& [reason, n] : s.failures)
+            w.add("flowguard_webhook_failures_total", {s.name, reason}, static_cast<double>(n));
+        w.add("flowguard_webhook_spool_depth", {s.name}, static_cast<double>(s.spool_depth));
+        w.add("flowguard_webhook_spool_drops_total", {s.name}, static_cast<double>(s.spool_drops));
+    }
+}
+
 }  // namespace
 
 exporters::MetricsProvider make_metrics_provider(const Pipeline& pipeline, const Config& config,
-                                                 const exporters::ApplicationMap& applications) {
+                                                 const exporters::ApplicationMap& applications,
+                                                 const exporters::WebhookDispatcher* webhooks) {
     auto metrics = std::make_shared<DaemonMetrics>(pipeline, config, applications);
-    return [metrics](exporters::MetricWriter& w) { metrics->write(w); };
+    return [metrics, webhooks](exporters::MetricWriter& w) {
+        metrics->write(w);
+        if (webhooks != nullptr) write_webhooks(w, *webhooks);
+    };
 }
 
 }  // namespace flowguard::app

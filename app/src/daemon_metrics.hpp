@@ -6,10 +6,13 @@
 
 #include <flowguard/exporters/metrics.hpp>
 #include <flowguard/exporters/traffic_stats.hpp>
+#include <flowguard/exporters/webhook.hpp>
 
 namespace flowguard::app {
 
+// `webhooks` may be null (no webhook configured, or no detectors).
 exporters::MetricsProvider make_metrics_provider(const Pipeline& pipeline, const Config& config,
-                                                 const exporters::ApplicationMap& applications);
+                                                 const exporters::ApplicationMap& applications,
+                                                 const exporters::WebhookDispatcher* webhooks);
 
 }  // namespace flowguard::app

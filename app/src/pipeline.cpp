@@ -86,6 +86,7 @@ Pipeline build_pipeline(const Config& config, LineSink& sink, LiveAnalysis* anal
             shard_analysis.analyzer = std::make_unique<analyzer::Analyzer>(
                 config.analyzer, config.pipeline.internal_networks, *analysis->suffixes, analysis->lists->current()->iocs);
             shard_analysis.alerts = analysis->sink.get();
+            shard_analysis.webhooks = analysis->webhooks.get();
             shard_analysis.lists = analysis->lists.get();
         }
         std::unique_ptr<exporters::TrafficStats> traffic;

@@ -40,6 +40,7 @@ struct LiveAnalysis {
     std::optional<analyzer::PublicSuffixList> suffixes;
     std::unique_ptr<ListUpdates> lists;
     std::unique_ptr<LineSink> sink;
+    std::unique_ptr<exporters::WebhookDispatcher> webhooks;  // null without alerts.webhooks
     int fd = -1;
 };
 

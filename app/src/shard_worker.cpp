@@ -84,6 +84,7 @@ void ShardWorker::write_alerts() {
     }
     if (analysis_.alerts->write(lines.data(), lines.size()))
         add_single_writer(alerts_written_, pending_alerts_.size());
+    if (analysis_.webhooks != nullptr) analysis_.webhooks->submit(pending_alerts_);
     pending_alerts_.clear();
 }
 

@@ -6,6 +6,7 @@
 #include <flowguard/core/flow_batch.hpp>
 #include <flowguard/exporters/flow_format.hpp>
 #include <flowguard/exporters/traffic_stats.hpp>
+#include <flowguard/exporters/webhook.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -65,6 +66,7 @@ private:
 struct ShardAnalysis {
     std::unique_ptr<analyzer::Analyzer> analyzer;
     LineSink* alerts = nullptr;
+    exporters::WebhookDispatcher* webhooks = nullptr;  // spools alerts for ticketing; may be null
     ListUpdates* lists = nullptr;
 };
 
