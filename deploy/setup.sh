@@ -30,7 +30,7 @@ build_packages=(
 # Real peers used by the integration tests and benchmarks (exporters, decode oracles, replay).
 peer_packages=(
   softflowd nfdump nfdump-sflow pmacct tshark tcpdump tcpreplay libfixbuf-tools
-  python3 python3-scapy prometheus iproute2 curl
+  python3 python3-scapy prometheus prometheus-alertmanager iproute2 curl openssl
 )
 
 export DEBIAN_FRONTEND=noninteractive

@@ -24,6 +24,12 @@ def free_udp_port():
         return s.getsockname()[1]
 
 
+def free_tcp_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def start_nfdump_collector(binary, workdir, name=None):
     """nfcapd or sfcapd on a free 127.0.0.1 port, writing to its own directory under workdir:
     (process, port, directory). Returns once it has had time to bind its socket."""
