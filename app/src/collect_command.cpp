@@ -163,7 +163,8 @@ int run_collect(Config config, const CollectOptions& options) {
             metrics = std::make_unique<exporters::MetricsEndpoint>(
                 config.metrics, make_metrics_provider(pipeline, config, *applications,
                                                       analysis ? analysis->webhooks.get() : nullptr));
-            spdlog::info("metrics on http://{}/metrics{}", config.metrics.listen,
+            spdlog::info("metrics on {}://{}/metrics{}", config.metrics.tls_cert_file.empty() ? "http" : "https",
+                         config.metrics.listen,
                          config.metrics.username.empty() ? "" : " (basic auth)");
         } catch (const std::exception& e) {
             spdlog::error("{}", e.what());

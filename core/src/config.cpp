@@ -252,8 +252,8 @@ void read_output(const YAML::Node& n, OutputConfig& o) {
 
 void read_metrics(const YAML::Node& n, MetricsConfig& m) {
     const std::string key = "metrics";
-    require_known_keys(n, key, {"listen", "username", "password", "max_exporters", "max_interfaces",
-                                "top_k", "top_window", "max_window_keys", "applications"});
+    require_known_keys(n, key, {"listen", "username", "password", "tls_cert_file", "tls_key_file", "max_exporters",
+                                "max_interfaces", "top_k", "top_window", "max_window_keys", "applications"});
     if (n["listen"]) m.listen = scalar(n["listen"], key + ".listen");
     if (!m.listen.empty() && m.listen.rfind(':') == std::string::npos)
         throw ConfigError(key + ".listen", fmt::format("'{}' is not ADDR:PORT", m.listen));
@@ -261,6 +261,10 @@ void read_metrics(const YAML::Node& n, MetricsConfig& m) {
     if (n["password"]) m.password = scalar(n["password"], key + ".password");
     if (m.username.empty() != m.password.empty())
         throw ConfigError(key + ".username", "basic auth needs both username and password");
+    if (n["tls_cert_file"]) m.tls_cert_file = scalar(n["tls_cert_file"], key + ".tls_cert_file");
+    if (n["tls_key_file"]) m.tls_key_file = scalar(n["tls_key_file"], key + ".tls_key_file");
+    if (m.tls_cert_file.empty() != m.tls_key_file.empty())
+        throw ConfigError(key + ".tls_cert_file", "HTTPS needs both tls_cert_file and tls_key_file");
     if (n["max_exporters"]) m.max_exporters = unsigned_value(n["max_exporters"], key + ".max_exporters", 65536);
     if (n["max_interfaces"]) m.max_interfaces = unsigned_value(n["max_interfaces"], key + ".max_interfaces", 1u << 20);
     if (n["top_k"]) m.top_k = unsigned_value(n["top_k"], key + ".top_k", 100);
@@ -553,6 +557,8 @@ std::string to_yaml(const Config& c) {
     out << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap << YAML::Key << "listen" << YAML::Value << mc.listen
         << YAML::Key << "username" << YAML::Value << mc.username
         << YAML::Key << "password" << YAML::Value << (mc.password.empty() ? "" : "<set>")
+        << YAML::Key << "tls_cert_file" << YAML::Value << mc.tls_cert_file
+        << YAML::Key << "tls_key_file" << YAML::Value << mc.tls_key_file
         << YAML::Key << "max_exporters" << YAML::Value << mc.max_exporters
         << YAML::Key << "max_interfaces" << YAML::Value << mc.max_interfaces
         << YAML::Key << "top_k" << YAML::Value << mc.top_k

@@ -1,5 +1,7 @@
 #include <flowguard/exporters/metrics.hpp>
 
+#include "metrics_https.hpp"
+
 #include <fmt/format.h>
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
@@ -164,7 +166,7 @@ private:
 };
 
 // civetweb options. No TLS: with Debian 12's civetweb the first HTTPS request crashes the process (a worker
-// calls a libssl function its OpenSSL 3 table left NULL), so HTTPS is left to a proxy (docs/OPERATIONS.md).
+// calls a libssl function its OpenSSL 3 table left NULL); HTTPS is served by HttpsMetricsServer instead.
 std::vector<std::string> civetweb_options(const MetricsConfig& config) {
     return {"listening_ports", config.listen, "num_threads", "2"};
 }
@@ -173,10 +175,15 @@ std::vector<std::string> civetweb_options(const MetricsConfig& config) {
 
 struct MetricsEndpoint::Impl {
     std::shared_ptr<ProviderCollectable> collectable;
-    std::unique_ptr<prometheus::Exposer> exposer;
+    std::unique_ptr<prometheus::Exposer> exposer;  // plain HTTP
+    std::unique_ptr<HttpsMetricsServer> https;     // or HTTPS
 };
 
 MetricsEndpoint::MetricsEndpoint(const MetricsConfig& config, MetricsProvider provider) : impl_(std::make_unique<Impl>()) {
+    if (!config.tls_cert_file.empty()) {
+        impl_->https = std::make_unique<HttpsMetricsServer>(config, std::move(provider));
+        return;
+    }
     impl_->collectable = std::make_shared<ProviderCollectable>(std::move(provider));
     try {
         impl_->exposer = std::make_unique<prometheus::Exposer>(civetweb_options(config));
@@ -195,7 +202,10 @@ MetricsEndpoint::MetricsEndpoint(const MetricsConfig& config, MetricsProvider pr
 
 MetricsEndpoint::~MetricsEndpoint() = default;
 
-std::vector<int> MetricsEndpoint::ports() const { return impl_->exposer->GetListeningPorts(); }
+std::vector<int> MetricsEndpoint::ports() const {
+    if (impl_->https) return {impl_->https->port()};
+    return impl_->exposer->GetListeningPorts();
+}
 
 std::string render_metrics(const MetricsProvider& provider) {
     return prometheus::TextSerializer().Serialize(collect(provider));

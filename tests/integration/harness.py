@@ -30,6 +30,15 @@ def free_tcp_port():
         return s.getsockname()[1]
 
 
+def make_certificate(workdir):
+    """A self-signed certificate for 127.0.0.1 (openssl): (cert.pem, key.pem) paths."""
+    cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    return cert, key
+
+
 def start_nfdump_collector(binary, workdir, name=None):
     """nfcapd or sfcapd on a free 127.0.0.1 port, writing to its own directory under workdir:
     (process, port, directory). Returns once it has had time to bind its socket."""

@@ -11,14 +11,19 @@ prometheus_e2e: `flowguard run` fed by flowgen (NetFlow v9 and IPFIX) on 127.0.0
   every second; PromQL through the HTTP API returns the records flowgen sent; /metrics passes `promtool check
   metrics`; basic auth refuses a scrape without credentials; after flowgen stops, the shipped
   FlowguardExporterStopped rule (threshold scaled from 300 s to 3 s for the test) fires.
+prometheus_tls: /metrics over HTTPS (metrics.tls_cert_file, a certificate made by openssl) with basic auth:
+  401 without or with wrong credentials, nothing over plain HTTP, `promtool check metrics` passes, and a real
+  Prometheus with tls_config scrapes it (up = 1).
 """
 import argparse
 import base64
 import glob
+import http.client
 import json
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -27,7 +32,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, free_tcp_port, free_udp_port, run_case, wait_for  # noqa: E402
+from harness import check, free_tcp_port, free_udp_port, make_certificate, run_case, wait_for  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEPLOY = os.path.join(ROOT, "deploy")
@@ -126,20 +131,59 @@ def promql(prom_port, query):
     return json.loads(body)["data"]["result"]
 
 
-def run_prometheus_e2e(flowguard, flowgen, workdir):
+def start_flowguard_run(flowguard, workdir, config_text):
+    """`flowguard run` on a free UDP port with this configuration: (process, log path, UDP port)."""
     udp = free_udp_port()
-    metrics_port = free_tcp_port()
-    auth = ("prometheus", "s3cret-for-tests")
     config = os.path.join(workdir, "flowguard.yml")
     with open(config, "w") as f:
-        f.write(f"metrics:\n  listen: 127.0.0.1:{metrics_port}\n  username: {auth[0]}\n  password: {auth[1]}\n"
-                f"  top_window: 2s\npipeline:\n  shards: 2\ncollector:\n  receive_threads: 2\n")
-    log = open(os.path.join(workdir, "flowguard.log"), "w")
+        f.write(config_text)
+    log = os.path.join(workdir, "flowguard.log")
     fg = subprocess.Popen([flowguard, "--config", config, "run", "--listen", f"udp://127.0.0.1:{udp}"],
-                          stdout=subprocess.DEVNULL, stderr=log)
+                          stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+    wait_for(lambda: "listening on" in open(log).read(), 20, "flowguard run to listen")
+    return fg, log, udp
+
+
+def start_prometheus(workdir, config_text):
+    """A real Prometheus on a free 127.0.0.1 port with this configuration, once ready: (process, port)."""
+    prom_port = free_tcp_port()
+    with open(os.path.join(workdir, "prometheus.yml"), "w") as f:
+        f.write(config_text)
+    prom_log = open(os.path.join(workdir, "prometheus.log"), "w")
+    prom = subprocess.Popen(["prometheus", f"--config.file={workdir}/prometheus.yml",
+                             f"--storage.tsdb.path={workdir}/tsdb", f"--web.listen-address=127.0.0.1:{prom_port}"],
+                            cwd=workdir, stdout=prom_log, stderr=prom_log)
+
+    def ready():
+        try:
+            return http_get(f"http://127.0.0.1:{prom_port}/-/ready")[0] == 200
+        except (urllib.error.URLError, ConnectionError, OSError):
+            return False
+    try:
+        wait_for(ready, 60, "prometheus to be ready")
+    except RuntimeError:
+        prom.terminate()
+        raise
+    return prom, prom_port
+
+
+def stop_prometheus_and_flowguard(prom, fg):
+    """SIGTERM to both (Prometheus may not have started); returns flowguard's exit code."""
+    if prom:
+        prom.send_signal(signal.SIGTERM)
+        prom.wait(timeout=30)
+    fg.send_signal(signal.SIGTERM)
+    return fg.wait(timeout=30)
+
+
+def run_prometheus_e2e(flowguard, flowgen, workdir):
+    metrics_port = free_tcp_port()
+    auth = ("prometheus", "s3cret-for-tests")
+    fg, log, udp = start_flowguard_run(
+        flowguard, workdir, f"metrics:\n  listen: 127.0.0.1:{metrics_port}\n  username: {auth[0]}\n  password: {auth[1]}\n"
+                            f"  top_window: 2s\npipeline:\n  shards: 2\ncollector:\n  receive_threads: 2\n")
     prom = None
     try:
-        wait_for(lambda: "listening on" in open(log.name).read(), 20, "flowguard run to listen")
         try:
             http_get(f"http://127.0.0.1:{metrics_port}/metrics")
             check(False, "the metrics endpoint answered a scrape without credentials")
@@ -153,28 +197,15 @@ def run_prometheus_e2e(flowguard, flowgen, workdir):
                                "flowguard_exporter_last_seen_timestamp_seconds)) > 3\n        for: 0s")
         check(scaled != rules, "could not scale the FlowguardExporterStopped rule for the test")
         open(os.path.join(rules_dir, "flowguard.rules.yml"), "w").write(scaled)
-        prom_port = free_tcp_port()
         password_file = os.path.join(workdir, "password")
         open(password_file, "w").write(auth[1])
-        with open(os.path.join(workdir, "prometheus.yml"), "w") as f:
-            f.write(f"""global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+        prom, prom_port = start_prometheus(workdir, f"""global: {{scrape_interval: 1s, evaluation_interval: 1s}}
 rule_files: [rules/flowguard.rules.yml]
 scrape_configs:
   - job_name: flowguard
     basic_auth: {{username: {auth[0]}, password_file: {password_file}}}
     static_configs: [{{targets: ["127.0.0.1:{metrics_port}"]}}]
 """)
-        prom_log = open(os.path.join(workdir, "prometheus.log"), "w")
-        prom = subprocess.Popen(["prometheus", f"--config.file={workdir}/prometheus.yml",
-                                 f"--storage.tsdb.path={workdir}/tsdb", f"--web.listen-address=127.0.0.1:{prom_port}"],
-                                cwd=workdir, stdout=prom_log, stderr=prom_log)
-
-        def ready():
-            try:
-                return http_get(f"http://127.0.0.1:{prom_port}/-/ready")[0] == 200
-            except (urllib.error.URLError, ConnectionError, OSError):
-                return False
-        wait_for(ready, 60, "prometheus to be ready")
 
         # v9 at a steady rate for a few seconds (top talkers are per window, so they are read while it runs),
         # then a burst of IPFIX.
@@ -222,18 +253,73 @@ scrape_configs:
         except RuntimeError as e:
             check(False, str(e))
     finally:
-        if prom:
-            prom.send_signal(signal.SIGTERM)
-            prom.wait(timeout=30)
-        fg.send_signal(signal.SIGTERM)
-        fg.wait(timeout=30)
-    summary = json.loads(open(log.name).read().strip().splitlines()[-1])
+        check(stop_prometheus_and_flowguard(prom, fg) == 0, "flowguard run exited non-zero")
+    summary = json.loads(open(log).read().strip().splitlines()[-1])
     check(summary["records"] == sent and summary["ring_drops"] == 0, f"flowguard summary: {summary}")
+
+
+def run_prometheus_tls(flowguard, workdir):
+    """/metrics over HTTPS with basic auth, scraped by a real Prometheus with tls_config."""
+    cert, key = make_certificate(workdir)
+    metrics_port = free_tcp_port()
+    auth = ("prometheus", "s3cret-for-tests")
+    fg, log, _ = start_flowguard_run(
+        flowguard, workdir, f"metrics:\n  listen: 127.0.0.1:{metrics_port}\n  username: {auth[0]}\n  password: {auth[1]}\n"
+                            f"  tls_cert_file: {cert}\n  tls_key_file: {key}\n")
+    prom = None
+    try:
+        check(f"https://127.0.0.1:{metrics_port}/metrics" in open(log).read(), "the log names the HTTPS endpoint")
+        context = ssl.create_default_context(cafile=cert)
+        url = f"https://127.0.0.1:{metrics_port}/metrics"
+        for credentials, expected in ((None, 401), (("prometheus", "wrong"), 401)):
+            req = urllib.request.Request(url)
+            if credentials:
+                req.add_header("Authorization", "Basic " + base64.b64encode(":".join(credentials).encode()).decode())
+            try:
+                urllib.request.urlopen(req, context=context, timeout=5)
+                check(False, f"HTTPS scrape with {credentials} was answered")
+            except urllib.error.HTTPError as e:
+                check(e.code == expected, f"HTTPS scrape with {credentials}: HTTP {e.code}, expected {expected}")
+        try:
+            http_get(url.replace("https://", "http://"), auth=auth)
+            check(False, "plain HTTP was answered on the HTTPS endpoint")
+        except (urllib.error.URLError, ConnectionError, OSError, http.client.HTTPException):
+            pass
+        req = urllib.request.Request(url)
+        req.add_header("Authorization", "Basic " + base64.b64encode(":".join(auth).encode()).decode())
+        text = urllib.request.urlopen(req, context=context, timeout=5).read().decode()
+        lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+        check(lint.returncode == 0, f"promtool check metrics over HTTPS: {lint.stdout}{lint.stderr}")
+
+        password_file = os.path.join(workdir, "password")
+        open(password_file, "w").write(auth[1])
+        prom, prom_port = start_prometheus(workdir, f"""global: {{scrape_interval: 1s}}
+scrape_configs:
+  - job_name: flowguard
+    scheme: https
+    tls_config: {{ca_file: {cert}}}
+    basic_auth: {{username: {auth[0]}, password_file: {password_file}}}
+    static_configs: [{{targets: ["127.0.0.1:{metrics_port}"]}}]
+""")
+
+        def scraped():
+            try:
+                up = promql(prom_port, 'up{job="flowguard"}')
+                return up and up[0]["value"][1] == "1" and promql(prom_port, "flowguard_build_info")
+            except (urllib.error.URLError, ConnectionError, OSError, KeyError):
+                return False
+        try:
+            wait_for(scraped, 60, "Prometheus to scrape flowguard over HTTPS")
+            print("prometheus_tls: a real Prometheus scrapes /metrics over HTTPS with basic auth (up = 1)")
+        except RuntimeError as e:
+            check(False, str(e))
+    finally:
+        check(stop_prometheus_and_flowguard(prom, fg) == 0, "flowguard run exited non-zero")
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=["dashboards", "rules", "metrics_doc", "prometheus_e2e"])
+    ap.add_argument("case", choices=["dashboards", "rules", "metrics_doc", "prometheus_e2e", "prometheus_tls"])
     ap.add_argument("--flowguard", required=True)
     ap.add_argument("--flowgen")
     ap.add_argument("--keep", action="store_true")
@@ -244,6 +330,7 @@ def main():
         "rules": lambda w: run_rules(flowguard, w),
         "metrics_doc": lambda w: run_metrics_doc(flowguard, w),
         "prometheus_e2e": lambda w: run_prometheus_e2e(flowguard, os.path.abspath(args.flowgen), w),
+        "prometheus_tls": lambda w: run_prometheus_tls(flowguard, w),
     }
     return run_case(args.case, bodies[args.case], args.keep)
 

@@ -29,7 +29,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, free_tcp_port, free_udp_port, run_case, wait_for  # noqa: E402
+from harness import check, free_tcp_port, free_udp_port, make_certificate, run_case, wait_for  # noqa: E402
 from pipeline_test import ipfix_timed  # noqa: E402
 
 SECRET = "s3cret-for-tests"
@@ -206,10 +206,7 @@ def run_spool_and_deliver(flowguard, workdir):
 
 
 def run_https(flowguard, workdir):
-    cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
+    cert, key = make_certificate(workdir)
     https_port = free_tcp_port()
     config = os.path.join(workdir, "config.yaml")
     with open(config, "w") as f:

@@ -174,4 +174,5 @@ TEST_CASE("alert webhooks: every kind, their checks, and secrets hidden in the e
     CHECK(error_key("alerts: {webhooks: [{name: a, url: 'http://x/', headers: {X-A: \"1\\r\\nX-B: 2\"}}]}") ==
           "alerts.webhooks[0].headers.X-A");
     CHECK(error_key("alerts: {max_spooled: 0}") == "alerts.max_spooled");
+    CHECK(error_key("metrics: {tls_cert_file: /etc/c.pem}") == "metrics.tls_cert_file");  // needs the key too
 }

@@ -139,6 +139,8 @@ struct MetricsConfig {
     std::string listen = "127.0.0.1:9465";  // "ADDR:PORT"; "" = no endpoint
     std::string username;                   // basic auth when set
     std::string password;
+    std::string tls_cert_file;              // HTTPS when set (PEM chain), with tls_key_file
+    std::string tls_key_file;
     std::size_t max_exporters = 256;        // exporters named in labels; later ones are exporter="other"
     std::size_t max_interfaces = 1024;      // (exporter, ifIndex) pairs named in labels; later ones if_index="other"
     std::size_t top_k = 10;                 // top talkers / destinations / conversations per window

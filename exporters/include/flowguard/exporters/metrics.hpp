@@ -49,7 +49,9 @@ private:
 
 using MetricsProvider = std::function<void(MetricWriter&)>;
 
-// The /metrics endpoint (prometheus-cpp pull exposer on civetweb), with optional basic auth.
+// The /metrics endpoint: prometheus-cpp's pull exposer (civetweb) over HTTP, or HTTPS when
+// metrics.tls_cert_file is set (served by Beast: Debian's civetweb cannot do TLS with OpenSSL 3); basic auth
+// on either.
 class MetricsEndpoint {
 public:
     // Throws std::runtime_error when the address cannot be bound.

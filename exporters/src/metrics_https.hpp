@@ -1,0 +1,27 @@
+#pragma once
+// Private: /metrics over HTTPS, for `metrics.tls_cert_file`. Debian 12's civetweb (under prometheus-cpp's
+// exposer) crashes on its first HTTPS request with OpenSSL 3, so TLS scrapes are served here instead, by
+// Boost.Beast on one thread of its own, with the same text exposition and basic auth.
+#include <flowguard/core/config.hpp>
+#include <flowguard/exporters/metrics.hpp>
+
+#include <memory>
+
+namespace flowguard::exporters {
+
+class HttpsMetricsServer {
+public:
+    // Throws std::runtime_error naming the file or address that is unusable.
+    HttpsMetricsServer(const MetricsConfig& config, MetricsProvider provider);
+    ~HttpsMetricsServer();
+    HttpsMetricsServer(const HttpsMetricsServer&) = delete;
+    HttpsMetricsServer& operator=(const HttpsMetricsServer&) = delete;
+
+    int port() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace flowguard::exporters
