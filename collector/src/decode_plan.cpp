@@ -156,6 +156,10 @@ void compile_typed(const std::vector<DecodeStep>& steps, TypedSteps& typed) {
         if (step.op == FieldOp::skip) continue;
         const auto where = place(step.op);
         const bool read_as_integer = where.group <= TypedSteps::flag || where.group == TypedSteps::times;
+        static constexpr unsigned kWidth[] = {8, 4, 2, 1};  // of u64, u32, u16, u8
+        auto group = where.group;
+        if (group >= TypedSteps::u64 && group <= TypedSteps::u8 && step.length == kWidth[group - TypedSteps::u64])
+            group = static_cast<TypedSteps::Group>(group - TypedSteps::u64 + TypedSteps::exact64);
         TypedStep t;
         t.at = static_cast<std::uint16_t>(read_as_integer ? step.offset + step.length : step.offset);
         t.member = static_cast<std::uint16_t>(where.member);
@@ -167,7 +171,7 @@ void compile_typed(const std::vector<DecodeStep>& steps, TypedSteps& typed) {
         if (t.segment != 0) typed.first_segment_only = false;
         t.is_end = step.op == FieldOp::end_uptime_ms || step.op == FieldOp::end_sec || step.op == FieldOp::end_ms ||
                    step.op == FieldOp::end_ntp_us || step.op == FieldOp::end_ntp_ns || step.op == FieldOp::end_delta_us;
-        groups[where.group].push_back(t);
+        groups[group].push_back(t);
     }
     typed.steps.clear();
     for (std::size_t g = 0; g < groups.size(); ++g) {

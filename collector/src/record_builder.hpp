@@ -36,7 +36,7 @@ public:
     // Fixed-length flow records. `p` needs kDecodeLeadingBytes readable bytes before it (see TypedSteps).
     [[gnu::always_inline]] inline void build_fixed(const DecodePlan& plan, const std::uint8_t* p,
                                                    FlowRecord& r) const noexcept {
-        Scratch scratch;
+        Scratch scratch(sampling_);
         store_typed<false>(plan.typed, p, nullptr, r, scratch);
         finish(r, scratch);
     }
@@ -44,7 +44,7 @@ public:
     // Variable-length flow records. Returns the record's length, or 0 if a field runs past `available`.
     std::size_t build_variable(const DecodePlan& plan, const std::uint8_t* p, std::size_t available,
                                FlowRecord& r) const noexcept {
-        Scratch scratch;
+        Scratch scratch(sampling_);
         std::size_t used = 0;
         if (plan.has_typed) {
             std::array<std::uint32_t, kMaxTypedSegments> starts;
@@ -61,14 +61,14 @@ public:
     }
 
     void apply_options(const DecodePlan& plan, const std::uint8_t* p) const {
-        Scratch scratch;
+        Scratch scratch(sampling_);
         FlowRecord unused;
         for (const auto& step : plan.steps) store(step.op, p + step.offset, step.length, unused, scratch);
         learn(scratch);
     }
 
     std::size_t apply_options_variable(const DecodePlan& plan, const std::uint8_t* p, std::size_t available) const {
-        Scratch scratch;
+        Scratch scratch(sampling_);
         FlowRecord unused;
         const auto used = walk_variable(plan, p, available, [&](FieldOp op, const std::uint8_t* v, std::uint16_t len) {
             store(op, v, len, unused, scratch);
@@ -79,11 +79,9 @@ public:
 
 private:
     // Raw values that need the whole record (or exporter state) before they mean something.
-    struct Scratch {
-        FieldOp start_kind = FieldOp::skip;
-        FieldOp end_kind = FieldOp::skip;
-        std::uint64_t start = 0;
-        std::uint64_t end = 0;
+    // Sampling facts of one record: rare in flow records, so they live in the builder and are reset only
+    // when a record reads one.
+    struct Sampling {
         bool has_sampler_id = false;
         std::uint64_t sampler_id = 0;
         std::uint64_t interval = 0;
@@ -92,10 +90,6 @@ private:
         bool has_packet_sampling = false;
         std::uint64_t sampling_size = 0;        // random n-out-of-N (RFC 5477): n
         std::uint64_t sampling_population = 0;  // ... and N
-        bool has_init = false;
-        std::uint64_t init_ms = 0;
-        bool has_icmp = false;
-        bool has_sampling = false;  // a sampler id or a sampling field was read
 
         std::uint64_t rate() const noexcept {
             if (interval) return interval;
@@ -103,6 +97,31 @@ private:
             if (has_packet_sampling && packet_interval) return (packet_interval + packet_space) / packet_interval;
             return 0;
         }
+    };
+
+    // Set up once per record, so kept small: with the sampling fields inside, zeroing it compiled to a
+    // `rep stos` per record.
+    struct Scratch {
+        explicit Scratch(Sampling& storage) : sampling_storage(&storage) {}
+
+        FieldOp start_kind = FieldOp::skip;
+        FieldOp end_kind = FieldOp::skip;
+        bool has_init = false;
+        bool has_icmp = false;
+        bool has_sampling = false;
+        std::uint64_t start = 0;
+        std::uint64_t end = 0;
+        std::uint64_t init_ms = 0;
+        Sampling* sampling_storage;
+
+        Sampling& sampling_fields() {
+            if (!has_sampling) {
+                *sampling_storage = Sampling{};
+                has_sampling = true;
+            }
+            return *sampling_storage;
+        }
+        const Sampling* sampling_if_any() const { return has_sampling ? sampling_storage : nullptr; }
     };
 
     // Where each segment of a variable-length record starts (RFC 7011 7: a variable-length field has one
@@ -144,6 +163,11 @@ private:
         const auto put = [record](const TypedStep& s, auto value) {
             *std::launder(reinterpret_cast<decltype(value)*>(record + s.member)) = value;
         };
+        // Most fields have their member's size: a plain load, no masking.
+        for (const auto& s : t.group(TypedSteps::exact64)) put(s, load_be64(at(s) - 8));
+        for (const auto& s : t.group(TypedSteps::exact32)) put(s, load_be32(at(s) - 4));
+        for (const auto& s : t.group(TypedSteps::exact16)) put(s, load_be16(at(s) - 2));
+        for (const auto& s : t.group(TypedSteps::exact8)) put(s, *(at(s) - 1));
         for (const auto& s : t.group(TypedSteps::u64)) put(s, read_uint_ending_at(at(s), s.shift));
         for (const auto& s : t.group(TypedSteps::u32))
             put(s, static_cast<std::uint32_t>(read_uint_ending_at(at(s), s.shift)));
@@ -246,20 +270,20 @@ private:
                 s.end = read_uint(v, len);
                 break;
             case FieldOp::sampler_id:
-                s.has_sampler_id = s.has_sampling = true;
-                s.sampler_id = read_uint(v, len);
+                s.sampling_fields().has_sampler_id = true;
+                s.sampling_fields().sampler_id = read_uint(v, len);
                 break;
-            case FieldOp::sampling_interval: s.interval = read_uint(v, len); s.has_sampling = true; break;
+            case FieldOp::sampling_interval: s.sampling_fields().interval = read_uint(v, len); break;
             case FieldOp::sampling_packet_interval:
-                s.packet_interval = read_uint(v, len);
-                s.has_packet_sampling = s.has_sampling = true;
+                s.sampling_fields().packet_interval = read_uint(v, len);
+                s.sampling_fields().has_packet_sampling = true;
                 break;
             case FieldOp::sampling_packet_space:
-                s.packet_space = read_uint(v, len);
-                s.has_packet_sampling = s.has_sampling = true;
+                s.sampling_fields().packet_space = read_uint(v, len);
+                s.sampling_fields().has_packet_sampling = true;
                 break;
-            case FieldOp::sampling_size: s.sampling_size = read_uint(v, len); s.has_sampling = true; break;
-            case FieldOp::sampling_population: s.sampling_population = read_uint(v, len); s.has_sampling = true; break;
+            case FieldOp::sampling_size: s.sampling_fields().sampling_size = read_uint(v, len); break;
+            case FieldOp::sampling_population: s.sampling_fields().sampling_population = read_uint(v, len); break;
             case FieldOp::system_init_ms: s.has_init = true; s.init_ms = read_uint(v, len); break;
         }
     }
@@ -295,9 +319,10 @@ private:
             r.icmp_type = static_cast<std::uint8_t>(r.dst_port >> 8);
             r.icmp_code = static_cast<std::uint8_t>(r.dst_port);
         }
-        if (s.has_sampling && !stream_.override_rate) {  // otherwise the base record's rate stands
-            if (const auto own = s.rate()) r.sampling_rate = own;
-            else if (s.has_sampler_id) r.sampling_rate = stream_.rate_for_sampler(s.sampler_id);
+        if (const auto* sampling = s.sampling_if_any(); sampling && !stream_.override_rate) {
+            // otherwise the base record's rate stands
+            if (const auto own = sampling->rate()) r.sampling_rate = own;
+            else if (sampling->has_sampler_id) r.sampling_rate = stream_.rate_for_sampler(sampling->sampler_id);
         }
     }
 
@@ -307,17 +332,20 @@ private:
             stream_.system_init_ms = s.init_ms;
             stream_.has_system_init = true;
         }
-        const auto rate = s.rate();
+        const auto* sampling = s.sampling_if_any();
+        if (sampling == nullptr) return;
+        const auto rate = sampling->rate();
         if (rate == 0) return;
-        if (!s.has_sampler_id) {
+        const auto id = sampling->sampler_id;
+        if (!sampling->has_sampler_id) {
             stream_.default_rate = rate;
-        } else if (stream_.sampler_rates.size() < StreamState::kMaxSamplers ||
-                   stream_.sampler_rates.contains(s.sampler_id)) {
-            stream_.sampler_rates[s.sampler_id] = rate;
+        } else if (stream_.sampler_rates.size() < StreamState::kMaxSamplers || stream_.sampler_rates.contains(id)) {
+            stream_.sampler_rates[id] = rate;
         }
     }
 
     FlowRecord base_;
+    mutable Sampling sampling_;  // the current record's, when it has any (Scratch::sampling_fields)
     const PacketContext& ctx_;
     StreamState& stream_;
 };

@@ -93,7 +93,7 @@ TEST_CASE("flow-record plans are sorted by member type and cut into segments at 
     CHECK(addresses[0].segment == 0);
     CHECK(addresses[0].etype == flowguard::kEtherTypeIPv4);
     CHECK(addresses[0].member == offsetof(flowguard::FlowRecord, src_addr));
-    const auto u16 = plan.typed.group(TypedSteps::u16);
+    const auto u16 = plan.typed.group(TypedSteps::exact16);  // a 2-byte port into a 16-bit member
     REQUIRE(u16.size() == 1);
     CHECK(u16[0].segment == 1);
     CHECK(u16[0].at == 3);  // proto takes byte 0 of segment 1, the port bytes 1-2: it ends at 3
@@ -103,7 +103,8 @@ TEST_CASE("flow-record plans are sorted by member type and cut into segments at 
     REQUIRE(u64.size() == 1);
     CHECK(u64[0].at == 6);
     CHECK(u64[0].shift == 40);  // a 3-byte counter
-    CHECK(plan.typed.group(TypedSteps::u8).size() == 1);
+    CHECK(plan.typed.group(TypedSteps::exact8).size() == 1);
+    CHECK(plan.typed.group(TypedSteps::u16).empty());
     CHECK(plan.typed.group(TypedSteps::other).empty());
     CHECK(plan.typed.steps.size() == 4);
 

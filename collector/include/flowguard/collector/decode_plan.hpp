@@ -68,7 +68,9 @@ inline constexpr std::size_t kMaxTypedSegments = 16;
 
 struct TypedSteps {
     // One allocation, in groups: what a template holds is multiplied by every exporter's templates.
-    enum Group : std::uint8_t { u64, u32, u16, u8, flag, addresses, times, other, kGroups };  // flag: 0 or 1
+    // exactN: an N-bit member from exactly N bits (no reduced-size masking); uN: from fewer or more bytes;
+    // flag: 0 or 1.
+    enum Group : std::uint8_t { exact64, exact32, exact16, exact8, u64, u32, u16, u8, flag, addresses, times, other, kGroups };
     std::vector<TypedStep> steps;
     std::array<std::uint16_t, kGroups + 1> group_start{};  // group g is [group_start[g], group_start[g + 1])
     std::vector<std::uint16_t> segment_lengths;  // fixed bytes of each segment (variable-length plans)
