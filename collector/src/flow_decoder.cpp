@@ -324,13 +324,16 @@ private:
         }
         const auto result = walk_sets(packet, ctx, *s, p + kIpfixHeaderLength, length - kIpfixHeaderLength, true, out);
         // IPFIX numbers data records; a message with data we could not count only resynchronises.
+        const bool rfc = s->numbering != StreamState::Numbering::inclusive;
+        const bool inclusive = s->numbering != StreamState::Numbering::rfc;
         if (result.uncounted) {
-            s->sequence.resync(ctx.sequence + result.data_records);
-            s->sequence_inclusive.resync(ctx.sequence);
+            if (rfc) s->sequence.resync(ctx.sequence + result.data_records);
+            if (inclusive) s->sequence_inclusive.resync(ctx.sequence);
         } else {
-            s->sequence.observe(ctx.sequence, result.data_records);
-            s->sequence_inclusive.observe(ctx.sequence - result.flow_records, result.flow_records);
+            if (rfc) s->sequence.observe(ctx.sequence, result.data_records);
+            if (inclusive) s->sequence_inclusive.observe(ctx.sequence - result.flow_records, result.flow_records);
         }
+        s->decide_numbering();
     }
 
     struct WalkResult {

@@ -48,10 +48,28 @@ struct StreamState {
     // tracked; the one the exporter follows has (almost) no anomalies and is the one reported.
     SequenceTracker sequence_inclusive;
 
+    // Once one reading has run clean over kNumberingEvidence messages while the other kept tripping, the
+    // loser is no longer fed: it would take the anomaly path on every message of that exporter.
+    enum class Numbering : std::uint8_t { undecided, rfc, inclusive };
+    static constexpr std::uint64_t kNumberingEvidence = 64;
+    Numbering numbering = Numbering::undecided;
+    std::uint64_t numbered_messages = 0;
+
+    static std::uint64_t anomalies(const SequenceCounters& c) noexcept { return c.lost + c.reordered + c.duplicate; }
+
+    void decide_numbering() noexcept {
+        if (numbering != Numbering::undecided || ++numbered_messages < kNumberingEvidence) return;
+        const auto rfc = anomalies(sequence.counters());
+        const auto inclusive = anomalies(sequence_inclusive.counters());
+        if (rfc == 0 && inclusive >= kNumberingEvidence / 2) numbering = Numbering::rfc;
+        else if (inclusive == 0 && rfc >= kNumberingEvidence / 2) numbering = Numbering::inclusive;
+    }
+
     const SequenceCounters& sequence_counters() const noexcept {
-        const auto anomalies = [](const SequenceCounters& c) { return c.lost + c.reordered + c.duplicate; };
         const auto& rfc = sequence.counters();
         const auto& inclusive = sequence_inclusive.counters();
+        if (numbering == Numbering::rfc) return rfc;
+        if (numbering == Numbering::inclusive) return inclusive;
         return sequence_inclusive.started() && anomalies(inclusive) < anomalies(rfc) ? inclusive : rfc;
     }
     std::uint64_t override_rate = 0;   // from config; wins over everything the exporter says

@@ -24,6 +24,12 @@ Bytes v6_record(std::uint64_t start_ms, std::uint16_t icmp) {
     return r;
 }
 
+Bytes v6_records(int n) {
+    Bytes b;
+    for (int i = 0; i < n; ++i) b.raw(v6_record(static_cast<std::uint64_t>(i), 0).data());
+    return b;
+}
+
 std::uint64_t ntp(std::uint64_t unix_secs, std::uint32_t frac) { return ((unix_secs + 2'208'988'800ull) << 32) | frac; }
 
 }  // namespace
@@ -127,19 +133,33 @@ TEST_CASE("softflowd's inclusive IPFIX numbering is recognised and not reported 
     // softflowd 1.1.0: sequence = flow records sent including this message's (17 -> 40 with 23 flows next).
     collector::FlowDecoder decoder(CollectorConfig{});
     std::vector<FlowRecord> out;
-    auto records = [](int n) {
-        Bytes b;
-        for (int i = 0; i < n; ++i) b.raw(v6_record(static_cast<std::uint64_t>(i), 0).data());
-        return b;
-    };
-    decoder.decode(packet_of(ipfix_message(kExport, 3, 0, {v6_template(), set(300, records(3))})), out);
-    decoder.decode(packet_of(ipfix_message(kExport, 8, 0, {set(300, records(5))})), out);
-    decoder.decode(packet_of(ipfix_message(kExport, 10, 0, {set(300, records(2))})), out);
-    decoder.decode(packet_of(ipfix_message(kExport, 17, 0, {set(300, records(4))})), out);  // 3 records lost
+    decoder.decode(packet_of(ipfix_message(kExport, 3, 0, {v6_template(), set(300, v6_records(3))})), out);
+    decoder.decode(packet_of(ipfix_message(kExport, 8, 0, {set(300, v6_records(5))})), out);
+    decoder.decode(packet_of(ipfix_message(kExport, 10, 0, {set(300, v6_records(2))})), out);
+    decoder.decode(packet_of(ipfix_message(kExport, 17, 0, {set(300, v6_records(4))})), out);  // 3 records lost
     const auto t = decoder.totals();
     CHECK(t.records == 14);
     CHECK(t.sequence_lost == 3);
     CHECK(t.sequence_reordered == 0);
+}
+
+TEST_CASE("once an exporter's IPFIX numbering is clear, its reading alone is kept and reports later loss") {
+    collector::FlowDecoder decoder(CollectorConfig{});
+    std::vector<FlowRecord> out;
+    // RFC 7011 numbering (records sent before this message) with 1 and 3 records in turn: the inclusive
+    // reading trips on every message, so after enough of them only the RFC reading is kept.
+    std::uint32_t seq = 0;
+    for (int i = 0; i < 80; ++i) {
+        const int n = i % 2 == 0 ? 1 : 3;
+        decoder.decode(packet_of(ipfix_message(kExport, seq, 0, {v6_template(), set(300, v6_records(n))})), out);
+        seq += static_cast<std::uint32_t>(n);
+    }
+    CHECK(decoder.totals().sequence_lost == 0);
+    seq += 1000;  // then 1,000 records are lost: more anomalies than the inclusive reading had collected
+    for (int i = 0; i < 4; ++i, seq += 3)
+        decoder.decode(packet_of(ipfix_message(kExport, seq, 0, {set(300, v6_records(3))})), out);
+    CHECK(decoder.totals().sequence_lost == 1000);
+    CHECK(decoder.totals().sequence_reordered == 0);
 }
 
 TEST_CASE("IPFIX sampling from samplingPacketInterval/Space and from random n-out-of-N options") {
