@@ -163,7 +163,7 @@ std::size_t UdpReceiver::read_burst(Socket& socket, int flags) {
         return 0;
     }
     const std::uint64_t received = wall_clock_ns();  // one clock read per burst: datagrams in it arrived together
-    decoded_.clear();
+    std::uint64_t records = 0;
     for (int i = 0; i < n; ++i) {
         auto& m = buffers_->messages[static_cast<std::size_t>(i)];
         for (cmsghdr* c = CMSG_FIRSTHDR(&m.msg_hdr); c != nullptr; c = CMSG_NXTHDR(&m.msg_hdr, c)) {
@@ -196,11 +196,15 @@ std::size_t UdpReceiver::read_burst(Socket& socket, int flags) {
             buffers_->data.data() + static_cast<std::size_t>(i) * buffers_->slot_size, m.msg_len);
         packet.received_ns = received;
         burst_received_ns_ = received;
+        // Routed datagram by datagram: the decoded records are still in L1 when they are copied into the
+        // shards' batches (a whole burst of them would not be).
+        decoded_.clear();
         decoder_.decode(packet, decoded_);
+        records += decoded_.size();
+        route(decoded_, received);
     }
     add_single_writer(counters_.datagrams, static_cast<std::uint64_t>(n));
-    add_single_writer(counters_.records, decoded_.size());
-    route(decoded_, received);
+    add_single_writer(counters_.records, records);
     return static_cast<std::size_t>(n);
 }
 
