@@ -2,9 +2,12 @@
 
 #include <flowguard/exporters/flow_format.hpp>
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <string>
+#include <thread>
 
 namespace flowguard::app {
 
@@ -136,9 +139,22 @@ collector::CaptureSnapshot Pipeline::capture_totals() const {
 }
 
 PipelineThreads::PipelineThreads(Pipeline& pipeline) : pipeline_(pipeline) {
-    for (auto& s : pipeline_.shards) shard_threads_.emplace_back([&s, this] { s->run(receivers_done_); });
-    for (auto& r : pipeline_.receivers) receive_threads_.emplace_back([&r, this] { r->run(stop_receiving_); });
-    for (auto& k : pipeline_.captures) receive_threads_.emplace_back([&k, this] { k->run(stop_receiving_); });
+    // Named, so that `top -H` and /proc/PID/task/*/comm tell an operator which thread takes the CPU.
+    const auto named = [](std::string name, auto body) {
+        return std::thread([name = std::move(name), body] {
+            pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+            body();
+        });
+    };
+    for (std::size_t i = 0; i < pipeline_.shards.size(); ++i)
+        shard_threads_.push_back(named("fg-shard-" + std::to_string(i),
+                                       [s = pipeline_.shards[i].get(), this] { s->run(receivers_done_); }));
+    for (std::size_t i = 0; i < pipeline_.receivers.size(); ++i)
+        receive_threads_.push_back(named("fg-recv-" + std::to_string(i),
+                                         [r = pipeline_.receivers[i].get(), this] { r->run(stop_receiving_); }));
+    for (std::size_t i = 0; i < pipeline_.captures.size(); ++i)
+        receive_threads_.push_back(named("fg-capture-" + std::to_string(i),
+                                         [k = pipeline_.captures[i].get(), this] { k->run(stop_receiving_); }));
 }
 
 void PipelineThreads::stop_and_drain() {
