@@ -78,7 +78,6 @@ public:
     }
 
 private:
-    // Raw values that need the whole record (or exporter state) before they mean something.
     // Sampling facts of one record: rare in flow records, so they live in the builder and are reset only
     // when a record reads one.
     struct Sampling {
@@ -99,8 +98,9 @@ private:
         }
     };
 
-    // Set up once per record, so kept small: with the sampling fields inside, zeroing it compiled to a
-    // `rep stos` per record.
+    // Raw values that need the whole record (or exporter state) before they mean something. Set up once
+    // per record, so kept small: with the sampling fields inside, zeroing it compiled to a `rep stos` per
+    // record.
     struct Scratch {
         explicit Scratch(Sampling& storage) : sampling_storage(&storage) {}
 
