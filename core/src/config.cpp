@@ -45,6 +45,13 @@ std::uint64_t unsigned_value(const YAML::Node& node, const std::string& key, std
     return v;
 }
 
+bool boolean_value(const YAML::Node& node, const std::string& key) {
+    const auto text = scalar(node, key);
+    if (text == "true" || text == "yes" || text == "on") return true;
+    if (text == "false" || text == "no" || text == "off") return false;
+    throw ConfigError(key, fmt::format("'{}' is not true or false", text));
+}
+
 template <typename Parse>
 auto with_key(const std::string& key, Parse&& parse) {
     try {
@@ -133,11 +140,7 @@ void read_meter(const YAML::Node& n, MeterConfig& m) {
         if (out == 0) throw ConfigError(key + "." + name, "must be longer than 0");
     };
     auto flag = [&](const char* name, bool& out) {
-        if (!n[name]) return;
-        const auto text = scalar(n[name], key + "." + name);
-        if (text == "true" || text == "yes" || text == "on") out = true;
-        else if (text == "false" || text == "no" || text == "off") out = false;
-        else throw ConfigError(key + "." + name, fmt::format("'{}' is not true or false", text));
+        if (n[name]) out = boolean_value(n[name], key + "." + name);
     };
     if (n["interface"]) m.interface = scalar(n["interface"], key + ".interface");
     if (n["bpf_filter"]) m.bpf_filter = scalar(n["bpf_filter"], key + ".bpf_filter");
@@ -286,13 +289,6 @@ void read_metrics(const YAML::Node& n, MetricsConfig& m) {
         }
         if (m.applications.size() > 250) throw ConfigError(key + ".applications", "at most 250 applications");
     }
-}
-
-bool boolean_value(const YAML::Node& node, const std::string& key) {
-    const auto text = scalar(node, key);
-    if (text == "true" || text == "yes" || text == "on") return true;
-    if (text == "false" || text == "no" || text == "off") return false;
-    throw ConfigError(key, fmt::format("'{}' is not true or false", text));
 }
 
 WebhookConfig read_webhook(const YAML::Node& item, const std::string& key) {
