@@ -15,7 +15,6 @@
 #include <openssl/evp.h>
 
 #include <chrono>
-#include <charconv>
 #include <stdexcept>
 #include <thread>
 
@@ -32,31 +31,16 @@ constexpr std::size_t kMaxRequestHeader = 8 * 1024;
 constexpr std::chrono::seconds kHandshakeTimeout{10};
 constexpr std::chrono::seconds kIdleTimeout{60};
 
-// "ADDR:PORT", "[V6]:PORT", ":PORT" (all addresses), as civetweb's listening_ports takes them.
+// metrics.listen as the collector's listeners are written ("ADDR:PORT", "[V6]:PORT", ":PORT" for all).
 tcp::endpoint parse_listen(const std::string& listen) {
-    std::string_view text = listen;
-    std::string_view host;
-    std::string_view port;
-    if (text.starts_with('[')) {
-        const auto close = text.find("]:");
-        if (close == std::string_view::npos) throw std::runtime_error(fmt::format("metrics.listen '{}': bad address", listen));
-        host = text.substr(1, close - 1);
-        port = text.substr(close + 2);
-    } else if (const auto colon = text.rfind(':'); colon != std::string_view::npos) {
-        host = text.substr(0, colon);
-        port = text.substr(colon + 1);
-    } else {
-        port = text;
+    if (listen.find("://") != std::string::npos)  // the shared parser would talk of udp:// here
+        throw std::runtime_error(fmt::format("metrics.listen '{}' is ADDR:PORT, without a scheme", listen));
+    try {
+        const auto parsed = ListenEndpoint::parse(listen);
+        return {asio::ip::make_address(parsed.address), parsed.port};
+    } catch (const ConfigError& e) {
+        throw std::runtime_error(fmt::format("metrics.listen: {}", e.problem()));
     }
-    unsigned number = 0;
-    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
-    if (ec != std::errc{} || ptr != port.data() + port.size() || number > 65535)
-        throw std::runtime_error(fmt::format("metrics.listen '{}': bad port", listen));
-    boost::system::error_code bad;
-    const auto address = host.empty() ? asio::ip::address(asio::ip::address_v4::any())
-                                      : asio::ip::make_address(std::string(host), bad);
-    if (bad) throw std::runtime_error(fmt::format("metrics.listen '{}': '{}' is not an IP address", listen, host));
-    return {address, static_cast<unsigned short>(number)};
 }
 
 std::string base64(std::string_view text) {
