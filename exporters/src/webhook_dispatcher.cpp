@@ -81,7 +81,7 @@ void WebhookDispatcher::submit(const std::vector<Alert>& alerts) {
     for (auto& hook : hooks_) {
         for (const auto& alert : alerts) {
             if (alert.severity < hook->min_severity) continue;
-            if (hook->spool.push(format_webhook(hook->config, alert).body)) continue;
+            if (hook->spool.push(webhook_body(hook->config, alert))) continue;
             std::lock_guard lock(hook->stats_mutex);
             ++hook->stats.spool_drops;
             spdlog::error("webhook {}: alert {} not spooled (spool full at {} or not writable); it is in the alerts "

@@ -114,12 +114,11 @@ std::string webhook_path(const WebhookConfig& webhook) {
     return path + "/api/v2/alerts";  // the URL is Alertmanager's base, as in Prometheus' alerting config
 }
 
-WebhookPayload format_webhook(const WebhookConfig& webhook, const Alert& alert) {
-    const auto path = webhook_path(webhook);
+std::string webhook_body(const WebhookConfig& webhook, const Alert& alert) {
     if (webhook.kind == "slack") {
         const auto text = fmt::format("{}\n```{}```", one_line_summary(alert),
                                       bounded(serialize_readable(alert.evidence), 3000));
-        return {path, json::serialize(json::object{{"text", text}})};
+        return json::serialize(json::object{{"text", text}});
     }
     if (webhook.kind == "pagerduty") {
         json::object details{{"alert", to_json(alert)}};
@@ -134,12 +133,12 @@ WebhookPayload format_webhook(const WebhookConfig& webhook, const Alert& alert) 
                            {"event_action", "trigger"},
                            {"dedup_key", alert.dedup_key.substr(0, 255)},
                            {"payload", std::move(payload)}};
-        return {path, json::serialize(event)};
+        return json::serialize(event);
     }
-    if (webhook.kind == "alertmanager") return {path, json::serialize(json::array{alertmanager_alert(alert)})};
+    if (webhook.kind == "alertmanager") return json::serialize(json::array{alertmanager_alert(alert)});
     auto line = to_json_line(alert);  // generic: the alert exactly as the JSON-lines output has it
     if (!line.empty() && line.back() == '\n') line.pop_back();
-    return {path, std::move(line)};
+    return line;
 }
 
 std::string webhook_signature(std::string_view secret, std::string_view timestamp, std::string_view body) {

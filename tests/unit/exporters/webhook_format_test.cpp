@@ -56,16 +56,16 @@ TEST_CASE("webhook URLs: scheme, host, port, path; anything else is refused") {
 
 TEST_CASE("each webhook kind gets the body its receiver expects") {
     const auto alert = sample_alert();
-    const auto generic = boost::json::parse(format_webhook(hook("generic", "http://x/in"), alert).body).as_object();
+    const auto generic = boost::json::parse(webhook_body(hook("generic", "http://x/in"), alert)).as_object();
     CHECK(generic.at("kind").as_string() == "ioc_address");
     CHECK(generic.at("dedup_key").as_string() == alert.dedup_key);
 
-    const auto slack = boost::json::parse(format_webhook(hook("slack", "https://hooks.slack.com/s/1"), alert).body);
+    const auto slack = boost::json::parse(webhook_body(hook("slack", "https://hooks.slack.com/s/1"), alert));
     const std::string text(slack.at("text").as_string());
     CHECK(text.find("high ioc_address: 10.0.0.6 -> 13.59.205.66") != std::string::npos);
     CHECK(text.find("T1071.001") != std::string::npos);
 
-    const auto pd = boost::json::parse(format_webhook(hook("pagerduty", "https://e.example/v2/enqueue"), alert).body);
+    const auto pd = boost::json::parse(webhook_body(hook("pagerduty", "https://e.example/v2/enqueue"), alert));
     CHECK(pd.at("routing_key").as_string() == "KEY");
     CHECK(pd.at("event_action").as_string() == "trigger");
     CHECK(pd.at("dedup_key").as_string() == alert.dedup_key);
@@ -73,9 +73,9 @@ TEST_CASE("each webhook kind gets the body its receiver expects") {
     CHECK(pd.at("payload").at("source").as_string() == "10.0.0.6");
     CHECK(pd.at("payload").at("timestamp").as_string() == "2023-11-14T22:13:20.000Z");
 
-    const auto am_payload = format_webhook(hook("alertmanager", "http://am:9093/"), alert);
-    CHECK(am_payload.path == "/api/v2/alerts");
-    const auto am = boost::json::parse(am_payload.body).as_array();
+    const auto am_hook = hook("alertmanager", "http://am:9093/");
+    CHECK(webhook_path(am_hook) == "/api/v2/alerts");
+    const auto am = boost::json::parse(webhook_body(am_hook, alert)).as_array();
     REQUIRE(am.size() == 1);
     CHECK(am[0].at("labels").at("alertname").as_string() == "FlowguardDetection");
     CHECK(am[0].at("labels").at("dst_addr").as_string() == "13.59.205.66");

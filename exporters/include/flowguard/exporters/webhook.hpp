@@ -37,13 +37,14 @@ struct WebhookUrl {
 // Throws std::invalid_argument with the reason for anything but http(s)://HOST[:PORT][/PATH].
 WebhookUrl parse_webhook_url(std::string_view url);
 
-// What a webhook kind makes of one alert: the request body and the path it is POSTed to.
+// One request: the path it is POSTed to and its body.
 struct WebhookPayload {
     std::string path;
     std::string body;
 };
-WebhookPayload format_webhook(const WebhookConfig& webhook, const Alert& alert);
-std::string webhook_path(const WebhookConfig& webhook);  // the path every payload of this webhook goes to
+// What a webhook kind makes of one alert (the body spooled and sent as is).
+std::string webhook_body(const WebhookConfig& webhook, const Alert& alert);
+std::string webhook_path(const WebhookConfig& webhook);  // the path every body of this webhook goes to
 
 // X-Flowguard-Signature: "sha256=" + hex HMAC-SHA256(secret, timestamp + "." + body). Signing the
 // timestamp with the body lets a receiver refuse replays of an old delivery.
