@@ -20,10 +20,9 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, free_udp_port, run_case, wait_for  # noqa: E402
+from harness import check, free_udp_port, run_case, scrape, wait_for  # noqa: E402
 
 from scapy.layers.dns import DNS, DNSQR, DNSRR  # noqa: E402
 
@@ -77,16 +76,6 @@ log:
   format: text
 """)
     return path
-
-
-def scrape(metrics_port):
-    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
-    values = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.rpartition(" ")
-            values[key] = float(value)
-    return values
 
 
 def start(flowguard, config, workdir, name):

@@ -118,11 +118,12 @@ def run_metrics_doc(flowguard, workdir):
     print(f"metrics_doc: docs/METRICS.md matches the catalogue ({len(metric_names(flowguard))} metrics)")
 
 
-def http_get(url, auth=None, timeout=5):
+def http_get(url, auth=None, timeout=5, context=None):
+    """(status, body); `context` is an ssl.SSLContext for https:// URLs."""
     req = urllib.request.Request(url)
     if auth:
         req.add_header("Authorization", "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
-    with urllib.request.urlopen(req, timeout=timeout) as r:
+    with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
         return r.status, r.read().decode()
 
 
@@ -272,11 +273,8 @@ def run_prometheus_tls(flowguard, workdir):
         context = ssl.create_default_context(cafile=cert)
         url = f"https://127.0.0.1:{metrics_port}/metrics"
         for credentials, expected in ((None, 401), (("prometheus", "wrong"), 401)):
-            req = urllib.request.Request(url)
-            if credentials:
-                req.add_header("Authorization", "Basic " + base64.b64encode(":".join(credentials).encode()).decode())
             try:
-                urllib.request.urlopen(req, context=context, timeout=5)
+                http_get(url, auth=credentials, context=context)
                 check(False, f"HTTPS scrape with {credentials} was answered")
             except urllib.error.HTTPError as e:
                 check(e.code == expected, f"HTTPS scrape with {credentials}: HTTP {e.code}, expected {expected}")
@@ -285,9 +283,7 @@ def run_prometheus_tls(flowguard, workdir):
             check(False, "plain HTTP was answered on the HTTPS endpoint")
         except (urllib.error.URLError, ConnectionError, OSError, http.client.HTTPException):
             pass
-        req = urllib.request.Request(url)
-        req.add_header("Authorization", "Basic " + base64.b64encode(":".join(auth).encode()).decode())
-        text = urllib.request.urlopen(req, context=context, timeout=5).read().decode()
+        _, text = http_get(url, auth=auth, context=context)
         lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
         check(lint.returncode == 0, f"promtool check metrics over HTTPS: {lint.stdout}{lint.stderr}")
 

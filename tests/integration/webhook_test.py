@@ -29,7 +29,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, free_tcp_port, free_udp_port, make_certificate, run_case, wait_for  # noqa: E402
+from harness import check, free_tcp_port, free_udp_port, make_certificate, run_case, scrape, wait_for  # noqa: E402
 from pipeline_test import ipfix_timed  # noqa: E402
 
 SECRET = "s3cret-for-tests"
@@ -78,12 +78,9 @@ class Receiver:
 
 
 def metric(port, name, labels):
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    """One series' value (labels in the order flowguard prints them), or None."""
     want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    for line in text.splitlines():
-        if line.startswith(f"{name}{{{want}}} ") or (not labels and line.startswith(f"{name} ")):
-            return float(line.split()[-1])
-    return None
+    return scrape(port).get(f"{name}{{{want}}}" if labels else name)
 
 
 def start_run(flowguard, config, workdir, name, udp_port, metrics_port):
