@@ -3,6 +3,7 @@
 
 Usage: evaluate.py --flowguard BIN [--seeds 1-10] [--hosts 200] [--days 2] [--require-recall 1.0]
                    [--max-fp-per-1000-host-days X] [--workdir DIR]
+--workdir keeps the generated scenarios there; without it they go to a temporary directory, removed at the end.
 An alert is a true positive when its client is an injected victim and its peer address or domain is the
 injected target; every other alert is a false one. Exit 1 when a requirement is not met.
 """
@@ -38,7 +39,14 @@ def main():
     parser.add_argument("--max-fp-per-1000-host-days", type=float, default=None)
     parser.add_argument("--workdir")
     args = parser.parse_args()
-    work = args.workdir or tempfile.mkdtemp(prefix="fg-scenarios-")
+    if args.workdir:
+        return evaluate(args, args.workdir)
+    # Generated scenarios take up to 1 GB: without --workdir they are removed afterwards.
+    with tempfile.TemporaryDirectory(prefix="fg-scenarios-") as work:
+        return evaluate(args, work)
+
+
+def evaluate(args, work):
     found = injected = false_alerts = 0
     host_days = 0
     per_kind = {}
