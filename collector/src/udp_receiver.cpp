@@ -17,8 +17,10 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <system_error>
+#include <thread>
 
 namespace flowguard::collector {
 namespace {
@@ -133,10 +135,12 @@ std::vector<std::string> UdpReceiver::open(const std::vector<ListenEndpoint>& li
         if (granted / 2 < wanted)  // Linux reports twice what it grants
             warnings.push_back(fmt::format("{}: receive buffer capped at {} bytes (asked {}); raise "
                                            "net.core.rmem_max to avoid kernel drops", s->name, granted / 2, wanted));
+        smallest_receive_buffer_ = std::min(smallest_receive_buffer_, static_cast<std::size_t>(std::max(granted, 0)));
         if (::bind(s->fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0)
             throw std::system_error(errno, std::generic_category(), s->name + ": bind");
         sockets_.push_back(std::move(s));
     }
+    pacer_ = ReceivePacer(config_.receive_coalesce_ns, buffers_->messages.size(), smallest_receive_buffer_);
     return warnings;
 }
 
@@ -256,20 +260,36 @@ DecoderSnapshot UdpReceiver::published_stats() const {
     return published_;
 }
 
+// Datagrams gather in the socket buffers during the nap, so the next read takes many at once (see
+// ReceivePacer): far fewer wake-ups per datagram at the rates exporters send.
+void UdpReceiver::nap_after(std::size_t datagrams, bool slots_filled, std::uint64_t now) {
+    if (const auto nap = pacer_.after_wakeup(datagrams, slots_filled, now))
+        std::this_thread::sleep_for(std::chrono::nanoseconds(nap));
+}
+
 // Several listeners: poll them, then read each ready socket in bursts.
 void UdpReceiver::run_polling(const std::atomic<bool>& stop) {
     std::vector<pollfd> fds;
     for (const auto& s : sockets_) fds.push_back(pollfd{s->fd, POLLIN, 0});
     while (!stop.load(std::memory_order_acquire)) {
         const bool partial = flows_.partial() || dns_.partial();
+        std::size_t datagrams = 0;
+        bool slots_filled = false;
         if (::poll(fds.data(), fds.size(), partial ? 2 : 100) > 0) {
             for (std::size_t i = 0; i < fds.size(); ++i) {
                 if (!(fds[i].revents & POLLIN)) continue;
-                for (int b = 0; b < kBurstsPerWakeup && read_burst(*sockets_[i], MSG_DONTWAIT) == buffers_->messages.size(); ++b) {
+                bool full = true;
+                for (int b = 0; b < kBurstsPerWakeup && full; ++b) {
+                    const auto n = read_burst(*sockets_[i], MSG_DONTWAIT);
+                    datagrams += n;
+                    full = n == buffers_->messages.size();
                 }
+                slots_filled = slots_filled || full;  // this socket still has more: no nap
             }
         }
-        housekeeping(wall_clock_ns());
+        const auto now = wall_clock_ns();
+        housekeeping(now);
+        nap_after(datagrams, slots_filled, now);
     }
 }
 
@@ -288,8 +308,10 @@ void UdpReceiver::run_blocking(const std::atomic<bool>& stop) {
     };
     set_wait(false);
     while (!stop.load(std::memory_order_acquire)) {
-        read_burst(s, MSG_WAITFORONE);
-        housekeeping(wall_clock_ns());
+        const auto datagrams = read_burst(s, MSG_WAITFORONE);
+        const auto now = wall_clock_ns();
+        housekeeping(now);
+        nap_after(datagrams, datagrams == buffers_->messages.size(), now);
         const bool partial = flows_.partial() || dns_.partial();
         if (partial != short_wait) set_wait(partial);
     }

@@ -103,12 +103,18 @@ void read_exporters(const YAML::Node& n, const std::string& key, std::vector<Exp
 void read_collector(const YAML::Node& n, CollectorConfig& c) {
     const std::string key = "collector";
     require_known_keys(n, key, {"listen", "socket_receive_buffer", "max_streams", "max_interfaces", "receive_threads", "recv_batch", "max_datagram",
-                                "state_file", "templates", "pending_data", "exporters"});
+                                "receive_coalesce", "state_file", "templates", "pending_data", "exporters"});
     if (n["receive_threads"]) c.receive_threads = unsigned_value(n["receive_threads"], key + ".receive_threads", 256);
     if (n["recv_batch"]) c.recv_batch = unsigned_value(n["recv_batch"], key + ".recv_batch", 1024);
     if (c.recv_batch == 0) throw ConfigError(key + ".recv_batch", "must be at least 1");
     if (n["max_datagram"]) c.max_datagram = unsigned_value(n["max_datagram"], key + ".max_datagram", 65535);
     if (c.max_datagram < 1500) throw ConfigError(key + ".max_datagram", "must be at least 1500");
+    if (n["receive_coalesce"]) {
+        c.receive_coalesce_ns = with_key(key + ".receive_coalesce",
+                                         [&] { return parse_duration_ns(scalar(n["receive_coalesce"], key + ".receive_coalesce")); });
+        // Longer naps would hold partly filled batches past their 2 ms hand-over and risk the socket buffer.
+        if (c.receive_coalesce_ns > 10'000'000) throw ConfigError(key + ".receive_coalesce", "must be at most 10ms");
+    }
     if (n["state_file"]) c.state_file = scalar(n["state_file"], key + ".state_file");
     if (const auto& l = n["listen"]) {
         if (!l.IsSequence()) throw ConfigError(key + ".listen", "expected a list such as [udp://0.0.0.0:2055]");
@@ -424,9 +430,10 @@ std::uint64_t parse_duration_ns(std::string_view text) {
     std::uint64_t scale = 0;
     if (unit.empty() || unit == "s") scale = 1'000'000'000ull;
     else if (unit == "ms") scale = 1'000'000ull;
+    else if (unit == "us") scale = 1'000ull;
     else if (unit == "m" || unit == "min") scale = 60'000'000'000ull;
     else if (unit == "h") scale = 3'600'000'000'000ull;
-    else throw ConfigError("", fmt::format("'{}': unit must be ms, s, m or h", text));
+    else throw ConfigError("", fmt::format("'{}': unit must be us, ms, s, m or h", text));
     if (v > UINT64_MAX / scale) throw ConfigError("", fmt::format("'{}' is too long", text));
     return v * scale;
 }
@@ -491,6 +498,7 @@ std::string to_yaml(const Config& c) {
     out << YAML::Key << "receive_threads" << YAML::Value << c.collector.receive_threads;
     out << YAML::Key << "recv_batch" << YAML::Value << c.collector.recv_batch;
     out << YAML::Key << "max_datagram" << YAML::Value << c.collector.max_datagram;
+    out << YAML::Key << "receive_coalesce" << YAML::Value << fmt::format("{}us", c.collector.receive_coalesce_ns / 1000);
     out << YAML::Key << "state_file" << YAML::Value << c.collector.state_file;
     out << YAML::Key << "templates" << YAML::Value << YAML::BeginMap
         << YAML::Key << "max_templates" << YAML::Value << c.collector.templates.max_templates

@@ -35,6 +35,7 @@ TEST_CASE("settings are read and printed back as the effective configuration") {
 collector:
   listen: [udp://127.0.0.1:9995, "[::1]:9996"]
   socket_receive_buffer: 4MiB
+  receive_coalesce: 500us
   pending_data: {max_age: 2m, max_bytes: 64KiB}
   exporters:
     - {address: 192.0.2.7, sampling_rate: 512}
@@ -45,12 +46,14 @@ log: {level: debug}
     CHECK(c.collector.listen[1].address == "::1");
     CHECK(c.collector.listen[1].port == 9996);
     CHECK(c.collector.socket_receive_buffer == 4u << 20);
+    CHECK(c.collector.receive_coalesce_ns == 500'000);
     CHECK(c.collector.pending.max_age_ns == 120'000'000'000ull);
     CHECK(c.collector.pending.max_bytes == 65536);
     REQUIRE(c.collector.exporters.size() == 1);
     CHECK(c.collector.exporters[0].sampling_rate == 512);
     const auto again = parse_config(to_yaml(c));
     CHECK(again.collector.listen == c.collector.listen);
+    CHECK(again.collector.receive_coalesce_ns == 500'000);
     CHECK(again.collector.exporters[0].address == c.collector.exporters[0].address);
     CHECK(again.output.format == "csv");
 }
@@ -62,6 +65,8 @@ TEST_CASE("errors name the key and the problem") {
     CHECK(error_key("collector: {exporters: [{address: not-an-ip}]}") == "collector.exporters[0].address");
     CHECK(error_key("collector: {pending_data: {max_age: 5 parsecs}}") == "collector.pending_data.max_age");
     CHECK(error_key("collector: {templates: {max_templates: -1}}") == "collector.templates.max_templates");
+    CHECK(error_key("collector: {receive_coalesce: 20ms}") == "collector.receive_coalesce");  // above 10ms
+    CHECK(error_key("collector: {receive_coalesce: soon}") == "collector.receive_coalesce");
     CHECK(error_key("output: {format: xml}") == "output.format");
     CHECK(error_key("log: {level: loud}") == "log.level");
     CHECK(error_key("bogus: 1") == "bogus");
@@ -83,6 +88,8 @@ TEST_CASE("durations and sizes") {
     CHECK(parse_duration_ns("250ms") == 250'000'000ull);
     CHECK(parse_duration_ns("30") == 30'000'000'000ull);
     CHECK(parse_duration_ns("1h") == 3'600'000'000'000ull);
+    CHECK(parse_duration_ns("750us") == 750'000ull);
+    CHECK(parse_duration_ns("0") == 0);
     CHECK_THROWS_AS(parse_duration_ns("soon"), ConfigError);
     CHECK(parse_size_bytes("8MiB") == 8u << 20);
     CHECK_THROWS_AS(parse_size_bytes("9999999GiB"), ConfigError);

@@ -5,6 +5,7 @@
 // shard's BatchChannel. It never blocks on a shard: when a shard holds every batch, records for it are
 // dropped and counted.
 #include <flowguard/collector/flow_decoder.hpp>
+#include <flowguard/collector/receive_pacer.hpp>
 #include <flowguard/collector/shard_router.hpp>
 #include <flowguard/core/config.hpp>
 #include <flowguard/core/dns_event.hpp>
@@ -68,6 +69,7 @@ private:
     void housekeeping(std::uint64_t now);
     void route(const std::vector<FlowRecord>& records, std::uint64_t now);
     void hand_over(std::uint64_t older_than_ns);
+    void nap_after(std::size_t datagrams, bool slots_filled, std::uint64_t now);
 
     CollectorConfig config_;
     ShardRouter router_;
@@ -76,6 +78,8 @@ private:
     std::uint64_t burst_received_ns_ = 0;
     FlowDecoder decoder_;
     std::vector<std::unique_ptr<Socket>> sockets_;
+    std::size_t smallest_receive_buffer_ = SIZE_MAX;  // bytes, as the kernel granted them
+    ReceivePacer pacer_{0, 1, 0};  // set up once the sockets are open
     std::vector<FlowRecord> decoded_;
     struct Buffers;
     std::unique_ptr<Buffers> buffers_;
