@@ -4,13 +4,17 @@
 # processes, kernel receive included) per million records. Medians over --runs, and flowguard's ratio.
 #
 #   bench/compare-collectors.sh [--version 10] [--rate 25000] [--duration 10] [--runs 3] [--exporters 4]
-#                               [--max-rates "25000 50000 100000 200000"]
+#                               [--batch 32] [--max-rates "25000 50000 100000 200000"]
+#                               [--collectors "flowguard nfcapd nfacctd"] [--flowguard-config FILE]
+# --batch: datagrams each exporter sends back to back (one sendmmsg). 32 sends bursts, which lets a
+# collector that wakes per datagram read many at once; 1 spreads them out, as exporters that send each
+# export packet when it fills do.
 # --max-rates: also find, per collector, the highest of these packet rates received with zero loss.
 # Needs the release build (cmake --preset release && cmake --build --preset release) and the packages of
 # deploy/setup.sh. Traffic goes to 127.0.0.1 only.
 set -euo pipefail
 
-version=10; rate=25000; duration=10; runs=3; exporters=4; max_rates=""
+version=10; rate=25000; duration=10; runs=3; exporters=4; batch=32; max_rates=""; collectors="flowguard nfcapd nfacctd"; flowguard_config=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --version) version=$2; shift ;;
@@ -18,6 +22,9 @@ while [ $# -gt 0 ]; do
     --duration) duration=$2; shift ;;
     --runs) runs=$2; shift ;;
     --exporters) exporters=$2; shift ;;
+    --batch) batch=$2; shift ;;
+    --collectors) collectors=$2; shift ;;
+    --flowguard-config) flowguard_config=$2; shift ;;
     --max-rates) max_rates=$2; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -30,14 +37,17 @@ flowgen=$root/build/release/bench/flowgen
 [ -x "$flowguard" ] && [ -x "$flowgen" ] || { echo "build the release preset first" >&2; exit 2; }
 work=$(mktemp -d /tmp/compare-collectors.XXXXXX)
 trap 'pkill -P $$ 2>/dev/null || true; rm -rf "$work"' EXIT
-hz=$(getconf CLK_TCK)
 
 free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# CPU ticks (user+sys) of a process and its descendants that are still alive.
-cpu_ticks() {
-  local total=0 pid
+# CPU time (user+sys) in ns of a process's threads and of its children's threads that are alive: the
+# scheduler's own runtime accounting (schedstat), exact, where /proc/PID/stat's clock ticks are
+# sampled at 100 Hz and were seen to swing by 1.5x between identical runs.
+cpu_ns() {
+  local total=0 pid task
   for pid in $1 $(pgrep -P "$1" 2>/dev/null || true); do
-    [ -r /proc/$pid/stat ] && total=$((total + $(awk '{print $14+$15}' /proc/$pid/stat)))
+    for task in /proc/$pid/task/*/schedstat; do
+      [ -r "$task" ] && total=$((total + $(cut -d' ' -f1 "$task" 2>/dev/null || echo 0)))
+    done
   done
   echo $total
 }
@@ -45,10 +55,10 @@ cpu_ticks() {
 udp_drops() { awk -v p=$(printf ':%04X' "$1") '$2 ~ p"$" {d+=$NF} END {print d+0}' /proc/net/udp; }
 
 run_one() {  # collector rate -> "sent received cpu_seconds"
-  local collector=$1 pps=$2 port dir pid sent received ticks
+  local collector=$1 pps=$2 port dir pid sent received used_ns
   port=$(free_port); dir=$work/$collector-$pps-$RANDOM; mkdir -p "$dir"
   case $collector in
-    flowguard) "$flowguard" collect --listen udp://127.0.0.1:$port --format none 2> "$dir/err" & pid=$! ;;
+    flowguard) "$flowguard" ${flowguard_config:+-c "$flowguard_config"} collect --listen udp://127.0.0.1:$port --format none 2> "$dir/err" & pid=$! ;;
     nfcapd) nfcapd -b 127.0.0.1 -p $port -w "$dir" -t 86400 > /dev/null 2>&1 & pid=$! ;;
     nfacctd)
       cat > "$dir/nfacctd.conf" <<CONF
@@ -65,11 +75,11 @@ CONF
       nfacctd -f "$dir/nfacctd.conf" > "$dir/err" 2>&1 & pid=$! ;;
   esac
   sleep 1
-  local base; base=$(cpu_ticks $pid)
+  local base; base=$(cpu_ns $pid)
   sent=$("$flowgen" --dest 127.0.0.1:$port --version "$version" --rate "$pps" --duration "$duration" \
-           --exporters "$exporters" | python3 -c 'import sys,json; print(json.load(sys.stdin)["records"])')
+           --exporters "$exporters" --batch "$batch" | python3 -c 'import sys,json; print(json.load(sys.stdin)["records"])')
   sleep 1
-  ticks=$(( $(cpu_ticks $pid) - base ))
+  used_ns=$(( $(cpu_ns $pid) - base ))
   local kdrops; kdrops=$(udp_drops $port)
   stop_collector $pid
   case $collector in
@@ -79,7 +89,10 @@ CONF
     # in datagrams, converted at the mean records per datagram of this traffic.
     nfacctd) received=$(python3 -c "print(round($sent - $kdrops * $sent / max(1, $pps * $duration)))") ;;
   esac
-  echo "$sent $received $(python3 -c "print($ticks / $hz)")"
+  # nfcapd writes ~300 MB per run: removed and flushed now, so the next run does not start behind a
+  # writeback of this one's dirty pages (runs grew from 0.26 to 0.55 CPU s per million records without).
+  rm -rf "$dir"; sync
+  echo "$sent $received $(python3 -c "print(round($used_ns / 1e9, 4))")"
 }
 
 # SIGTERM, then SIGKILL if the collector has not exited within 30 s (nfacctd's plugins can take long).
@@ -96,11 +109,11 @@ stop_collector() {
 
 median() { python3 -c 'import sys,statistics; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
-echo "# flowgen -> collector on 127.0.0.1: version $version, $rate packets/s, ${duration}s, $exporters exporters, $runs runs"
+echo "# flowgen -> collector on 127.0.0.1: version $version, $rate packets/s, ${duration}s, $exporters exporters, batch $batch, $runs runs"
 echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $(nfcapd -V 2>&1 | head -1); pmacct $(nfacctd -V 2>&1 | grep -o '[0-9]\+\.[0-9]\+\.[0-9]\+' | head -1)"
 printf '%-10s %12s %12s %8s %10s %14s\n' collector sent received loss% cpu_s cpu_s_per_Mrec
 declare -A per_m
-for c in flowguard nfcapd nfacctd; do
+for c in $collectors; do
   vals=()
   for i in $(seq "$runs"); do
     read -r sent received cpu < <(run_one $c "$rate")
@@ -111,11 +124,15 @@ for c in flowguard nfcapd nfacctd; do
   done
   per_m[$c]=$(median "${vals[@]}")
 done
-echo "# median CPU seconds per million records: flowguard ${per_m[flowguard]}, nfcapd ${per_m[nfcapd]}, nfacctd ${per_m[nfacctd]}"
-python3 -c "f=${per_m[flowguard]}; print(f'# nfcapd / flowguard = {${per_m[nfcapd]}/f:.2f}x, nfacctd / flowguard = {${per_m[nfacctd]}/f:.2f}x')"
+echo "# median CPU seconds per million records: $(for c in $collectors; do printf '%s %s, ' "$c" "${per_m[$c]}"; done | sed 's/, $//')"
+if [ -n "${per_m[flowguard]:-}" ]; then
+  for c in nfcapd nfacctd; do
+    [ -n "${per_m[$c]:-}" ] && python3 -c "print(f'# $c / flowguard = {${per_m[$c]}/${per_m[flowguard]}:.2f}x')"
+  done
+fi
 
 if [ -n "$max_rates" ]; then
-  for c in flowguard nfcapd nfacctd; do
+  for c in $collectors; do
     best=0
     for pps in $max_rates; do
       read -r sent received cpu < <(run_one $c "$pps")
