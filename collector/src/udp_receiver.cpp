@@ -153,9 +153,14 @@ void UdpReceiver::read_drop_counter(Socket& socket) {
     if (getsockopt(socket.fd, SOL_SOCKET, SO_MEMINFO, meminfo.data(), &length) != 0 ||
         length < (SK_MEMINFO_DROPS + 1) * sizeof(std::uint32_t))
         return;
-    const std::uint32_t dropped = meminfo[SK_MEMINFO_DROPS];
-    add_single_writer(counters_.kernel_drops, dropped - socket.kernel_drops);  // unsigned: right across a wrap too
-    socket.kernel_drops = dropped;
+    note_kernel_drops(socket, meminfo[SK_MEMINFO_DROPS]);
+}
+
+void UdpReceiver::note_kernel_drops(Socket& socket, std::uint32_t observed) {
+    if (const auto dropped = kernel_drops_since(socket.kernel_drops, observed)) {
+        add_single_writer(counters_.kernel_drops, dropped);
+        socket.kernel_drops = observed;
+    }
 }
 
 std::size_t UdpReceiver::read_burst(Socket& socket, int flags) {
@@ -174,8 +179,7 @@ std::size_t UdpReceiver::read_burst(Socket& socket, int flags) {
             if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
                 std::uint32_t dropped = 0;
                 std::memcpy(&dropped, CMSG_DATA(c), sizeof dropped);
-                add_single_writer(counters_.kernel_drops, dropped - socket.kernel_drops);  // a running count per socket
-                socket.kernel_drops = dropped;
+                note_kernel_drops(socket, dropped);
             }
         }
         add_single_writer(counters_.bytes, m.msg_len);

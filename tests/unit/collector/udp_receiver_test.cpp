@@ -14,6 +14,14 @@
 
 using namespace flowguard;
 
+TEST_CASE("kernel drop readings count forward moves only, across the 32-bit wrap") {
+    CHECK(collector::kernel_drops_since(100, 250) == 150);
+    CHECK(collector::kernel_drops_since(250, 250) == 0);
+    // An SO_RXQ_OVFL stamp older than the last SO_MEMINFO reading: nothing, not ~2^32.
+    CHECK(collector::kernel_drops_since(251'703, 251'000) == 0);
+    CHECK(collector::kernel_drops_since(0xfffffff0u, 0x10u) == 0x20u);
+}
+
 TEST_CASE("records of one internal host go to one shard, whichever side it is on") {
     collector::ShardRouter router(NetworkSet::private_networks(), 4);
     FlowRecord out;

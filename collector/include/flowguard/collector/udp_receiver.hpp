@@ -33,6 +33,14 @@ struct ReceiverCounters {
     std::atomic<std::uint64_t> dns_drops{0};   // DNS events dropped because a shard's DNS channel was full
 };
 
+// Drops a socket's 32-bit drop counter moved on from `last` to `observed`. The counter is read two ways
+// (an SO_RXQ_OVFL stamp, taken when its datagram was queued, and SO_MEMINFO, live), so a reading can be
+// older than the last one: those count 0, not ~2^32. Forward moves count across the 32-bit wrap.
+constexpr std::uint32_t kernel_drops_since(std::uint32_t last, std::uint32_t observed) noexcept {
+    const auto ahead = static_cast<std::int32_t>(observed - last);
+    return ahead > 0 ? static_cast<std::uint32_t>(ahead) : 0;
+}
+
 class UdpReceiver {
 public:
     // `channels[s]` carries this receiver's records to shard s; `dns_channels[s]` (optional) the DNS messages
@@ -64,6 +72,7 @@ private:
     struct Socket;
     std::size_t read_burst(Socket& socket, int flags);
     void read_drop_counter(Socket& socket);
+    void note_kernel_drops(Socket& socket, std::uint32_t observed);
     void run_polling(const std::atomic<bool>& stop);
     void run_blocking(const std::atomic<bool>& stop);
     void housekeeping(std::uint64_t now);
