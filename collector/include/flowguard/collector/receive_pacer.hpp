@@ -6,8 +6,8 @@
 // that one wake-up reads many: the interrupt moderation of a NIC, done in user space. The nap follows the
 // arrival rate: long enough for about `burst_target` datagrams to arrive, never longer than `max_nap_ns`
 // (the latency it may add), none while bursts come back full (the thread is busy anyway), and none for
-// sparse traffic, where it would batch nothing. `burst_target` stays well inside both the recvmmsg slots
-// and the socket's receive buffer, so a nap cannot by itself make the kernel drop.
+// sparse traffic, where it would batch nothing. `burst_target` is half of what the recvmmsg slots and the
+// socket's receive buffer hold, so the rate can double during a nap before either would overflow.
 #include <cstddef>
 #include <cstdint>
 
