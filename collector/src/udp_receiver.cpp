@@ -101,6 +101,7 @@ UdpReceiver::~UdpReceiver() = default;
 
 std::vector<std::string> UdpReceiver::open(const std::vector<ListenEndpoint>& listeners) {
     std::vector<std::string> warnings;
+    std::size_t smallest_receive_buffer = SIZE_MAX;  // bytes, as the kernel granted them: bounds the naps
     for (const auto& l : listeners) {
         auto s = std::make_unique<Socket>();
         s->name = l.to_string();
@@ -135,12 +136,12 @@ std::vector<std::string> UdpReceiver::open(const std::vector<ListenEndpoint>& li
         if (granted / 2 < wanted)  // Linux reports twice what it grants
             warnings.push_back(fmt::format("{}: receive buffer capped at {} bytes (asked {}); raise "
                                            "net.core.rmem_max to avoid kernel drops", s->name, granted / 2, wanted));
-        smallest_receive_buffer_ = std::min(smallest_receive_buffer_, static_cast<std::size_t>(std::max(granted, 0)));
+        smallest_receive_buffer = std::min(smallest_receive_buffer, static_cast<std::size_t>(std::max(granted, 0)));
         if (::bind(s->fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0)
             throw std::system_error(errno, std::generic_category(), s->name + ": bind");
         sockets_.push_back(std::move(s));
     }
-    pacer_ = ReceivePacer(config_.receive_coalesce_ns, buffers_->messages.size(), smallest_receive_buffer_);
+    pacer_ = ReceivePacer(config_.receive_coalesce_ns, buffers_->messages.size(), smallest_receive_buffer);
     return warnings;
 }
 

@@ -41,7 +41,7 @@ def main():
     args = parser.parse_args()
     if args.workdir:
         return evaluate(args, args.workdir)
-    # Generated scenarios take up to 1 GB: without --workdir they are removed afterwards.
+    # Generated scenarios take 1-5 GB: without --workdir they are removed afterwards.
     with tempfile.TemporaryDirectory(prefix="fg-scenarios-") as work:
         return evaluate(args, work)
 

@@ -87,7 +87,6 @@ private:
     std::uint64_t burst_received_ns_ = 0;
     FlowDecoder decoder_;
     std::vector<std::unique_ptr<Socket>> sockets_;
-    std::size_t smallest_receive_buffer_ = SIZE_MAX;  // bytes, as the kernel granted them
     ReceivePacer pacer_{0, 1, 0};  // set up once the sockets are open
     std::vector<FlowRecord> decoded_;
     struct Buffers;
