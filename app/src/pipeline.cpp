@@ -162,6 +162,7 @@ void PipelineThreads::stop_and_drain() {
     for (auto& t : receive_threads_)
         if (t.joinable()) t.join();
     receivers_done_.store(true, std::memory_order_release);
+    for (auto& s : pipeline_.shards) s->wake();
     for (auto& t : shard_threads_)
         if (t.joinable()) t.join();
 }

@@ -3,6 +3,7 @@
 // capture threads), and writes them out (JSON/CSV lines) or only counts them (format none). The analyzer's
 // per-host state lives here, which is why records and DNS events are routed to shards by internal host.
 #include <flowguard/analyzer/analyzer.hpp>
+#include <flowguard/core/doorbell.hpp>
 #include <flowguard/core/flow_batch.hpp>
 #include <flowguard/exporters/flow_format.hpp>
 #include <flowguard/exporters/traffic_stats.hpp>
@@ -89,10 +90,16 @@ public:
           format_(format),
           sink_(sink),
           analysis_(std::move(analysis)),
-          traffic_(std::move(traffic)) {}
+          traffic_(std::move(traffic)) {
+        for (auto* channel : inputs_) channel->set_doorbell(&doorbell_);
+        for (auto* channel : dns_inputs_) channel->set_doorbell(&doorbell_);
+    }
 
     // Consumes until `producers_done` is set and every input is empty.
     void run(const std::atomic<bool>& producers_done);
+    // Cuts the current nap short (at shutdown, so draining starts at once).
+    void wake() noexcept { doorbell_.ring(); }
+    std::uint64_t doorbell_wakes() const noexcept { return doorbell_.wakes(); }
 
     std::uint64_t records() const noexcept { return records_.load(std::memory_order_relaxed); }
     std::uint64_t dns_events() const noexcept { return dns_events_.load(std::memory_order_relaxed); }
@@ -109,6 +116,7 @@ private:
 
     std::vector<BatchChannel*> inputs_;
     std::vector<DnsChannel*> dns_inputs_;
+    Doorbell doorbell_;  // rung by the producers when a channel is half used
     std::atomic<std::uint64_t> dns_events_{0};
     exporters::FlowFormat format_;
     LineSink& sink_;

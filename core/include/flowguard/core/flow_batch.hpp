@@ -5,6 +5,7 @@
 // is allocated after construction, and the producer never waits: if every batch is in the consumer's hands,
 // acquire() returns nullptr and the producer drops and counts what it could not hand over.
 #include <flowguard/core/dns_event.hpp>
+#include <flowguard/core/doorbell.hpp>
 #include <flowguard/core/flow_record.hpp>
 
 #include <boost/lockfree/spsc_queue.hpp>
@@ -48,8 +49,15 @@ public:
         b->count = 0;
         return b;
     }
-    // Never fails: the ring holds as many slots as there are batches.
-    void publish(BatchType* batch) noexcept { full_.push(batch); }
+    // Never fails: the ring holds as many slots as there are batches. Rings the consumer's doorbell once
+    // half of the batches wait for it (or are being filled), so that its naps never overflow the channel.
+    void publish(BatchType* batch) noexcept {
+        full_.push(batch);
+        if (doorbell_ != nullptr && free_.read_available() <= storage_.size() / 2) doorbell_->ring();
+    }
+
+    // Set once, before any thread runs: the doorbell of the shard that consumes this channel.
+    void set_doorbell(Doorbell* doorbell) noexcept { doorbell_ = doorbell; }
 
     // Consumer side.
     BatchType* consume() noexcept {
@@ -64,7 +72,8 @@ public:
 private:
     std::vector<std::unique_ptr<BatchType>> storage_;
     boost::lockfree::spsc_queue<BatchType*> full_;
-    boost::lockfree::spsc_queue<BatchType*> free_;
+    boost::lockfree::spsc_queue<BatchType*> free_;  // the producer is this ring's consumer
+    Doorbell* doorbell_ = nullptr;
 };
 
 using BatchChannel = Channel<FlowBatch>;
