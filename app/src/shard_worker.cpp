@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 
@@ -117,12 +118,14 @@ void ShardWorker::flush() {
 
 void ShardWorker::run(const std::atomic<bool>& producers_done) {
     // Naps between drains. On a virtual machine each wake-up costs several microseconds of CPU, as much as
-    // decoding a few hundred records, so a shard naps long: the producers ring its doorbell as soon as one
-    // of its channels is half used (Channel::publish), so a nap never overflows a channel whatever the rate,
-    // and under load the doorbell rather than the timer sets the pace. Measured before the doorbell: naps
-    // adapted to the load between 0.25 and 8 ms (the channels had to absorb a whole nap), and a futex wake
-    // per batch cost twice the CPU.
-    constexpr auto kNap = std::chrono::milliseconds(20);
+    // decoding a few hundred records, so a shard naps up to 20 ms while its channels fill slowly. The
+    // producers ring its doorbell once a channel is a quarter used (Channel::publish): a ring wakes it at
+    // once and quarters the next nap, so under load the shard drains often and the channels keep their
+    // margin; every nap that runs its course doubles the next. (A futex wake per batch, measured earlier,
+    // cost twice the CPU of naps.)
+    constexpr auto kMinNap = std::chrono::microseconds(250);
+    constexpr auto kMaxNap = std::chrono::microseconds(20'000);
+    auto nap = kMaxNap;
     for (;;) {
         // Read the flag before draining: if it was set, everything the producers published is visible now.
         const bool done = producers_done.load(std::memory_order_acquire);
@@ -140,7 +143,7 @@ void ShardWorker::run(const std::atomic<bool>& producers_done) {
         if (done) last_publish_ns_ = 0;  // the final state is published whatever the time
         publish(wall_clock_ns());
         if (done) return;
-        doorbell_.nap(kNap);
+        nap = doorbell_.nap(nap) ? std::max(nap / 4, kMinNap) : std::min(nap * 2, kMaxNap);
     }
 }
 

@@ -15,7 +15,7 @@ long futex(std::uint32_t& word, int op, std::uint32_t value, const timespec* tim
 
 }  // namespace
 
-void Doorbell::nap(std::chrono::nanoseconds timeout) noexcept {
+bool Doorbell::nap(std::chrono::nanoseconds timeout) noexcept {
     std::atomic_ref<std::uint32_t> state(state_);
     state.store(kNapping, std::memory_order_seq_cst);
     const auto ns = timeout.count() < 0 ? 0 : timeout.count();
@@ -23,7 +23,7 @@ void Doorbell::nap(std::chrono::nanoseconds timeout) noexcept {
     // Returns at once if a producer rang in between (the word is no longer kNapping); EINTR and spurious
     // wake-ups only shorten the nap.
     futex(state_, FUTEX_WAIT_PRIVATE, kNapping, &relative);
-    state.store(kAwake, std::memory_order_seq_cst);
+    return state.exchange(kAwake, std::memory_order_seq_cst) == kRung;
 }
 
 void Doorbell::wake() noexcept {

@@ -23,7 +23,7 @@ void wait_until_napping(const Doorbell& bell) {
 TEST_CASE("a nap nobody rings lasts until its timeout") {
     Doorbell bell;
     const auto start = Clock::now();
-    bell.nap(30ms);
+    CHECK_FALSE(bell.nap(30ms));  // not rung
     CHECK(Clock::now() - start >= 25ms);
     CHECK(bell.wakes() == 0);
     CHECK_FALSE(bell.napping());
@@ -33,10 +33,7 @@ TEST_CASE("a ring cuts a long nap short") {
     Doorbell bell;
     std::atomic<bool> woke{false};
     const auto start = Clock::now();
-    std::thread consumer([&] {
-        bell.nap(60s);
-        woke.store(true);
-    });
+    std::thread consumer([&] { woke.store(bell.nap(60s)); });
     wait_until_napping(bell);
     bell.ring();
     consumer.join();
@@ -51,27 +48,28 @@ TEST_CASE("ringing an awake consumer is a no-op that leaves its next nap whole")
     bell.ring();
     CHECK(bell.wakes() == 0);
     const auto start = Clock::now();
-    bell.nap(30ms);  // no ring was stored for later
+    CHECK_FALSE(bell.nap(30ms));  // no ring was stored for later
     CHECK(Clock::now() - start >= 25ms);
 }
 
-TEST_CASE("a channel rings its consumer once half of its batches are in use, not before") {
-    BatchChannel channel(8);
+TEST_CASE("a channel rings its consumer once a quarter of its batches are in use, not before") {
+    BatchChannel channel(16);
     Doorbell bell;
     channel.set_doorbell(&bell);
-    std::atomic<bool> woke{false};
+    std::atomic<bool> rung{false};
+    std::atomic<bool> returned{false};
     std::thread consumer([&] {
-        bell.nap(60s);
-        woke.store(true);
+        rung.store(bell.nap(60s));
+        returned.store(true);
     });
     wait_until_napping(bell);
-    for (int i = 0; i < 3; ++i) channel.publish(channel.acquire());  // 5 of 8 still free
+    for (int i = 0; i < 3; ++i) channel.publish(channel.acquire());  // 13 of 16 still free
     std::this_thread::sleep_for(50ms);
-    CHECK_FALSE(woke.load());
+    CHECK_FALSE(returned.load());
     CHECK(bell.napping());
-    channel.publish(channel.acquire());  // 4 of 8 free: half in use
+    channel.publish(channel.acquire());  // 12 of 16 free: a quarter in use
     consumer.join();
-    CHECK(woke.load());
+    CHECK(rung.load());
     CHECK(bell.wakes() == 1);
     CHECK(channel.queued() == 4);
 }

@@ -3,10 +3,10 @@
 //
 // Shard threads nap on a timer between drains: on virtual machines every wake-up costs several
 // microseconds, so the fewer the better, and a long nap is what keeps the shards cheap at the rates
-// exporters send. What bounds a nap is then no longer the channels' capacity but the doorbell: a producer
-// that finds its channel half used rings it, and the consumer wakes at once. A ring only costs a futex
-// wake when the consumer is actually asleep; otherwise it is one atomic load. A ring that races with the
-// consumer falling asleep can be missed: the nap's own timeout bounds what that costs.
+// exporters send. What keeps a long nap from overflowing a channel is the doorbell: a producer that finds
+// its channel filling rings it, and the consumer wakes at once. A ring only costs a futex wake when the
+// consumer is actually asleep; otherwise it is one atomic load. A ring that comes just before the consumer
+// falls asleep is not stored, but the producer's next hand-over rings again.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -15,8 +15,9 @@ namespace flowguard {
 
 class Doorbell {
 public:
-    // Consumer: sleeps until `timeout` has passed or a producer rings, whichever comes first.
-    void nap(std::chrono::nanoseconds timeout) noexcept;
+    // Consumer: sleeps until `timeout` has passed or a producer rings, whichever comes first. True when a
+    // ring ended the nap.
+    bool nap(std::chrono::nanoseconds timeout) noexcept;
 
     // Producer: wakes the consumer if it is napping. Never blocks.
     void ring() noexcept {
