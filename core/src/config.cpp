@@ -112,9 +112,10 @@ void read_collector(const YAML::Node& n, CollectorConfig& c) {
     if (n["receive_coalesce"]) {
         c.receive_coalesce_ns = with_key(key + ".receive_coalesce",
                                          [&] { return parse_duration_ns(scalar(n["receive_coalesce"], key + ".receive_coalesce")); });
-        // A nap is latency added to the records it holds back, and the longer it is, the more a sudden
-        // rise in traffic leans on the socket buffer: 10 ms is plenty to batch reads.
-        if (c.receive_coalesce_ns > 10'000'000) throw ConfigError(key + ".receive_coalesce", "must be at most 10ms");
+        // A nap is latency added to the records it holds back; next to exporters' own active and inactive
+        // timeouts (seconds to minutes) tens of ms are nothing. The bound is a sanity check, not what keeps
+        // the socket from overflowing: the pacer sizes each nap to half of what the slots and buffer hold.
+        if (c.receive_coalesce_ns > 50'000'000) throw ConfigError(key + ".receive_coalesce", "must be at most 50ms");
     }
     if (n["state_file"]) c.state_file = scalar(n["state_file"], key + ".state_file");
     if (const auto& l = n["listen"]) {

@@ -24,6 +24,8 @@ TEST_CASE("an empty document is the default configuration") {
     CHECK(c.collector.listen[0].port == 2055);
     CHECK(c.collector.listen[1].port == 4739);
     CHECK(c.collector.listen[2].port == 6343);
+    CHECK(c.collector.recv_batch == 256);
+    CHECK(c.collector.receive_coalesce_ns == 10'000'000);
     CHECK(c.metrics.listen == "127.0.0.1:9465");
     CHECK(c.alerts.path == "-");
     CHECK(c.output.path == "-");
@@ -65,7 +67,8 @@ TEST_CASE("errors name the key and the problem") {
     CHECK(error_key("collector: {exporters: [{address: not-an-ip}]}") == "collector.exporters[0].address");
     CHECK(error_key("collector: {pending_data: {max_age: 5 parsecs}}") == "collector.pending_data.max_age");
     CHECK(error_key("collector: {templates: {max_templates: -1}}") == "collector.templates.max_templates");
-    CHECK(error_key("collector: {receive_coalesce: 20ms}") == "collector.receive_coalesce");  // above 10ms
+    CHECK(error_key("collector: {receive_coalesce: 60ms}") == "collector.receive_coalesce");  // above 50ms
+    CHECK(error_key("collector: {receive_coalesce: 50ms}") == "no error");
     CHECK(error_key("collector: {receive_coalesce: soon}") == "collector.receive_coalesce");
     CHECK(error_key("output: {format: xml}") == "output.format");
     CHECK(error_key("log: {level: loud}") == "log.level");

@@ -63,9 +63,9 @@ struct CollectorConfig {
     std::size_t max_streams = 65536;  // exporter streams (address, port, version, domain) tracked at once
     std::size_t max_interfaces = 65536;  // sFlow interface counter sets kept (agent, sub-agent, ifIndex)
     std::size_t receive_threads = 0;  // 0 = one per core; each opens its own SO_REUSEPORT socket per listener
-    std::size_t recv_batch = 64;      // datagrams per recvmmsg call
+    std::size_t recv_batch = 256;     // datagrams per recvmmsg call (with naps, what one wake-up can read)
     std::size_t max_datagram = 9216;  // receive slot per datagram; longer ones are counted as truncated
-    std::uint64_t receive_coalesce_ns = 2'000'000;  // longest nap letting datagrams gather between reads (0 = off)
+    std::uint64_t receive_coalesce_ns = 10'000'000;  // longest nap letting datagrams gather between reads (0 = off)
     std::string state_file;           // templates saved here on stop and loaded on start ("" = none)
     TemplateLimits templates;
     PendingDataLimits pending;
