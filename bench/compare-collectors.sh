@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
 done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-flowguard=$root/build/release/app/flowguard
+flowguard=${FLOWGUARD:-$root/build/release/app/flowguard}  # FLOWGUARD=path compares another build
 flowgen=$root/build/release/bench/flowgen
 [ -x "$flowguard" ] && [ -x "$flowgen" ] || { echo "build the release preset first" >&2; exit 2; }
 work=$(mktemp -d /tmp/compare-collectors.XXXXXX)
@@ -54,8 +54,10 @@ cpu_ns() {
 # Kernel drops on the UDP socket bound to a port (last column of /proc/net/udp).
 udp_drops() { awk -v p=$(printf ':%04X' "$1") '$2 ~ p"$" {d+=$NF} END {print d+0}' /proc/net/udp; }
 
-run_one() {  # collector rate -> "sent received cpu_seconds"
-  local collector=$1 pps=$2 port dir pid sent received used_ns
+run_one() {  # collector rate -> "sent received cpu_seconds kernel_drops ring_drops"
+  # kernel_drops: datagrams the collector's sockets dropped; ring_drops: records flowguard dropped between its
+  # receive threads and shards ("-" for the others)
+  local collector=$1 pps=$2 port dir pid sent received used_ns ring_drops=-
   port=$(free_port); dir=$work/$collector-$pps-$RANDOM; mkdir -p "$dir"
   case $collector in
     flowguard) "$flowguard" ${flowguard_config:+-c "$flowguard_config"} collect --listen udp://127.0.0.1:$port --format none 2> "$dir/err" & pid=$! ;;
@@ -83,7 +85,8 @@ CONF
   local kdrops; kdrops=$(udp_drops $port)
   stop_collector $pid
   case $collector in
-    flowguard) received=$(tail -1 "$dir/err" | python3 -c 'import sys,json; d=json.load(sys.stdin); print(d["records"]-d["ring_drops"])') ;;
+    flowguard)
+      read -r received ring_drops < <(tail -1 "$dir/err" | python3 -c 'import sys,json; d=json.load(sys.stdin); print(d["records"]-d["ring_drops"], d["ring_drops"])') ;;
     nfcapd) received=$(nfdump -R "$dir" -I | awk '/^Flows:/ {print $2}') ;;
     # nfacctd aggregates, so its output does not count records; its loss is what the kernel dropped,
     # in datagrams, converted at the mean records per datagram of this traffic.
@@ -92,7 +95,7 @@ CONF
   # nfcapd writes ~300 MB per run: removed and flushed now, so the next run does not start behind a
   # writeback of this one's dirty pages (runs grew from 0.26 to 0.55 CPU s per million records without).
   rm -rf "$dir"; sync
-  echo "$sent $received $(python3 -c "print(round($used_ns / 1e9, 4))")"
+  echo "$sent $received $(python3 -c "print(round($used_ns / 1e9, 4))") $kdrops $ring_drops"
 }
 
 # SIGTERM, then SIGKILL if the collector has not exited within 30 s (nfacctd's plugins can take long).
@@ -116,7 +119,7 @@ declare -A per_m
 for c in $collectors; do
   vals=()
   for i in $(seq "$runs"); do
-    read -r sent received cpu < <(run_one $c "$rate")
+    read -r sent received cpu _ _ < <(run_one $c "$rate")
     loss=$(python3 -c "print(round(100*($sent-$received)/$sent, 3))")
     pm=$(python3 -c "print(round($cpu / ($sent/1e6), 4))")
     printf '%-10s %12s %12s %8s %10s %14s\n' "$c" "$sent" "$received" "$loss" "$cpu" "$pm"
@@ -135,9 +138,9 @@ if [ -n "$max_rates" ]; then
   for c in $collectors; do
     best=0
     for pps in $max_rates; do
-      read -r sent received cpu < <(run_one $c "$pps")
+      read -r sent received cpu kdrops ring_drops < <(run_one $c "$pps")
       [ "$sent" = "$received" ] && best=$pps
-      echo "# $c at $pps packets/s: sent $sent received $received"
+      echo "# $c at $pps packets/s: sent $sent received $received (datagrams dropped by the kernel: $kdrops, records dropped at the rings: $ring_drops)"
     done
     echo "# highest zero-loss rate for $c: $best packets/s"
   done
