@@ -99,7 +99,6 @@ public:
     void run(const std::atomic<bool>& producers_done);
     // Cuts the current nap short (at shutdown, so draining starts at once).
     void wake() noexcept { doorbell_.ring(); }
-    std::uint64_t doorbell_wakes() const noexcept { return doorbell_.wakes(); }
 
     std::uint64_t records() const noexcept { return records_.load(std::memory_order_relaxed); }
     std::uint64_t dns_events() const noexcept { return dns_events_.load(std::memory_order_relaxed); }
@@ -116,7 +115,7 @@ private:
 
     std::vector<BatchChannel*> inputs_;
     std::vector<DnsChannel*> dns_inputs_;
-    Doorbell doorbell_;  // rung by the producers when a channel is half used
+    Doorbell doorbell_;  // rung by the producers when a channel is a quarter used
     std::atomic<std::uint64_t> dns_events_{0};
     exporters::FlowFormat format_;
     LineSink& sink_;
