@@ -9,7 +9,9 @@
 # --batch: datagrams each exporter sends back to back (one sendmmsg). 32 sends bursts, which lets a
 # collector that wakes per datagram read many at once; 1 spreads them out, as exporters that send each
 # export packet when it fills do.
-# --max-rates: also find, per collector, the highest of these packet rates received with zero loss.
+# --max-rates: also find, per collector, the highest of these packet rates received with zero loss; each
+# such run also prints the datagrams the kernel dropped and, for flowguard, the records dropped at its rings.
+# FLOWGUARD=/path/to/flowguard measures another build (an older commit's) in the same session.
 # Needs the release build (cmake --preset release && cmake --build --preset release) and the packages of
 # deploy/setup.sh. Traffic goes to 127.0.0.1 only.
 set -euo pipefail
@@ -32,7 +34,7 @@ while [ $# -gt 0 ]; do
 done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-flowguard=${FLOWGUARD:-$root/build/release/app/flowguard}  # FLOWGUARD=path compares another build
+flowguard=${FLOWGUARD:-$root/build/release/app/flowguard}
 flowgen=$root/build/release/bench/flowgen
 [ -x "$flowguard" ] && [ -x "$flowgen" ] || { echo "build the release preset first" >&2; exit 2; }
 work=$(mktemp -d /tmp/compare-collectors.XXXXXX)
