@@ -13,15 +13,19 @@ namespace {
 // Where each export version keeps its sequence number, and what it counts.
 std::size_t sequence_offset(bench::ExportVersion version) {
     switch (version) {
-        case bench::ExportVersion::v5: return 16;  // flows
-        case bench::ExportVersion::v9: return 12;  // export packets
-        default: return 8;                         // IPFIX: data records
+        case bench::ExportVersion::v5:
+            return 16;  // flows
+        case bench::ExportVersion::v9:
+            return 12;  // export packets
+        default:
+            return 8;  // IPFIX: data records
     }
 }
 
 void add_to_be32(std::vector<std::uint8_t>& p, std::size_t offset, std::uint32_t add) {
     const std::uint32_t v = ((std::uint32_t{p[offset]} << 24) | (std::uint32_t{p[offset + 1]} << 16) |
-                             (std::uint32_t{p[offset + 2]} << 8) | p[offset + 3]) + add;
+                             (std::uint32_t{p[offset + 2]} << 8) | p[offset + 3]) +
+                            add;
     for (int i = 0; i < 4; ++i) p[offset + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (24 - 8 * i));
 }
 

@@ -53,14 +53,13 @@ void refresh_header(ExportVersion v, std::vector<std::uint8_t>& p, const Exporte
             break;
         default:
             put32(4, secs);
-            put32(8, static_cast<std::uint32_t>(e.sent_records));   // data records before this message
+            put32(8, static_cast<std::uint32_t>(e.sent_records));  // data records before this message
             break;
     }
 }
 
 bool loopback(const sockaddr_storage& a) {
-    if (a.ss_family == AF_INET)
-        return (ntohl(reinterpret_cast<const sockaddr_in*>(&a)->sin_addr.s_addr) >> 24) == 127;
+    if (a.ss_family == AF_INET) return (ntohl(reinterpret_cast<const sockaddr_in*>(&a)->sin_addr.s_addr) >> 24) == 127;
     return IN6_IS_ADDR_LOOPBACK(&reinterpret_cast<const sockaddr_in6*>(&a)->sin6_addr);
 }
 
@@ -83,14 +82,17 @@ int main(int argc, char** argv) {
     cli.add_option("--rate", rate, "packets per second in total (0 = as fast as possible)");
     cli.add_option("--duration", duration, "seconds to send");
     cli.add_option("--packets", max_packets, "stop after this many packets (0 = no limit)");
-    cli.add_option("--exporters", exporters_count, "simulated exporters (distinct source ports)")->check(CLI::Range(1, 10000));
+    cli.add_option("--exporters", exporters_count, "simulated exporters (distinct source ports)")
+        ->check(CLI::Range(1, 10000));
     cli.add_option("--template-every", template_every, "resend templates every N packets")->check(CLI::Range(1, 512));
     cli.add_option("--batch", batch, "packets per sendmmsg call")->check(CLI::Range(1, 1024));
     cli.add_option("--seed", seed, "record mix seed");
     CLI11_PARSE(cli, argc, argv);
 
-    const auto version = version_text == "5" ? ExportVersion::v5 : version_text == "9" ? ExportVersion::v9
-                         : version_text == "10" ? ExportVersion::ipfix : ExportVersion::ipfix_varlen;
+    const auto version = version_text == "5"    ? ExportVersion::v5
+                         : version_text == "9"  ? ExportVersion::v9
+                         : version_text == "10" ? ExportVersion::ipfix
+                                                : ExportVersion::ipfix_varlen;
     sockaddr_storage to{};
     socklen_t to_len = 0;
     const auto colon = dest.rfind(':');
@@ -173,12 +175,13 @@ int main(int argc, char** argv) {
         }
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    std::printf("{\"version\":\"%s\",\"exporters\":%u,\"packets\":%llu,\"records\":%llu,\"bytes\":%llu,"
-                "\"seconds\":%.3f,\"packets_per_second\":%.0f,\"records_per_second\":%.0f,\"send_errors\":%llu}\n",
-                version_text.c_str(), exporters_count, static_cast<unsigned long long>(total_packets),
-                static_cast<unsigned long long>(total_records), static_cast<unsigned long long>(total_bytes), seconds,
-                static_cast<double>(total_packets) / seconds, static_cast<double>(total_records) / seconds,
-                static_cast<unsigned long long>(send_errors));
+    std::printf(
+        "{\"version\":\"%s\",\"exporters\":%u,\"packets\":%llu,\"records\":%llu,\"bytes\":%llu,"
+        "\"seconds\":%.3f,\"packets_per_second\":%.0f,\"records_per_second\":%.0f,\"send_errors\":%llu}\n",
+        version_text.c_str(), exporters_count, static_cast<unsigned long long>(total_packets),
+        static_cast<unsigned long long>(total_records), static_cast<unsigned long long>(total_bytes), seconds,
+        static_cast<double>(total_packets) / seconds, static_cast<double>(total_records) / seconds,
+        static_cast<unsigned long long>(send_errors));
     for (auto& e : exporters) close(e.fd);
     return 0;
 }

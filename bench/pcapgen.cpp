@@ -69,7 +69,8 @@ std::uint16_t ip_checksum(const std::uint8_t* p, std::size_t n) {
 }
 
 // Ethernet + IP header for `l4_length` bytes of layer 4; returns the layer-4 offset.
-std::size_t ip_header(std::uint8_t* f, const Conversation& c, bool from_client, std::uint8_t proto, std::size_t l4_length) {
+std::size_t ip_header(std::uint8_t* f, const Conversation& c, bool from_client, std::uint8_t proto,
+                      std::size_t l4_length) {
     std::memset(f, 0, 14);
     f[5] = from_client ? 1 : 2;
     f[11] = from_client ? 2 : 1;
@@ -156,8 +157,10 @@ public:
 private:
     void start(Conversation& c) {
         const auto kind = std::uniform_int_distribution<int>(0, 99)(rng_);
-        c.kind = kind < 60 ? Conversation::Kind::tcp : kind < 85 ? Conversation::Kind::udp
-               : kind < 93 ? Conversation::Kind::dns : Conversation::Kind::icmp;
+        c.kind = kind < 60   ? Conversation::Kind::tcp
+                 : kind < 85 ? Conversation::Kind::udp
+                 : kind < 93 ? Conversation::Kind::dns
+                             : Conversation::Kind::icmp;
         c.v6 = std::uniform_int_distribution<int>(0, 9)(rng_) == 0;
         const auto client = std::uniform_int_distribution<std::uint32_t>(0, 4095)(rng_);
         const auto server = std::uniform_int_distribution<std::uint32_t>(0, 65535)(rng_);
@@ -179,9 +182,10 @@ private:
         c.client_port = static_cast<std::uint16_t>(std::uniform_int_distribution<int>(1024, 65535)(rng_));
         static constexpr std::array<std::uint16_t, 6> kTcpPorts{443, 80, 22, 445, 3389, 8080};
         static constexpr std::array<std::uint16_t, 4> kUdpPorts{443, 123, 5060, 4500};
-        c.server_port = c.kind == Conversation::Kind::tcp ? kTcpPorts[client % kTcpPorts.size()]
-                      : c.kind == Conversation::Kind::udp ? kUdpPorts[client % kUdpPorts.size()]
-                      : c.kind == Conversation::Kind::dns ? 53 : 0;
+        c.server_port = c.kind == Conversation::Kind::tcp   ? kTcpPorts[client % kTcpPorts.size()]
+                        : c.kind == Conversation::Kind::udp ? kUdpPorts[client % kUdpPorts.size()]
+                        : c.kind == Conversation::Kind::dns ? 53
+                                                            : 0;
         c.sent = 0;
         // Heavy-tailed length: most conversations are short, a few are long.
         const double u = std::uniform_real_distribution<double>(0.01, 1.0)(rng_);
@@ -197,45 +201,45 @@ private:
         const std::uint16_t sport = from_client ? c.client_port : c.server_port;
         const std::uint16_t dport = from_client ? c.server_port : c.client_port;
         switch (c.kind) {
-        case Conversation::Kind::tcp: {
-            const bool handshake = c.sent < 2;
-            const bool last = c.sent + 2 >= c.length;
-            const std::size_t data = handshake || last ? 0 : payload;
-            const auto at = ip_header(f, c, from_client, 6, 20 + data);
-            std::memset(f + at, 0, 20 + std::min<std::size_t>(data, 128));
-            put16(f + at, sport);
-            put16(f + at + 2, dport);
-            f[at + 12] = 0x50;
-            f[at + 13] = c.sent == 0 ? 0x02 : c.sent == 1 ? 0x12 : last ? 0x11 : 0x18;
-            return at + 20 + data;
-        }
-        case Conversation::Kind::udp: {
-            const auto at = ip_header(f, c, from_client, 17, 8 + payload);
-            std::memset(f + at, 0, 8 + std::min<std::size_t>(payload, 128));
-            put16(f + at, sport);
-            put16(f + at + 2, dport);
-            put16(f + at + 4, static_cast<std::uint16_t>(8 + payload));
-            return at + 8 + payload;
-        }
-        case Conversation::Kind::dns: {
-            whole = true;
-            std::uint8_t message[512];
-            const auto n = dns_message(message, serial_, !from_client);
-            const auto at = ip_header(f, c, from_client, 17, 8 + n);
-            put16(f + at, sport);
-            put16(f + at + 2, dport);
-            put16(f + at + 4, static_cast<std::uint16_t>(8 + n));
-            put16(f + at + 6, 0);
-            std::memcpy(f + at + 8, message, n);
-            return at + 8 + n;
-        }
-        case Conversation::Kind::icmp: {
-            const auto at = ip_header(f, c, from_client, 1, 64);
-            std::memset(f + at, 0, 64);
-            f[at] = c.v6 ? (from_client ? 128 : 129) : (from_client ? 8 : 0);
-            put16(f + at + 4, static_cast<std::uint16_t>(serial_));
-            return at + 64;
-        }
+            case Conversation::Kind::tcp: {
+                const bool handshake = c.sent < 2;
+                const bool last = c.sent + 2 >= c.length;
+                const std::size_t data = handshake || last ? 0 : payload;
+                const auto at = ip_header(f, c, from_client, 6, 20 + data);
+                std::memset(f + at, 0, 20 + std::min<std::size_t>(data, 128));
+                put16(f + at, sport);
+                put16(f + at + 2, dport);
+                f[at + 12] = 0x50;
+                f[at + 13] = c.sent == 0 ? 0x02 : c.sent == 1 ? 0x12 : last ? 0x11 : 0x18;
+                return at + 20 + data;
+            }
+            case Conversation::Kind::udp: {
+                const auto at = ip_header(f, c, from_client, 17, 8 + payload);
+                std::memset(f + at, 0, 8 + std::min<std::size_t>(payload, 128));
+                put16(f + at, sport);
+                put16(f + at + 2, dport);
+                put16(f + at + 4, static_cast<std::uint16_t>(8 + payload));
+                return at + 8 + payload;
+            }
+            case Conversation::Kind::dns: {
+                whole = true;
+                std::uint8_t message[512];
+                const auto n = dns_message(message, serial_, !from_client);
+                const auto at = ip_header(f, c, from_client, 17, 8 + n);
+                put16(f + at, sport);
+                put16(f + at + 2, dport);
+                put16(f + at + 4, static_cast<std::uint16_t>(8 + n));
+                put16(f + at + 6, 0);
+                std::memcpy(f + at + 8, message, n);
+                return at + 8 + n;
+            }
+            case Conversation::Kind::icmp: {
+                const auto at = ip_header(f, c, from_client, 1, 64);
+                std::memset(f + at, 0, 64);
+                f[at] = c.v6 ? (from_client ? 128 : 129) : (from_client ? 8 : 0);
+                put16(f + at + 4, static_cast<std::uint16_t>(serial_));
+                return at + 64;
+            }
         }
         return 0;
     }
@@ -261,7 +265,8 @@ int main(int argc, char** argv) {
     app.add_option("--seed", seed, "random seed (same seed, same capture)");
     app.add_option("--active", active, "conversations running at once")->check(CLI::Range(1, 10'000'000));
     app.add_option("--pps", pps, "average packets per second of capture time")->check(CLI::PositiveNumber);
-    app.add_option("--snaplen", snaplen, "bytes kept per packet (DNS packets are kept whole)")->check(CLI::Range(64, 65535));
+    app.add_option("--snaplen", snaplen, "bytes kept per packet (DNS packets are kept whole)")
+        ->check(CLI::Range(64, 65535));
     CLI11_PARSE(app, argc, argv);
 
     Generator generator(seed, active);

@@ -29,15 +29,26 @@ std::size_t rss_kib() {
     return 0;
 }
 
-void u16(std::vector<std::uint8_t>& o, unsigned v) { o.push_back(static_cast<std::uint8_t>(v >> 8)); o.push_back(static_cast<std::uint8_t>(v)); }
-void u32(std::vector<std::uint8_t>& o, std::uint32_t v) { u16(o, v >> 16); u16(o, v & 0xffff); }
+void u16(std::vector<std::uint8_t>& o, unsigned v) {
+    o.push_back(static_cast<std::uint8_t>(v >> 8));
+    o.push_back(static_cast<std::uint8_t>(v));
+}
+void u32(std::vector<std::uint8_t>& o, std::uint32_t v) {
+    u16(o, v >> 16);
+    u16(o, v & 0xffff);
+}
 
 // An IPFIX message carrying `count` templates of `fields` fields each, ids from `first_id`.
 std::vector<std::uint8_t> template_message(std::uint16_t first_id, unsigned count, unsigned fields, std::mt19937& rng) {
     std::vector<std::uint8_t> m;
-    u16(m, 10); u16(m, 0); u32(m, 1'700'000'000); u32(m, 0); u32(m, 0);
+    u16(m, 10);
+    u16(m, 0);
+    u32(m, 1'700'000'000);
+    u32(m, 0);
+    u32(m, 0);
     const std::size_t set_start = m.size();
-    u16(m, 2); u16(m, 0);
+    u16(m, 2);
+    u16(m, 0);
     for (unsigned t = 0; t < count; ++t) {
         u16(m, first_id + t);
         u16(m, fields);
@@ -92,12 +103,12 @@ int main(int argc, char** argv) {
         decoder.decode(p, out);
     }
     const auto flood_kib = rss_kib();
-    std::printf("{\"exporters\":%u,\"templates_per_exporter\":%u,\"templates_held\":%zu,\"rss_base_kib\":%zu,"
-                "\"rss_steady_kib\":%zu,\"bytes_per_template\":%.0f,\"flood_templates_sent\":%u,"
-                "\"templates_held_after_flood\":%zu,\"rss_after_flood_kib\":%zu,\"stream_limit_drops\":%llu}\n",
-                exporters, templates, held, base_kib, steady_kib,
-                held ? 1024.0 * static_cast<double>(steady_kib - base_kib) / static_cast<double>(held) : 0.0, flood,
-                decoder.template_count(), flood_kib,
-                static_cast<unsigned long long>(decoder.totals().stream_limit_drops));
+    std::printf(
+        "{\"exporters\":%u,\"templates_per_exporter\":%u,\"templates_held\":%zu,\"rss_base_kib\":%zu,"
+        "\"rss_steady_kib\":%zu,\"bytes_per_template\":%.0f,\"flood_templates_sent\":%u,"
+        "\"templates_held_after_flood\":%zu,\"rss_after_flood_kib\":%zu,\"stream_limit_drops\":%llu}\n",
+        exporters, templates, held, base_kib, steady_kib,
+        held ? 1024.0 * static_cast<double>(steady_kib - base_kib) / static_cast<double>(held) : 0.0, flood,
+        decoder.template_count(), flood_kib, static_cast<unsigned long long>(decoder.totals().stream_limit_drops));
     return 0;
 }

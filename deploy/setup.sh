@@ -22,7 +22,7 @@ sudo=""
 
 # Build toolchain and libraries (Boost 1.81 for unordered_flat_map, JSON, Asio, Lockfree).
 build_packages=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git clang-format
   libboost1.81-dev libboost-json1.81-dev
   libfmt-dev libspdlog-dev libcli11-dev libyaml-cpp-dev libpcap-dev libssl-dev
   prometheus-cpp-dev doctest-dev libbenchmark-dev publicsuffix

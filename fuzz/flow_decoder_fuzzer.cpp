@@ -1,7 +1,7 @@
 // libFuzzer target: any bytes as one export datagram, through a decoder that keeps state across inputs
 // (templates, pending data, sequence trackers), with small limits so that caps are exercised.
-// Build: CXX=clang++ cmake --preset default -DFLOWGUARD_BUILD_FUZZ=ON; run: build/default/fuzz/flow_decoder_fuzzer fuzz/corpora/flow_decoder
-// CTest replays the corpus through the same function (flow_decoder_corpus_replay).
+// Build: CXX=clang++ cmake --preset default -DFLOWGUARD_BUILD_FUZZ=ON; run: build/default/fuzz/flow_decoder_fuzzer
+// fuzz/corpora/flow_decoder CTest replays the corpus through the same function (flow_decoder_corpus_replay).
 #include <flowguard/collector/flow_decoder.hpp>
 #include <flowguard/collector/span_meter.hpp>
 

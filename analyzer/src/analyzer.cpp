@@ -19,7 +19,9 @@ constexpr std::uint64_t kDnsRepeatNs = 2'000'000'000;  // A+AAAA pairs and retri
 constexpr std::uint64_t kSampleBurstNs = 2'000'000'000;
 constexpr std::size_t kMaxReported = 1u << 20;
 
-double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
+double round3(double v) {
+    return std::round(v * 1000.0) / 1000.0;
+}
 
 boost::json::object score_evidence(const BeaconScore& s) {
     boost::json::object e;
@@ -40,7 +42,8 @@ boost::json::object score_evidence(const BeaconScore& s) {
 std::size_t Analyzer::SeriesKeyHash::operator()(const SeriesKey& k) const noexcept {
     std::size_t h = hash_value(k.client);
     boost::hash_combine(h, hash_value(k.peer));
-    boost::hash_combine(h, std::uint64_t{k.domain} << 24 | std::uint64_t{k.port} << 8 | static_cast<std::uint8_t>(k.kind));
+    boost::hash_combine(h,
+                        std::uint64_t{k.domain} << 24 | std::uint64_t{k.port} << 8 | static_cast<std::uint8_t>(k.kind));
     return h;
 }
 
@@ -51,7 +54,10 @@ std::size_t Analyzer::ClientDomainHash::operator()(const ClientDomain& k) const 
 }
 
 Analyzer::Analyzer(const AnalyzerConfig& config, const NetworkSet& internal, PublicSuffixList suffixes, IocList iocs)
-    : config_(config), internal_(internal), suffixes_(std::move(suffixes)), iocs_(std::move(iocs)),
+    : config_(config),
+      internal_(internal),
+      suffixes_(std::move(suffixes)),
+      iocs_(std::move(iocs)),
       sunburst_domains_(4096) {
     replace_allow_lists(config_.beacon.allow_ports, config_.beacon.allow_domains);
     for (const auto& r : config_.resolvers) {
@@ -82,7 +88,9 @@ void Analyzer::replace_allow_lists(const std::vector<std::uint16_t>& ports, cons
     for (const auto& d : domains) allow_domains_.insert(lower_name(d));
 }
 
-bool Analyzer::allowed_domain(const std::string& domain) const { return allow_domains_.count(domain) != 0; }
+bool Analyzer::allowed_domain(const std::string& domain) const {
+    return allow_domains_.count(domain) != 0;
+}
 
 bool Analyzer::first_time(const std::string& dedup_key) {
     if (reported_.count(dedup_key)) return false;
@@ -101,7 +109,8 @@ void Analyzer::on_flow(const FlowRecord& flow, std::vector<Alert>& alerts) {
     ++stats_.flows;
     const bool src_internal = internal_.contains(flow.src_addr);
     const bool dst_internal = internal_.contains(flow.dst_addr);
-    for (const auto* address : {&flow.dst_addr, &flow.src_addr}) {  // match_address returns at once when no address is listed
+    for (const auto* address :
+         {&flow.dst_addr, &flow.src_addr}) {  // match_address returns at once when no address is listed
         if (auto match = iocs_.match_address(*address)) {
             const IpAddress& host = address == &flow.dst_addr ? flow.src_addr : flow.dst_addr;
             ioc_alert(host, *address, address->to_string(), *match, flow.time_flow_start_ns, "flow", alerts);
@@ -116,15 +125,16 @@ void Analyzer::on_flow(const FlowRecord& flow, std::vector<Alert>& alerts) {
     const std::uint64_t time = flow.time_flow_start_ns;
     SeriesKey key{flow.src_addr, flow.dst_addr, 0, SeriesKind::address, flow.dst_port};
     std::uint32_t name_id = 0;
-    if (const auto it = resolved_.find({flow.src_addr, flow.dst_addr}); it != resolved_.end() && time <= it->second.expires_ns) {
+    if (const auto it = resolved_.find({flow.src_addr, flow.dst_addr});
+        it != resolved_.end() && time <= it->second.expires_ns) {
         name_id = it->second.domain;
         if (name_id && allowed_domain(domains_[name_id])) return;
     }
     const bool packet_sample = flow.type == FlowType::sflow5;
     record(key, time, flow.bytes, alerts, packet_sample);
     if (name_id)
-        record(SeriesKey{flow.src_addr, IpAddress{}, name_id, SeriesKind::name, flow.dst_port}, time, flow.bytes, alerts,
-               packet_sample);
+        record(SeriesKey{flow.src_addr, IpAddress{}, name_id, SeriesKind::name, flow.dst_port}, time, flow.bytes,
+               alerts, packet_sample);
 }
 
 void Analyzer::on_dns(const DnsEvent& event, std::vector<Alert>& alerts) {
@@ -137,10 +147,12 @@ void Analyzer::on_dns(const DnsEvent& event, std::vector<Alert>& alerts) {
     if (resolvers_.count(event.client)) return;
     const std::string name = lower_name(event.qname.view());
     if (name.empty()) return;
-    if (auto match = iocs_.match_name(name)) ioc_alert(event.client, event.server, name, *match, event.time_ns, "query", alerts);
+    if (auto match = iocs_.match_name(name))
+        ioc_alert(event.client, event.server, name, *match, event.time_ns, "query", alerts);
     for (std::size_t i = 0; i < event.cname_count; ++i) {
         if (auto match = iocs_.match_name(event.cnames[i].view())) {
-            ioc_alert(event.client, event.server, lower_name(event.cnames[i].view()), *match, event.time_ns, "cname", alerts);
+            ioc_alert(event.client, event.server, lower_name(event.cnames[i].view()), *match, event.time_ns, "cname",
+                      alerts);
         }
     }
     for (std::size_t i = 0; i < event.address_count; ++i) {
@@ -154,8 +166,8 @@ void Analyzer::on_dns(const DnsEvent& event, std::vector<Alert>& alerts) {
     if (id == 0) return;
     if (domain_first_seen_[id] == 0) domain_first_seen_[id] = event.time_ns;
     if (event.response) {
-        const std::uint64_t ttl_ns = std::min<std::uint64_t>(std::uint64_t{event.min_ttl} * 1'000'000'000ull + 60'000'000'000ull,
-                                                             config_.name_ttl_cap_ns);
+        const std::uint64_t ttl_ns = std::min<std::uint64_t>(
+            std::uint64_t{event.min_ttl} * 1'000'000'000ull + 60'000'000'000ull, config_.name_ttl_cap_ns);
         if (resolved_.size() >= config_.max_resolved) resolved_.clear();
         for (std::size_t i = 0; i < event.address_count; ++i) {
             resolved_[{event.client, event.addresses[i]}] = ResolvedName{id, event.time_ns + ttl_ns};
@@ -177,7 +189,8 @@ void Analyzer::record(const SeriesKey& key, std::uint64_t time_ns, std::uint64_t
                 stats_.pair_evictions += first_sightings_.size();  // a flood of one-off pairs: forget them all
                 first_sightings_.clear();
             }
-            first_sightings_.emplace(key, FirstSighting{time_ns, static_cast<std::uint32_t>(std::min<std::uint64_t>(size, 0xffffffffu))});
+            first_sightings_.emplace(
+                key, FirstSighting{time_ns, static_cast<std::uint32_t>(std::min<std::uint64_t>(size, 0xffffffffu))});
             return;
         }
         const FirstSighting seen = first->second;
@@ -239,10 +252,11 @@ void Analyzer::score(const SeriesKey& key, Series& s, std::vector<Alert>& alerts
         sizes[i] = s.sizes[i];
     }
     const bool with_sizes = key.kind != SeriesKind::dns;
-    const auto result = score_beacon({times.data(), s.stored},
-                                     with_sizes ? std::span<const std::uint64_t>(sizes.data(), s.stored)
-                                                : std::span<const std::uint64_t>{});
-    if (result.score < config_.beacon.threshold || result.dispersion_score < config_.beacon.min_dispersion_score) return;
+    const auto result =
+        score_beacon({times.data(), s.stored}, with_sizes ? std::span<const std::uint64_t>(sizes.data(), s.stored)
+                                                          : std::span<const std::uint64_t>{});
+    if (result.score < config_.beacon.threshold || result.dispersion_score < config_.beacon.min_dispersion_score)
+        return;
     if (result.median_interval_s < 1.0) return;  // sub-second repeats are bulk transfers, not check-ins
     if (distinct_clients(key) >= config_.beacon.max_clients_per_target) {
         ++stats_.suppressed_popular;
@@ -264,8 +278,7 @@ void Analyzer::score(const SeriesKey& key, Series& s, std::vector<Alert>& alerts
             alert.kind = "beacon";
             alert.dst_addr = key.peer;
             alert.evidence["dst_port"] = key.port;
-            alert.techniques = {key.port == 80 || key.port == 443 || key.port == 8080 ? "T1071.001" : "T1071",
-                                "T1573"};
+            alert.techniques = {key.port == 80 || key.port == 443 || key.port == 8080 ? "T1071.001" : "T1071", "T1573"};
             alert.dedup_key = fmt::format("beacon:{}:{}:{}", client, key.peer.to_string(), key.port);
             break;
         case SeriesKind::name:
@@ -285,7 +298,8 @@ void Analyzer::score(const SeriesKey& key, Series& s, std::vector<Alert>& alerts
                 const double unique = it->second.names.estimate();
                 alert.evidence["unique_names"] = std::round(unique);
                 boost::json::array samples;
-                for (std::size_t i = 0; i < it->second.sample_count; ++i) samples.emplace_back(it->second.samples[i].view());
+                for (std::size_t i = 0; i < it->second.sample_count; ++i)
+                    samples.emplace_back(it->second.samples[i].view());
                 alert.evidence["sample_names"] = std::move(samples);
                 // Fresh names every time: the subdomain carries data or is generated (DGA).
                 if (unique >= 0.8 * static_cast<double>(it->second.queries)) alert.techniques.push_back("T1568.002");
@@ -373,7 +387,8 @@ void Analyzer::sunburst(const DnsEvent& event, const std::string& name, std::vec
     alert.evidence["guid"] = guid;
     if (auto victim = sunburst_domains_.domain(message.guid)) alert.evidence["victim_domain"] = *victim;
     if (message.kind != SunburstKind::domain_fragment) {
-        alert.evidence["timestamp"] = format_iso8601_ns(static_cast<std::uint64_t>(message.timestamp) * 1'000'000'000ull);
+        alert.evidence["timestamp"] =
+            format_iso8601_ns(static_cast<std::uint64_t>(message.timestamp) * 1'000'000'000ull);
         alert.evidence["stage2"] = message.stage2;
     }
     alert.evidence["note"] = "SolarWinds Orion SUNBURST backdoor beacon: treat the client as compromised";
@@ -415,9 +430,10 @@ void Analyzer::ioc_alert(const IpAddress& client, const IpAddress& peer, const s
 
 void Analyzer::evict_series() {
     // Full: forget the eighth of the series that were quiet longest (counted).
-    const std::uint64_t threshold =
-        stalest_eighth_cutoff(series_, [](const auto& entry) { return entry.second.last_ns; }, eviction_scratch_);
-    stats_.pair_evictions += boost::unordered::erase_if(series_, [&](const auto& e) { return e.second.last_ns <= threshold; });
+    const std::uint64_t threshold = stalest_eighth_cutoff(
+        series_, [](const auto& entry) { return entry.second.last_ns; }, eviction_scratch_);
+    stats_.pair_evictions +=
+        boost::unordered::erase_if(series_, [&](const auto& e) { return e.second.last_ns <= threshold; });
     if (target_clients_.size() > config_.beacon.max_series) target_clients_.clear();
 }
 

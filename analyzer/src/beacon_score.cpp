@@ -82,8 +82,9 @@ BeaconScore score_beacon(std::span<const std::uint64_t> times_ns, std::span<cons
         auto bin = static_cast<std::size_t>(span > 0 ? at / span * static_cast<double>(bins) : 0.0);
         hit[std::min(bin, bins - 1)] = true;
     }
-    out.coverage_score = static_cast<double>(std::count(hit.begin(), hit.begin() + static_cast<std::ptrdiff_t>(bins), true)) /
-                         static_cast<double>(bins);
+    out.coverage_score =
+        static_cast<double>(std::count(hit.begin(), hit.begin() + static_cast<std::ptrdiff_t>(bins), true)) /
+        static_cast<double>(bins);
     const double timing_score = (out.skew_score + out.dispersion_score + out.coverage_score) / 3.0;
     if (sizes.empty()) {
         out.score = timing_score;

@@ -12,12 +12,12 @@ namespace {
 // FireEye/Mandiant sunburst_countermeasures (Indicator_Release_NBIs.csv, BSD-2-Clause) and FireEye's SUNBURST
 // reports: the DGA parent domain, the stage-2 C2 domains handed out by CNAME, and their published addresses
 // (historical: cloud addresses may have been reassigned since 2020).
-constexpr const char* kSunburstDomains[] = {
-    "avsvmcloud.com",   "freescanonline.com", "deftsecurity.com", "thedoccloud.com",      "websitetheme.com",
-    "highdatabase.com", "incomeupdate.com",   "databasegalore.com", "panhardware.com",    "zupertech.com",
-    "virtualdataserver.com", "digitalcollege.org"};
-constexpr const char* kSunburstAddresses[] = {"13.59.205.66",   "54.193.127.66", "54.215.192.52", "34.203.203.23",
-                                              "139.99.115.204", "5.252.177.25",  "5.252.177.21",  "204.188.205.176",
+constexpr const char* kSunburstDomains[] = {"avsvmcloud.com",   "freescanonline.com",    "deftsecurity.com",
+                                            "thedoccloud.com",  "websitetheme.com",      "highdatabase.com",
+                                            "incomeupdate.com", "databasegalore.com",    "panhardware.com",
+                                            "zupertech.com",    "virtualdataserver.com", "digitalcollege.org"};
+constexpr const char* kSunburstAddresses[] = {"13.59.205.66",   "54.193.127.66",  "54.215.192.52", "34.203.203.23",
+                                              "139.99.115.204", "5.252.177.25",   "5.252.177.21",  "204.188.205.176",
                                               "51.89.125.18",   "167.114.213.199"};
 
 std::string undefang(std::string_view text) {

@@ -31,7 +31,9 @@ PublicSuffixList PublicSuffixList::load(const std::string& path) {
     return list;
 }
 
-PublicSuffixList PublicSuffixList::fallback() { return PublicSuffixList{}; }
+PublicSuffixList PublicSuffixList::fallback() {
+    return PublicSuffixList{};
+}
 
 void PublicSuffixList::add_rule(std::string_view rule) {
     const std::string lowered = lower_name(rule);

@@ -15,9 +15,14 @@ constexpr std::string_view kSpecialChars = "0_-.";  // encoded as '0' + a letter
 constexpr std::array<std::string_view, 4> kRegions = {"eu-west-1", "us-west-2", "us-east-1", "us-east-2"};
 // Security products in the order of the backdoor's service list (FireEye, "SUNBURST Additional Technical
 // Details", 2020): two bits each in services reports.
-constexpr std::array<std::string_view, 8> kProducts = {
-    "Windows Defender", "Windows Defender ATP", "Microsoft Defender for Identity", "Carbon Black",
-    "CrowdStrike",      "FireEye",              "ESET",                            "F-Secure"};
+constexpr std::array<std::string_view, 8> kProducts = {"Windows Defender",
+                                                       "Windows Defender ATP",
+                                                       "Microsoft Defender for Identity",
+                                                       "Carbon Black",
+                                                       "CrowdStrike",
+                                                       "FireEye",
+                                                       "ESET",
+                                                       "F-Secure"};
 constexpr std::int64_t kEpoch2010 = 1262304000;  // 2010-01-01T00:00:00Z, the backdoor's time origin
 constexpr std::size_t kGuidChars = 15;           // 9 bytes (xor key + 8 GUID bytes) in base32
 constexpr std::size_t kPingChars = 20;           // 12 bytes: key, GUID, 3 bytes of type/time/flag
@@ -25,7 +30,8 @@ constexpr std::size_t kPingChars = 20;           // 12 bytes: key, GUID, 3 bytes
 constexpr std::array<std::int8_t, 256> make_index(std::string_view alphabet) {
     std::array<std::int8_t, 256> index{};
     for (auto& v : index) v = -1;
-    for (std::size_t i = 0; i < alphabet.size(); ++i) index[static_cast<unsigned char>(alphabet[i])] = static_cast<std::int8_t>(i);
+    for (std::size_t i = 0; i < alphabet.size(); ++i)
+        index[static_cast<unsigned char>(alphabet[i])] = static_cast<std::int8_t>(i);
     return index;
 }
 constexpr auto kBase32Index = make_index(kBase32Alphabet);
@@ -115,15 +121,21 @@ SunburstMessage decode_data_message(std::string_view label, const std::vector<st
 
 std::string_view to_string(SunburstKind kind) {
     switch (kind) {
-        case SunburstKind::domain_fragment: return "domain_fragment";
-        case SunburstKind::ping: return "ping";
-        case SunburstKind::services: return "services";
-        case SunburstKind::invalid: break;
+        case SunburstKind::domain_fragment:
+            return "domain_fragment";
+        case SunburstKind::ping:
+            return "ping";
+        case SunburstKind::services:
+            return "services";
+        case SunburstKind::invalid:
+            break;
     }
     return "invalid";
 }
 
-std::string guid_hex(std::uint64_t guid) { return fmt::format("{:016X}", guid); }
+std::string guid_hex(std::uint64_t guid) {
+    return fmt::format("{:016X}", guid);
+}
 
 bool is_avsvmcloud_name(std::string_view name) {
     const std::string lower = normalise(name);

@@ -12,9 +12,10 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
-#include <unistd.h>
 
 namespace flowguard::app {
 namespace {
@@ -90,7 +91,8 @@ bool read_json_lines(const std::string& path, analyzer::Analyzer& engine, AlertP
             if (const auto* answers = o.if_contains("answers"); answers && answers->is_array()) {
                 for (const auto& a : answers->as_array()) {
                     if (event.address_count >= event.addresses.size() || !a.is_string()) break;
-                    if (auto address = IpAddress::parse(std::string(a.as_string()))) event.addresses[event.address_count++] = *address;
+                    if (auto address = IpAddress::parse(std::string(a.as_string())))
+                        event.addresses[event.address_count++] = *address;
                 }
             }
             if (const auto* cnames = o.if_contains("cnames"); cnames && cnames->is_array()) {
@@ -107,7 +109,10 @@ bool read_json_lines(const std::string& path, analyzer::Analyzer& engine, AlertP
             r.src_port = static_cast<std::uint16_t>(number("src_port"));
             r.dst_port = static_cast<std::uint16_t>(number("dst_port"));
             const std::string proto = text("proto");
-            r.proto = proto == "TCP" ? 6 : proto == "UDP" ? 17 : proto == "ICMP" ? 1 : static_cast<std::uint8_t>(number("proto"));
+            r.proto = proto == "TCP"    ? 6
+                      : proto == "UDP"  ? 17
+                      : proto == "ICMP" ? 1
+                                        : static_cast<std::uint8_t>(number("proto"));
             r.bytes = number("bytes");
             r.packets = number("packets");
             r.time_flow_start_ns = number("time_flow_start_ns");
@@ -200,8 +205,9 @@ int run_analyze(const Config& config, const AnalyzeOptions& options) {
     for (std::size_t i = 0; i < options.inputs.size(); ++i) {
         const auto& path = options.inputs[i];
         ++totals.files;
-        const bool ok = is_json_lines(path) ? read_json_lines(path, engine, printer, totals)
-                                            : read_capture(path, config, engine, printer, totals, i, options.inputs.size());
+        const bool ok = is_json_lines(path)
+                            ? read_json_lines(path, engine, printer, totals)
+                            : read_capture(path, config, engine, printer, totals, i, options.inputs.size());
         if (!ok) {
             spdlog::error("cannot read input '{}'", path);
             rc = 1;

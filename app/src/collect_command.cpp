@@ -14,19 +14,18 @@
 #include <flowguard/exporters/flow_format.hpp>
 
 #include <boost/asio.hpp>
+#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <boost/json.hpp>
-
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <functional>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <thread>
 
 namespace flowguard::app {
@@ -103,8 +102,9 @@ int run_collect(Config config, const CollectOptions& options) {
             spdlog::error("{}", e.what());
             return 2;
         }
-        analysis->fd = *options.alerts == "-" ? STDOUT_FILENO
-                                              : ::open(options.alerts->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        analysis->fd = *options.alerts == "-"
+                           ? STDOUT_FILENO
+                           : ::open(options.alerts->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (analysis->fd < 0) {
             spdlog::error("cannot open alerts file '{}': {}", *options.alerts, std::strerror(errno));
             return 1;
@@ -125,7 +125,8 @@ int run_collect(Config config, const CollectOptions& options) {
     // SIGHUP re-reads the configuration file's analyzer section (indicator files, beacon allow-lists) and
     // the indicator files; an error anywhere keeps the previous lists. Other settings need a restart.
     boost::asio::signal_set hangups(io, SIGHUP);
-    std::function<void(const boost::system::error_code&, int)> on_hangup = [&](const boost::system::error_code& ec, int) {
+    std::function<void(const boost::system::error_code&, int)> on_hangup = [&](const boost::system::error_code& ec,
+                                                                               int) {
         if (ec) return;
         if (analysis) {
             try {
@@ -161,11 +162,10 @@ int run_collect(Config config, const CollectOptions& options) {
     if (options.metrics && !config.metrics.listen.empty()) {
         try {
             metrics = std::make_unique<exporters::MetricsEndpoint>(
-                config.metrics, make_metrics_provider(pipeline, config, *applications,
-                                                      analysis ? analysis->webhooks.get() : nullptr));
+                config.metrics,
+                make_metrics_provider(pipeline, config, *applications, analysis ? analysis->webhooks.get() : nullptr));
             spdlog::info("metrics on {}://{}/metrics{}", config.metrics.tls_cert_file.empty() ? "http" : "https",
-                         config.metrics.listen,
-                         config.metrics.username.empty() ? "" : " (basic auth)");
+                         config.metrics.listen, config.metrics.username.empty() ? "" : " (basic auth)");
         } catch (const std::exception& e) {
             spdlog::error("{}", e.what());
             return 1;
@@ -228,8 +228,11 @@ int run_collect(Config config, const CollectOptions& options) {
             for (const auto& s : analysis->webhooks->stats()) {
                 boost::json::object failures;
                 for (const auto& [reason, n] : s.failures) failures[reason] = n;
-                hooks.push_back({{"name", s.name}, {"deliveries", s.deliveries}, {"failures", std::move(failures)},
-                                 {"spool_depth", s.spool_depth}, {"spool_drops", s.spool_drops}});
+                hooks.push_back({{"name", s.name},
+                                 {"deliveries", s.deliveries},
+                                 {"failures", std::move(failures)},
+                                 {"spool_depth", s.spool_depth},
+                                 {"spool_drops", s.spool_drops}});
             }
             summary["webhooks"] = std::move(hooks);
         }

@@ -19,18 +19,18 @@ struct CollectOptions {
     std::optional<std::string> output;
     std::optional<std::string> format;
     std::optional<std::string> state_file;
-    std::optional<std::string> alerts;  // run the detectors on every shard, alerts appended here ("-" = stdout)
-    bool metrics = false;               // serve /metrics on config.metrics.listen, count traffic per shard
+    std::optional<std::string> alerts;      // run the detectors on every shard, alerts appended here ("-" = stdout)
+    bool metrics = false;                   // serve /metrics on config.metrics.listen, count traffic per shard
     std::optional<std::string> interface;   // span-port capture (meter.interface)
     std::optional<std::string> bpf_filter;  // meter.bpf_filter
     std::string config_path;                // re-read on SIGHUP for the analyzer's lists ("" = none)
 };
 
 struct RunOptions {
-    std::string config_path;            // --config: otherwise the embedded default runs
-    std::vector<std::string> listen;    // --listen, repeatable: replaces collector.listen
+    std::string config_path;          // --config: otherwise the embedded default runs
+    std::vector<std::string> listen;  // --listen, repeatable: replaces collector.listen
     std::optional<std::string> metrics_listen;
-    std::optional<std::string> alerts;  // overrides alerts.path
+    std::optional<std::string> alerts;      // overrides alerts.path
     std::optional<std::string> interface;   // span-port capture (meter.interface)
     std::optional<std::string> bpf_filter;  // meter.bpf_filter
 };

@@ -57,7 +57,8 @@ public:
         write_collector(w);
         const auto captures = pipeline_.capture_totals();
         write_meter(w, captures);
-        w.add("flowguard_dns_messages_total", {}, static_cast<double>(sflow_dns_messages() + captures.meter.dns_messages));
+        w.add("flowguard_dns_messages_total", {},
+              static_cast<double>(sflow_dns_messages() + captures.meter.dns_messages));
         write_shards(w);
     }
 
@@ -113,7 +114,8 @@ private:
             w.add("flowguard_interface_errors_total", {exporter, if_index, "in"}, static_cast<double>(c.in_errors));
             w.add("flowguard_interface_errors_total", {exporter, if_index, "out"}, static_cast<double>(c.out_errors));
             w.add("flowguard_interface_discards_total", {exporter, if_index, "in"}, static_cast<double>(c.in_discards));
-            w.add("flowguard_interface_discards_total", {exporter, if_index, "out"}, static_cast<double>(c.out_discards));
+            w.add("flowguard_interface_discards_total", {exporter, if_index, "out"},
+                  static_cast<double>(c.out_discards));
             w.add("flowguard_interface_speed_bytes", {exporter, if_index}, static_cast<double>(c.speed_bps) / 8);
             w.add("flowguard_interface_up", {exporter, if_index}, c.oper_up ? 1 : 0);
         }
@@ -138,11 +140,14 @@ private:
         for (std::size_t i = 0; i < pipeline_.captures.size(); ++i) {
             const auto& counters = pipeline_.captures[i]->counters();
             const auto label = "capture" + std::to_string(i);
-            w.add("flowguard_ring_drops_total", {label}, static_cast<double>(counters.ring_drops.load(std::memory_order_relaxed)));
-            w.add("flowguard_dns_drops_total", {label}, static_cast<double>(counters.dns_drops.load(std::memory_order_relaxed)));
+            w.add("flowguard_ring_drops_total", {label},
+                  static_cast<double>(counters.ring_drops.load(std::memory_order_relaxed)));
+            w.add("flowguard_dns_drops_total", {label},
+                  static_cast<double>(counters.dns_drops.load(std::memory_order_relaxed)));
         }
         w.add("flowguard_capture_packets_total", {interface}, static_cast<double>(t.drops.received));
-        w.add("flowguard_capture_drops_total", {interface}, static_cast<double>(t.drops.dropped + t.drops.interface_dropped));
+        w.add("flowguard_capture_drops_total", {interface},
+              static_cast<double>(t.drops.dropped + t.drops.interface_dropped));
         w.add("flowguard_meter_flows", {}, static_cast<double>(t.active_flows));
         w.add("flowguard_meter_records_total", {}, static_cast<double>(t.meter.flows.flows_expired));
         w.add("flowguard_meter_evictions_total", {}, static_cast<double>(t.meter.flows.evictions));
@@ -183,25 +188,28 @@ private:
         w.add("flowguard_analyzer_dns_events_total", {}, static_cast<double>(analysis.dns_events));
         w.add("flowguard_analyzer_series", {}, static_cast<double>(analysis.pairs));
         w.add("flowguard_analyzer_series_evictions_total", {}, static_cast<double>(analysis.pair_evictions));
-        for (const auto& [key, n] : alerts) w.add("flowguard_alerts_total", {key.first, key.second}, static_cast<double>(n));
+        for (const auto& [key, n] : alerts)
+            w.add("flowguard_alerts_total", {key.first, key.second}, static_cast<double>(n));
         write_traffic(w, traffic);
     }
 
     void write_traffic(exporters::MetricWriter& w, const exporters::TrafficSnapshot& t) {
         std::map<std::tuple<std::string, std::string, std::string>, exporters::TrafficTotals> by_interface;
         for (const auto& [key, totals] : t.interfaces)
-            by_interface[{exporter_label(key.exporter), if_label(key.exporter, key.if_index), key.out ? "out" : "in"}] +=
-                totals;
+            by_interface[{exporter_label(key.exporter), if_label(key.exporter, key.if_index),
+                          key.out ? "out" : "in"}] += totals;
         if (t.other_interfaces.flows != 0) by_interface[{"other", "other", "in"}] += t.other_interfaces;
         for (const auto& [labels, totals] : by_interface) {
             const auto& [exporter, if_index, direction] = labels;
             w.add("flowguard_traffic_bytes_total", {exporter, if_index, direction}, static_cast<double>(totals.bytes));
-            w.add("flowguard_traffic_packets_total", {exporter, if_index, direction}, static_cast<double>(totals.packets));
+            w.add("flowguard_traffic_packets_total", {exporter, if_index, direction},
+                  static_cast<double>(totals.packets));
             w.add("flowguard_traffic_flows_total", {exporter, if_index, direction}, static_cast<double>(totals.flows));
         }
         std::map<std::string_view, exporters::TrafficTotals> protocols;
         for (std::size_t p = 0; p < t.protocols.size(); ++p)
-            if (t.protocols[p].flows != 0) protocols[exporters::protocol_label(static_cast<std::uint8_t>(p))] += t.protocols[p];
+            if (t.protocols[p].flows != 0)
+                protocols[exporters::protocol_label(static_cast<std::uint8_t>(p))] += t.protocols[p];
         for (const auto& [name, totals] : protocols) {
             w.add("flowguard_protocol_bytes_total", {name}, static_cast<double>(totals.bytes));
             w.add("flowguard_protocol_packets_total", {name}, static_cast<double>(totals.packets));

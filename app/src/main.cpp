@@ -76,14 +76,16 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
     app::DecodeOptions decode;
-    auto* decode_cmd = cli.add_subcommand("decode", "Decode NetFlow v5/v9, IPFIX and sFlow v5 datagrams from pcap/pcapng captures");
+    auto* decode_cmd =
+        cli.add_subcommand("decode", "Decode NetFlow v5/v9, IPFIX and sFlow v5 datagrams from pcap/pcapng captures");
     decode_cmd->add_option("--format", decode.format, "json (goflow2 fields) or csv")
         ->check(CLI::IsMember({"json", "csv"}));
     std::uint16_t port = 0;
     decode_cmd->add_option("--port", port, "only UDP datagrams sent to this port (default: any)")
         ->check(CLI::Range(1, 65535));
     decode_cmd->add_option("captures", decode.captures, "capture files, decoded in order as one stream")
-        ->required()->check(CLI::ExistingFile);
+        ->required()
+        ->check(CLI::ExistingFile);
 
     app::CollectOptions collect;
     auto* collect_cmd = cli.add_subcommand("collect", "Receive NetFlow/IPFIX over UDP and write flow records");
@@ -95,18 +97,21 @@ int main(int argc, char** argv) {
                             "save templates here on stop, load them on start (collector.state_file)");
     collect_cmd->add_option("--alerts", collect.alerts,
                             "run the detectors on every shard and append alerts here as JSON lines (- = stdout)");
-    collect_cmd->add_option("-i,--interface", collect.interface,
-                            "also meter this span-port interface into the pipeline (meter.interface; needs CAP_NET_RAW)");
+    collect_cmd->add_option(
+        "-i,--interface", collect.interface,
+        "also meter this span-port interface into the pipeline (meter.interface; needs CAP_NET_RAW)");
     collect_cmd->add_option("--bpf", collect.bpf_filter, "libpcap filter for --interface (meter.bpf_filter)");
 
     app::RunOptions run;
-    auto* run_cmd = cli.add_subcommand(
-        "run", "The daemon: collect NetFlow/IPFIX/sFlow, detect, serve Prometheus metrics (embedded default without --config)");
+    auto* run_cmd = cli.add_subcommand("run",
+                                       "The daemon: collect NetFlow/IPFIX/sFlow, detect, serve Prometheus metrics "
+                                       "(embedded default without --config)");
     run_cmd->add_option("--listen", run.listen, "udp://ADDR:PORT, repeatable (replaces collector.listen)");
     run_cmd->add_option("--metrics-listen", run.metrics_listen, "ADDR:PORT of /metrics (metrics.listen; \"\" = off)");
     run_cmd->add_option("--alerts", run.alerts, "append alerts here as JSON lines, - = stdout (alerts.path)");
-    run_cmd->add_option("-i,--interface", run.interface,
-                        "also meter this span-port interface: flows and passive DNS (meter.interface; needs CAP_NET_RAW)");
+    run_cmd->add_option(
+        "-i,--interface", run.interface,
+        "also meter this span-port interface: flows and passive DNS (meter.interface; needs CAP_NET_RAW)");
     run_cmd->add_option("--bpf", run.bpf_filter, "libpcap filter for --interface (meter.bpf_filter)");
 
     auto* metrics_doc_cmd = cli.add_subcommand("metrics-doc", "Print docs/METRICS.md from the metric catalogue");
@@ -119,7 +124,8 @@ int main(int argc, char** argv) {
         ->check(CLI::ExistingFile);
     meter_cmd->add_option("-i,--interface", meter.interface, "capture live on this interface (needs CAP_NET_RAW)");
     meter_cmd->add_option("--bpf", meter.bpf_filter, "libpcap filter expression (meter.bpf_filter)");
-    meter_cmd->add_option("--capture-threads", meter.capture_threads, "live: threads sharing the interface (PACKET_FANOUT)")
+    meter_cmd
+        ->add_option("--capture-threads", meter.capture_threads, "live: threads sharing the interface (PACKET_FANOUT)")
         ->check(CLI::Range(1, 64));
     meter_cmd->add_option("--active-timeout", meter.active_timeout, "report long flows this often, e.g. 300s");
     meter_cmd->add_option("--idle-timeout", meter.idle_timeout, "end flows idle this long, e.g. 15s");
@@ -134,11 +140,12 @@ int main(int argc, char** argv) {
     auto* analyze_cmd = cli.add_subcommand(
         "analyze", "Run every detector over captures and flow/DNS JSON-lines files; alerts as JSON lines on stdout");
     analyze_cmd->add_option("inputs", analyze.inputs, "pcap/pcapng (traffic or flow exports) and JSON-lines files")
-        ->required()->check(CLI::ExistingFile);
+        ->required()
+        ->check(CLI::ExistingFile);
 
     app::SunburstOptions sunburst;
-    auto* sunburst_cmd = cli.add_subcommand(
-        "sunburst", "Decode SUNBURST avsvmcloud.com DNS names (arguments or stdin) into JSON lines");
+    auto* sunburst_cmd =
+        cli.add_subcommand("sunburst", "Decode SUNBURST avsvmcloud.com DNS names (arguments or stdin) into JSON lines");
     sunburst_cmd->add_option("names", sunburst.names, "DNS names; without any, one per line is read from stdin");
 
     auto* check_cmd = cli.add_subcommand("check-config", "Validate a configuration and print the effective one");

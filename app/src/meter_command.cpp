@@ -10,13 +10,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <memory>
 #include <mutex>
 #include <thread>
-#include <unistd.h>
 
 namespace flowguard::app {
 
@@ -26,7 +27,9 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-void request_stop(int) { g_stop.store(true); }
+void request_stop(int) {
+    g_stop.store(true);
+}
 
 // Flow and DNS lines from every capture thread, written whole batches at a time, and the optional IPFIX
 // re-export (one sequence space for every thread, hence under the same lock).
@@ -104,7 +107,8 @@ int meter_files(const MeterConfig& config, const MeterOptions& options, MeterOut
             continue;
         }
         collector::RawPacket packet;
-        while (!g_stop.load(std::memory_order_relaxed) && capture->next(packet) == collector::PacketCapture::Read::packet) {
+        while (!g_stop.load(std::memory_order_relaxed) &&
+               capture->next(packet) == collector::PacketCapture::Read::packet) {
             meter.process(capture->link_type(), packet, flows, dns);
             last_packet_ns = std::max(last_packet_ns, packet.time_ns);
             if (flows.size() >= 256 || dns.size() >= 64) output.write(flows, dns, last_packet_ns);
@@ -125,9 +129,13 @@ int meter_live(const MeterConfig& config, MeterOutput& output) {
     std::vector<collector::PacketCapture> captures;
     try {
         for (std::size_t i = 0; i < threads; ++i) {
-            collector::LiveCaptureOptions live{config.interface, config.bpf_filter, config.snaplen, config.promiscuous,
+            collector::LiveCaptureOptions live{config.interface,
+                                               config.bpf_filter,
+                                               config.snaplen,
+                                               config.promiscuous,
                                                config.buffer_size,
-                                               threads > 1 ? static_cast<int>(::getpid() & 0xffff) : -1, 100};
+                                               threads > 1 ? static_cast<int>(::getpid() & 0xffff) : -1,
+                                               100};
             captures.push_back(collector::PacketCapture::open_live(live));
         }
     } catch (const std::exception& e) {
@@ -148,7 +156,8 @@ int meter_live(const MeterConfig& config, MeterOutput& output) {
             while (!g_stop.load(std::memory_order_relaxed)) {
                 const auto read = capture.next(packet);
                 if (read == collector::PacketCapture::Read::end) break;
-                if (read == collector::PacketCapture::Read::packet) meter.process(capture.link_type(), packet, flows, dns);
+                if (read == collector::PacketCapture::Read::packet)
+                    meter.process(capture.link_type(), packet, flows, dns);
                 // Quiet links still need their flows to time out: sweep on the wall clock too.
                 const auto now = wall_clock_ns();
                 if (now >= next_expiry) {

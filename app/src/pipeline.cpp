@@ -28,7 +28,9 @@ std::shared_ptr<const AnalyzerLists> load_lists(const AnalyzerConfig& config) {
 namespace {
 
 // DNS events are rarer than flow records and ~7x larger: a quarter of the flow channel's batches.
-std::size_t dns_batches(const Config& config) { return std::max<std::size_t>(4, config.pipeline.batches_per_channel / 4); }
+std::size_t dns_batches(const Config& config) {
+    return std::max<std::size_t>(4, config.pipeline.batches_per_channel / 4);
+}
 
 std::vector<collector::PacketCapture> open_captures(const MeterConfig& meter) {
     std::vector<collector::PacketCapture> captures;
@@ -36,8 +38,8 @@ std::vector<collector::PacketCapture> open_captures(const MeterConfig& meter) {
     // Several capture threads share the interface through one PACKET_FANOUT group (hash of the flow).
     const int fanout = threads > 1 ? static_cast<int>(::getpid() & 0xffff) : -1;
     for (std::size_t i = 0; i < threads; ++i) {
-        collector::LiveCaptureOptions live{meter.interface, meter.bpf_filter, meter.snaplen, meter.promiscuous,
-                                           meter.buffer_size, fanout, 100};
+        collector::LiveCaptureOptions live{
+            meter.interface, meter.bpf_filter, meter.snaplen, meter.promiscuous, meter.buffer_size, fanout, 100};
         captures.push_back(collector::PacketCapture::open_live(live));
     }
     return captures;
@@ -69,8 +71,8 @@ Pipeline build_pipeline(const Config& config, LineSink& sink, LiveAnalysis* anal
         }
         collector::ShardRouter router(config.pipeline.internal_networks, shards);
         if (r < receivers) {
-            p.receivers.push_back(std::make_unique<collector::UdpReceiver>(config.collector, std::move(router), outputs,
-                                                                           dns_outputs));
+            p.receivers.push_back(
+                std::make_unique<collector::UdpReceiver>(config.collector, std::move(router), outputs, dns_outputs));
         } else {
             p.captures.push_back(std::make_unique<collector::CaptureReceiver>(
                 config.meter, std::move(captures[r - receivers]), std::move(router), outputs, dns_outputs));
@@ -86,8 +88,9 @@ Pipeline build_pipeline(const Config& config, LineSink& sink, LiveAnalysis* anal
         ShardAnalysis shard_analysis;
         if (analysis) {
             // At start the lists are config.analyzer's own; SIGHUP replaces them in the shards later.
-            shard_analysis.analyzer = std::make_unique<analyzer::Analyzer>(
-                config.analyzer, config.pipeline.internal_networks, *analysis->suffixes, analysis->lists->current()->iocs);
+            shard_analysis.analyzer =
+                std::make_unique<analyzer::Analyzer>(config.analyzer, config.pipeline.internal_networks,
+                                                     *analysis->suffixes, analysis->lists->current()->iocs);
             shard_analysis.alerts = analysis->sink.get();
             shard_analysis.webhooks = analysis->webhooks.get();
             shard_analysis.lists = analysis->lists.get();
@@ -147,8 +150,8 @@ PipelineThreads::PipelineThreads(Pipeline& pipeline) : pipeline_(pipeline) {
         });
     };
     for (std::size_t i = 0; i < pipeline_.shards.size(); ++i)
-        shard_threads_.push_back(named("fg-shard-" + std::to_string(i),
-                                       [s = pipeline_.shards[i].get(), this] { s->run(receivers_done_); }));
+        shard_threads_.push_back(
+            named("fg-shard-" + std::to_string(i), [s = pipeline_.shards[i].get(), this] { s->run(receivers_done_); }));
     for (std::size_t i = 0; i < pipeline_.receivers.size(); ++i)
         receive_threads_.push_back(named("fg-recv-" + std::to_string(i),
                                          [r = pipeline_.receivers[i].get(), this] { r->run(stop_receiving_); }));
@@ -167,6 +170,8 @@ void PipelineThreads::stop_and_drain() {
         if (t.joinable()) t.join();
 }
 
-PipelineThreads::~PipelineThreads() { stop_and_drain(); }
+PipelineThreads::~PipelineThreads() {
+    stop_and_drain();
+}
 
 }  // namespace flowguard::app

@@ -22,7 +22,8 @@ int run_daemon(Config config, const RunOptions& options) {
         spdlog::warn("output.path and alerts.path are both stdout: flow records are not written (set output.path)");
         config.output.format = "none";
     }
-    if (options.config_path.empty()) spdlog::info("no --config: running on the embedded default (flowguard check-config shows it)");
+    if (options.config_path.empty())
+        spdlog::info("no --config: running on the embedded default (flowguard check-config shows it)");
     CollectOptions collect;
     collect.listen = options.listen;
     collect.alerts = config.alerts.path;
@@ -35,7 +36,8 @@ int run_daemon(Config config, const RunOptions& options) {
 
 int print_metrics_doc(bool names_only) {
     if (names_only) {
-        for (const auto& m : exporters::metric_catalog()) std::printf("%.*s\n", static_cast<int>(m.name.size()), m.name.data());
+        for (const auto& m : exporters::metric_catalog())
+            std::printf("%.*s\n", static_cast<int>(m.name.size()), m.name.data());
         return 0;
     }
     const auto doc = exporters::metrics_markdown();

@@ -34,7 +34,8 @@ std::size_t ShardWorker::drain_dns() {
     for (auto* channel : dns_inputs_) {
         while (DnsBatch* batch = channel->consume()) {
             if (analysis_.analyzer) {
-                for (std::uint32_t i = 0; i < batch->count; ++i) analysis_.analyzer->on_dns(batch->records[i], pending_alerts_);
+                for (std::uint32_t i = 0; i < batch->count; ++i)
+                    analysis_.analyzer->on_dns(batch->records[i], pending_alerts_);
             }
             taken += batch->count;
             channel->release(batch);
@@ -82,8 +83,7 @@ void ShardWorker::write_alerts() {
         lines += to_json_line(alert);
         ++alert_counts_[{alert.kind, std::string(severity_name(alert.severity))}];
     }
-    if (analysis_.alerts->write(lines.data(), lines.size()))
-        add_single_writer(alerts_written_, pending_alerts_.size());
+    if (analysis_.alerts->write(lines.data(), lines.size())) add_single_writer(alerts_written_, pending_alerts_.size());
     if (analysis_.webhooks != nullptr) analysis_.webhooks->submit(pending_alerts_);
     pending_alerts_.clear();
 }
@@ -110,8 +110,7 @@ ShardSnapshot ShardWorker::published() const {
 
 void ShardWorker::flush() {
     if (buffer_.size() == 0) return;
-    if (sink_.write(buffer_.data(), buffer_.size()))
-        add_single_writer(written_, buffered_lines_);
+    if (sink_.write(buffer_.data(), buffer_.size())) add_single_writer(written_, buffered_lines_);
     buffer_.clear();
     buffered_lines_ = 0;
 }

@@ -12,9 +12,9 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
-#include <string>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 namespace flowguard::app {

@@ -1,4 +1,5 @@
 #include "summary.hpp"
+
 #include "template_state.hpp"
 
 #include <cstdio>
@@ -58,38 +59,39 @@ boost::json::object decoder_summary(const std::vector<const collector::FlowDecod
     o["truncated_datagrams"] = counters.truncated_datagrams;
     o["receive_errors"] = counters.receive_errors;
     boost::json::array exporters;
-    for (const auto* decoder : decoders) decoder->for_each_stream([&](const collector::StreamKey& key, const collector::ExporterStats& s) {
-        if (s.packets == 0) return;
-        boost::json::object e;
-        e["exporter"] = key.exporter.to_string();
-        e["port"] = key.port;
-        e["version"] = key.version;
-        e["protocol"] = collector::stream_protocol_name(key.version);
-        e["observation_domain_id"] = key.domain;
-        e["packets"] = s.packets;
-        e["bytes"] = s.bytes;
-        e["records"] = s.records;
-        e["options_records"] = s.options_records;
-        e["templates"] = s.templates;
-        e["template_changes"] = s.template_changes;
-        e["template_withdrawals"] = s.template_withdrawals;
-        e["template_rejects"] = s.template_rejects;
-        e["decode_errors"] = s.decode_errors;
-        e["pending_sets"] = s.pending_sets;
-        e["pending_decoded"] = s.pending_decoded;
-        e["unknown_template_sets"] = s.unknown_template_sets;
-        e["unknown_template_bytes"] = s.unknown_template_bytes;
-        e["sequence_lost"] = s.sequence.lost;
-        e["sequence_reordered"] = s.sequence.reordered;
-        e["sequence_duplicate"] = s.sequence.duplicate;
-        e["restarts"] = s.sequence.restarts;
-        if (key.version == collector::kSflowStreamVersion) {
-            e["counter_samples"] = s.counter_samples;
-            e["samples_without_ip"] = s.samples_without_ip;
-            e["skipped"] = s.skipped;
-        }
-        exporters.push_back(std::move(e));
-    });
+    for (const auto* decoder : decoders)
+        decoder->for_each_stream([&](const collector::StreamKey& key, const collector::ExporterStats& s) {
+            if (s.packets == 0) return;
+            boost::json::object e;
+            e["exporter"] = key.exporter.to_string();
+            e["port"] = key.port;
+            e["version"] = key.version;
+            e["protocol"] = collector::stream_protocol_name(key.version);
+            e["observation_domain_id"] = key.domain;
+            e["packets"] = s.packets;
+            e["bytes"] = s.bytes;
+            e["records"] = s.records;
+            e["options_records"] = s.options_records;
+            e["templates"] = s.templates;
+            e["template_changes"] = s.template_changes;
+            e["template_withdrawals"] = s.template_withdrawals;
+            e["template_rejects"] = s.template_rejects;
+            e["decode_errors"] = s.decode_errors;
+            e["pending_sets"] = s.pending_sets;
+            e["pending_decoded"] = s.pending_decoded;
+            e["unknown_template_sets"] = s.unknown_template_sets;
+            e["unknown_template_bytes"] = s.unknown_template_bytes;
+            e["sequence_lost"] = s.sequence.lost;
+            e["sequence_reordered"] = s.sequence.reordered;
+            e["sequence_duplicate"] = s.sequence.duplicate;
+            e["restarts"] = s.sequence.restarts;
+            if (key.version == collector::kSflowStreamVersion) {
+                e["counter_samples"] = s.counter_samples;
+                e["samples_without_ip"] = s.samples_without_ip;
+                e["skipped"] = s.skipped;
+            }
+            exporters.push_back(std::move(e));
+        });
     o["exporters"] = std::move(exporters);
     o["interfaces"] = interface_summary(decoders);
     o["interface_counter_rejects"] = t.interface_counter_rejects;

@@ -17,12 +17,14 @@ void for_each_distinct_template(const std::vector<const collector::FlowDecoder*>
     std::set<std::tuple<IpAddress, std::uint16_t, std::uint16_t, std::uint32_t, std::uint16_t>> seen;
     for (const auto* d : decoders) {
         d->for_each_template([&](const collector::TemplateSnapshot& t) {
-            if (seen.emplace(t.stream.exporter, t.stream.port, t.stream.version, t.stream.domain, t.id).second) visit(t);
+            if (seen.emplace(t.stream.exporter, t.stream.port, t.stream.version, t.stream.domain, t.id).second)
+                visit(t);
         });
     }
 }
 
-StateFileResult save_template_state(const std::string& path, const std::vector<const collector::FlowDecoder*>& decoders) {
+StateFileResult save_template_state(const std::string& path,
+                                    const std::vector<const collector::FlowDecoder*>& decoders) {
     StateFileResult result;
     const std::string tmp = path + ".tmp";
     std::ofstream out(tmp, std::ios::trunc);
@@ -30,9 +32,13 @@ StateFileResult save_template_state(const std::string& path, const std::vector<c
     for_each_distinct_template(decoders, [&](const collector::TemplateSnapshot& t) {
         boost::json::array fields;
         for (const auto& f : t.fields) fields.push_back(boost::json::array{f.id, f.length, f.enterprise});
-        boost::json::object o{{"exporter", t.stream.exporter.to_string()}, {"port", t.stream.port},
-                              {"version", t.stream.version}, {"domain", t.stream.domain}, {"id", t.id},
-                              {"options", t.options}, {"scope_fields", t.scope_field_count},
+        boost::json::object o{{"exporter", t.stream.exporter.to_string()},
+                              {"port", t.stream.port},
+                              {"version", t.stream.version},
+                              {"domain", t.stream.domain},
+                              {"id", t.id},
+                              {"options", t.options},
+                              {"scope_fields", t.scope_field_count},
                               {"fields", std::move(fields)}};
         out << boost::json::serialize(o) << '\n';
         ++result.templates;
@@ -70,8 +76,10 @@ StateFileResult load_template_state(const std::string& path, const std::vector<c
             }
             bool ok = true;
             for (auto* d : decoders) ok = d->restore(t) && ok;
-            if (ok) ++result.templates;
-            else ++result.rejected;
+            if (ok)
+                ++result.templates;
+            else
+                ++result.rejected;
         } catch (const std::exception&) {  // a damaged line costs that template only
             ++result.rejected;
         }

@@ -21,7 +21,8 @@ struct StateFileResult {
 void for_each_distinct_template(const std::vector<const collector::FlowDecoder*>& decoders,
                                 const std::function<void(const collector::TemplateSnapshot&)>& visit);
 
-StateFileResult save_template_state(const std::string& path, const std::vector<const collector::FlowDecoder*>& decoders);
+StateFileResult save_template_state(const std::string& path,
+                                    const std::vector<const collector::FlowDecoder*>& decoders);
 // A missing file is no error (first start). Throws std::runtime_error if the file exists but cannot be read.
 StateFileResult load_template_state(const std::string& path, const std::vector<collector::FlowDecoder*>& decoders);
 

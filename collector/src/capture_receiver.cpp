@@ -1,5 +1,4 @@
 #include <flowguard/collector/capture_receiver.hpp>
-
 #include <flowguard/core/clock.hpp>
 #include <flowguard/core/counter.hpp>
 

@@ -110,8 +110,8 @@ DnsParseResult parse_dns_message(const std::uint8_t* data, std::size_t length, D
             keep_ttl();
         } else if ((type == kTypeA && rdlength == 4) || (type == kTypeAaaa && rdlength == 16)) {
             if (out.address_count < out.addresses.size()) {
-                out.addresses[out.address_count] = type == kTypeA ? IpAddress::from_v4_bytes(data + rdata)
-                                                                  : IpAddress::from_v6_bytes(data + rdata);
+                out.addresses[out.address_count] =
+                    type == kTypeA ? IpAddress::from_v4_bytes(data + rdata) : IpAddress::from_v6_bytes(data + rdata);
                 out.ttls[out.address_count++] = ttl;
                 keep_ttl();
             } else {

@@ -1,10 +1,10 @@
-#include <flowguard/collector/decode_plan.hpp>
-#include <flowguard/collector/flow_decoder.hpp>
-
 #include "record_builder.hpp"
 #include "sflow.hpp"
 #include "stream_state.hpp"
 #include "wire_reader.hpp"
+
+#include <flowguard/collector/decode_plan.hpp>
+#include <flowguard/collector/flow_decoder.hpp>
 
 #include <boost/container_hash/hash.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
@@ -80,10 +80,18 @@ public:
             return;
         }
         switch (load_be16(p.data())) {
-            case 5: decode_v5(packet, out); break;
-            case 9: decode_v9(packet, out); break;
-            case 10: decode_ipfix(packet, out); break;
-            default: ++global_errors_; break;
+            case 5:
+                decode_v5(packet, out);
+                break;
+            case 9:
+                decode_v9(packet, out);
+                break;
+            case 10:
+                decode_ipfix(packet, out);
+                break;
+            default:
+                ++global_errors_;
+                break;
         }
         expire_pending(packet.received_ns);
     }
@@ -204,8 +212,10 @@ private:
         ctx.sequence = load_be32(p + 16);
         ctx.received_ns = packet.received_ns;
         ctx.domain = domain;
-        if (uptime_went_back(*s, ctx.uptime_ms)) s->sequence.restart(ctx.sequence, count);
-        else s->sequence.observe(ctx.sequence, count);
+        if (uptime_went_back(*s, ctx.uptime_ms))
+            s->sequence.restart(ctx.sequence, count);
+        else
+            s->sequence.observe(ctx.sequence, count);
         const std::uint16_t interval = load_be16(p + 22) & 0x3fff;
         const std::uint64_t rate = s->override_rate ? s->override_rate : interval;
 
@@ -249,8 +259,8 @@ private:
     }
 
     void decode_sflow(const ExportPacket& packet, const SflowDatagram& datagram, std::vector<FlowRecord>& out) {
-        StreamState* s = stream_for(StreamKey{datagram.agent, packet.exporter_port, kSflowStreamVersion,
-                                              datagram.sub_agent});
+        StreamState* s =
+            stream_for(StreamKey{datagram.agent, packet.exporter_port, kSflowStreamVersion, datagram.sub_agent});
         if (s == nullptr) return;
         count_packet(*s, packet.payload.size(), packet.received_ns);
         // A configured rate may name the agent (as above) or the address the datagrams come from.
@@ -258,8 +268,10 @@ private:
         if (rate_override == 0)
             if (auto o = rate_overrides_.find(packet.exporter); o != rate_overrides_.end()) rate_override = o->second;
         // sFlow numbers datagrams per agent/sub-agent, and carries the agent's uptime.
-        if (uptime_went_back(*s, datagram.uptime_ms)) s->sequence.restart(datagram.sequence, 1);
-        else s->sequence.observe(datagram.sequence, 1);
+        if (uptime_went_back(*s, datagram.uptime_ms))
+            s->sequence.restart(datagram.sequence, 1);
+        else
+            s->sequence.observe(datagram.sequence, 1);
         FlowRecord base;
         base.time_received_ns = packet.received_ns;
         base.time_flow_start_ns = packet.received_ns;  // a packet sample has no flow times of its own
@@ -296,8 +308,10 @@ private:
         if (s == nullptr) return;
         count_packet(*s, size, packet.received_ns);
         // v9 numbers export packets, one per packet.
-        if (uptime_went_back(*s, ctx.uptime_ms)) s->sequence.restart(ctx.sequence, 1);
-        else s->sequence.observe(ctx.sequence, 1);
+        if (uptime_went_back(*s, ctx.uptime_ms))
+            s->sequence.restart(ctx.sequence, 1);
+        else
+            s->sequence.observe(ctx.sequence, 1);
         walk_sets(packet, ctx, *s, p + kV9HeaderLength, size - kV9HeaderLength, false, out);
     }
 
@@ -432,7 +446,8 @@ private:
                 keep.push_back(std::move(set));
                 continue;
             }
-            ExportPacket origin{{set.body(), set.size()}, key.stream.exporter, key.stream.port, set.context.received_ns};
+            ExportPacket origin{
+                {set.body(), set.size()}, key.stream.exporter, key.stream.port, set.context.received_ns};
             s.stats.pending_decoded += decode_data_set(origin, set.context, s, plan, set.body(), set.size(), out);
             pending_bytes_ -= set.size();
         }
@@ -455,7 +470,7 @@ private:
     boost::unordered_flat_map<StreamKey, StreamState, StreamKeyHash> streams_;  // never erased
     StreamKey last_stream_key_;
     StreamState* last_stream_ = nullptr;  // valid until the next insertion, which replaces it
-    std::size_t template_total_ = 0;  // over every stream
+    std::size_t template_total_ = 0;      // over every stream
     boost::unordered_flat_map<TemplateKey, std::size_t, TemplateKeyHash> pending_per_template_;
     boost::unordered_flat_map<IpAddress, std::uint64_t, boost::hash<IpAddress>> rate_overrides_;
     std::deque<PendingSet> pending_;
@@ -600,8 +615,10 @@ std::uint32_t FlowDecoder::Impl::decode_data_set(const ExportPacket& packet, con
         const std::size_t record_length = plan.record_length;
         // Whatever is left shorter than one record is padding (RFC 3954 5.3, RFC 7011 3.3.1).
         for (; length >= record_length; p += record_length, length -= record_length) {
-            if (plan.is_options) builder.apply_options(plan, p);
-            else builder.build_fixed(plan, p, out.emplace_back(builder.base()));
+            if (plan.is_options)
+                builder.apply_options(plan, p);
+            else
+                builder.build_fixed(plan, p, out.emplace_back(builder.base()));
             ++decoded;
         }
     } else {
@@ -622,39 +639,58 @@ std::uint32_t FlowDecoder::Impl::decode_data_set(const ExportPacket& packet, con
             ++decoded;
         }
     }
-    if (plan.is_options) s.stats.options_records += decoded;
-    else s.stats.records += decoded;
+    if (plan.is_options)
+        s.stats.options_records += decoded;
+    else
+        s.stats.records += decoded;
     return decoded;
 }
 
 FlowDecoder::FlowDecoder(const CollectorConfig& config) : impl_(std::make_unique<Impl>(config)) {}
 FlowDecoder::~FlowDecoder() = default;
-void FlowDecoder::decode(const ExportPacket& packet, std::vector<FlowRecord>& out) { impl_->decode(packet, out); }
-void FlowDecoder::expire(std::uint64_t now_ns) { impl_->expire_pending(now_ns); }
-void FlowDecoder::finish() { impl_->finish(); }
-DecoderTotals FlowDecoder::totals() const { return impl_->totals(); }
+void FlowDecoder::decode(const ExportPacket& packet, std::vector<FlowRecord>& out) {
+    impl_->decode(packet, out);
+}
+void FlowDecoder::expire(std::uint64_t now_ns) {
+    impl_->expire_pending(now_ns);
+}
+void FlowDecoder::finish() {
+    impl_->finish();
+}
+DecoderTotals FlowDecoder::totals() const {
+    return impl_->totals();
+}
 void FlowDecoder::for_each_stream(const std::function<void(const StreamKey&, const ExporterStats&)>& visit) const {
     impl_->for_each_stream(visit);
 }
-std::size_t FlowDecoder::template_count() const { return impl_->template_count(); }
+std::size_t FlowDecoder::template_count() const {
+    return impl_->template_count();
+}
 void FlowDecoder::for_each_template(const std::function<void(const TemplateSnapshot&)>& visit) const {
     impl_->for_each_template(visit);
 }
-bool FlowDecoder::restore(const TemplateSnapshot& snapshot) { return impl_->restore(snapshot); }
+bool FlowDecoder::restore(const TemplateSnapshot& snapshot) {
+    return impl_->restore(snapshot);
+}
 void FlowDecoder::for_each_interface(
     const std::function<void(const InterfaceKey&, const InterfaceCounters&)>& visit) const {
     impl_->interfaces().for_each(visit);
 }
-std::size_t FlowDecoder::interface_count() const { return impl_->interfaces().size(); }
+std::size_t FlowDecoder::interface_count() const {
+    return impl_->interfaces().size();
+}
 
 DecoderSnapshot FlowDecoder::snapshot() const {
     DecoderSnapshot snap;
     snap.totals = totals();
     for_each_stream([&](const StreamKey& key, const ExporterStats& s) { snap.streams.emplace_back(key, s); });
-    for_each_interface([&](const InterfaceKey& key, const InterfaceCounters& c) { snap.interfaces.emplace_back(key, c); });
+    for_each_interface(
+        [&](const InterfaceKey& key, const InterfaceCounters& c) { snap.interfaces.emplace_back(key, c); });
     return snap;
 }
-void FlowDecoder::on_sampled_packet(SampledPacketHandler handler) { impl_->on_sampled_packet(std::move(handler)); }
+void FlowDecoder::on_sampled_packet(SampledPacketHandler handler) {
+    impl_->on_sampled_packet(std::move(handler));
+}
 
 ExporterStats& ExporterStats::operator+=(const ExporterStats& o) noexcept {
     packets += o.packets;
@@ -694,11 +730,16 @@ DecoderTotals& DecoderTotals::operator+=(const DecoderTotals& o) noexcept {
 
 const char* stream_protocol_name(std::uint16_t version) noexcept {
     switch (version) {
-        case 5: return "netflow_v5";
-        case 9: return "netflow_v9";
-        case 10: return "ipfix";
-        case kSflowStreamVersion: return "sflow5";
-        default: return "unknown";
+        case 5:
+            return "netflow_v5";
+        case 9:
+            return "netflow_v9";
+        case 10:
+            return "ipfix";
+        case kSflowStreamVersion:
+            return "sflow5";
+        default:
+            return "unknown";
     }
 }
 
@@ -709,15 +750,18 @@ bool is_flow_export(std::span<const std::uint8_t> payload) noexcept {
     const std::uint16_t version = load_be16(payload.data());
     const std::size_t count = load_be16(payload.data() + 2);
     switch (version) {
-        case 10: return count == payload.size();  // IPFIX: the message length
-        case 5: return count >= 1 && count <= 30 && kV5HeaderLength + kV5RecordLength * count == payload.size();
+        case 10:
+            return count == payload.size();  // IPFIX: the message length
+        case 5:
+            return count >= 1 && count <= 30 && kV5HeaderLength + kV5RecordLength * count == payload.size();
         case 9: {
             // The first flowset after the header: 0 template, 1 options template, >= 256 data.
             if (count < 1 || count > 1000 || payload.size() < kV9HeaderLength + kSetHeaderLength) return false;
             const std::uint16_t set_id = load_be16(payload.data() + kV9HeaderLength);
             return set_id <= 1 || set_id >= 256;
         }
-        default: return false;
+        default:
+            return false;
     }
 }
 

@@ -36,7 +36,8 @@ MeterStats& MeterStats::operator+=(const MeterStats& o) noexcept {
 // (the flat map mixes the result once more).
 std::size_t hash_addresses(const std::array<std::uint8_t, 16>& src, const std::array<std::uint8_t, 16>& dst) noexcept {
     std::size_t h = 0;
-    for (const auto* bytes : {src.data(), src.data() + 8, dst.data(), dst.data() + 8}) boost::hash_combine(h, word(bytes));
+    for (const auto* bytes : {src.data(), src.data() + 8, dst.data(), dst.data() + 8})
+        boost::hash_combine(h, word(bytes));
     return h;
 }
 
@@ -83,7 +84,12 @@ void FlowMeter::add(const PacketView& packet, std::uint64_t time_ns, std::vector
         expire(clock_ns_, expired);
         next_sweep_ns_ = clock_ns_ + kSweepInterval;
     }
-    Key key{packet.src.bytes(), packet.dst.bytes(), packet.src_port, packet.dst_port, packet.vlan, packet.proto,
+    Key key{packet.src.bytes(),
+            packet.dst.bytes(),
+            packet.src_port,
+            packet.dst_port,
+            packet.vlan,
+            packet.proto,
             static_cast<std::uint8_t>(packet.src.family())};
     if (packet.fragment != FragmentKind::none) attribute_fragment(packet, key);
     ++stats_.packets;
@@ -97,8 +103,9 @@ void FlowMeter::add(const PacketView& packet, std::uint64_t time_ns, std::vector
     }
     if (it == flows_.end()) {
         if (flows_.size() >= config_.max_flows) evict_stalest(time_ns, expired);
-        it = flows_.emplace(key, Flow{time_ns, time_ns, 0, 0, packet.src_mac, packet.dst_mac, packet.flow_label, 0,
-                                      packet.tos, packet.ttl, packet.icmp_type, packet.icmp_code, false})
+        it = flows_
+                 .emplace(key, Flow{time_ns, time_ns, 0, 0, packet.src_mac, packet.dst_mac, packet.flow_label, 0,
+                                    packet.tos, packet.ttl, packet.icmp_type, packet.icmp_code, false})
                  .first;
         ++stats_.flows_created;
     }
@@ -139,8 +146,8 @@ void FlowMeter::flush(std::vector<FlowRecord>& expired) {
 
 // The table is full: end the stalest eighth of its flows at once (reported, counted).
 void FlowMeter::evict_stalest(std::uint64_t now_ns, std::vector<FlowRecord>& expired) {
-    const std::uint64_t threshold =
-        stalest_eighth_cutoff(flows_, [](const auto& entry) { return entry.second.last_ns; }, scratch_);
+    const std::uint64_t threshold = stalest_eighth_cutoff(
+        flows_, [](const auto& entry) { return entry.second.last_ns; }, scratch_);
     boost::unordered::erase_if(flows_, [&](auto& entry) {
         if (entry.second.last_ns > threshold) return false;
         emit(entry.first, entry.second, FlowEndReason::lack_of_resources, now_ns, expired);

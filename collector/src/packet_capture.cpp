@@ -1,8 +1,8 @@
 #include <flowguard/collector/packet_capture.hpp>
 
+#include <fmt/format.h>
 #include <pcap/pcap.h>
 
-#include <fmt/format.h>
 #include <linux/if_packet.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -71,7 +71,8 @@ PacketCapture PacketCapture::open_live(const LiveCaptureOptions& options) {
                                      ? " (needs CAP_NET_RAW: setcap cap_net_raw,cap_net_admin+ep on the binary, or "
                                        "AmbientCapabilities=CAP_NET_RAW in the systemd unit)"
                                      : "";
-        throw std::runtime_error(fmt::format("cannot capture on '{}': {}{}", options.interface, pcap_geterr(pcap), hint));
+        throw std::runtime_error(
+            fmt::format("cannot capture on '{}': {}{}", options.interface, pcap_geterr(pcap), hint));
     }
     apply_filter(pcap, options.bpf_filter, options.interface);
     // A blocking read on a quiet (or quietly filtered) interface can wait for ever with TPACKET_V3: the
@@ -85,8 +86,8 @@ PacketCapture PacketCapture::open_live(const LiveCaptureOptions& options) {
         // Hash fanout keeps both directions of a connection on one socket, so one thread sees the whole flow.
         const int value = (options.fanout_group & 0xffff) | (PACKET_FANOUT_HASH << 16);
         if (setsockopt(pcap_fileno(pcap), SOL_PACKET, PACKET_FANOUT, &value, sizeof value) != 0) {
-            throw std::runtime_error(fmt::format("cannot join PACKET_FANOUT group {} on '{}'", options.fanout_group,
-                                                 options.interface));
+            throw std::runtime_error(
+                fmt::format("cannot join PACKET_FANOUT group {} on '{}'", options.fanout_group, options.interface));
         }
     }
     return PacketCapture(std::move(handle));
@@ -123,6 +124,8 @@ CaptureDrops PacketCapture::drops() const {
     return drops;
 }
 
-void PacketCapture::break_loop() { pcap_breakloop(handle_->pcap); }
+void PacketCapture::break_loop() {
+    pcap_breakloop(handle_->pcap);
+}
 
 }  // namespace flowguard::collector

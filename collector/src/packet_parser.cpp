@@ -124,8 +124,7 @@ ParseResult parse_ipv6(const std::uint8_t* data, std::size_t captured, PacketVie
         }
         if (next == 0 || next == 43 || next == 60 || next == 135 || next == 139 || next == 140 || next == 51) {
             if (end < offset + 8) return ParseResult::truncated;
-            const std::size_t length =
-                next == 51 ? (data[offset + 1] + 2u) * 4u : (data[offset + 1] + 1u) * 8u;
+            const std::size_t length = next == 51 ? (data[offset + 1] + 2u) * 4u : (data[offset + 1] + 1u) * 8u;
             next = data[offset];
             offset += length;
             continue;
@@ -141,8 +140,15 @@ ParseResult parse_ipv6(const std::uint8_t* data, std::size_t captured, PacketVie
 
 bool link_type_supported(int link_type) noexcept {
     switch (link_type) {
-        case kLinkNull: case kLinkEthernet: case kLinkRaw: case kLinkRawAlt: case kLinkLoop:
-        case kLinkSll: case kLinkIpv4: case kLinkIpv6: case kLinkSll2:
+        case kLinkNull:
+        case kLinkEthernet:
+        case kLinkRaw:
+        case kLinkRawAlt:
+        case kLinkLoop:
+        case kLinkSll:
+        case kLinkIpv4:
+        case kLinkIpv6:
+        case kLinkSll2:
             return true;
         default:
             return false;
@@ -152,9 +158,12 @@ bool link_type_supported(int link_type) noexcept {
 ParseResult parse_ip(const std::uint8_t* data, std::size_t captured, PacketView& out) noexcept {
     if (captured < 1) return ParseResult::truncated;
     switch (data[0] >> 4) {
-        case 4: return parse_ipv4(data, captured, out);
-        case 6: return parse_ipv6(data, captured, out);
-        default: return ParseResult::not_ip;
+        case 4:
+            return parse_ipv4(data, captured, out);
+        case 6:
+            return parse_ipv6(data, captured, out);
+        default:
+            return ParseResult::not_ip;
     }
 }
 
@@ -191,10 +200,13 @@ ParseResult parse_frame(int link_type, const std::uint8_t* data, std::size_t cap
         case kLinkLoop: {
             if (captured < 4) return ParseResult::truncated;
             // The address family is in the capturing host's byte order (NULL) or network order (LOOP).
-            std::uint32_t family = data[0] | (data[1] << 8) | (data[2] << 16) | (static_cast<std::uint32_t>(data[3]) << 24);
+            std::uint32_t family =
+                data[0] | (data[1] << 8) | (data[2] << 16) | (static_cast<std::uint32_t>(data[3]) << 24);
             if (family > 0xffff) family = load_be32(data);
-            if (family == 2) ethertype = 0x0800;
-            else if (family == 10 || family == 24 || family == 28 || family == 30) ethertype = 0x86dd;
+            if (family == 2)
+                ethertype = 0x0800;
+            else if (family == 10 || family == 24 || family == 28 || family == 30)
+                ethertype = 0x86dd;
             offset = 4;
             break;
         }

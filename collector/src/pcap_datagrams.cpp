@@ -11,10 +11,13 @@ Parse parse_udp(int link_type, const std::uint8_t* data, std::size_t captured, E
                 std::uint16_t& dport) {
     PacketView view;
     switch (parse_frame(link_type, data, captured, view)) {
-        case ParseResult::ok: break;
-        case ParseResult::not_ip: return Parse::other;
+        case ParseResult::ok:
+            break;
+        case ParseResult::not_ip:
+            return Parse::other;
         case ParseResult::truncated:
-        case ParseResult::malformed: return Parse::truncated;
+        case ParseResult::malformed:
+            return Parse::truncated;
     }
     if (view.proto != 17) return Parse::other;
     if (view.fragment != FragmentKind::none) return Parse::fragment;
@@ -38,10 +41,18 @@ bool PcapDatagramReader::next(ExportPacket& packet, std::uint16_t& destination_p
         ++stats_.frames;
         packet.received_ns = raw.time_ns;
         switch (parse_udp(capture_.link_type(), raw.data, raw.captured, packet, destination_port)) {
-            case Parse::udp: ++stats_.udp_datagrams; return true;
-            case Parse::other: ++stats_.other_frames; break;
-            case Parse::truncated: ++stats_.truncated; break;
-            case Parse::fragment: ++stats_.fragments; break;
+            case Parse::udp:
+                ++stats_.udp_datagrams;
+                return true;
+            case Parse::other:
+                ++stats_.other_frames;
+                break;
+            case Parse::truncated:
+                ++stats_.truncated;
+                break;
+            case Parse::fragment:
+                ++stats_.fragments;
+                break;
         }
     }
     return false;

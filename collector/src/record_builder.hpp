@@ -2,11 +2,11 @@
 // Private: runs a DecodePlan over data records. The per-record work is a loop over the plan's steps
 // with one switch on the step's op; values land straight in the FlowRecord, and times and sampling
 // are resolved once per record after the loop.
-#include <flowguard/collector/decode_plan.hpp>
-#include <flowguard/collector/export_packet.hpp>
-
 #include "stream_state.hpp"
 #include "wire_reader.hpp"
+
+#include <flowguard/collector/decode_plan.hpp>
+#include <flowguard/collector/export_packet.hpp>
 
 #include <array>
 #include <cstddef>
@@ -49,8 +49,10 @@ public:
         if (plan.has_typed) {
             std::array<std::uint32_t, kMaxTypedSegments> starts;
             used = segment_starts(plan.typed.segment_lengths, p, available, starts);
-            if (used != 0 && plan.typed.first_segment_only) store_typed<false>(plan.typed, p, nullptr, r, scratch);
-            else if (used != 0) store_typed<true>(plan.typed, p, starts.data(), r, scratch);
+            if (used != 0 && plan.typed.first_segment_only)
+                store_typed<false>(plan.typed, p, nullptr, r, scratch);
+            else if (used != 0)
+                store_typed<true>(plan.typed, p, starts.data(), r, scratch);
         } else {
             used = walk_variable(plan, p, available, [&](FieldOp op, const std::uint8_t* v, std::uint16_t len) {
                 store(op, v, len, r, scratch);
@@ -154,8 +156,10 @@ private:
                                                    const std::uint32_t* starts, FlowRecord& r,
                                                    Scratch& scratch) const noexcept {
         const auto at = [p, starts](const TypedStep& s) {
-            if constexpr (kSegmented) return p + starts[s.segment] + s.at;
-            else return p + s.at;
+            if constexpr (kSegmented)
+                return p + starts[s.segment] + s.at;
+            else
+                return p + s.at;
         };
         auto* record = reinterpret_cast<std::byte*>(&r);
         // A typed store into the member itself: unlike memcpy it cannot alias the plan's steps, so the
@@ -179,8 +183,10 @@ private:
             put(s, static_cast<std::uint8_t>(read_uint_ending_at(at(s), s.shift) != 0));
         for (const auto& s : t.group(TypedSteps::addresses)) {
             auto& address = *std::launder(reinterpret_cast<IpAddress*>(record + s.member));
-            if (s.length == 16) address.assign_v6(at(s));
-            else address.assign_v4(at(s));
+            if (s.length == 16)
+                address.assign_v6(at(s));
+            else
+                address.assign_v4(at(s));
             if (s.etype != 0) r.etype = s.etype;
         }
         for (const auto& s : t.group(TypedSteps::times)) {
@@ -214,35 +220,88 @@ private:
     }
 
     // Inlined into the step loop: a call per field would cost more than the field itself.
-    [[gnu::always_inline]] static inline void store(FieldOp op, const std::uint8_t* v, std::uint16_t len,
-                                                    FlowRecord& r, Scratch& s) noexcept {
+    [[gnu::always_inline]] static inline void store(FieldOp op, const std::uint8_t* v, std::uint16_t len, FlowRecord& r,
+                                                    Scratch& s) noexcept {
         switch (op) {
-            case FieldOp::skip: break;
-            case FieldOp::bytes: r.bytes = read_uint(v, len); break;
-            case FieldOp::packets: r.packets = read_uint(v, len); break;
-            case FieldOp::src_v4: r.src_addr.assign_v4(v); r.etype = kEtherTypeIPv4; break;
-            case FieldOp::dst_v4: r.dst_addr.assign_v4(v); break;
-            case FieldOp::src_v6: r.src_addr.assign_v6(v); r.etype = kEtherTypeIPv6; break;
-            case FieldOp::dst_v6: r.dst_addr.assign_v6(v); break;
-            case FieldOp::next_hop_v4: r.next_hop.assign_v4(v); break;
-            case FieldOp::next_hop_v6: r.next_hop.assign_v6(v); break;
-            case FieldOp::bgp_next_hop_v4: r.bgp_next_hop.assign_v4(v); break;
-            case FieldOp::bgp_next_hop_v6: r.bgp_next_hop.assign_v6(v); break;
-            case FieldOp::proto: r.proto = static_cast<std::uint8_t>(read_uint(v, len)); break;
-            case FieldOp::tos: r.ip_tos = static_cast<std::uint8_t>(read_uint(v, len)); break;
-            case FieldOp::tcp_flags: r.tcp_flags = static_cast<std::uint8_t>(read_uint(v, len)); break;
-            case FieldOp::src_port: r.src_port = static_cast<std::uint16_t>(read_uint(v, len)); break;
-            case FieldOp::dst_port: r.dst_port = static_cast<std::uint16_t>(read_uint(v, len)); break;
-            case FieldOp::in_if: r.in_if = static_cast<std::uint32_t>(read_uint(v, len)); break;
-            case FieldOp::out_if: r.out_if = static_cast<std::uint32_t>(read_uint(v, len)); break;
-            case FieldOp::src_as: r.src_as = static_cast<std::uint32_t>(read_uint(v, len)); break;
-            case FieldOp::dst_as: r.dst_as = static_cast<std::uint32_t>(read_uint(v, len)); break;
-            case FieldOp::src_mask: r.src_mask = static_cast<std::uint8_t>(read_uint(v, len)); break;
-            case FieldOp::dst_mask: r.dst_mask = static_cast<std::uint8_t>(read_uint(v, len)); break;
-            case FieldOp::src_vlan: r.src_vlan = static_cast<std::uint16_t>(read_uint(v, len)); break;
-            case FieldOp::dst_vlan: r.dst_vlan = static_cast<std::uint16_t>(read_uint(v, len)); break;
-            case FieldOp::src_mac: r.src_mac = load_be_var(v, 6); break;
-            case FieldOp::dst_mac: r.dst_mac = load_be_var(v, 6); break;
+            case FieldOp::skip:
+                break;
+            case FieldOp::bytes:
+                r.bytes = read_uint(v, len);
+                break;
+            case FieldOp::packets:
+                r.packets = read_uint(v, len);
+                break;
+            case FieldOp::src_v4:
+                r.src_addr.assign_v4(v);
+                r.etype = kEtherTypeIPv4;
+                break;
+            case FieldOp::dst_v4:
+                r.dst_addr.assign_v4(v);
+                break;
+            case FieldOp::src_v6:
+                r.src_addr.assign_v6(v);
+                r.etype = kEtherTypeIPv6;
+                break;
+            case FieldOp::dst_v6:
+                r.dst_addr.assign_v6(v);
+                break;
+            case FieldOp::next_hop_v4:
+                r.next_hop.assign_v4(v);
+                break;
+            case FieldOp::next_hop_v6:
+                r.next_hop.assign_v6(v);
+                break;
+            case FieldOp::bgp_next_hop_v4:
+                r.bgp_next_hop.assign_v4(v);
+                break;
+            case FieldOp::bgp_next_hop_v6:
+                r.bgp_next_hop.assign_v6(v);
+                break;
+            case FieldOp::proto:
+                r.proto = static_cast<std::uint8_t>(read_uint(v, len));
+                break;
+            case FieldOp::tos:
+                r.ip_tos = static_cast<std::uint8_t>(read_uint(v, len));
+                break;
+            case FieldOp::tcp_flags:
+                r.tcp_flags = static_cast<std::uint8_t>(read_uint(v, len));
+                break;
+            case FieldOp::src_port:
+                r.src_port = static_cast<std::uint16_t>(read_uint(v, len));
+                break;
+            case FieldOp::dst_port:
+                r.dst_port = static_cast<std::uint16_t>(read_uint(v, len));
+                break;
+            case FieldOp::in_if:
+                r.in_if = static_cast<std::uint32_t>(read_uint(v, len));
+                break;
+            case FieldOp::out_if:
+                r.out_if = static_cast<std::uint32_t>(read_uint(v, len));
+                break;
+            case FieldOp::src_as:
+                r.src_as = static_cast<std::uint32_t>(read_uint(v, len));
+                break;
+            case FieldOp::dst_as:
+                r.dst_as = static_cast<std::uint32_t>(read_uint(v, len));
+                break;
+            case FieldOp::src_mask:
+                r.src_mask = static_cast<std::uint8_t>(read_uint(v, len));
+                break;
+            case FieldOp::dst_mask:
+                r.dst_mask = static_cast<std::uint8_t>(read_uint(v, len));
+                break;
+            case FieldOp::src_vlan:
+                r.src_vlan = static_cast<std::uint16_t>(read_uint(v, len));
+                break;
+            case FieldOp::dst_vlan:
+                r.dst_vlan = static_cast<std::uint16_t>(read_uint(v, len));
+                break;
+            case FieldOp::src_mac:
+                r.src_mac = load_be_var(v, 6);
+                break;
+            case FieldOp::dst_mac:
+                r.dst_mac = load_be_var(v, 6);
+                break;
             case FieldOp::direction:
                 r.direction = read_uint(v, len) == 0 ? FlowDirection::ingress : FlowDirection::egress;
                 break;
@@ -253,19 +312,41 @@ private:
                 s.has_icmp = true;
                 break;
             }
-            case FieldOp::icmp_type: r.icmp_type = static_cast<std::uint8_t>(read_uint(v, len)); s.has_icmp = true; break;
-            case FieldOp::icmp_code: r.icmp_code = static_cast<std::uint8_t>(read_uint(v, len)); s.has_icmp = true; break;
-            case FieldOp::ttl: r.ip_ttl = static_cast<std::uint8_t>(read_uint(v, len)); break;
-            case FieldOp::flow_label: r.ipv6_flow_label = static_cast<std::uint32_t>(read_uint(v, len)) & 0xfffff; break;
-            case FieldOp::forwarding_status: r.forwarding_status = static_cast<std::uint8_t>(read_uint(v, len)); break;
-            case FieldOp::end_reason: r.flow_end_reason = static_cast<std::uint8_t>(read_uint(v, len)); break;
-            case FieldOp::start_uptime_ms: case FieldOp::start_sec: case FieldOp::start_ms:
-            case FieldOp::start_ntp_us: case FieldOp::start_ntp_ns: case FieldOp::start_delta_us:
+            case FieldOp::icmp_type:
+                r.icmp_type = static_cast<std::uint8_t>(read_uint(v, len));
+                s.has_icmp = true;
+                break;
+            case FieldOp::icmp_code:
+                r.icmp_code = static_cast<std::uint8_t>(read_uint(v, len));
+                s.has_icmp = true;
+                break;
+            case FieldOp::ttl:
+                r.ip_ttl = static_cast<std::uint8_t>(read_uint(v, len));
+                break;
+            case FieldOp::flow_label:
+                r.ipv6_flow_label = static_cast<std::uint32_t>(read_uint(v, len)) & 0xfffff;
+                break;
+            case FieldOp::forwarding_status:
+                r.forwarding_status = static_cast<std::uint8_t>(read_uint(v, len));
+                break;
+            case FieldOp::end_reason:
+                r.flow_end_reason = static_cast<std::uint8_t>(read_uint(v, len));
+                break;
+            case FieldOp::start_uptime_ms:
+            case FieldOp::start_sec:
+            case FieldOp::start_ms:
+            case FieldOp::start_ntp_us:
+            case FieldOp::start_ntp_ns:
+            case FieldOp::start_delta_us:
                 s.start_kind = op;
                 s.start = read_uint(v, len);
                 break;
-            case FieldOp::end_uptime_ms: case FieldOp::end_sec: case FieldOp::end_ms:
-            case FieldOp::end_ntp_us: case FieldOp::end_ntp_ns: case FieldOp::end_delta_us:
+            case FieldOp::end_uptime_ms:
+            case FieldOp::end_sec:
+            case FieldOp::end_ms:
+            case FieldOp::end_ntp_us:
+            case FieldOp::end_ntp_ns:
+            case FieldOp::end_delta_us:
                 s.end_kind = op;
                 s.end = read_uint(v, len);
                 break;
@@ -273,7 +354,9 @@ private:
                 s.sampling_fields().has_sampler_id = true;
                 s.sampling_fields().sampler_id = read_uint(v, len);
                 break;
-            case FieldOp::sampling_interval: s.sampling_fields().interval = read_uint(v, len); break;
+            case FieldOp::sampling_interval:
+                s.sampling_fields().interval = read_uint(v, len);
+                break;
             case FieldOp::sampling_packet_interval:
                 s.sampling_fields().packet_interval = read_uint(v, len);
                 s.sampling_fields().has_packet_sampling = true;
@@ -282,27 +365,46 @@ private:
                 s.sampling_fields().packet_space = read_uint(v, len);
                 s.sampling_fields().has_packet_sampling = true;
                 break;
-            case FieldOp::sampling_size: s.sampling_fields().sampling_size = read_uint(v, len); break;
-            case FieldOp::sampling_population: s.sampling_fields().sampling_population = read_uint(v, len); break;
-            case FieldOp::system_init_ms: s.has_init = true; s.init_ms = read_uint(v, len); break;
+            case FieldOp::sampling_size:
+                s.sampling_fields().sampling_size = read_uint(v, len);
+                break;
+            case FieldOp::sampling_population:
+                s.sampling_fields().sampling_population = read_uint(v, len);
+                break;
+            case FieldOp::system_init_ms:
+                s.has_init = true;
+                s.init_ms = read_uint(v, len);
+                break;
         }
     }
 
     std::uint64_t time_to_ns(FieldOp kind, std::uint64_t v, const Scratch& s) const noexcept {
         switch (kind) {
-            case FieldOp::start_uptime_ms: case FieldOp::end_uptime_ms: {
+            case FieldOp::start_uptime_ms:
+            case FieldOp::end_uptime_ms: {
                 const auto t = static_cast<std::uint32_t>(v);
                 if (ctx_.has_uptime) return ctx_.uptime_to_ns(t);
                 const bool init = s.has_init || stream_.has_system_init;
                 const auto init_ms = s.has_init ? s.init_ms : stream_.system_init_ms;
                 return init ? (init_ms + t) * 1'000'000ull : 0;  // IPFIX without systemInitTime: unknown
             }
-            case FieldOp::start_sec: case FieldOp::end_sec: return v * 1'000'000'000ull;
-            case FieldOp::start_ms: case FieldOp::end_ms: return v * 1'000'000ull;
-            case FieldOp::start_ntp_us: case FieldOp::end_ntp_us: return ntp_to_unix_ns(v, true);
-            case FieldOp::start_ntp_ns: case FieldOp::end_ntp_ns: return ntp_to_unix_ns(v, false);
-            case FieldOp::start_delta_us: case FieldOp::end_delta_us: return ctx_.export_ns - v * 1'000ull;
-            default: return 0;
+            case FieldOp::start_sec:
+            case FieldOp::end_sec:
+                return v * 1'000'000'000ull;
+            case FieldOp::start_ms:
+            case FieldOp::end_ms:
+                return v * 1'000'000ull;
+            case FieldOp::start_ntp_us:
+            case FieldOp::end_ntp_us:
+                return ntp_to_unix_ns(v, true);
+            case FieldOp::start_ntp_ns:
+            case FieldOp::end_ntp_ns:
+                return ntp_to_unix_ns(v, false);
+            case FieldOp::start_delta_us:
+            case FieldOp::end_delta_us:
+                return ctx_.export_ns - v * 1'000ull;
+            default:
+                return 0;
         }
     }
 
@@ -321,8 +423,10 @@ private:
         }
         if (const auto* sampling = s.sampling_if_any(); sampling && !stream_.override_rate) {
             // otherwise the base record's rate stands
-            if (const auto own = sampling->rate()) r.sampling_rate = own;
-            else if (sampling->has_sampler_id) r.sampling_rate = stream_.rate_for_sampler(sampling->sampler_id);
+            if (const auto own = sampling->rate())
+                r.sampling_rate = own;
+            else if (sampling->has_sampler_id)
+                r.sampling_rate = stream_.rate_for_sampler(sampling->sampler_id);
         }
     }
 

@@ -142,8 +142,10 @@ void read_raw_header(XdrCursor& c, FlowRecord& r, FlowSampleState& state, Packet
     if (c.failed()) return;
     r.bytes = frame_length;
     ParseResult parsed = ParseResult::not_ip;
-    if (protocol == kHeaderEthernet) parsed = parse_frame(kLinkEthernet, header.data(), header.size(), view);
-    else if (protocol == kHeaderIpv4 || protocol == kHeaderIpv6) parsed = parse_ip(header.data(), header.size(), view);
+    if (protocol == kHeaderEthernet)
+        parsed = parse_frame(kLinkEthernet, header.data(), header.size(), view);
+    else if (protocol == kHeaderIpv4 || protocol == kHeaderIpv6)
+        parsed = parse_ip(header.data(), header.size(), view);
     if (parsed != ParseResult::ok) return;
     apply_packet(view, r);
     state.has_ip = state.from_header = true;
@@ -212,9 +214,15 @@ bool read_flow_record(XdrCursor& sample, FlowRecord& r, FlowSampleState& state, 
     if (sample.failed()) return false;
     XdrCursor c(body);
     switch (format) {
-        case kRawPacketHeader: read_raw_header(c, r, state, view); break;
-        case kIpv4Data: read_ip_summary(c, false, r, state); break;
-        case kIpv6Data: read_ip_summary(c, true, r, state); break;
+        case kRawPacketHeader:
+            read_raw_header(c, r, state, view);
+            break;
+        case kIpv4Data:
+            read_ip_summary(c, false, r, state);
+            break;
+        case kIpv6Data:
+            read_ip_summary(c, true, r, state);
+            break;
         case kEthernetFrameData: {
             c.u32();  // frame length
             const auto src = c.opaque(6);
@@ -247,8 +255,12 @@ bool read_flow_record(XdrCursor& sample, FlowRecord& r, FlowSampleState& state, 
             }
             break;
         }
-        case kExtendedGateway: read_gateway(c, r); break;
-        default: ++counts.skipped; return true;
+        case kExtendedGateway:
+            read_gateway(c, r);
+            break;
+        default:
+            ++counts.skipped;
+            return true;
     }
     if (c.failed()) ++counts.errors;
     return true;
@@ -351,8 +363,10 @@ void read_counter_sample(XdrCursor& c, bool expanded, const FlowRecord& base, In
             read_interface_counters(counters, base, sequence, table);
         }
     }
-    if (c.failed()) ++counts.errors;
-    else ++counts.counter_samples;
+    if (c.failed())
+        ++counts.errors;
+    else
+        ++counts.counter_samples;
 }
 
 }  // namespace
@@ -384,11 +398,21 @@ SflowSampleCounts decode_sflow_samples(const SflowDatagram& datagram, const Flow
         }
         XdrCursor sample(body);
         switch (format) {
-            case kFlowSample: read_flow_sample(sample, false, base, rate_override, on_packet, counts, out); break;
-            case kExpandedFlowSample: read_flow_sample(sample, true, base, rate_override, on_packet, counts, out); break;
-            case kCounterSample: read_counter_sample(sample, false, base, counters, counts); break;
-            case kExpandedCounterSample: read_counter_sample(sample, true, base, counters, counts); break;
-            default: ++counts.skipped; break;
+            case kFlowSample:
+                read_flow_sample(sample, false, base, rate_override, on_packet, counts, out);
+                break;
+            case kExpandedFlowSample:
+                read_flow_sample(sample, true, base, rate_override, on_packet, counts, out);
+                break;
+            case kCounterSample:
+                read_counter_sample(sample, false, base, counters, counts);
+                break;
+            case kExpandedCounterSample:
+                read_counter_sample(sample, true, base, counters, counts);
+                break;
+            default:
+                ++counts.skipped;
+                break;
         }
     }
     return counts;

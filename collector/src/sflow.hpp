@@ -27,11 +27,11 @@ struct SflowDatagram {
 bool parse_sflow_header(std::span<const std::uint8_t> payload, SflowDatagram& out) noexcept;
 
 struct SflowSampleCounts {
-    std::uint32_t flow_samples = 0;     // flow samples turned into records
-    std::uint32_t counter_samples = 0;  // counter samples read (generic interface counters kept)
+    std::uint32_t flow_samples = 0;        // flow samples turned into records
+    std::uint32_t counter_samples = 0;     // counter samples read (generic interface counters kept)
     std::uint32_t samples_without_ip = 0;  // flow samples of non-IP traffic (ARP, LLDP, ...)
-    std::uint32_t skipped = 0;          // samples or records of formats flowguard does not read
-    std::uint32_t errors = 0;           // lengths that run past their container, short structures
+    std::uint32_t skipped = 0;             // samples or records of formats flowguard does not read
+    std::uint32_t errors = 0;              // lengths that run past their container, short structures
 };
 
 // Decodes the samples of one datagram. `base` carries what every record shares (receive time, agent,

@@ -51,19 +51,31 @@ void SpanMeter::process(int link_type, const RawPacket& raw, std::vector<FlowRec
     ++stats_.frames;
     PacketView packet;
     switch (parse_frame(link_type, raw.data, raw.captured, packet)) {
-        case ParseResult::ok: break;
-        case ParseResult::not_ip: ++stats_.not_ip; return;
-        case ParseResult::truncated: ++stats_.truncated; return;
-        case ParseResult::malformed: ++stats_.malformed; return;
+        case ParseResult::ok:
+            break;
+        case ParseResult::not_ip:
+            ++stats_.not_ip;
+            return;
+        case ParseResult::truncated:
+            ++stats_.truncated;
+            return;
+        case ParseResult::malformed:
+            ++stats_.malformed;
+            return;
     }
     meter_.add(packet, raw.time_ns, flows);
     if (!config_.dns || (packet.src_port != 53 && packet.dst_port != 53)) return;
     // Parsed straight into the output vector (an event is ~1.5 KiB): dropped again when there was none.
     dns.emplace_back();
     switch (extract_dns(packet, raw.time_ns, dns.back())) {
-        case DnsExtract::ok: ++stats_.dns_messages; return;
-        case DnsExtract::none: break;
-        case DnsExtract::error: ++stats_.dns_errors; break;
+        case DnsExtract::ok:
+            ++stats_.dns_messages;
+            return;
+        case DnsExtract::none:
+            break;
+        case DnsExtract::error:
+            ++stats_.dns_errors;
+            break;
     }
     dns.pop_back();
 }

@@ -21,8 +21,8 @@ struct StoredTemplate {
 // Header facts of one export packet that record decoding needs (kept with data pending its template).
 struct PacketContext {
     FlowType type = FlowType::unknown;
-    std::uint64_t export_ns = 0;   // exporter's clock when it sent the packet
-    std::uint32_t uptime_ms = 0;   // v5/v9 sysUptime
+    std::uint64_t export_ns = 0;  // exporter's clock when it sent the packet
+    std::uint32_t uptime_ms = 0;  // v5/v9 sysUptime
     bool has_uptime = false;
     std::uint32_t sequence = 0;
     std::uint32_t domain = 0;
@@ -61,8 +61,10 @@ struct StreamState {
         if (numbering != Numbering::undecided || ++numbered_messages < kNumberingEvidence) return;
         const auto rfc = anomalies(sequence.counters());
         const auto inclusive = anomalies(sequence_inclusive.counters());
-        if (rfc == 0 && inclusive >= kNumberingEvidence / 2) numbering = Numbering::rfc;
-        else if (inclusive == 0 && rfc >= kNumberingEvidence / 2) numbering = Numbering::inclusive;
+        if (rfc == 0 && inclusive >= kNumberingEvidence / 2)
+            numbering = Numbering::rfc;
+        else if (inclusive == 0 && rfc >= kNumberingEvidence / 2)
+            numbering = Numbering::inclusive;
     }
 
     const SequenceCounters& sequence_counters() const noexcept {
@@ -72,8 +74,8 @@ struct StreamState {
         if (numbering == Numbering::inclusive) return inclusive;
         return sequence_inclusive.started() && anomalies(inclusive) < anomalies(rfc) ? inclusive : rfc;
     }
-    std::uint64_t override_rate = 0;   // from config; wins over everything the exporter says
-    std::uint64_t default_rate = 0;    // from options data without a sampler id
+    std::uint64_t override_rate = 0;  // from config; wins over everything the exporter says
+    std::uint64_t default_rate = 0;   // from options data without a sampler id
     boost::unordered_flat_map<std::uint64_t, std::uint64_t> sampler_rates;  // sampler/selector id -> rate
     std::uint64_t system_init_ms = 0;  // IPFIX systemInitTimeMilliseconds, for sysUpTime-relative times
     bool has_system_init = false;

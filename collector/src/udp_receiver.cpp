@@ -1,18 +1,17 @@
-#include <flowguard/collector/udp_receiver.hpp>
-
 #include <flowguard/collector/span_meter.hpp>
+#include <flowguard/collector/udp_receiver.hpp>
 #include <flowguard/core/clock.hpp>
 #include <flowguard/core/counter.hpp>
 
+#include <fmt/format.h>
+
 #include <arpa/inet.h>
-#include <linux/sock_diag.h>
 #include <fcntl.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
@@ -134,8 +133,10 @@ std::vector<std::string> UdpReceiver::open(const std::vector<ListenEndpoint>& li
         socklen_t len = sizeof granted;
         getsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &granted, &len);
         if (granted / 2 < wanted)  // Linux reports twice what it grants
-            warnings.push_back(fmt::format("{}: receive buffer capped at {} bytes (asked {}); raise "
-                                           "net.core.rmem_max to avoid kernel drops", s->name, granted / 2, wanted));
+            warnings.push_back(
+                fmt::format("{}: receive buffer capped at {} bytes (asked {}); raise "
+                            "net.core.rmem_max to avoid kernel drops",
+                            s->name, granted / 2, wanted));
         smallest_receive_buffer = std::min(smallest_receive_buffer, static_cast<std::size_t>(std::max(granted, 0)));
         if (::bind(s->fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0)
             throw std::system_error(errno, std::generic_category(), s->name + ": bind");
@@ -169,7 +170,8 @@ std::size_t UdpReceiver::read_burst(Socket& socket, int flags) {
     const int n = recvmmsg(socket.fd, buffers_->messages.data(), static_cast<unsigned>(buffers_->messages.size()),
                            flags, nullptr);
     if (n <= 0) {
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) add_single_writer(counters_.receive_errors);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            add_single_writer(counters_.receive_errors);
         return 0;
     }
     const std::uint64_t received = wall_clock_ns();  // one clock read per burst: datagrams in it arrived together
@@ -323,8 +325,10 @@ void UdpReceiver::run_blocking(const std::atomic<bool>& stop) {
 }
 
 void UdpReceiver::run(const std::atomic<bool>& stop) {
-    if (sockets_.size() == 1) run_blocking(stop);
-    else run_polling(stop);
+    if (sockets_.size() == 1)
+        run_blocking(stop);
+    else
+        run_polling(stop);
     // Stop: what the kernel still holds was received, so it is decoded and handed over too.
     for (auto& s : sockets_) {
         std::size_t drained = 0;

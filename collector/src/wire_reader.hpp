@@ -8,11 +8,16 @@ namespace flowguard::collector {
 
 [[gnu::always_inline]] inline std::uint64_t read_uint(const std::uint8_t* p, std::uint16_t len) noexcept {
     switch (len) {
-        case 1: return p[0];
-        case 2: return load_be16(p);
-        case 4: return load_be32(p);
-        case 8: return load_be64(p);
-        default: return load_be_var(p, len);
+        case 1:
+            return p[0];
+        case 2:
+            return load_be16(p);
+        case 4:
+            return load_be32(p);
+        case 8:
+            return load_be64(p);
+        default:
+            return load_be_var(p, len);
     }
 }
 

@@ -1,20 +1,24 @@
 #include <flowguard/core/alert.hpp>
 #include <flowguard/core/time_format.hpp>
 
-#include <cmath>
-
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
+
+#include <cmath>
 
 namespace flowguard {
 
 std::string_view severity_name(Severity severity) noexcept {
     switch (severity) {
-        case Severity::low: return "low";
-        case Severity::medium: return "medium";
-        case Severity::high: return "high";
-        case Severity::critical: return "critical";
+        case Severity::low:
+            return "low";
+        case Severity::medium:
+            return "medium";
+        case Severity::high:
+            return "high";
+        case Severity::critical:
+            return "critical";
     }
     return "medium";
 }
@@ -68,6 +72,8 @@ std::string serialize_readable(const boost::json::value& value) {
     }
 }
 
-std::string to_json_line(const Alert& alert) { return serialize_readable(to_json(alert)) + "\n"; }
+std::string to_json_line(const Alert& alert) {
+    return serialize_readable(to_json(alert)) + "\n";
+}
 
 }  // namespace flowguard

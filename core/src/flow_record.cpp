@@ -4,12 +4,18 @@ namespace flowguard {
 
 std::string_view flow_type_name(FlowType t) noexcept {
     switch (t) {
-        case FlowType::sflow5: return "SFLOW_5";
-        case FlowType::netflow_v5: return "NETFLOW_V5";
-        case FlowType::netflow_v9: return "NETFLOW_V9";
-        case FlowType::ipfix: return "IPFIX";
-        case FlowType::meter: return "METER";
-        case FlowType::unknown: break;
+        case FlowType::sflow5:
+            return "SFLOW_5";
+        case FlowType::netflow_v5:
+            return "NETFLOW_V5";
+        case FlowType::netflow_v9:
+            return "NETFLOW_V9";
+        case FlowType::ipfix:
+            return "IPFIX";
+        case FlowType::meter:
+            return "METER";
+        case FlowType::unknown:
+            break;
     }
     return "FLOWUNKNOWN";
 }

@@ -63,8 +63,8 @@ std::vector<std::string> NetworkSet::to_strings() const {
 
 NetworkSet NetworkSet::private_networks() {
     NetworkSet s;
-    for (auto p : {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "fc00::/7",
-                   "fe80::/10"})
+    for (auto p :
+         {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "fc00::/7", "fe80::/10"})
         s.add(p);
     return s;
 }

@@ -3,16 +3,17 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <fcntl.h>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
-#include <unistd.h>
 
 namespace flowguard::exporters {
 namespace {
@@ -70,7 +71,9 @@ AlertSpool::AlertSpool(fs::path dir, std::size_t max_entries) : dir_(std::move(d
     if (!ids_.empty()) next_id_ = ids_.back() + 1;
 }
 
-fs::path AlertSpool::file_of(std::uint64_t id) const { return dir_ / fmt::format("{:020}.json", id); }
+fs::path AlertSpool::file_of(std::uint64_t id) const {
+    return dir_ / fmt::format("{:020}.json", id);
+}
 
 bool AlertSpool::push(std::string_view body) {
     std::unique_lock lock(mutex_);

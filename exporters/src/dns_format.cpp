@@ -25,19 +25,32 @@ void append_address(fmt::memory_buffer& out, const IpAddress& address) {
 
 std::string_view dns_type_name(std::uint16_t qtype) noexcept {
     switch (qtype) {
-        case 1: return "A";
-        case 2: return "NS";
-        case 5: return "CNAME";
-        case 6: return "SOA";
-        case 12: return "PTR";
-        case 15: return "MX";
-        case 16: return "TXT";
-        case 28: return "AAAA";
-        case 33: return "SRV";
-        case 64: return "SVCB";
-        case 65: return "HTTPS";
-        case 255: return "ANY";
-        default: return "";
+        case 1:
+            return "A";
+        case 2:
+            return "NS";
+        case 5:
+            return "CNAME";
+        case 6:
+            return "SOA";
+        case 12:
+            return "PTR";
+        case 15:
+            return "MX";
+        case 16:
+            return "TXT";
+        case 28:
+            return "AAAA";
+        case 33:
+            return "SRV";
+        case 64:
+            return "SVCB";
+        case 65:
+            return "HTTPS";
+        case 255:
+            return "ANY";
+        default:
+            return "";
     }
 }
 

@@ -40,9 +40,12 @@ void append_network(fmt::memory_buffer& out, const IpAddress& a, std::uint8_t ma
 
 std::string_view etype_name(std::uint16_t etype) {
     switch (etype) {
-        case kEtherTypeIPv4: return "IPv4";
-        case kEtherTypeIPv6: return "IPv6";
-        default: return "";
+        case kEtherTypeIPv4:
+            return "IPv4";
+        case kEtherTypeIPv6:
+            return "IPv6";
+        default:
+            return "";
     }
 }
 
@@ -50,21 +53,36 @@ std::string_view etype_name(std::uint16_t etype) {
 
 std::string_view protocol_name(std::uint8_t proto) noexcept {
     switch (proto) {
-        case 1: return "ICMP";
-        case 2: return "IGMP";
-        case 4: return "IPIP";
-        case 6: return "TCP";
-        case 17: return "UDP";
-        case 41: return "IPv6";
-        case 47: return "GRE";
-        case 50: return "ESP";
-        case 51: return "AH";
-        case 58: return "ICMPv6";
-        case 89: return "OSPF";
-        case 103: return "PIM";
-        case 112: return "VRRP";
-        case 132: return "SCTP";
-        default: return "";
+        case 1:
+            return "ICMP";
+        case 2:
+            return "IGMP";
+        case 4:
+            return "IPIP";
+        case 6:
+            return "TCP";
+        case 17:
+            return "UDP";
+        case 41:
+            return "IPv6";
+        case 47:
+            return "GRE";
+        case 50:
+            return "ESP";
+        case 51:
+            return "AH";
+        case 58:
+            return "ICMPv6";
+        case 89:
+            return "OSPF";
+        case 103:
+            return "PIM";
+        case 112:
+            return "VRRP";
+        case 132:
+            return "SCTP";
+        default:
+            return "";
     }
 }
 
@@ -142,8 +160,10 @@ void FlowLineWriter::write(std::span<const FlowRecord> records) {
         header_written_ = true;
     }
     for (const auto& r : records) {
-        if (format_ == FlowFormat::json) append_flow_json(buffer_, r);
-        else append_flow_csv(buffer_, r);
+        if (format_ == FlowFormat::json)
+            append_flow_json(buffer_, r);
+        else
+            append_flow_csv(buffer_, r);
     }
     lines_ += records.size();
     if (buffer_.size() >= (1u << 16)) flush();

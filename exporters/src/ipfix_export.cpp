@@ -1,8 +1,8 @@
+#include <flowguard/core/config.hpp>
 #include <flowguard/exporters/ipfix_export.hpp>
 
-#include <flowguard/core/config.hpp>
-
 #include <fmt/format.h>
+
 #include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,33 +27,33 @@ struct Field {
 
 // IANA IPFIX information elements, in the order the records are written.
 constexpr std::array<Field, 14> kIPv4Fields{{
-    {8, 4},     // sourceIPv4Address
-    {12, 4},    // destinationIPv4Address
-    {7, 2},     // sourceTransportPort
-    {11, 2},    // destinationTransportPort
-    {4, 1},     // protocolIdentifier
-    {6, 2},     // tcpControlBits (RFC 7125: 2 bytes)
-    {5, 1},     // ipClassOfService
-    {32, 2},    // icmpTypeCodeIPv4
-    {58, 2},    // vlanId
-    {136, 1},   // flowEndReason
-    {1, 8},     // octetDeltaCount
-    {2, 8},     // packetDeltaCount
-    {152, 8},   // flowStartMilliseconds
-    {153, 8},   // flowEndMilliseconds
+    {8, 4},    // sourceIPv4Address
+    {12, 4},   // destinationIPv4Address
+    {7, 2},    // sourceTransportPort
+    {11, 2},   // destinationTransportPort
+    {4, 1},    // protocolIdentifier
+    {6, 2},    // tcpControlBits (RFC 7125: 2 bytes)
+    {5, 1},    // ipClassOfService
+    {32, 2},   // icmpTypeCodeIPv4
+    {58, 2},   // vlanId
+    {136, 1},  // flowEndReason
+    {1, 8},    // octetDeltaCount
+    {2, 8},    // packetDeltaCount
+    {152, 8},  // flowStartMilliseconds
+    {153, 8},  // flowEndMilliseconds
 }};
 constexpr std::array<Field, 15> kIPv6Fields{{
-    {27, 16},   // sourceIPv6Address
-    {28, 16},   // destinationIPv6Address
+    {27, 16},  // sourceIPv6Address
+    {28, 16},  // destinationIPv6Address
     {7, 2},
     {11, 2},
     {4, 1},
     {6, 2},
     {5, 1},
-    {139, 2},   // icmpTypeCodeIPv6
+    {139, 2},  // icmpTypeCodeIPv6
     {58, 2},
     {136, 1},
-    {31, 4},    // flowLabelIPv6
+    {31, 4},  // flowLabelIPv6
     {1, 8},
     {2, 8},
     {152, 8},

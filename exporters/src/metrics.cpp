@@ -1,6 +1,6 @@
-#include <flowguard/exporters/metrics.hpp>
-
 #include "metrics_https.hpp"
+
+#include <flowguard/exporters/metrics.hpp>
 
 #include <fmt/format.h>
 #include <prometheus/collectable.h>
@@ -25,33 +25,91 @@ const std::vector<MetricSpec> kCatalog{
     {"flowguard_build_info", T::gauge, "Always 1; the labels tell the build.", {"version"}},
     {"flowguard_start_time_seconds", T::gauge, "Unix time the daemon started.", {}},
     // Collector, per exporter stream
-    {"flowguard_received_packets_total", T::counter, "Export datagrams received and decoded.", {"exporter", "flow_protocol"}},
-    {"flowguard_received_bytes_total", T::counter, "UDP payload bytes of export datagrams.", {"exporter", "flow_protocol"}},
-    {"flowguard_records_total", T::counter, "Flow records decoded (sFlow: flow samples).", {"exporter", "flow_protocol"}},
-    {"flowguard_decode_errors_total", T::counter, "Malformed headers, sets, records or samples.", {"exporter", "flow_protocol"}},
-    {"flowguard_unknown_template_total", T::counter, "Data sets never decoded because their template never came.", {"exporter", "flow_protocol"}},
-    {"flowguard_sequence_lost_total", T::counter, "Units (v5/IPFIX records, v9/sFlow datagrams) missing from the exporter's sequence.", {"exporter", "flow_protocol"}},
-    {"flowguard_sequence_reordered_total", T::counter, "Export datagrams that arrived after a later one.", {"exporter", "flow_protocol"}},
+    {"flowguard_received_packets_total",
+     T::counter,
+     "Export datagrams received and decoded.",
+     {"exporter", "flow_protocol"}},
+    {"flowguard_received_bytes_total",
+     T::counter,
+     "UDP payload bytes of export datagrams.",
+     {"exporter", "flow_protocol"}},
+    {"flowguard_records_total",
+     T::counter,
+     "Flow records decoded (sFlow: flow samples).",
+     {"exporter", "flow_protocol"}},
+    {"flowguard_decode_errors_total",
+     T::counter,
+     "Malformed headers, sets, records or samples.",
+     {"exporter", "flow_protocol"}},
+    {"flowguard_unknown_template_total",
+     T::counter,
+     "Data sets never decoded because their template never came.",
+     {"exporter", "flow_protocol"}},
+    {"flowguard_sequence_lost_total",
+     T::counter,
+     "Units (v5/IPFIX records, v9/sFlow datagrams) missing from the exporter's sequence.",
+     {"exporter", "flow_protocol"}},
+    {"flowguard_sequence_reordered_total",
+     T::counter,
+     "Export datagrams that arrived after a later one.",
+     {"exporter", "flow_protocol"}},
     {"flowguard_sequence_duplicate_total", T::counter, "Export datagrams seen twice.", {"exporter", "flow_protocol"}},
-    {"flowguard_exporter_last_seen_timestamp_seconds", T::gauge, "Unix time of the exporter's last datagram.", {"exporter", "flow_protocol"}},
+    {"flowguard_exporter_last_seen_timestamp_seconds",
+     T::gauge,
+     "Unix time of the exporter's last datagram.",
+     {"exporter", "flow_protocol"}},
     // Collector, pipeline
     {"flowguard_templates", T::gauge, "Templates held (all exporters).", {}},
-    {"flowguard_kernel_drops_total", T::counter, "Datagrams the kernel dropped on flowguard's sockets (SO_RXQ_OVFL).", {}},
-    {"flowguard_ring_drops_total", T::counter, "Records dropped because a shard's ring was full (receiver: receive thread index, or captureN for span-port capture threads).", {"receiver"}},
-    {"flowguard_truncated_datagrams_total", T::counter, "Datagrams longer than collector.max_datagram, not decoded.", {}},
-    {"flowguard_stream_limit_drops_total", T::counter, "Datagrams from exporter streams beyond collector.max_streams.", {}},
+    {"flowguard_kernel_drops_total",
+     T::counter,
+     "Datagrams the kernel dropped on flowguard's sockets (SO_RXQ_OVFL).",
+     {}},
+    {"flowguard_ring_drops_total",
+     T::counter,
+     "Records dropped because a shard's ring was full (receiver: receive thread index, or captureN for span-port "
+     "capture threads).",
+     {"receiver"}},
+    {"flowguard_truncated_datagrams_total",
+     T::counter,
+     "Datagrams longer than collector.max_datagram, not decoded.",
+     {}},
+    {"flowguard_stream_limit_drops_total",
+     T::counter,
+     "Datagrams from exporter streams beyond collector.max_streams.",
+     {}},
     {"flowguard_queue_depth_batches", T::gauge, "Record batches waiting in a shard's rings.", {"shard"}},
     {"flowguard_shard_records_total", T::counter, "Records a shard received.", {"shard"}},
     // sFlow interface counters (utilisation without SNMP)
-    {"flowguard_interface_octets_total", T::counter, "Interface octets reported by sFlow counter samples.", {"exporter", "if_index", "direction"}},
-    {"flowguard_interface_packets_total", T::counter, "Interface packets reported by sFlow counter samples.", {"exporter", "if_index", "direction"}},
-    {"flowguard_interface_errors_total", T::counter, "Interface errors reported by sFlow counter samples.", {"exporter", "if_index", "direction"}},
-    {"flowguard_interface_discards_total", T::counter, "Interface discards reported by sFlow counter samples.", {"exporter", "if_index", "direction"}},
-    {"flowguard_interface_speed_bytes", T::gauge, "Interface speed in bytes per second (sFlow ifSpeed / 8).", {"exporter", "if_index"}},
-    {"flowguard_interface_up", T::gauge, "1 when the interface is operationally up (sFlow ifOperStatus).", {"exporter", "if_index"}},
+    {"flowguard_interface_octets_total",
+     T::counter,
+     "Interface octets reported by sFlow counter samples.",
+     {"exporter", "if_index", "direction"}},
+    {"flowguard_interface_packets_total",
+     T::counter,
+     "Interface packets reported by sFlow counter samples.",
+     {"exporter", "if_index", "direction"}},
+    {"flowguard_interface_errors_total",
+     T::counter,
+     "Interface errors reported by sFlow counter samples.",
+     {"exporter", "if_index", "direction"}},
+    {"flowguard_interface_discards_total",
+     T::counter,
+     "Interface discards reported by sFlow counter samples.",
+     {"exporter", "if_index", "direction"}},
+    {"flowguard_interface_speed_bytes",
+     T::gauge,
+     "Interface speed in bytes per second (sFlow ifSpeed / 8).",
+     {"exporter", "if_index"}},
+    {"flowguard_interface_up",
+     T::gauge,
+     "1 when the interface is operationally up (sFlow ifOperStatus).",
+     {"exporter", "if_index"}},
     // Span-port meter
     {"flowguard_capture_packets_total", T::counter, "Packets the capture delivered (pcap_stats).", {"interface"}},
-    {"flowguard_capture_drops_total", T::counter, "Packets the kernel or driver dropped before capture (pcap_stats).", {"interface"}},
+    {"flowguard_capture_drops_total",
+     T::counter,
+     "Packets the kernel or driver dropped before capture (pcap_stats).",
+     {"interface"}},
     {"flowguard_meter_flows", T::gauge, "Flows in the meter's flow tables.", {}},
     {"flowguard_meter_records_total", T::counter, "Flow records the meter produced (flows ended or reported).", {}},
     {"flowguard_meter_evictions_total", T::counter, "Flows evicted early because the flow table was full.", {}},
@@ -65,20 +123,48 @@ const std::vector<MetricSpec> kCatalog{
     {"flowguard_analyzer_series_evictions_total", T::counter, "Beacon series evicted at the cap.", {}},
     {"flowguard_alerts_total", T::counter, "Alerts raised.", {"kind", "severity"}},
     {"flowguard_webhook_deliveries_total", T::counter, "Alerts a webhook receiver accepted (2xx).", {"webhook"}},
-    {"flowguard_webhook_failures_total", T::counter, "Failed delivery attempts by reason: connect, timeout, tls, http_status (retried), rejected, spool (kept in rejected/).", {"webhook", "reason"}},
+    {"flowguard_webhook_failures_total",
+     T::counter,
+     "Failed delivery attempts by reason: connect, timeout, tls, http_status (retried), rejected, spool (kept in "
+     "rejected/).",
+     {"webhook", "reason"}},
     {"flowguard_webhook_spool_depth", T::gauge, "Alerts waiting in a webhook's disk spool.", {"webhook"}},
-    {"flowguard_webhook_spool_drops_total", T::counter, "Alerts not spooled for a webhook (spool full or not writable).", {"webhook"}},
+    {"flowguard_webhook_spool_drops_total",
+     T::counter,
+     "Alerts not spooled for a webhook (spool full or not writable).",
+     {"webhook"}},
     // Traffic (what an NTA console shows); bytes and packets scaled by the sampling rate
-    {"flowguard_traffic_bytes_total", T::counter, "Bytes by exporter interface and direction (in: in_if, out: out_if).", {"exporter", "if_index", "direction"}},
-    {"flowguard_traffic_packets_total", T::counter, "Packets by exporter interface and direction.", {"exporter", "if_index", "direction"}},
-    {"flowguard_traffic_flows_total", T::counter, "Flow records by exporter interface and direction.", {"exporter", "if_index", "direction"}},
+    {"flowguard_traffic_bytes_total",
+     T::counter,
+     "Bytes by exporter interface and direction (in: in_if, out: out_if).",
+     {"exporter", "if_index", "direction"}},
+    {"flowguard_traffic_packets_total",
+     T::counter,
+     "Packets by exporter interface and direction.",
+     {"exporter", "if_index", "direction"}},
+    {"flowguard_traffic_flows_total",
+     T::counter,
+     "Flow records by exporter interface and direction.",
+     {"exporter", "if_index", "direction"}},
     {"flowguard_protocol_bytes_total", T::counter, "Bytes by IP protocol.", {"protocol"}},
     {"flowguard_protocol_packets_total", T::counter, "Packets by IP protocol.", {"protocol"}},
-    {"flowguard_application_bytes_total", T::counter, "Bytes by application (well-known server port, metrics.applications).", {"application"}},
+    {"flowguard_application_bytes_total",
+     T::counter,
+     "Bytes by application (well-known server port, metrics.applications).",
+     {"application"}},
     {"flowguard_application_flows_total", T::counter, "Flow records by application.", {"application"}},
-    {"flowguard_top_talker_bytes", T::gauge, "Top sources by bytes in the last complete window (metrics.top_window).", {"rank", "address"}},
-    {"flowguard_top_destination_bytes", T::gauge, "Top destinations by bytes in the last complete window.", {"rank", "address"}},
-    {"flowguard_top_conversation_bytes", T::gauge, "Top source/destination pairs by bytes in the last complete window.", {"rank", "src", "dst"}},
+    {"flowguard_top_talker_bytes",
+     T::gauge,
+     "Top sources by bytes in the last complete window (metrics.top_window).",
+     {"rank", "address"}},
+    {"flowguard_top_destination_bytes",
+     T::gauge,
+     "Top destinations by bytes in the last complete window.",
+     {"rank", "address"}},
+    {"flowguard_top_conversation_bytes",
+     T::gauge,
+     "Top source/destination pairs by bytes in the last complete window.",
+     {"rank", "src", "dst"}},
 };
 
 prometheus::MetricType to_prometheus(MetricType t) {
@@ -87,7 +173,9 @@ prometheus::MetricType to_prometheus(MetricType t) {
 
 }  // namespace
 
-const std::vector<MetricSpec>& metric_catalog() { return kCatalog; }
+const std::vector<MetricSpec>& metric_catalog() {
+    return kCatalog;
+}
 
 const MetricSpec* find_metric(std::string_view name) noexcept {
     for (const auto& m : kCatalog)
@@ -130,7 +218,8 @@ void MetricWriter::add(std::string_view name, const std::vector<std::string>& la
     const MetricSpec* spec = find_metric(name);
     if (spec == nullptr) throw std::logic_error(fmt::format("metric {} is not in the catalogue", name));
     if (spec->labels.size() != label_values.size())
-        throw std::logic_error(fmt::format("metric {} takes {} labels, got {}", name, spec->labels.size(), label_values.size()));
+        throw std::logic_error(
+            fmt::format("metric {} takes {} labels, got {}", name, spec->labels.size(), label_values.size()));
     auto [it, inserted] = families_->by_name.try_emplace(spec->name);
     auto& family = it->second;
     if (inserted) {
@@ -141,8 +230,10 @@ void MetricWriter::add(std::string_view name, const std::vector<std::string>& la
     prometheus::ClientMetric metric;
     for (std::size_t i = 0; i < label_values.size(); ++i)
         metric.label.push_back({std::string(spec->labels[i]), label_values[i]});
-    if (spec->type == MetricType::counter) metric.counter.value = value;
-    else metric.gauge.value = value;
+    if (spec->type == MetricType::counter)
+        metric.counter.value = value;
+    else
+        metric.gauge.value = value;
     family.metric.push_back(std::move(metric));
 }
 
@@ -179,7 +270,8 @@ struct MetricsEndpoint::Impl {
     std::unique_ptr<HttpsMetricsServer> https;     // or HTTPS
 };
 
-MetricsEndpoint::MetricsEndpoint(const MetricsConfig& config, MetricsProvider provider) : impl_(std::make_unique<Impl>()) {
+MetricsEndpoint::MetricsEndpoint(const MetricsConfig& config, MetricsProvider provider)
+    : impl_(std::make_unique<Impl>()) {
     if (!config.tls_cert_file.empty()) {
         impl_->https = std::make_unique<HttpsMetricsServer>(config, std::move(provider));
         return;

@@ -56,7 +56,8 @@ std::string base64(std::string_view text) {
 struct HttpsMetricsServer::Impl {
     Impl(const MetricsConfig& config, MetricsProvider p)
         : provider(std::move(p)), tls(asio::ssl::context::tls_server), acceptor(io) {
-        if (!config.username.empty()) expected_authorization = "Basic " + base64(config.username + ":" + config.password);
+        if (!config.username.empty())
+            expected_authorization = "Basic " + base64(config.username + ":" + config.password);
         tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                         asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
         try {
@@ -89,7 +90,7 @@ struct HttpsMetricsServer::Impl {
         for (;;) {
             auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
             if (ec == asio::error::operation_aborted) co_return;
-            if (ec) continue;  // e.g. out of descriptors: the next accept may succeed
+            if (ec) continue;                              // e.g. out of descriptors: the next accept may succeed
             if (connections >= kMaxConnections) continue;  // the socket closes as it goes out of scope
             ++connections;
             asio::co_spawn(io, serve(std::move(socket)), [this](std::exception_ptr) { --connections; });
@@ -161,6 +162,8 @@ HttpsMetricsServer::HttpsMetricsServer(const MetricsConfig& config, MetricsProvi
 
 HttpsMetricsServer::~HttpsMetricsServer() = default;
 
-int HttpsMetricsServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+int HttpsMetricsServer::port() const {
+    return impl_->acceptor.local_endpoint().port();
+}
 
 }  // namespace flowguard::exporters

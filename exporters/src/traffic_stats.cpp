@@ -11,13 +11,38 @@ struct BuiltinApplication {
     std::initializer_list<std::uint16_t> ports;
 };
 const BuiltinApplication kBuiltin[] = {
-    {"http", {80, 8080, 8000}}, {"https", {443, 8443}}, {"dns", {53, 853}}, {"ssh", {22}}, {"telnet", {23}},
-    {"smtp", {25, 465, 587}}, {"imap", {143, 993}}, {"pop3", {110, 995}}, {"ntp", {123}}, {"snmp", {161, 162}},
-    {"ldap", {389, 636, 3268, 3269}}, {"kerberos", {88, 464}}, {"smb", {445, 139}}, {"msrpc", {135}},
-    {"rdp", {3389}}, {"winrm", {5985, 5986}}, {"mssql", {1433}}, {"mysql", {3306}}, {"postgresql", {5432}},
-    {"syslog", {514, 6514}}, {"netflow", {2055, 4739, 6343, 9995, 9996}}, {"bgp", {179}}, {"ftp", {20, 21}},
-    {"sip", {5060, 5061}}, {"vnc", {5900}}, {"redis", {6379}}, {"quic", {}}, {"radius", {1812, 1813}},
-    {"dhcp", {67, 68, 546, 547}}, {"openvpn", {1194}}, {"ipsec", {500, 4500}}, {"wireguard", {51820}},
+    {"http", {80, 8080, 8000}},
+    {"https", {443, 8443}},
+    {"dns", {53, 853}},
+    {"ssh", {22}},
+    {"telnet", {23}},
+    {"smtp", {25, 465, 587}},
+    {"imap", {143, 993}},
+    {"pop3", {110, 995}},
+    {"ntp", {123}},
+    {"snmp", {161, 162}},
+    {"ldap", {389, 636, 3268, 3269}},
+    {"kerberos", {88, 464}},
+    {"smb", {445, 139}},
+    {"msrpc", {135}},
+    {"rdp", {3389}},
+    {"winrm", {5985, 5986}},
+    {"mssql", {1433}},
+    {"mysql", {3306}},
+    {"postgresql", {5432}},
+    {"syslog", {514, 6514}},
+    {"netflow", {2055, 4739, 6343, 9995, 9996}},
+    {"bgp", {179}},
+    {"ftp", {20, 21}},
+    {"sip", {5060, 5061}},
+    {"vnc", {5900}},
+    {"redis", {6379}},
+    {"quic", {}},
+    {"radius", {1812, 1813}},
+    {"dhcp", {67, 68, 546, 547}},
+    {"openvpn", {1194}},
+    {"ipsec", {500, 4500}},
+    {"wireguard", {51820}},
 };
 
 template <class Map, class Key>
@@ -36,8 +61,10 @@ void merge_top(std::vector<TopEntry>& into, const std::vector<TopEntry>& from, s
     for (const auto& e : from) {
         auto it = std::find_if(into.begin(), into.end(),
                                [&](const TopEntry& x) { return x.address == e.address && x.peer == e.peer; });
-        if (it != into.end()) it->bytes += e.bytes;
-        else into.push_back(e);
+        if (it != into.end())
+            it->bytes += e.bytes;
+        else
+            into.push_back(e);
     }
     std::sort(into.begin(), into.end(), [](const TopEntry& a, const TopEntry& b) { return a.bytes > b.bytes; });
     if (into.size() > k) into.resize(k);
@@ -87,14 +114,22 @@ std::uint8_t ApplicationMap::classify(const FlowRecord& r) const noexcept {
 
 std::string_view protocol_label(std::uint8_t proto) noexcept {
     switch (proto) {
-        case 1: return "icmp";
-        case 6: return "tcp";
-        case 17: return "udp";
-        case 47: return "gre";
-        case 50: return "esp";
-        case 58: return "icmpv6";
-        case 132: return "sctp";
-        default: return "other";
+        case 1:
+            return "icmp";
+        case 6:
+            return "tcp";
+        case 17:
+            return "udp";
+        case 47:
+            return "gre";
+        case 50:
+            return "esp";
+        case 58:
+            return "icmpv6";
+        case 132:
+            return "sctp";
+        default:
+            return "other";
     }
 }
 
@@ -130,9 +165,12 @@ void TrafficStats::add(const FlowRecord& r) {
     auto count_interface = [&](std::uint32_t if_index, bool out) {
         if (if_index == 0) return;
         const InterfaceTrafficKey key{r.sampler_address, if_index, out};
-        if (auto it = snapshot_.interfaces.find(key); it != snapshot_.interfaces.end()) it->second += t;
-        else if (snapshot_.interfaces.size() < config_.max_interfaces * 2) snapshot_.interfaces.emplace(key, t);
-        else snapshot_.other_interfaces += t;
+        if (auto it = snapshot_.interfaces.find(key); it != snapshot_.interfaces.end())
+            it->second += t;
+        else if (snapshot_.interfaces.size() < config_.max_interfaces * 2)
+            snapshot_.interfaces.emplace(key, t);
+        else
+            snapshot_.other_interfaces += t;
     };
     count_interface(r.in_if, false);
     count_interface(r.out_if, true);
@@ -148,7 +186,9 @@ void TrafficStats::roll(std::uint64_t now_ns) {
     if (now_ns < window_start_ns_ + config_.top_window_ns) return;
     const auto k = config_.top_k;
     snapshot_.talkers = top_of(window_src_, k, [](const IpAddress& a, std::uint64_t b) { return TopEntry{a, {}, b}; });
-    snapshot_.destinations = top_of(window_dst_, k, [](const IpAddress& a, std::uint64_t b) { return TopEntry{a, {}, b}; });
+    snapshot_.destinations = top_of(window_dst_, k, [](const IpAddress& a, std::uint64_t b) {
+        return TopEntry{a, {}, b};
+    });
     snapshot_.conversations = top_of(window_pairs_, k, [](const ConversationKey& c, std::uint64_t b) {
         return TopEntry{c.src, c.dst, b};
     });

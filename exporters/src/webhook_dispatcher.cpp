@@ -24,8 +24,11 @@ constexpr std::uint64_t kFirstRetryNs = 1'000'000'000;
 
 struct WebhookDispatcher::Hook {
     Hook(const WebhookConfig& c, const std::filesystem::path& spool_dir, std::size_t max_spooled)
-        : config(c), url(parse_webhook_url(c.url)), path(webhook_path(c)),
-          min_severity(severity_from_name(c.min_severity)), spool(spool_dir / c.name, max_spooled) {}
+        : config(c),
+          url(parse_webhook_url(c.url)),
+          path(webhook_path(c)),
+          min_severity(severity_from_name(c.min_severity)),
+          spool(spool_dir / c.name, max_spooled) {}
 
     WebhookConfig config;
     WebhookUrl url;
@@ -52,13 +55,15 @@ WebhookDispatcher::WebhookDispatcher(const AlertsConfig& config) : retry_max_ns_
     }
     for (auto& hook : hooks_) {
         if (const auto depth = hook->spool.depth())
-            spdlog::info("webhook {}: {} alert(s) left in {} by a previous run will be delivered first", hook->config.name,
-                         depth, hook->spool.dir().string());
+            spdlog::info("webhook {}: {} alert(s) left in {} by a previous run will be delivered first",
+                         hook->config.name, depth, hook->spool.dir().string());
         hook->thread = std::thread([this, h = hook.get()] { deliver(*h); });
     }
 }
 
-WebhookDispatcher::~WebhookDispatcher() { stop(); }
+WebhookDispatcher::~WebhookDispatcher() {
+    stop();
+}
 
 void WebhookDispatcher::stop(std::chrono::nanoseconds grace) {
     const auto deadline = std::chrono::steady_clock::now() + grace;
@@ -84,8 +89,10 @@ void WebhookDispatcher::submit(const std::vector<Alert>& alerts) {
             if (hook->spool.push(webhook_body(hook->config, alert))) continue;
             std::lock_guard lock(hook->stats_mutex);
             ++hook->stats.spool_drops;
-            spdlog::error("webhook {}: alert {} not spooled (spool full at {} or not writable); it is in the alerts "
-                          "output only", hook->config.name, alert.id, hook->spool.dir().string());
+            spdlog::error(
+                "webhook {}: alert {} not spooled (spool full at {} or not writable); it is in the alerts "
+                "output only",
+                hook->config.name, alert.id, hook->spool.dir().string());
         }
     }
 }
@@ -107,8 +114,10 @@ void WebhookDispatcher::deliver(Hook& hook) {
         }
         {
             std::lock_guard lock(hook.stats_mutex);
-            if (result.delivered()) ++hook.stats.deliveries;
-            else ++hook.stats.failures[result.reason];
+            if (result.delivered())
+                ++hook.stats.deliveries;
+            else
+                ++hook.stats.failures[result.reason];
         }
         if (result.delivered()) {
             hook.spool.remove(id);
@@ -116,8 +125,8 @@ void WebhookDispatcher::deliver(Hook& hook) {
             continue;
         }
         if (result.permanent()) {
-            spdlog::error("webhook {}: alert refused for good ({}); kept in {}/rejected", hook.config.name, result.detail,
-                          hook.spool.dir().string());
+            spdlog::error("webhook {}: alert refused for good ({}); kept in {}/rejected", hook.config.name,
+                          result.detail, hook.spool.dir().string());
             hook.spool.reject(id);
             continue;
         }

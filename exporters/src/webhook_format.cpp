@@ -36,10 +36,14 @@ std::string bounded(std::string text, std::size_t max) {
 
 std::string pagerduty_severity(Severity s) {
     switch (s) {
-        case Severity::critical: return "critical";
-        case Severity::high: return "error";
-        case Severity::medium: return "warning";
-        case Severity::low: return "info";
+        case Severity::critical:
+            return "critical";
+        case Severity::high:
+            return "error";
+        case Severity::medium:
+            return "warning";
+        case Severity::low:
+            return "info";
     }
     return "warning";
 }
@@ -116,8 +120,8 @@ std::string webhook_path(const WebhookConfig& webhook) {
 
 std::string webhook_body(const WebhookConfig& webhook, const Alert& alert) {
     if (webhook.kind == "slack") {
-        const auto text = fmt::format("{}\n```{}```", one_line_summary(alert),
-                                      bounded(serialize_readable(alert.evidence), 3000));
+        const auto text =
+            fmt::format("{}\n```{}```", one_line_summary(alert), bounded(serialize_readable(alert.evidence), 3000));
         return json::serialize(json::object{{"text", text}});
     }
     if (webhook.kind == "pagerduty") {

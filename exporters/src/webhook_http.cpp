@@ -86,8 +86,10 @@ asio::awaitable<DeliveryResult> post(const WebhookConfig& webhook, const Webhook
     asio::ssl::context context(asio::ssl::context::tls_client);
     if (webhook.tls_verify) {
         context.set_verify_mode(asio::ssl::verify_peer);
-        if (webhook.ca_file.empty()) context.set_default_verify_paths();
-        else context.load_verify_file(webhook.ca_file);
+        if (webhook.ca_file.empty())
+            context.set_default_verify_paths();
+        else
+            context.load_verify_file(webhook.ca_file);
     } else {
         context.set_verify_mode(asio::ssl::verify_none);
     }

@@ -5,8 +5,8 @@
 #include <flowguard/collector/pcap_datagrams.hpp>
 
 #include <doctest/doctest.h>
-#include <fixtures.hpp>
 
+#include <fixtures.hpp>
 #include <string>
 #include <vector>
 
@@ -52,14 +52,17 @@ TEST_CASE("real exporter captures decode with tshark's record counts") {
         {{a + "data+templates.pcap"}, 22},
         {{a + "template.pcap", a + "data.pcap"}, 4},
         {{a + "datalink-template.pcap", a + "datalink-data.pcap"}, 1},
-        {{a + "ethernet-over-mpls-with-control-word-template.pcap", a + "ethernet-over-mpls-with-control-word-data.pcap"}, 10},
+        {{a + "ethernet-over-mpls-with-control-word-template.pcap",
+          a + "ethernet-over-mpls-with-control-word-data.pcap"},
+         10},
         {{a + "icmp-template.pcap", a + "icmp-data.pcap"}, 4},
         {{a + "ipfix-srv6-template.pcap", a + "ipfix-srv6-data.pcap"}, 1},
         {{a + "ipfixprobe-templates.pcap", a + "ipfixprobe-data.pcap"}, 4},
         {{a + "juniper-cpid-template.pcap", a + "juniper-cpid-data.pcap"}, 1},
         {{a + "mpls.pcap"}, 3},
         {{a + "multiplesamplingrates-template.pcap", a + "multiplesamplingrates-options-template.pcap",
-          a + "multiplesamplingrates-options-data.pcap", a + "multiplesamplingrates-data.pcap"}, 14},
+          a + "multiplesamplingrates-options-data.pcap", a + "multiplesamplingrates-data.pcap"},
+         14},
         {{a + "nat.pcap"}, 9},
         {{a + "nfv5.pcap"}, 29},
         {{a + "options-template.pcap", a + "options-data.pcap"}, 4},
@@ -92,8 +95,9 @@ TEST_CASE("sampling rates come from options data, as pmacct renormalises them") 
 
     // Cisco's per-sampler rates: sampler ids map to 1-in-4000 and 1-in-2000 (akvorado's expectations).
     const std::string a = "akvorado/netflow/";
-    const auto m = decode_files({a + "multiplesamplingrates-template.pcap", a + "multiplesamplingrates-options-template.pcap",
-                                 a + "multiplesamplingrates-options-data.pcap", a + "multiplesamplingrates-data.pcap"});
+    const auto m =
+        decode_files({a + "multiplesamplingrates-template.pcap", a + "multiplesamplingrates-options-template.pcap",
+                      a + "multiplesamplingrates-options-data.pcap", a + "multiplesamplingrates-data.pcap"});
     REQUIRE(m.records.size() == 12);
     CHECK(m.records[0].sampling_rate == 4000);
     CHECK(m.records[1].sampling_rate == 2000);

@@ -12,7 +12,10 @@ namespace flowguard::test {
 
 class Bytes {
 public:
-    Bytes& u8(std::uint64_t v) { data_.push_back(static_cast<std::uint8_t>(v)); return *this; }
+    Bytes& u8(std::uint64_t v) {
+        data_.push_back(static_cast<std::uint8_t>(v));
+        return *this;
+    }
     Bytes& u16(std::uint64_t v) { return u8(v >> 8).u8(v); }
     Bytes& u32(std::uint64_t v) { return u16(v >> 16).u16(v); }
     Bytes& u64(std::uint64_t v) { return u32(v >> 32).u32(v); }
@@ -21,8 +24,14 @@ public:
         for (auto b : v) data_.push_back(b);  // (an insert() here trips GCC 12's -Wstringop-overread at -O3)
         return *this;
     }
-    Bytes& zeros(std::size_t n) { data_.insert(data_.end(), n, 0); return *this; }
-    void put16(std::size_t at, std::uint16_t v) { data_[at] = static_cast<std::uint8_t>(v >> 8); data_[at + 1] = static_cast<std::uint8_t>(v); }
+    Bytes& zeros(std::size_t n) {
+        data_.insert(data_.end(), n, 0);
+        return *this;
+    }
+    void put16(std::size_t at, std::uint16_t v) {
+        data_[at] = static_cast<std::uint8_t>(v >> 8);
+        data_[at + 1] = static_cast<std::uint8_t>(v);
+    }
     std::size_t size() const { return data_.size(); }
     const std::vector<std::uint8_t>& data() const { return data_; }
     std::vector<std::uint8_t>& data() { return data_; }

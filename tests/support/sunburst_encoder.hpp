@@ -35,7 +35,10 @@ public:
             }
             if (offset >= encoded.size() || count > 36) count = -1;
             names.push_back(head + sequence_char(count, head[0]) + piece + suffix(guid));
-            if (count >= 0) ++count; else break;
+            if (count >= 0)
+                ++count;
+            else
+                break;
         }
         return names;
     }
@@ -111,7 +114,8 @@ private:
             const auto special = kSpecial.find(c);
             if (special != std::string_view::npos) {
                 out += '0';
-                out += kSubstitution[special + (random_() % (kSubstitution.size() / kSpecial.size())) * kSpecial.size()];
+                out +=
+                    kSubstitution[special + (random_() % (kSubstitution.size() / kSpecial.size())) * kSpecial.size()];
             } else {
                 out += kSubstitution[(kSubstitution.find(c) + 4) % kSubstitution.size()];
             }

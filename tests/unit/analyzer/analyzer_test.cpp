@@ -88,7 +88,8 @@ TEST_CASE("beacon scores: jittered periods score high at every scale, Poisson ar
 
 TEST_CASE("a near-constant period with a lopsided pattern of jitter (61, 61, 58 s ...) is still a beacon") {
     std::vector<std::uint64_t> times;
-    for (int i = 0; i < 20; ++i) times.push_back(static_cast<std::uint64_t>(1'700'000'000 + 60 * i + (i % 3) - 1) * 1'000'000'000ull);
+    for (int i = 0; i < 20; ++i)
+        times.push_back(static_cast<std::uint64_t>(1'700'000'000 + 60 * i + (i % 3) - 1) * 1'000'000'000ull);
     const auto s = score_beacon(times, {});
     CHECK(s.skew_score == doctest::Approx(1.0));  // the middle half spans 3 s of 61: no meaningful skew
     CHECK(s.score >= 0.82);
@@ -140,7 +141,7 @@ TEST_CASE("a periodic outbound connection is one beacon alert with evidence; NTP
     for (const auto t : periodic(60, 0.3, 30, 7)) {
         engine.on_flow(outbound("10.0.0.5", "198.51.100.7", 443, t, 1200), alerts);
         engine.on_flow(outbound("10.0.0.5", "198.51.100.8", 123, t, 76), alerts);  // NTP: allow-listed port
-        auto answer = outbound("198.51.100.7", "10.0.0.5", 50000, t, 4000);       // one-way record of the answer
+        auto answer = outbound("198.51.100.7", "10.0.0.5", 50000, t, 4000);        // one-way record of the answer
         answer.src_port = 443;
         engine.on_flow(answer, alerts);
     }
@@ -190,7 +191,8 @@ TEST_CASE("DNS beacons count per client and registered domain, never for the res
         // Five clients polling one shared service name on a schedule: a service.
         for (int client = 0; client < 5; ++client) {
             const std::string ip = "10.0.1." + std::to_string(client + 1);
-            engine.on_dns(query(ip.c_str(), "10.0.0.53", "api.sharedservice.com", t + 5'000'000'000ull * client), alerts);
+            engine.on_dns(query(ip.c_str(), "10.0.0.53", "api.sharedservice.com", t + 5'000'000'000ull * client),
+                          alerts);
         }
         ++i;
     }

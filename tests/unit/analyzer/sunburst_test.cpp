@@ -1,6 +1,6 @@
-#include <flowguard/analyzer/sunburst.hpp>
-
 #include "sunburst_encoder.hpp"
+
+#include <flowguard/analyzer/sunburst.hpp>
 
 #include <doctest/doctest.h>
 
@@ -116,9 +116,9 @@ TEST_CASE("round trip: names built by the backdoor's encoding decode to what was
         flowguard::test::SunburstEncoder encoder(seed);
         std::mt19937_64 random(seed);
         const std::uint64_t guid = random();
-        const std::vector<std::string> domains = {"corp.example.com", "a.b",
-                                                  "very-long-internal-ad-domain-name.subsidiary.example.org",
-                                                  "Mixed.Case.Local", "x0_0-0.0", "ÅLAND.example"};
+        const std::vector<std::string> domains = {
+            "corp.example.com", "a.b",      "very-long-internal-ad-domain-name.subsidiary.example.org",
+            "Mixed.Case.Local", "x0_0-0.0", "ÅLAND.example"};
         const auto& domain = domains[seed % domains.size()];
         const auto names = encoder.domain_names(guid, domain);
         SunburstDomainAssembler assembler;
@@ -162,8 +162,7 @@ TEST_CASE("names that are not SUNBURST's are invalid, never a crash") {
                              "0123456789abcdef.appsync-api.us-west-2.avsvmcloud.com",
                              "!!!!!!!!!!!!!!!!!!!!.appsync-api.us-west-2.avsvmcloud.com",
                              "r1q6arhpujcf6jb6ervisu10odohu0it.appsync-api.mars-1.avsvmcloud.com",
-                             "r1q6arhpujcf6jb6ervisu10odohu0it.appsync-api.us-west-2.example.com",
-                             "a.b.c.d.e.f"}) {
+                             "r1q6arhpujcf6jb6ervisu10odohu0it.appsync-api.us-west-2.example.com", "a.b.c.d.e.f"}) {
         CAPTURE(name);
         CHECK(decode_sunburst_name(name).kind == SunburstKind::invalid);
         CHECK_FALSE(decode_sunburst_name(name).invalid_reason.empty());

@@ -3,8 +3,8 @@
 #include <flowguard/collector/flow_decoder.hpp>
 
 #include <doctest/doctest.h>
-#include <export_builder.hpp>
 
+#include <export_builder.hpp>
 #include <random>
 
 using namespace flowguard;
@@ -35,7 +35,8 @@ TEST_CASE("templates with empty records, too many fields or ids below 256 are re
     config.templates.max_fields_per_template = 64;
     collector::FlowDecoder decoder(config);
     std::vector<FlowRecord> out;
-    decoder.decode(packet_of(v9_packet(v9_header(1, 1, 1, 1, 0), {set(0, template_record(256, {{8, 0}, {12, 0}}))})), out);
+    decoder.decode(packet_of(v9_packet(v9_header(1, 1, 1, 1, 0), {set(0, template_record(256, {{8, 0}, {12, 0}}))})),
+                   out);
     Bytes many;
     many.u16(257).u16(1000);
     for (int i = 0; i < 1000; ++i) many.u16(1).u16(4);
@@ -57,8 +58,8 @@ TEST_CASE("a template flood is capped per exporter and overall") {
     std::vector<FlowRecord> out;
     for (std::uint32_t domain = 0; domain < 10; ++domain) {
         for (std::uint16_t id = 256; id < 356; ++id) {
-            decoder.decode(packet_of(v9_packet(v9_header(1, 1, 1, id, domain), {set(0, template_record(id, {{8, 4}}))})),
-                           out);
+            decoder.decode(
+                packet_of(v9_packet(v9_header(1, 1, 1, id, domain), {set(0, template_record(id, {{8, 4}}))})), out);
         }
     }
     CHECK(decoder.template_count() == 100);
@@ -84,8 +85,9 @@ TEST_CASE("random mutations of valid packets never crash and never grow memory u
     Bytes rec;
     rec.ipv4(10, 0, 0, 1).ipv4(10, 0, 0, 2).u8(2).u8('a').u8('b').u32(99).u64(1);
     const auto seed_ipfix = ipfix_message(1'700'000'000, 0, 0, {tmpl, set(300, rec)});
-    const auto seed_v9 = v9_packet(v9_header(2, 1, 1, 1, 0),
-                                   {set(0, template_record(256, {{8, 4}, {12, 4}, {1, 4}})), set(256, Bytes().ipv4(1, 2, 3, 4).ipv4(5, 6, 7, 8).u32(1))});
+    const auto seed_v9 =
+        v9_packet(v9_header(2, 1, 1, 1, 0), {set(0, template_record(256, {{8, 4}, {12, 4}, {1, 4}})),
+                                             set(256, Bytes().ipv4(1, 2, 3, 4).ipv4(5, 6, 7, 8).u32(1))});
     std::mt19937 rng(20240301);
     for (int round = 0; round < 20000; ++round) {
         auto pkt = (round % 2 ? seed_ipfix : seed_v9).data();

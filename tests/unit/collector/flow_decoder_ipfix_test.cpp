@@ -1,6 +1,7 @@
 #include <flowguard/collector/flow_decoder.hpp>
 
 #include <doctest/doctest.h>
+
 #include <export_builder.hpp>
 
 using namespace flowguard;
@@ -12,13 +13,14 @@ constexpr std::uint32_t kExport = 1'700'000'100;
 
 Bytes v6_template() {
     // IPv6 addresses, ports, proto, reduced-size counters (4 bytes), ms timestamps, ICMPv6 type/code.
-    return set(2, template_record(300, {{27, 16}, {28, 16}, {7, 2}, {11, 2}, {4, 1}, {1, 4}, {2, 4}, {152, 8},
-                                        {153, 8}, {139, 2}}));
+    return set(2,
+               template_record(
+                   300, {{27, 16}, {28, 16}, {7, 2}, {11, 2}, {4, 1}, {1, 4}, {2, 4}, {152, 8}, {153, 8}, {139, 2}}));
 }
 
 Bytes v6_record(std::uint64_t start_ms, std::uint16_t icmp) {
     Bytes r;
-    r.u32(0x20010db8).u32(0).u32(0).u32(0x10);   // 2001:db8::10
+    r.u32(0x20010db8).u32(0).u32(0).u32(0x10);          // 2001:db8::10
     r.u32(0x20010db8).u32(0x00010000).u32(0).u32(0x1);  // 2001:db8:1::1
     r.u16(0).u16(0).u8(58).u32(240).u32(3).u64(start_ms).u64(start_ms + 53).u16(icmp);
     return r;
@@ -30,7 +32,9 @@ Bytes v6_records(int n) {
     return b;
 }
 
-std::uint64_t ntp(std::uint64_t unix_secs, std::uint32_t frac) { return ((unix_secs + 2'208'988'800ull) << 32) | frac; }
+std::uint64_t ntp(std::uint64_t unix_secs, std::uint32_t frac) {
+    return ((unix_secs + 2'208'988'800ull) << 32) | frac;
+}
 
 }  // namespace
 
@@ -77,7 +81,8 @@ TEST_CASE("IPFIX time encodings: seconds, micro- and nanosecond NTP, deltas, sys
     Bytes rel;
     rel.ipv4(10, 0, 0, 3).ipv4(10, 0, 0, 4).u32(15'253).u32(15'306);
     const auto t3 = set(2, template_record(402, {{8, 4}, {12, 4}, {22, 4}, {21, 4}}));
-    decoder.decode(packet_of(ipfix_message(kExport, 2, 0, {set(3, opt_tmpl), set(258, opt_data), t3, set(402, rel)})), out);
+    decoder.decode(packet_of(ipfix_message(kExport, 2, 0, {set(3, opt_tmpl), set(258, opt_data), t3, set(402, rel)})),
+                   out);
     REQUIRE(out.size() == 3);
     CHECK(out[2].time_flow_start_ns == 1'709'294'415'253'000'000ull);
     CHECK(out[2].time_flow_end_ns == 1'709'294'415'306'000'000ull);
@@ -90,8 +95,8 @@ TEST_CASE("IPFIX variable-length fields, enterprise fields and padding") {
     // src, interfaceName (variable), an enterprise element (PEN 9, 2 bytes), dst port.
     tmpl.u16(500).u16(4).u16(8).u16(4).u16(82).u16(65535).u16(0x8000 | 12).u16(2).u32(9).u16(11).u16(2);
     Bytes data;
-    data.ipv4(10, 9, 9, 9).u8(3).u8('e').u8('t').u8('h').u16(0xbeef).u16(443);                      // short length
-    data.ipv4(10, 9, 9, 8).u8(255).u16(300).zeros(300).u16(0xbeef).u16(8443);                         // long length
+    data.ipv4(10, 9, 9, 9).u8(3).u8('e').u8('t').u8('h').u16(0xbeef).u16(443);  // short length
+    data.ipv4(10, 9, 9, 8).u8(255).u16(300).zeros(300).u16(0xbeef).u16(8443);   // long length
     decoder.decode(packet_of(ipfix_message(kExport, 0, 0, {set(2, tmpl), set(500, data, true)})), out);
     REQUIRE(out.size() == 2);
     CHECK(out[0].src_addr.to_string() == "10.9.9.9");
@@ -171,9 +176,9 @@ TEST_CASE("IPFIX sampling from samplingPacketInterval/Space and from random n-ou
     opt_data.u32(7).u32(1).u32(99);
     Bytes rec;
     rec.ipv4(10, 0, 0, 1).ipv4(10, 0, 0, 2).u32(7);
-    decoder.decode(packet_of(ipfix_message(kExport, 0, 0, {set(3, opt_tmpl), set(259, opt_data),
-                                                           set(2, template_record(600, {{8, 4}, {12, 4}, {302, 4}})),
-                                                           set(600, rec)})),
+    decoder.decode(packet_of(ipfix_message(kExport, 0, 0,
+                                           {set(3, opt_tmpl), set(259, opt_data),
+                                            set(2, template_record(600, {{8, 4}, {12, 4}, {302, 4}})), set(600, rec)})),
                    out);
     REQUIRE(out.size() == 1);
     CHECK(out[0].sampling_rate == 100);
@@ -225,9 +230,9 @@ TEST_CASE("records with many variable-length fields, and ones cut short inside a
     Bytes two;
     two.ipv4(10, 8, 8, 8).u8(2).u8('a').u8('b').u8(255).u16(3).u8('c').u8('d').u8('e').u16(8080);
     two.ipv4(10, 8, 8, 9).u8(2).u8('a').u8('b').u8(40).u8('x');  // says 40 bytes, 1 follows
-    decoder.decode(packet_of(ipfix_message(kExport, 0, 0, {set(2, many_tmpl), set(700, many), set(2, two_tmpl),
-                                                           set(701, two)})),
-                   out);
+    decoder.decode(
+        packet_of(ipfix_message(kExport, 0, 0, {set(2, many_tmpl), set(700, many), set(2, two_tmpl), set(701, two)})),
+        out);
     REQUIRE(out.size() == 2);
     CHECK(out[0].src_addr.to_string() == "10.7.7.7");
     CHECK(out[1].src_addr.to_string() == "10.8.8.8");
@@ -240,9 +245,9 @@ TEST_CASE("a template carrying both an IPv4 and an IPv6 source keeps the later o
     std::vector<FlowRecord> out;
     Bytes rec;
     rec.u32(0x20010db8).u32(0).u32(0).u32(0x5).ipv4(10, 0, 0, 5);
-    decoder.decode(packet_of(ipfix_message(kExport, 0, 0, {set(2, template_record(800, {{27, 16}, {8, 4}})),
-                                                           set(800, rec)})),
-                   out);
+    decoder.decode(
+        packet_of(ipfix_message(kExport, 0, 0, {set(2, template_record(800, {{27, 16}, {8, 4}})), set(800, rec)})),
+        out);
     REQUIRE(out.size() == 1);
     CHECK(out[0].src_addr.to_string() == "10.0.0.5");
     CHECK(out[0].etype == kEtherTypeIPv4);

@@ -3,6 +3,7 @@
 #include <flowguard/collector/flow_decoder.hpp>
 
 #include <doctest/doctest.h>
+
 #include <export_builder.hpp>
 
 using namespace flowguard;
@@ -83,9 +84,9 @@ Bytes datagram(std::uint32_t sequence, std::initializer_list<Bytes> samples, std
 TEST_CASE("sFlow flow samples: raw headers through the packet parser, rate and interfaces from the sample") {
     collector::FlowDecoder decoder(CollectorConfig{});
     std::vector<FlowRecord> out;
-    decoder.decode(packet_of(datagram(1, {flow_sample(1024, 7, 9, {extended_switch(100, 200),
-                                                                 raw_header(dns_frame(), 92)})})),
-                   out);
+    decoder.decode(
+        packet_of(datagram(1, {flow_sample(1024, 7, 9, {extended_switch(100, 200), raw_header(dns_frame(), 92)})})),
+        out);
     REQUIRE(out.size() == 1);
     const auto& r = out[0];
     CHECK(r.type == FlowType::sflow5);
@@ -131,8 +132,8 @@ TEST_CASE("sFlow: configured sampling rate wins; VLAN junk is no VLAN") {
     config.exporters.push_back(ExporterSettings{IpAddress::from_v4(0xc0000201), 100});
     collector::FlowDecoder decoder(config);
     std::vector<FlowRecord> out;
-    decoder.decode(packet_of(datagram(1, {flow_sample(4096, 1, 2, {extended_switch(0xffffffff, 5000), ipv4_data(80)})})),
-                   out);
+    decoder.decode(
+        packet_of(datagram(1, {flow_sample(4096, 1, 2, {extended_switch(0xffffffff, 5000), ipv4_data(80)})})), out);
     REQUIRE(out.size() == 1);
     CHECK(out[0].sampling_rate == 100);
     CHECK(out[0].src_vlan == 0);
@@ -145,7 +146,7 @@ TEST_CASE("sFlow sequence accounting per agent and sub-agent") {
     for (std::uint32_t seq : {1u, 2u, 5u, 4u, 4u}) decoder.decode(packet_of(datagram(seq, {}, 0)), out);
     for (std::uint32_t seq : {100u, 101u}) decoder.decode(packet_of(datagram(seq, {}, 1)), out);  // its own stream
     const auto t = decoder.totals();
-    CHECK(t.sequence_lost == 1);       // 3 never came; 4 came late
+    CHECK(t.sequence_lost == 1);  // 3 never came; 4 came late
     CHECK(t.sequence_reordered == 1);
     CHECK(t.sequence_duplicate == 1);
     int streams = 0;

@@ -1,6 +1,7 @@
 #include <flowguard/collector/flow_decoder.hpp>
 
 #include <doctest/doctest.h>
+
 #include <export_builder.hpp>
 
 using namespace flowguard;
@@ -8,13 +9,14 @@ using namespace flowguard::test;
 
 namespace {
 
-Bytes v5_packet(std::uint16_t count, std::uint32_t sequence, std::uint16_t sampling = 0, std::uint32_t uptime = 100'000) {
+Bytes v5_packet(std::uint16_t count, std::uint32_t sequence, std::uint16_t sampling = 0,
+                std::uint32_t uptime = 100'000) {
     Bytes b;
     b.u16(5).u16(count).u32(uptime).u32(1'700'000'000).u32(500'000'000).u32(sequence).u8(1).u8(2).u16(sampling);
     for (std::uint16_t i = 0; i < count; ++i) {
         b.ipv4(10, 0, 0, static_cast<std::uint8_t>(i)).ipv4(192, 0, 2, 9).ipv4(10, 0, 0, 254);
-        b.u16(3).u16(4);                 // in/out interface
-        b.u32(5).u32(300 + i);           // packets, bytes
+        b.u16(3).u16(4);                          // in/out interface
+        b.u32(5).u32(300 + i);                    // packets, bytes
         b.u32(uptime - 2000).u32(uptime - 1000);  // first/last switched
         b.u16(40000 + i).u16(443);
         b.u8(0).u8(0x1b).u8(6).u8(0x20);  // pad, flags, proto, tos

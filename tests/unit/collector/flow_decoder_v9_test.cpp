@@ -1,6 +1,7 @@
 #include <flowguard/collector/flow_decoder.hpp>
 
 #include <doctest/doctest.h>
+
 #include <export_builder.hpp>
 
 using namespace flowguard;
@@ -12,8 +13,19 @@ constexpr std::uint32_t kUptime = 3'600'000;
 constexpr std::uint32_t kSecs = 1'700'000'000;
 
 Bytes ipv4_template() {
-    return set(0, template_record(256, {{8, 4}, {12, 4}, {7, 2}, {11, 2}, {4, 1}, {2, 4}, {1, 4}, {22, 4}, {21, 4},
-                                        {6, 1}, {10, 2}, {14, 2}, {34, 4}}));
+    return set(0, template_record(256, {{8, 4},
+                                        {12, 4},
+                                        {7, 2},
+                                        {11, 2},
+                                        {4, 1},
+                                        {2, 4},
+                                        {1, 4},
+                                        {22, 4},
+                                        {21, 4},
+                                        {6, 1},
+                                        {10, 2},
+                                        {14, 2},
+                                        {34, 4}}));
 }
 
 Bytes ipv4_record(std::uint8_t host, std::uint32_t bytes) {
@@ -115,7 +127,9 @@ TEST_CASE("v9 sequence counts packets; lost packets are reported") {
     collector::FlowDecoder decoder(CollectorConfig{});
     std::vector<FlowRecord> out;
     decoder.decode(packet_of(v9_packet(v9_header(1, kUptime, kSecs, 10, 0), {ipv4_template()})), out);
-    decoder.decode(packet_of(v9_packet(v9_header(2, kUptime, kSecs, 11, 0), {data_set({ipv4_record(1, 1), ipv4_record(2, 2)})})), out);
+    decoder.decode(
+        packet_of(v9_packet(v9_header(2, kUptime, kSecs, 11, 0), {data_set({ipv4_record(1, 1), ipv4_record(2, 2)})})),
+        out);
     decoder.decode(packet_of(v9_packet(v9_header(1, kUptime, kSecs, 14, 0), {data_set({ipv4_record(3, 3)})})), out);
     decoder.decode(packet_of(v9_packet(v9_header(1, kUptime, kSecs, 12, 0), {data_set({ipv4_record(4, 4)})})), out);
     const auto t = decoder.totals();
@@ -143,7 +157,7 @@ TEST_CASE("v9 options data sets the sampling rate per sampler id") {
                    out);
     REQUIRE(out.size() == 2);
     CHECK(out[0].sampling_rate == 2000);
-    CHECK(out[1].sampling_rate == 0);  // sampler 9 never announced
+    CHECK(out[1].sampling_rate == 0);                              // sampler 9 never announced
     CHECK(out[0].time_flow_start_ns == kSecs * 1'000'000'000ull);  // no times in the record: export time
 }
 

@@ -2,6 +2,7 @@
 #include <flowguard/collector/pcap_datagrams.hpp>
 
 #include <doctest/doctest.h>
+
 #include <fixtures.hpp>
 
 using namespace flowguard;

@@ -1,8 +1,9 @@
 #include <flowguard/collector/pcap_datagrams.hpp>
 #include <flowguard/collector/udp_receiver.hpp>
 
-#include <arpa/inet.h>
 #include <doctest/doctest.h>
+
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -75,7 +76,8 @@ TEST_CASE("DNS answers in sFlow packet samples reach the shards' DNS channels, c
         flows.push_back(flow_channels.back().get());
         dns.push_back(dns_channels.back().get());
     }
-    collector::UdpReceiver receiver(config, collector::ShardRouter(NetworkSet::private_networks(), kShards), flows, dns);
+    collector::UdpReceiver receiver(config, collector::ShardRouter(NetworkSet::private_networks(), kShards), flows,
+                                    dns);
     receiver.open({ListenEndpoint{"127.0.0.1", 0}});
     const int probe = receiver.bound_port(0);  // port 0 was asked for: the kernel chose one
     REQUIRE(probe > 0);
@@ -94,8 +96,10 @@ TEST_CASE("DNS answers in sFlow packet samples reach the shards' DNS channels, c
     std::uint16_t port = 0;
     std::size_t sent = 0;
     while (reader.next(packet, port)) {
-        ::sendto(fd, packet.payload.data(), packet.payload.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
-        if (++sent % 64 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // stay inside the socket buffer
+        ::sendto(fd, packet.payload.data(), packet.payload.size(), 0, reinterpret_cast<const sockaddr*>(&to),
+                 sizeof to);
+        if (++sent % 64 == 0)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));  // stay inside the socket buffer
     }
     ::close(fd);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));

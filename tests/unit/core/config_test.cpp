@@ -74,8 +74,8 @@ TEST_CASE("errors name the key and the problem") {
     CHECK(error_key("log: {level: loud}") == "log.level");
     CHECK(error_key("bogus: 1") == "bogus");
     CHECK_THROWS_AS(parse_config("collector: [unclosed"), ConfigError);
-    CHECK_THROWS_WITH_AS(load_config_file("/nonexistent/flowguard.yaml"),
-                         doctest::Contains("cannot read config file"), ConfigError);
+    CHECK_THROWS_WITH_AS(load_config_file("/nonexistent/flowguard.yaml"), doctest::Contains("cannot read config file"),
+                         ConfigError);
 }
 
 TEST_CASE("listen endpoints accept the documented forms") {
@@ -115,8 +115,8 @@ TEST_CASE("meter and analyzer sections: values, defaults and errors that name th
                          doctest::Contains("analyzer.beacon.threshold"), flowguard::ConfigError);
     CHECK_THROWS_WITH_AS(flowguard::parse_config("analyzer:\n  resolvers: [nope]\n"),
                          doctest::Contains("analyzer.resolvers[0]"), flowguard::ConfigError);
-    CHECK_THROWS_WITH_AS(flowguard::parse_config("meter:\n  idle_timeout: 0s\n"), doctest::Contains("meter.idle_timeout"),
-                         flowguard::ConfigError);
+    CHECK_THROWS_WITH_AS(flowguard::parse_config("meter:\n  idle_timeout: 0s\n"),
+                         doctest::Contains("meter.idle_timeout"), flowguard::ConfigError);
     CHECK_THROWS_WITH_AS(flowguard::parse_config("meter:\n  dns: maybe\n"), doctest::Contains("meter.dns"),
                          flowguard::ConfigError);
     const auto exporting = flowguard::parse_config("meter:\n  export: udp://127.0.0.1:4739\n  export_domain: 7\n");
@@ -127,8 +127,9 @@ TEST_CASE("meter and analyzer sections: values, defaults and errors that name th
 }
 
 TEST_CASE("metrics section: caps, applications, and errors that name the key") {
-    const auto c = parse_config("metrics: {listen: '0.0.0.0:9500', top_k: 5, top_window: 30s, "
-                                "applications: {backup: [9102, 9103]}}");
+    const auto c = parse_config(
+        "metrics: {listen: '0.0.0.0:9500', top_k: 5, top_window: 30s, "
+        "applications: {backup: [9102, 9103]}}");
     CHECK(c.metrics.listen == "0.0.0.0:9500");
     CHECK(c.metrics.top_k == 5);
     CHECK(c.metrics.top_window_ns == 30'000'000'000ull);

@@ -2,8 +2,9 @@
 
 #include <doctest/doctest.h>
 
-#include <fstream>
 #include <unistd.h>
+
+#include <fstream>
 
 using namespace flowguard::exporters;
 namespace fs = std::filesystem;
@@ -11,7 +12,8 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path fresh_dir(const char* name) {
-    auto dir = fs::temp_directory_path() / (std::string("flowguard-spool-test-") + name + "-" + std::to_string(::getpid()));
+    auto dir =
+        fs::temp_directory_path() / (std::string("flowguard-spool-test-") + name + "-" + std::to_string(::getpid()));
     fs::remove_all(dir);
     return dir;
 }

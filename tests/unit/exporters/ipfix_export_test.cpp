@@ -1,6 +1,5 @@
-#include <flowguard/exporters/ipfix_export.hpp>
-
 #include <flowguard/core/byte_order.hpp>
+#include <flowguard/exporters/ipfix_export.hpp>
 
 #include <doctest/doctest.h>
 
@@ -59,12 +58,13 @@ Message parse(std::span<const std::uint8_t> m) {
 
 TEST_CASE("IPFIX export: templates first, records encoded field by field, sequence counts data records") {
     std::vector<Message> sent;
-    exporters::IpfixEncoder encoder({.observation_domain = 42, .max_message = 1400, .template_refresh_ns = 60 * kSecond},
-                                    [&](std::span<const std::uint8_t> m) {
-                                        CHECK(m.size() <= 1400);
-                                        sent.push_back(parse(m));
-                                        CHECK(sent.back().length == m.size());
-                                    });
+    exporters::IpfixEncoder encoder(
+        {.observation_domain = 42, .max_message = 1400, .template_refresh_ns = 60 * kSecond},
+        [&](std::span<const std::uint8_t> m) {
+            CHECK(m.size() <= 1400);
+            sent.push_back(parse(m));
+            CHECK(sent.back().length == m.size());
+        });
     const std::uint64_t t0 = 1'700'000'010ull * kSecond;
     for (std::uint32_t i = 0; i < 100; ++i) encoder.add(v4_flow(i), t0);
     encoder.flush(t0);
@@ -100,7 +100,7 @@ TEST_CASE("IPFIX export: templates first, records encoded field by field, sequen
     CHECK(b[12] == 6);
     CHECK(load_be16(&b[13]) == 0x1b);
     CHECK(load_be16(&b[18]) == 0);  // vlan
-    CHECK(b[20] == 3);  // flowEndReason
+    CHECK(b[20] == 3);              // flowEndReason
     CHECK(load_be64(&b[21]) == 1000);
     CHECK(load_be64(&b[29]) == 3);
     CHECK(load_be64(&b[37]) == 1'700'000'000'123ull);  // milliseconds, truncated

@@ -26,7 +26,7 @@ struct AnalyzerStats {
     std::uint64_t flows = 0;
     std::uint64_t dns_events = 0;
     std::uint64_t alerts = 0;
-    std::uint64_t pairs = 0;             // beacon series tracked now
+    std::uint64_t pairs = 0;  // beacon series tracked now
     std::uint64_t pair_evictions = 0;
     std::uint64_t suppressed_popular = 0;  // periodic, but many clients do it: a service, not C2
     std::uint64_t resolvers_learned = 0;
@@ -50,10 +50,10 @@ private:
     enum class SeriesKind : std::uint8_t { address, name, dns };
     struct SeriesKey {
         IpAddress client;
-        IpAddress peer;         // address series
-        std::uint32_t domain;   // name and dns series
+        IpAddress peer;        // address series
+        std::uint32_t domain;  // name and dns series
         SeriesKind kind;
-        std::uint16_t port;     // address series: the service port
+        std::uint16_t port;  // address series: the service port
         friend bool operator==(const SeriesKey&, const SeriesKey&) = default;
     };
     struct SeriesKeyHash {
@@ -134,7 +134,8 @@ private:
     boost::unordered_flat_map<ClientDomain, DgaState, ClientDomainHash> dga_;
     boost::unordered_flat_map<std::uint32_t, std::uint32_t> dga_clients_;  // registered domain -> clients asking
     boost::unordered_flat_map<std::pair<IpAddress, IpAddress>, ResolvedName,
-                              boost::hash<std::pair<IpAddress, IpAddress>>> resolved_;
+                              boost::hash<std::pair<IpAddress, IpAddress>>>
+        resolved_;
     boost::unordered_flat_set<IpAddress, boost::hash<IpAddress>> resolvers_;
     std::unordered_set<std::string> reported_;
     std::vector<std::uint64_t> eviction_scratch_;

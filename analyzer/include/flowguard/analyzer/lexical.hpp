@@ -12,7 +12,8 @@ struct LexicalScore {
     double entropy = 0;  // bits per character
     double digit_ratio = 0;
     double vowel_ratio = 0;
-    double bigram_log2 = 0;  // mean log2 probability per character pair (host-name words -3.5 to -4.4, random -5 to -6.2)
+    double bigram_log2 =
+        0;  // mean log2 probability per character pair (host-name words -3.5 to -4.4, random -5 to -6.2)
     std::size_t longest_consonant_run = 0;
     std::size_t length = 0;
 };

@@ -2,16 +2,17 @@
 // Registered domain ("eTLD+1") from the Public Suffix List, so a client asking fresh random subdomains of one
 // domain is one (client, domain) pair: x1.avsvmcloud.com and x2.avsvmcloud.com -> avsvmcloud.com,
 // a.b.example.co.uk -> example.co.uk. Rules: normal, wildcard (*.ck) and exception (!www.ck), as the PSL defines.
+#include <functional>
 #include <string>
 #include <string_view>
-#include <functional>
 #include <unordered_set>
 
 namespace flowguard::analyzer {
 
 class PublicSuffixList {
 public:
-    static constexpr const char* kDebianPath = "/usr/share/publicsuffix/public_suffix_list.dat";  // package publicsuffix
+    static constexpr const char* kDebianPath =
+        "/usr/share/publicsuffix/public_suffix_list.dat";  // package publicsuffix
 
     // Loads the list; throws std::runtime_error when the file cannot be read.
     static PublicSuffixList load(const std::string& path = kDebianPath);

@@ -23,19 +23,60 @@ inline constexpr std::uint16_t kVariableLength = 65535;
 
 enum class FieldOp : std::uint8_t {
     skip,
-    bytes, packets,
-    src_v4, dst_v4, src_v6, dst_v6,
-    next_hop_v4, next_hop_v6, bgp_next_hop_v4, bgp_next_hop_v6,
-    proto, tos, tcp_flags, src_port, dst_port,
-    in_if, out_if, src_as, dst_as, src_mask, dst_mask,
-    src_vlan, dst_vlan, src_mac, dst_mac,
-    direction, icmp_type_code, icmp_type, icmp_code, ttl, flow_label, forwarding_status, end_reason,
+    bytes,
+    packets,
+    src_v4,
+    dst_v4,
+    src_v6,
+    dst_v6,
+    next_hop_v4,
+    next_hop_v6,
+    bgp_next_hop_v4,
+    bgp_next_hop_v6,
+    proto,
+    tos,
+    tcp_flags,
+    src_port,
+    dst_port,
+    in_if,
+    out_if,
+    src_as,
+    dst_as,
+    src_mask,
+    dst_mask,
+    src_vlan,
+    dst_vlan,
+    src_mac,
+    dst_mac,
+    direction,
+    icmp_type_code,
+    icmp_type,
+    icmp_code,
+    ttl,
+    flow_label,
+    forwarding_status,
+    end_reason,
     // Times, normalised after the record is read (they need the packet header or exporter state).
-    start_uptime_ms, end_uptime_ms, start_sec, end_sec, start_ms, end_ms,
-    start_ntp_us, end_ntp_us, start_ntp_ns, end_ntp_ns, start_delta_us, end_delta_us,
+    start_uptime_ms,
+    end_uptime_ms,
+    start_sec,
+    end_sec,
+    start_ms,
+    end_ms,
+    start_ntp_us,
+    end_ntp_us,
+    start_ntp_ns,
+    end_ntp_ns,
+    start_delta_us,
+    end_delta_us,
     // Sampling and exporter facts, mostly in options records.
-    sampler_id, sampling_interval, sampling_packet_interval, sampling_packet_space, sampling_size,
-    sampling_population, system_init_ms,
+    sampler_id,
+    sampling_interval,
+    sampling_packet_interval,
+    sampling_packet_space,
+    sampling_size,
+    sampling_population,
+    system_init_ms,
 };
 
 // A record is cut into segments at its variable-length fields: segment 0 starts with the record, each
@@ -56,11 +97,11 @@ struct TypedStep {
     std::uint16_t at = 0;      // from its segment's start: field end (integers, times), else field start
     std::uint16_t member = 0;  // offset of the FlowRecord member filled (integers, addresses)
     std::uint16_t length = 0;
-    std::uint16_t etype = 0;   // source addresses: the record's address family
-    std::uint8_t shift = 0;    // integers and times: 64 - 8 * length, clears the bytes before the field
+    std::uint16_t etype = 0;  // source addresses: the record's address family
+    std::uint8_t shift = 0;   // integers and times: 64 - 8 * length, clears the bytes before the field
     std::uint8_t segment = 0;
     FieldOp op = FieldOp::skip;
-    bool is_end = false;       // times: the flow's end rather than its start
+    bool is_end = false;  // times: the flow's end rather than its start
 };
 
 // Beyond this many segments a variable-length plan is walked field by field (hostile templates).
@@ -70,10 +111,24 @@ struct TypedSteps {
     // One allocation, in groups: what a template holds is multiplied by every exporter's templates.
     // exactN: an N-bit member from exactly N bits (no reduced-size masking); uN: from fewer or more bytes;
     // flag: 0 or 1.
-    enum Group : std::uint8_t { exact64, exact32, exact16, exact8, u64, u32, u16, u8, flag, addresses, times, other, kGroups };
+    enum Group : std::uint8_t {
+        exact64,
+        exact32,
+        exact16,
+        exact8,
+        u64,
+        u32,
+        u16,
+        u8,
+        flag,
+        addresses,
+        times,
+        other,
+        kGroups
+    };
     std::vector<TypedStep> steps;
     std::array<std::uint16_t, kGroups + 1> group_start{};  // group g is [group_start[g], group_start[g + 1])
-    std::vector<std::uint16_t> segment_lengths;  // fixed bytes of each segment (variable-length plans)
+    std::vector<std::uint16_t> segment_lengths;            // fixed bytes of each segment (variable-length plans)
     bool first_segment_only = true;  // no step after a variable-length field (e.g. a name at the end)
 
     std::span<const TypedStep> group(Group g) const noexcept {
@@ -88,7 +143,7 @@ struct DecodePlan {
     // The field-by-field form (options records, hostile variable-length plans; a decoder holding a typed
     // plan may drop it): fixed-length plan: only useful steps; variable: every field in order.
     std::vector<DecodeStep> steps;
-    std::uint32_t record_length = 0;  // fixed-length plans: bytes per record
+    std::uint32_t record_length = 0;      // fixed-length plans: bytes per record
     std::uint32_t min_record_length = 0;  // variable-length plans: smallest possible record (>= 1)
     bool variable_length = false;
     bool is_options = false;

@@ -45,13 +45,13 @@ struct TemplateSnapshot {
 struct DecoderTotals {
     std::uint64_t packets = 0;
     std::uint64_t records = 0;
-    std::uint64_t decode_errors = 0;    // incl. packets of unknown version and too-short packets
-    std::uint64_t unknown_template = 0; // data sets that never found their template
+    std::uint64_t decode_errors = 0;     // incl. packets of unknown version and too-short packets
+    std::uint64_t unknown_template = 0;  // data sets that never found their template
     std::uint64_t sequence_lost = 0;
     std::uint64_t sequence_reordered = 0;
     std::uint64_t sequence_duplicate = 0;
-    std::uint64_t templates = 0;         // templates held now
-    std::uint64_t stream_limit_drops = 0;  // packets from streams beyond collector.max_streams
+    std::uint64_t templates = 0;                  // templates held now
+    std::uint64_t stream_limit_drops = 0;         // packets from streams beyond collector.max_streams
     std::uint64_t interface_counter_rejects = 0;  // sFlow interfaces beyond collector.max_interfaces
 
     // Totals of several decoders (receive threads). `templates` adds up too: a template that every thread
@@ -66,7 +66,8 @@ const char* stream_protocol_name(std::uint16_t version) noexcept;
 using SampledPacketHandler = std::function<void(const PacketView& packet, const FlowRecord& record)>;
 
 // True when a UDP payload is one whole NetFlow v5/v9 or IPFIX export message (its header agrees with its
-// length) or an sFlow v5 datagram: `analyze` uses it to tell flow exports from ordinary traffic in a capture, packet by packet.
+// length) or an sFlow v5 datagram: `analyze` uses it to tell flow exports from ordinary traffic in a capture, packet by
+// packet.
 bool is_flow_export(std::span<const std::uint8_t> payload) noexcept;
 
 // A copy of a decoder's counters, for readers on other threads (the metrics endpoint).

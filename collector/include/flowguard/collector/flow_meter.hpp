@@ -15,11 +15,11 @@
 namespace flowguard::collector {
 
 struct MeterStats {
-    std::uint64_t packets = 0;            // IP packets accounted to flows
-    std::uint64_t bytes = 0;              // their layer-3 bytes
+    std::uint64_t packets = 0;  // IP packets accounted to flows
+    std::uint64_t bytes = 0;    // their layer-3 bytes
     std::uint64_t flows_created = 0;
-    std::uint64_t flows_expired = 0;      // records emitted (a split long flow counts once per record)
-    std::uint64_t evictions = 0;          // flows ended early because the table was full
+    std::uint64_t flows_expired = 0;        // records emitted (a split long flow counts once per record)
+    std::uint64_t evictions = 0;            // flows ended early because the table was full
     std::uint64_t fragments_unmatched = 0;  // later fragments whose first fragment was not seen
     std::uint64_t fragment_table_resets = 0;
 

@@ -28,11 +28,11 @@ struct InterfaceCounters {
     std::uint32_t sample_sequence = 0;  // the counter sample's own sequence number
     std::uint32_t if_type = 0;          // IANAifType
     std::uint64_t speed_bps = 0;
-    std::uint32_t direction = 0;        // 0 unknown, 1 full duplex, 2 half duplex, 3 in, 4 out
+    std::uint32_t direction = 0;  // 0 unknown, 1 full duplex, 2 half duplex, 3 in, 4 out
     bool admin_up = false;
     bool oper_up = false;
     std::uint64_t in_octets = 0;
-    std::uint64_t in_packets = 0;       // unicast + multicast + broadcast
+    std::uint64_t in_packets = 0;  // unicast + multicast + broadcast
     std::uint64_t in_discards = 0;
     std::uint64_t in_errors = 0;
     std::uint64_t out_octets = 0;

@@ -14,13 +14,13 @@ struct LiveCaptureOptions {
     std::size_t snaplen = 262144;
     bool promiscuous = true;
     std::size_t buffer_size = 64u << 20;
-    int fanout_group = -1;  // >= 0: join this PACKET_FANOUT group (hash mode)
+    int fanout_group = -1;      // >= 0: join this PACKET_FANOUT group (hash mode)
     int read_timeout_ms = 100;  // how long a read may wait, so stop requests are seen
 };
 
 struct CaptureDrops {
-    std::uint64_t received = 0;          // pcap_stats ps_recv
-    std::uint64_t dropped = 0;           // ps_drop: the capture buffer was full
+    std::uint64_t received = 0;           // pcap_stats ps_recv
+    std::uint64_t dropped = 0;            // ps_drop: the capture buffer was full
     std::uint64_t interface_dropped = 0;  // ps_ifdrop
 
     CaptureDrops& operator+=(const CaptureDrops& o) noexcept {
@@ -41,7 +41,7 @@ struct RawPacket {
 class PacketCapture {
 public:
     static PacketCapture open_file(const std::string& path, const std::string& bpf_filter = {});  // throws
-    static PacketCapture open_live(const LiveCaptureOptions& options);                          // throws
+    static PacketCapture open_live(const LiveCaptureOptions& options);                            // throws
     ~PacketCapture();
     PacketCapture(PacketCapture&&) noexcept;
     PacketCapture& operator=(PacketCapture&&) noexcept;

@@ -29,14 +29,14 @@ struct PacketView {
     IpAddress dst;
     std::uint64_t src_mac = 0;
     std::uint64_t dst_mac = 0;
-    std::uint16_t vlan = 0;         // outer 802.1Q id, 0 when untagged
-    std::uint16_t etype = 0;        // 0x0800 or 0x86dd
-    std::uint32_t l3_length = 0;    // IP total length as sent (IPv6: payload length + 40), not the captured part
+    std::uint16_t vlan = 0;       // outer 802.1Q id, 0 when untagged
+    std::uint16_t etype = 0;      // 0x0800 or 0x86dd
+    std::uint32_t l3_length = 0;  // IP total length as sent (IPv6: payload length + 40), not the captured part
     std::uint8_t ip_version = 0;
     std::uint8_t proto = 0;
     std::uint8_t tos = 0;
     std::uint8_t ttl = 0;
-    std::uint16_t src_port = 0;     // 0 when the transport has none or for later fragments
+    std::uint16_t src_port = 0;  // 0 when the transport has none or for later fragments
     std::uint16_t dst_port = 0;
     std::uint8_t tcp_flags = 0;
     std::uint8_t icmp_type = 0;

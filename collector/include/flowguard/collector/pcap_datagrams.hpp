@@ -13,9 +13,9 @@ namespace flowguard::collector {
 struct CaptureStats {
     std::uint64_t frames = 0;
     std::uint64_t udp_datagrams = 0;
-    std::uint64_t other_frames = 0;   // not UDP over IP (ARP, TCP, ICMP, ...)
-    std::uint64_t truncated = 0;      // shorter than their headers say (snaplen or damage)
-    std::uint64_t fragments = 0;      // IP fragments: not reassembled
+    std::uint64_t other_frames = 0;  // not UDP over IP (ARP, TCP, ICMP, ...)
+    std::uint64_t truncated = 0;     // shorter than their headers say (snaplen or damage)
+    std::uint64_t fragments = 0;     // IP fragments: not reassembled
 
     CaptureStats& operator+=(const CaptureStats& o) noexcept {
         frames += o.frames;

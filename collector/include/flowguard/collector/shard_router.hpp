@@ -16,7 +16,8 @@ public:
     ShardRouter(NetworkSet internal, std::size_t shards) : internal_(std::move(internal)), shards_(shards) {}
     std::size_t shard_of(const FlowRecord& r) const noexcept {
         if (shards_ == 1) return 0;
-        const auto& host = (!internal_.contains(r.src_addr) && internal_.contains(r.dst_addr)) ? r.dst_addr : r.src_addr;
+        const auto& host =
+            (!internal_.contains(r.src_addr) && internal_.contains(r.dst_addr)) ? r.dst_addr : r.src_addr;
         return index_of(host);
     }
     // DNS events belong with the client that asked: its flows and its DNS beacons share one shard.

@@ -14,7 +14,7 @@ struct SpanMeterStats {
     std::uint64_t truncated = 0;  // cut before the end of their IP header
     std::uint64_t malformed = 0;  // headers that contradict themselves
     std::uint64_t dns_messages = 0;
-    std::uint64_t dns_errors = 0;      // port-53 payloads that are not whole DNS messages
+    std::uint64_t dns_errors = 0;  // port-53 payloads that are not whole DNS messages
     MeterStats flows;
 
     SpanMeterStats& operator+=(const SpanMeterStats& o) noexcept;

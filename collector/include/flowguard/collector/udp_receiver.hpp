@@ -25,10 +25,10 @@ struct ReceiverCounters {
     std::atomic<std::uint64_t> datagrams{0};
     std::atomic<std::uint64_t> bytes{0};
     std::atomic<std::uint64_t> records{0};
-    std::atomic<std::uint64_t> ring_drops{0};         // records dropped because a shard's channel was full
-    std::atomic<std::uint64_t> kernel_drops{0};       // SO_RXQ_OVFL: datagrams the kernel dropped on our sockets
+    std::atomic<std::uint64_t> ring_drops{0};    // records dropped because a shard's channel was full
+    std::atomic<std::uint64_t> kernel_drops{0};  // SO_RXQ_OVFL: datagrams the kernel dropped on our sockets
     std::atomic<std::uint64_t> receive_errors{0};
-    std::atomic<std::uint64_t> truncated{0};  // datagrams longer than collector.max_datagram: not decoded
+    std::atomic<std::uint64_t> truncated{0};   // datagrams longer than collector.max_datagram: not decoded
     std::atomic<std::uint64_t> dns_events{0};  // DNS messages found in sFlow packet samples
     std::atomic<std::uint64_t> dns_drops{0};   // DNS events dropped because a shard's DNS channel was full
 };

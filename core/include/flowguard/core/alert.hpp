@@ -15,17 +15,17 @@ enum class Severity : std::uint8_t { low, medium, high, critical };
 std::string_view severity_name(Severity severity) noexcept;
 
 struct Alert {
-    std::string id;         // unique per alert: dedup key + first-seen time
-    std::string kind;       // beacon, dns_beacon, sunburst_dns, ioc_domain, ioc_address, dga_domain, ...
+    std::string id;    // unique per alert: dedup key + first-seen time
+    std::string kind;  // beacon, dns_beacon, sunburst_dns, ioc_domain, ioc_address, dga_domain, ...
     Severity severity = Severity::medium;
-    double score = 0;       // 0..1
-    IpAddress src_addr;     // the internal host (client) the alert is about
-    IpAddress dst_addr;     // the peer, when one address is involved
-    std::string domain;     // registered domain or name, when known
+    double score = 0;                 // 0..1
+    IpAddress src_addr;               // the internal host (client) the alert is about
+    IpAddress dst_addr;               // the peer, when one address is involved
+    std::string domain;               // registered domain or name, when known
     std::uint64_t first_seen_ns = 0;  // event time (the records' own timestamps)
     std::uint64_t last_seen_ns = 0;
     std::vector<std::string> techniques;  // MITRE ATT&CK ids, e.g. T1071.004
-    std::string dedup_key;  // stable across runs and restarts for the same finding
+    std::string dedup_key;                // stable across runs and restarts for the same finding
     boost::json::object evidence;
 };
 

@@ -28,8 +28,8 @@ struct DnsName {
 
 struct DnsEvent {
     std::uint64_t time_ns = 0;
-    IpAddress client;          // who asked: source of a query, destination of a response
-    IpAddress server;          // the resolver or authoritative server that was asked
+    IpAddress client;  // who asked: source of a query, destination of a response
+    IpAddress server;  // the resolver or authoritative server that was asked
     std::uint16_t client_port = 0;
     std::uint16_t id = 0;
     std::uint16_t qtype = 0;

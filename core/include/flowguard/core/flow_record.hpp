@@ -23,29 +23,29 @@ inline constexpr std::uint16_t kEtherTypeIPv6 = 0x86dd;
 struct FlowRecord {
     // Where and when the record came from.
     std::uint64_t time_received_ns = 0;
-    IpAddress sampler_address;             // exporter (or metering host)
-    std::uint16_t sampler_port = 0;        // exporter's UDP source port
+    IpAddress sampler_address;       // exporter (or metering host)
+    std::uint16_t sampler_port = 0;  // exporter's UDP source port
     FlowType type = FlowType::unknown;
-    std::uint32_t sequence_num = 0;        // export packet's sequence number as sent
+    std::uint32_t sequence_num = 0;           // export packet's sequence number as sent
     std::uint32_t observation_domain_id = 0;  // IPFIX observation domain / v9 source id / v5 engine
-    std::uint64_t sampling_rate = 0;       // 1-in-N packets; 0 = unknown/unsampled
+    std::uint64_t sampling_rate = 0;          // 1-in-N packets; 0 = unknown/unsampled
 
     // The flow itself.
     std::uint64_t time_flow_start_ns = 0;
     std::uint64_t time_flow_end_ns = 0;
-    std::uint64_t bytes = 0;               // as exported (not multiplied by the sampling rate)
+    std::uint64_t bytes = 0;  // as exported (not multiplied by the sampling rate)
     std::uint64_t packets = 0;
     IpAddress src_addr;
     IpAddress dst_addr;
     IpAddress next_hop;
     IpAddress bgp_next_hop;
-    std::uint16_t etype = 0;               // kEtherTypeIPv4 / kEtherTypeIPv6
+    std::uint16_t etype = 0;  // kEtherTypeIPv4 / kEtherTypeIPv6
     std::uint8_t proto = 0;
     std::uint16_t src_port = 0;
     std::uint16_t dst_port = 0;
     std::uint32_t in_if = 0;
     std::uint32_t out_if = 0;
-    std::uint64_t src_mac = 0;             // 48-bit MAC in the low bits
+    std::uint64_t src_mac = 0;  // 48-bit MAC in the low bits
     std::uint64_t dst_mac = 0;
     std::uint16_t src_vlan = 0;
     std::uint16_t dst_vlan = 0;

@@ -18,7 +18,8 @@ public:
 
     // Inline: decoders build several addresses per record.
     static IpAddress from_v4(std::uint32_t host_order) noexcept {
-        const std::uint8_t b[4] = {static_cast<std::uint8_t>(host_order >> 24), static_cast<std::uint8_t>(host_order >> 16),
+        const std::uint8_t b[4] = {static_cast<std::uint8_t>(host_order >> 24),
+                                   static_cast<std::uint8_t>(host_order >> 16),
                                    static_cast<std::uint8_t>(host_order >> 8), static_cast<std::uint8_t>(host_order)};
         return from_v4_bytes(b);
     }

@@ -18,7 +18,7 @@ namespace flowguard::exporters {
 
 struct IpfixEncoderOptions {
     std::uint32_t observation_domain = 1;
-    std::size_t max_message = 1400;                          // bytes; a data set holds as many records as fit
+    std::size_t max_message = 1400;                             // bytes; a data set holds as many records as fit
     std::uint64_t template_refresh_ns = 60ull * 1'000'000'000;  // of export time
 };
 

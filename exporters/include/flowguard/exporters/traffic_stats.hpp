@@ -70,7 +70,7 @@ struct TrafficSnapshot {
     boost::unordered_flat_map<InterfaceTrafficKey, TrafficTotals, boost::hash<InterfaceTrafficKey>> interfaces;
     TrafficTotals other_interfaces;  // beyond the interface cap
     std::array<TrafficTotals, 256> protocols{};
-    std::vector<TrafficTotals> applications;  // indexed like ApplicationMap::names()
+    std::vector<TrafficTotals> applications;                     // indexed like ApplicationMap::names()
     std::vector<TopEntry> talkers, destinations, conversations;  // last complete window, largest first
     std::uint64_t window_end_ns = 0;
 

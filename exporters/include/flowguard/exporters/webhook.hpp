@@ -65,10 +65,10 @@ public:
     bool push(std::string_view body);  // false: the spool is full (the caller counts the drop)
     // The oldest entry, waiting until there is one or `stop` is set.
     std::optional<std::pair<std::uint64_t, std::string>> wait_oldest(const std::atomic<bool>& stop);
-    void remove(std::uint64_t id);     // delivered
-    void reject(std::uint64_t id);     // refused for good: kept in rejected/
+    void remove(std::uint64_t id);  // delivered
+    void reject(std::uint64_t id);  // refused for good: kept in rejected/
     std::size_t depth() const;
-    void wake();                       // wakes wait_oldest (stop)
+    void wake();  // wakes wait_oldest (stop)
     const std::filesystem::path& dir() const noexcept { return dir_; }
 
 private:
