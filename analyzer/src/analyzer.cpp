@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 namespace flowguard::analyzer {
 namespace {
@@ -438,11 +439,18 @@ void Analyzer::evict_series() {
 }
 
 void Analyzer::finish(std::vector<Alert>& alerts) {
+    // Scored in the table's order, reported in a fixed one: output must not depend on the hash layout
+    // (another Boost, another table per detector), or a retro-hunt could not be compared run to run.
+    std::vector<Alert> found;
     for (auto& [key, series] : series_) {
         if (!series.alerted && series.total >= config_.beacon.min_connections && series.total > series.scored_at) {
-            score(key, series, alerts);
+            score(key, series, found);
         }
     }
+    std::sort(found.begin(), found.end(), [](const Alert& a, const Alert& b) {
+        return std::tie(a.first_seen_ns, a.dedup_key) < std::tie(b.first_seen_ns, b.dedup_key);
+    });
+    for (auto& alert : found) alerts.push_back(std::move(alert));
 }
 
 AnalyzerStats Analyzer::stats() const {

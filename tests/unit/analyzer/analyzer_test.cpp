@@ -223,3 +223,27 @@ TEST_CASE("a flood of unique pairs keeps the series table at its cap") {
     CHECK(engine.stats().pairs <= 1000);
     CHECK(engine.stats().pair_evictions >= 19000);
 }
+
+TEST_CASE("alerts decided at the end of input come out in first-seen order, whatever the hash layout") {
+    // Irregular sizes keep each series under the threshold when it is scored at 10 connections; three more
+    // of one size tip it over, and only the end of input scores it again (13 < 10 + 4).
+    const std::uint64_t sizes[] = {4644, 3809, 3893, 1695, 4978, 1783, 482, 280, 1818, 1425, 1000, 1000, 1000};
+    auto engine = make_analyzer();
+    std::vector<Alert> alerts;
+    constexpr int kSeries = 6;
+    for (int event = 0; event < 13; ++event) {
+        for (int s = kSeries - 1; s >= 0; --s) {  // fed newest-first, so arrival order is not first-seen order
+            const std::string dst = "198.51.100." + std::to_string(10 + s);
+            const std::uint64_t start = 1'700'000'000'000'000'000ull + static_cast<std::uint64_t>(s) * 7'000'000'000ull;
+            engine.on_flow(outbound("10.0.0.5", dst.c_str(), 443, start + event * 60'000'000'000ull, sizes[event]),
+                           alerts);
+        }
+    }
+    REQUIRE(alerts.empty());
+    engine.finish(alerts);
+    REQUIRE(alerts.size() == kSeries);
+    for (int s = 0; s < kSeries; ++s) {
+        CAPTURE(s);
+        CHECK(alerts[s].dst_addr.to_string() == "198.51.100." + std::to_string(10 + s));
+    }
+}
