@@ -20,4 +20,11 @@ std::string_view flow_type_name(FlowType t) noexcept {
     return "FLOWUNKNOWN";
 }
 
+FlowType flow_type_from_name(std::string_view name) noexcept {
+    for (const auto type :
+         {FlowType::sflow5, FlowType::netflow_v5, FlowType::netflow_v9, FlowType::ipfix, FlowType::meter})
+        if (flow_type_name(type) == name) return type;
+    return FlowType::unknown;
+}
+
 }  // namespace flowguard

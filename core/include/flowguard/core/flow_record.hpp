@@ -14,6 +14,8 @@ enum class FlowType : std::uint8_t { unknown = 0, sflow5, netflow_v5, netflow_v9
 
 // goflow2's names for the flow types, which its JSON consumers match on.
 std::string_view flow_type_name(FlowType t) noexcept;
+// The inverse: FlowType::unknown for a name it does not know (and for FLOWUNKNOWN).
+FlowType flow_type_from_name(std::string_view name) noexcept;
 
 enum class FlowDirection : std::uint8_t { ingress = 0, egress = 1, unknown = 0xff };
 
