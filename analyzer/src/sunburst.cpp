@@ -1,6 +1,8 @@
 #include <flowguard/analyzer/registered_domain.hpp>
 #include <flowguard/analyzer/sunburst.hpp>
+#include <flowguard/core/time_format.hpp>
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -320,6 +322,46 @@ std::optional<std::string> SunburstDomainAssembler::fragment_text(const Sunburst
     const auto prefix = before.empty() ? std::optional<std::string>("") : decode_text(before);
     if (!whole || !prefix || whole->size() < prefix->size()) return std::nullopt;
     return whole->substr(prefix->size());
+}
+
+namespace {
+
+boost::json::value optional_string(const std::optional<std::string>& text) {
+    if (!text) return nullptr;
+    return boost::json::value(*text);
+}
+
+}  // namespace
+
+boost::json::object describe_sunburst_name(const std::string& name, const SunburstMessage& message,
+                                           const SunburstDomainAssembler& assembler) {
+    boost::json::object out;
+    out["name"] = name;
+    out["kind"] = std::string(to_string(message.kind));
+    const bool valid = message.kind != SunburstKind::invalid;
+    const bool fragment = message.kind == SunburstKind::domain_fragment;
+    const bool data = message.kind == SunburstKind::ping || message.kind == SunburstKind::services;
+    out["guid"] = valid ? boost::json::value(guid_hex(message.guid)) : nullptr;
+    out["region"] = valid ? boost::json::value(message.region) : nullptr;
+    const auto sequence = assembler.sequence_of(message);
+    out["sequence"] = sequence ? boost::json::value(*sequence) : nullptr;
+    out["last"] = fragment ? boost::json::value(message.last) : nullptr;
+    out["fragment"] = optional_string(assembler.fragment_text(message));
+    out["encoded_fragment"] = fragment ? boost::json::value(message.encoded_fragment) : nullptr;
+    out["domain"] = valid ? optional_string(assembler.domain(message.guid)) : nullptr;
+    out["timestamp"] = data ? boost::json::value(format_iso8601_seconds(message.timestamp)) : nullptr;
+    out["stage2"] = data ? boost::json::value(message.stage2) : nullptr;
+    if (message.kind == SunburstKind::services) {
+        boost::json::array services;
+        for (const auto& service : message.services) {
+            services.push_back({{"product", std::string(service.product)},
+                                {"running", service.running},
+                                {"stopped", service.stopped}});
+        }
+        out["services"] = std::move(services);
+    }
+    if (!valid) out["reason"] = message.invalid_reason;
+    return out;
 }
 
 }  // namespace flowguard::analyzer

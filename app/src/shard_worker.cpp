@@ -131,8 +131,7 @@ void ShardWorker::run(const std::atomic<bool>& producers_done) {
         if (analysis_.lists && analysis_.lists->generation() != lists_generation_) {  // SIGHUP reloaded the lists
             lists_generation_ = analysis_.lists->generation();
             const auto lists = analysis_.lists->current();
-            analysis_.analyzer->replace_iocs(lists->iocs);
-            analysis_.analyzer->replace_allow_lists(lists->allow_ports, lists->allow_domains);
+            analysis_.analyzer->reload(analyzer::AnalyzerLists{lists->iocs, lists->allow_ports, lists->allow_domains});
         }
         while (drain_once() != 0) {
         }

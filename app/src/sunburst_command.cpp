@@ -3,7 +3,6 @@
 #include "commands.hpp"
 
 #include <flowguard/analyzer/sunburst.hpp>
-#include <flowguard/core/time_format.hpp>
 
 #include <boost/json.hpp>
 
@@ -12,43 +11,6 @@
 
 namespace flowguard::app {
 namespace {
-
-boost::json::value optional_string(const std::optional<std::string>& text) {
-    if (!text) return nullptr;
-    return boost::json::value(*text);
-}
-
-boost::json::object to_json(const std::string& name, const analyzer::SunburstMessage& message,
-                            const analyzer::SunburstDomainAssembler& assembler) {
-    using analyzer::SunburstKind;
-    boost::json::object out;
-    out["name"] = name;
-    out["kind"] = std::string(analyzer::to_string(message.kind));
-    const bool valid = message.kind != SunburstKind::invalid;
-    const bool fragment = message.kind == SunburstKind::domain_fragment;
-    const bool data = message.kind == SunburstKind::ping || message.kind == SunburstKind::services;
-    out["guid"] = valid ? boost::json::value(analyzer::guid_hex(message.guid)) : nullptr;
-    out["region"] = valid ? boost::json::value(message.region) : nullptr;
-    const auto sequence = assembler.sequence_of(message);
-    out["sequence"] = sequence ? boost::json::value(*sequence) : nullptr;
-    out["last"] = fragment ? boost::json::value(message.last) : nullptr;
-    out["fragment"] = optional_string(assembler.fragment_text(message));
-    out["encoded_fragment"] = fragment ? boost::json::value(message.encoded_fragment) : nullptr;
-    out["domain"] = valid ? optional_string(assembler.domain(message.guid)) : nullptr;
-    out["timestamp"] = data ? boost::json::value(format_iso8601_seconds(message.timestamp)) : nullptr;
-    out["stage2"] = data ? boost::json::value(message.stage2) : nullptr;
-    if (message.kind == SunburstKind::services) {
-        boost::json::array services;
-        for (const auto& service : message.services) {
-            services.push_back({{"product", std::string(service.product)},
-                                {"running", service.running},
-                                {"stopped", service.stopped}});
-        }
-        out["services"] = std::move(services);
-    }
-    if (!valid) out["reason"] = message.invalid_reason;
-    return out;
-}
 
 std::string trim(const std::string& line) {
     const auto first = line.find_first_not_of(" \t\r\n");
@@ -76,9 +38,8 @@ int run_sunburst(const SunburstOptions& options) {
         messages.push_back(analyzer::decode_sunburst_name(name));
         assembler.add(messages.back());
     }
-    for (std::size_t i = 0; i < names.size(); ++i) {
-        std::cout << boost::json::serialize(to_json(names[i], messages[i], assembler)) << '\n';
-    }
+    for (std::size_t i = 0; i < names.size(); ++i)
+        std::cout << boost::json::serialize(analyzer::describe_sunburst_name(names[i], messages[i], assembler)) << '\n';
     std::cout.flush();
     return std::cout ? 0 : 1;
 }

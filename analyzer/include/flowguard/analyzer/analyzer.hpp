@@ -1,23 +1,21 @@
 #pragma once
-// The detectors of one analyzer shard: beaconing (per client and IP, per client and resolved name, per client
-// and registered domain over DNS queries), SUNBURST DNS decoding, IOC matching and lexical DGA scoring.
-// Event time (the records' own timestamps) is the clock, so live runs and retro-hunts agree. All state is
-// bounded by configuration; a flood of unique pairs evicts the stalest state and counts it.
+// The detectors of one shard as one pipeline stage: the passive-DNS context they share, and the detectors
+// (IOC, SUNBURST, DGA, beacon, DNS beacon), each behind the Detector interface. Per batch: the context takes
+// the DNS events first, then every detector sees the batch; the alerts they raise leave in the order a
+// record-by-record pass would have raised them. A lateral-movement view (host graph) needs the whole network
+// and is not a per-shard detector (docs/ARCHITECTURE.md).
+#include <flowguard/analyzer/detector.hpp>
 #include <flowguard/analyzer/ioc.hpp>
-#include <flowguard/analyzer/lexical.hpp>
+#include <flowguard/analyzer/lists.hpp>
+#include <flowguard/analyzer/passive_dns.hpp>
 #include <flowguard/analyzer/registered_domain.hpp>
-#include <flowguard/analyzer/sunburst.hpp>
-#include <flowguard/core/alert.hpp>
 #include <flowguard/core/config.hpp>
-#include <flowguard/core/dns_event.hpp>
-#include <flowguard/core/flow_record.hpp>
+#include <flowguard/core/counters.hpp>
+#include <flowguard/core/metric_samples.hpp>
+#include <flowguard/core/stage.hpp>
 
-#include <boost/unordered/unordered_flat_map.hpp>
-#include <boost/unordered/unordered_flat_set.hpp>
-
-#include <array>
-#include <string>
-#include <unordered_set>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 namespace flowguard::analyzer {
@@ -32,115 +30,60 @@ struct AnalyzerStats {
     std::uint64_t resolvers_learned = 0;
 };
 
-class Analyzer {
-public:
-    Analyzer(const AnalyzerConfig& config, const NetworkSet& internal, PublicSuffixList suffixes, IocList iocs);
+// `analyze`'s summary and the analyzer metrics.
+inline constexpr CounterTable<AnalyzerStats, 7> kAnalyzerStats{{
+    {"flows", counter_ref<&AnalyzerStats::flows>, Merge::sum, "flowguard_analyzer_flows_total", MetricType::counter,
+     "Flow records the detectors examined."},
+    {"dns_events", counter_ref<&AnalyzerStats::dns_events>, Merge::sum, "flowguard_analyzer_dns_events_total",
+     MetricType::counter, "DNS events the detectors examined."},
+    {"", counter_ref<&AnalyzerStats::alerts>},
+    {"series", counter_ref<&AnalyzerStats::pairs>, Merge::sum, "flowguard_analyzer_series", MetricType::gauge,
+     "Beacon series (client, target) tracked now."},
+    {"series_evictions", counter_ref<&AnalyzerStats::pair_evictions>, Merge::sum,
+     "flowguard_analyzer_series_evictions_total", MetricType::counter, "Beacon series evicted at the cap."},
+    {"suppressed_popular", counter_ref<&AnalyzerStats::suppressed_popular>},
+    {"resolvers_learned", counter_ref<&AnalyzerStats::resolvers_learned>},
+}};
+static_assert(sizeof(AnalyzerStats) == sizeof(std::uint64_t) * kAnalyzerStats.size());
 
-    void on_flow(const FlowRecord& flow, std::vector<Alert>& alerts);
-    void on_dns(const DnsEvent& event, std::vector<Alert>& alerts);
-    // End of input (retro-hunt) or periodic: scores every series that has enough events.
-    void finish(std::vector<Alert>& alerts);
-    void replace_iocs(IocList iocs) { iocs_ = std::move(iocs); }  // SIGHUP
-    // SIGHUP: the beacon allow-lists (series already alerted stay alerted; new scores use the new lists).
-    void replace_allow_lists(const std::vector<std::uint16_t>& ports, const std::vector<std::string>& domains);
+class Analyzer final : public Stage {
+public:
+    // `updates` (may be null): the lists SIGHUP replaces; checked once per batch.
+    Analyzer(const AnalyzerConfig& config, const NetworkSet& internal, PublicSuffixList suffixes, IocList iocs,
+             const ListUpdates* updates = nullptr);
+
+    void on_dns(std::span<const DnsEvent> events, std::uint64_t now_ns, Alerts& alerts) override;
+    void on_flows(std::span<const FlowRecord> records, std::uint64_t now_ns, Alerts& alerts) override;
+    void finish(Alerts& alerts) override;
+    void publish() override;
+    bool wants_dns() const override { return true; }
+
+    // One record at a time (tests, tools): a batch of one.
+    void on_flow(const FlowRecord& flow, std::vector<Alert>& alerts) { on_flows({&flow, 1}, 0, alerts); }
+    void on_dns(const DnsEvent& event, std::vector<Alert>& alerts) { on_dns({&event, 1}, 0, alerts); }
+    // SIGHUP without a shared ListUpdates: indicators and beacon allow-lists.
+    void reload(const AnalyzerLists& lists);
 
     AnalyzerStats stats() const;
+    const std::vector<std::unique_ptr<Detector>>& detectors() const noexcept { return detectors_; }
+
+    // As of the last publish(): safe from any thread. Shards' copies add up in a SummedMetrics.
+    void write_published_metrics(MetricSink& sink) const;
+    static void append_metric_specs(std::vector<MetricSpec>& catalog);
 
 private:
-    enum class SeriesKind : std::uint8_t { address, name, dns };
-    struct SeriesKey {
-        IpAddress client;
-        IpAddress peer;        // address series
-        std::uint32_t domain;  // name and dns series
-        SeriesKind kind;
-        std::uint16_t port;  // address series: the service port
-        friend bool operator==(const SeriesKey&, const SeriesKey&) = default;
-    };
-    struct SeriesKeyHash {
-        std::size_t operator()(const SeriesKey& k) const noexcept;
-    };
-    static constexpr std::size_t kSeriesEvents = 48;
-    struct Series {
-        std::uint64_t base_ns = 0;
-        std::uint64_t last_ns = 0;
-        std::uint32_t total = 0;
-        std::uint32_t scored_at = 0;
-        std::uint8_t head = 0;
-        std::uint8_t stored = 0;
-        bool alerted = false;
-        std::array<std::uint32_t, kSeriesEvents> offsets_ms{};
-        std::array<std::uint32_t, kSeriesEvents> sizes{};
-    };
-    struct ClientDomain {
-        IpAddress client;
-        std::uint32_t domain;
-        friend bool operator==(const ClientDomain&, const ClientDomain&) = default;
-    };
-    struct ClientDomainHash {
-        std::size_t operator()(const ClientDomain& k) const noexcept;
-    };
-    struct DgaState {
-        DistinctCounter names;
-        double lexical_sum = 0;
-        std::uint32_t queries = 0;
-        std::uint64_t first_ns = 0;
-        std::uint64_t last_ns = 0;
-        bool alerted = false;
-        std::array<DnsName, 3> samples{};
-        std::uint8_t sample_count = 0;
-    };
-    struct ResolvedName {
-        std::uint32_t domain;
-        std::uint64_t expires_ns;
-    };
-    struct TargetClients {
-        std::array<IpAddress, 8> clients{};
-        std::uint8_t count = 0;
-    };
+    void check_lists();
 
-    std::uint32_t intern(const std::string& domain);
-    bool allowed_domain(const std::string& domain) const;
-    void record(const SeriesKey& key, std::uint64_t time_ns, std::uint64_t size, std::vector<Alert>& alerts,
-                bool packet_sample = false);
-    void score(const SeriesKey& key, Series& series, std::vector<Alert>& alerts);
-    void note_client(const SeriesKey& key);
-    std::size_t distinct_clients(const SeriesKey& key) const;
-    void evict_series();
-    void sunburst(const DnsEvent& event, const std::string& name, std::vector<Alert>& alerts);
-    void dga(const DnsEvent& event, const std::string& name, const std::string& domain, std::uint32_t id,
-             std::vector<Alert>& alerts);
-    void ioc_alert(const IpAddress& client, const IpAddress& peer, const std::string& what, const IocMatch& match,
-                   std::uint64_t time_ns, std::string_view where, std::vector<Alert>& alerts);
-    bool first_time(const std::string& dedup_key);
-    void emit(Alert alert, std::vector<Alert>& alerts);
-
-    AnalyzerConfig config_;
-    NetworkSet internal_;
-    PublicSuffixList suffixes_;
-    IocList iocs_;
-    std::unordered_set<std::uint16_t> allow_ports_;
-    std::unordered_set<std::string> allow_domains_;
-    boost::unordered_flat_map<std::string, std::uint32_t> domain_ids_;
-    std::vector<std::string> domains_;
-    std::vector<std::uint64_t> domain_first_seen_;
-    struct FirstSighting {
-        std::uint64_t time_ns;
-        std::uint32_t size;
-    };
-    // Most pairs are seen once: they wait here (40 bytes) until a second event makes them a Series (~430).
-    boost::unordered_flat_map<SeriesKey, FirstSighting, SeriesKeyHash> first_sightings_;
-    boost::unordered_flat_map<SeriesKey, Series, SeriesKeyHash> series_;
-    boost::unordered_flat_map<SeriesKey, TargetClients, SeriesKeyHash> target_clients_;
-    boost::unordered_flat_map<ClientDomain, DgaState, ClientDomainHash> dga_;
-    boost::unordered_flat_map<std::uint32_t, std::uint32_t> dga_clients_;  // registered domain -> clients asking
-    boost::unordered_flat_map<std::pair<IpAddress, IpAddress>, ResolvedName,
-                              boost::hash<std::pair<IpAddress, IpAddress>>>
-        resolved_;
-    boost::unordered_flat_set<IpAddress, boost::hash<IpAddress>> resolvers_;
-    std::unordered_set<std::string> reported_;
-    std::vector<std::uint64_t> eviction_scratch_;
-    SunburstDomainAssembler sunburst_domains_;
-    AnalyzerStats stats_;
+    PassiveDns context_;
+    std::vector<std::unique_ptr<Detector>> detectors_;
+    const ListUpdates* updates_;
+    std::uint64_t lists_generation_ = 0;
+    AlertOut out_;
+    std::vector<DnsNote> notes_;
+    std::uint64_t flows_ = 0;
+    std::uint64_t dns_events_ = 0;
+    mutable std::mutex published_mutex_;
+    MetricSamples published_;
 };
 
 }  // namespace flowguard::analyzer

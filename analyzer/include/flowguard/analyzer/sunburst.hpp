@@ -6,6 +6,8 @@
 //   - pings: victim GUID, a timestamp (half-hours since 2010-01-01 UTC) and the stage-2 ("associated") flag;
 //   - security-services reports: the same plus running/stopped bits of security products.
 // Layout and alphabets as published by FireEye, QiAnXin RedDrip, Kaspersky and Netresec (see docs/DETECTION.md).
+#include <boost/json/object.hpp>
+
 #include <array>
 #include <cstdint>
 #include <deque>
@@ -87,5 +89,12 @@ private:
     std::unordered_map<std::uint64_t, Victim> victims_;
     std::deque<std::uint64_t> order_;  // GUIDs oldest first, for eviction
 };
+
+// `flowguard sunburst`'s record of one name: name, kind, guid, region, sequence, last, fragment,
+// encoded_fragment, domain, timestamp, stage2 (null where the message has none), services, reason.
+// Fragments anywhere in the input complete the domains of every name: decode all names into the
+// assembler first.
+boost::json::object describe_sunburst_name(const std::string& name, const SunburstMessage& message,
+                                           const SunburstDomainAssembler& assembler);
 
 }  // namespace flowguard::analyzer

@@ -1,0 +1,101 @@
+#pragma once
+// Connection times (and sizes) per (client, target), scored for periodicity (beacon_score.hpp): the machinery
+// the beacon and DNS-beacon detectors share, each with a table of its own. A pair seen once waits as a first
+// sighting (40 bytes); a second event makes it a series (~430 bytes) holding its last 48 events. A series is
+// scored once it has min_connections events and every 4 events after, until it is decided; a target that
+// several clients reach on the same schedule is a service, not C2 (popular: suppressed). Bounded by
+// beacon.max_series: a flood of one-off pairs is forgotten, a full table loses its stalest eighth (counted).
+#include <flowguard/analyzer/beacon_score.hpp>
+#include <flowguard/analyzer/detector.hpp>
+#include <flowguard/core/config.hpp>
+#include <flowguard/core/ip_address.hpp>
+
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+namespace flowguard::analyzer {
+
+struct SeriesKey {
+    IpAddress client;
+    IpAddress peer;            // address series
+    std::uint32_t domain = 0;  // name and DNS series: registered domain id
+    std::uint8_t kind = 0;     // the detector's own series kinds (address, name)
+    std::uint16_t port = 0;    // the service port
+    friend bool operator==(const SeriesKey&, const SeriesKey&) = default;
+};
+
+// A series the scorer found periodic, to be reported.
+struct BeaconFinding {
+    SeriesKey key;
+    BeaconScore score;
+    std::uint64_t first_ns = 0;
+    std::uint64_t last_ns = 0;
+    std::uint32_t total = 0;  // events seen (more than the 48 scored)
+};
+
+class BeaconSeries {
+public:
+    // `with_sizes`: connection sizes count in the score (flows); DNS queries have none.
+    BeaconSeries(const BeaconConfig& config, bool with_sizes);
+
+    // Adds one event at `time_ns`. Events closer than `repeat_ns` to the series' last one count once (a
+    // connection's burst of sampled packets, A and AAAA queries). Returns a finding when this event made the
+    // series periodic enough.
+    std::optional<BeaconFinding> record(const SeriesKey& key, std::uint64_t time_ns, std::uint64_t size,
+                                        std::uint64_t repeat_ns = 0);
+    // End of input: scores every series that has enough events and was not decided; findings in a fixed
+    // order (first seen, then key), whatever the table's layout.
+    std::vector<BeaconFinding> finish();
+
+    DetectorStats stats() const noexcept;
+
+private:
+    struct KeyHash {
+        std::size_t operator()(const SeriesKey& k) const noexcept;
+    };
+    static constexpr std::size_t kEvents = 48;
+    struct Series {
+        std::uint64_t base_ns = 0;
+        std::uint64_t last_ns = 0;
+        std::uint32_t total = 0;
+        std::uint32_t scored_at = 0;
+        std::uint8_t head = 0;
+        std::uint8_t stored = 0;
+        bool decided = false;
+        std::array<std::uint32_t, kEvents> offsets_ms{};
+        std::array<std::uint32_t, kEvents> sizes{};
+    };
+    struct FirstSighting {
+        std::uint64_t time_ns;
+        std::uint32_t size;
+    };
+    struct TargetClients {
+        std::array<IpAddress, 8> clients{};
+        std::uint8_t count = 0;
+    };
+
+    Series& promote(const SeriesKey& key, const FirstSighting& seen, std::uint64_t time_ns);
+    std::optional<BeaconFinding> score(const SeriesKey& key, Series& series);
+    void note_client(const SeriesKey& key);
+    std::size_t distinct_clients(const SeriesKey& key) const;
+    void evict();
+
+    BeaconConfig config_;
+    bool with_sizes_;
+    boost::unordered_flat_map<SeriesKey, FirstSighting, KeyHash> first_sightings_;
+    boost::unordered_flat_map<SeriesKey, Series, KeyHash> series_;
+    boost::unordered_flat_map<SeriesKey, TargetClients, KeyHash> target_clients_;
+    std::vector<std::uint64_t> eviction_scratch_;
+    std::uint64_t evictions_ = 0;
+    std::uint64_t suppressed_popular_ = 0;
+};
+
+// The evidence every beacon alert carries: the score and its parts, rounded for reading.
+boost::json::object beacon_evidence(const BeaconFinding& finding);
+
+}  // namespace flowguard::analyzer

@@ -1,0 +1,106 @@
+#pragma once
+// The detectors' one interface. A detector sees whole batches of DNS events and flow records, with the
+// shared passive-DNS context (resolvers, names of addresses, registered domains, query names) already brought
+// up to date by the batch; it keeps its own per-host state and raises alerts through AlertOut. Detectors run
+// on a shard (the records of the hosts routed there) or in the single-threaded runner; all state is bounded by
+// configuration. Event time (the records' own timestamps) is the clock, so live runs and retro-hunts agree.
+//
+// A new detector is one header and one source file here (its config section, counters and metrics beside its
+// logic), one line in analyzer.cpp's list and, for its configuration, one member in AnalyzerConfig.
+#include <flowguard/analyzer/passive_dns.hpp>
+#include <flowguard/core/alert.hpp>
+#include <flowguard/core/counters.hpp>
+#include <flowguard/core/dns_event.hpp>
+#include <flowguard/core/flow_record.hpp>
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace flowguard::analyzer {
+
+struct AnalyzerLists;
+
+// A batch of DNS events and what the context made of each (notes[i] describes events[i]).
+struct DnsBatchView {
+    std::span<const DnsEvent> events;
+    std::span<const DnsNote> notes;
+    const PassiveDns& context;
+};
+
+struct FlowBatchView {
+    std::span<const FlowRecord> records;
+    const PassiveDns& context;
+};
+
+// Where detectors raise alerts. Each finding is reported once (its dedup key is stable across runs and
+// restarts); alerts carry the index of the event that raised them, so the analyzer reports a batch's alerts
+// in the order a record-by-record pass would have, whichever detector raised them.
+class AlertOut {
+public:
+    static constexpr std::uint32_t kAtEnd = UINT32_MAX;  // raised by finish(): no event
+
+    // Sets the alert's id (dedup key @ first-seen second) and keeps it, unless its dedup key was reported.
+    void raise(Alert alert, std::uint32_t event_index);
+    // The alerts raised since the last call, in event order; appended to `out`.
+    void take(std::vector<Alert>& out);
+    std::uint64_t raised() const noexcept { return raised_; }
+
+private:
+    bool first_time(const std::string& dedup_key);
+
+    std::vector<std::pair<std::uint32_t, Alert>> pending_;
+    std::unordered_set<std::string> reported_;
+    std::uint64_t raised_ = 0;
+};
+
+// What every detector reports about its state: the analyzer adds these up into flowguard_analyzer_series and
+// series_evictions, and the summary's suppressed_popular.
+struct DetectorStats {
+    std::uint64_t series = 0;              // per-(client, target) states kept now
+    std::uint64_t series_evictions = 0;    // states forgotten at the cap
+    std::uint64_t suppressed_popular = 0;  // findings not reported: many clients do the same (a service)
+};
+
+class Detector {
+public:
+    virtual ~Detector() = default;
+    virtual std::string_view name() const = 0;
+    virtual void on_dns(const DnsBatchView& batch, AlertOut& out) {
+        (void)batch;
+        (void)out;
+    }
+    virtual void on_flows(const FlowBatchView& batch, AlertOut& out) {
+        (void)batch;
+        (void)out;
+    }
+    // End of input (retro-hunt, or a live shard stopping): decide what is pending.
+    virtual void finish(const PassiveDns& context, AlertOut& out) {
+        (void)context;
+        (void)out;
+    }
+    // SIGHUP: the reloaded indicator and allow-lists.
+    virtual void reload(const AnalyzerLists& lists) { (void)lists; }
+    virtual DetectorStats stats() const { return {}; }
+    // The detector's own counters (each declares its table beside its logic), written as metrics; the analyzer
+    // calls it when it publishes, on the detector's thread.
+    virtual void write_metrics(MetricSink& sink) const { (void)sink; }
+};
+
+// The metrics every detector has, labelled {detector}.
+inline constexpr CounterTable<DetectorStats, 3> kDetectorStats{{
+    {"", counter_ref<&DetectorStats::series>, Merge::sum, "flowguard_detector_series", MetricType::gauge,
+     "Per-(client, target) states a detector keeps now."},
+    {"", counter_ref<&DetectorStats::series_evictions>, Merge::sum, "flowguard_detector_series_evictions_total",
+     MetricType::counter, "States a detector forgot at its cap."},
+    {"", counter_ref<&DetectorStats::suppressed_popular>, Merge::sum, "flowguard_detector_suppressed_total",
+     MetricType::counter, "Findings not reported because many clients do the same (a service, not C2)."},
+}};
+
+}  // namespace flowguard::analyzer

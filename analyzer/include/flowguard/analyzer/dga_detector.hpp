@@ -1,0 +1,50 @@
+#pragma once
+// Generated domains (T1568.002): a client asking many distinct subdomains of one registered domain whose
+// labels look random (lexical.hpp: entropy, letter-pair likelihood, digits, consonant runs). Decided once per
+// (client, domain) when it has dga.min_unique_names names; random-looking names that many clients resolve are a
+// CDN's or a cloud service's scheme (popular: suppressed).
+#include <flowguard/analyzer/detector.hpp>
+
+#include <boost/unordered/unordered_flat_map.hpp>
+
+namespace flowguard::analyzer {
+
+struct DgaCounters {
+    std::uint64_t names_scored = 0;  // distinct subdomains given a lexical score
+};
+
+inline constexpr CounterTable<DgaCounters, 1> kDgaCounters{{
+    {"", counter_ref<&DgaCounters::names_scored>, Merge::sum, "flowguard_dga_names_scored_total", MetricType::counter,
+     "Distinct subdomains the DGA detector scored lexically."},
+}};
+
+class DgaDetector final : public Detector {
+public:
+    explicit DgaDetector(const DgaConfig& config) : config_(config) {}
+    std::string_view name() const override { return "dga"; }
+    void on_dns(const DnsBatchView& batch, AlertOut& out) override;
+    DetectorStats stats() const override { return {0, 0, suppressed_popular_}; }
+    void write_metrics(MetricSink& sink) const override { flowguard::write_metrics(sink, counters_, kDgaCounters); }
+
+private:
+    struct Key {
+        IpAddress client;
+        std::uint32_t domain;
+        friend bool operator==(const Key&, const Key&) = default;
+    };
+    struct KeyHash {
+        std::size_t operator()(const Key& k) const noexcept;
+    };
+    struct State {
+        double lexical_sum = 0;
+        bool decided = false;
+    };
+
+    DgaConfig config_;
+    // Keyed like the context's query names, and forgotten with them (DnsNote::names_reset): the same bound.
+    boost::unordered_flat_map<Key, State, KeyHash> states_;
+    std::uint64_t suppressed_popular_ = 0;
+    DgaCounters counters_;
+};
+
+}  // namespace flowguard::analyzer

@@ -1,0 +1,124 @@
+#pragma once
+// The passive-DNS context every detector shares on a shard: which internal hosts are resolvers (configured,
+// and learned from the answers they send to internal clients), the name an address was resolved to for a
+// client (until its TTL runs out), registered domains (Public Suffix List) with the time each was first seen,
+// the allow-listed domains, and per (client, registered domain) the subdomains the client asked. It is brought
+// up to date by each DNS batch before the detectors see it, and describes each event in a note as it stood at
+// that event, so a detector reading a note sees what a record-by-record pass would have seen.
+#include <flowguard/analyzer/lexical.hpp>
+#include <flowguard/analyzer/registered_domain.hpp>
+#include <flowguard/core/config.hpp>
+#include <flowguard/core/counters.hpp>
+#include <flowguard/core/dns_event.hpp>
+#include <flowguard/core/network_set.hpp>
+
+#include <boost/container_hash/hash.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace flowguard::analyzer {
+
+// The subdomains one client asked of one registered domain (DGA scoring, DNS-beacon evidence).
+struct QueryNames {
+    DistinctCounter names;
+    std::uint32_t queries = 0;
+    std::uint64_t first_ns = 0;
+    std::uint64_t last_ns = 0;
+    std::array<DnsName, 3> samples{};  // the first distinct names asked
+    std::uint8_t sample_count = 0;
+};
+
+// What the context made of one DNS event, as it stood at that event.
+struct DnsNote {
+    bool skip = true;             // nothing to detect: asked by a resolver (forwarding its clients), or no name
+    std::string name;             // lower-case query name, without the trailing dot
+    std::string domain;           // its registered domain
+    std::uint32_t domain_id = 0;  // 0: not tracked (past the cap of distinct domains)
+    bool allowed = false;         // the registered domain is allow-listed
+    // Query names of (client, domain) after this event; present only for queries of a tracked, not allowed
+    // domain that have been asked with a subdomain label.
+    bool names_present = false;
+    bool subdomain = false;    // this query has a label under the registered domain
+    bool new_name = false;     // and that name was not asked before
+    bool names_reset = false;  // the query-name table was full: everything asked before this event was forgotten
+    double unique_names = 0;
+    std::uint32_t queries = 0;
+    std::uint8_t samples = 0;  // of QueryNames::samples, valid at this event
+    std::uint64_t names_first_ns = 0;
+    std::uint32_t clients_of_domain = 0;  // clients the query-name table holds for this domain
+};
+
+struct PassiveDnsStats {
+    std::uint64_t resolvers_learned = 0;
+    std::uint64_t names_evictions = 0;  // (client, domain) query-name states forgotten at the cap
+};
+
+inline constexpr CounterTable<PassiveDnsStats, 2> kPassiveDnsStats{{
+    {"resolvers_learned", counter_ref<&PassiveDnsStats::resolvers_learned>},
+    {"", counter_ref<&PassiveDnsStats::names_evictions>},
+}};
+
+class PassiveDns {
+public:
+    PassiveDns(const AnalyzerConfig& config, const NetworkSet& internal, PublicSuffixList suffixes);
+
+    // Brings the context up to date with the batch, event by event, writing one note per event.
+    void update(std::span<const DnsEvent> events, std::vector<DnsNote>& notes);
+    // SIGHUP: domains on the allow-list are left out of DGA and beacon scoring from now on.
+    void replace_allow_list(const std::vector<std::string>& domains);
+
+    bool internal(const IpAddress& address) const noexcept { return internal_.contains(address); }
+    // The registered domain a client resolved `address` to, valid at `time_ns` (0: none known).
+    std::uint32_t resolved_name(const IpAddress& client, const IpAddress& address, std::uint64_t time_ns) const;
+    const std::string& domain(std::uint32_t id) const { return domains_[id]; }
+    std::uint64_t domain_first_seen(std::uint32_t id) const { return domain_first_seen_[id]; }
+    bool allowed_domain(std::uint32_t id) const;
+    const QueryNames* query_names(const IpAddress& client, std::uint32_t domain_id) const;
+
+    PassiveDnsStats stats() const noexcept { return stats_; }
+
+private:
+    struct ClientDomain {
+        IpAddress client;
+        std::uint32_t domain;
+        friend bool operator==(const ClientDomain&, const ClientDomain&) = default;
+    };
+    struct ClientDomainHash {
+        std::size_t operator()(const ClientDomain& k) const noexcept;
+    };
+    struct ResolvedName {
+        std::uint32_t domain;
+        std::uint64_t expires_ns;
+    };
+
+    void note(const DnsEvent& event, DnsNote& note);
+    void note_query_names(const DnsEvent& event, DnsNote& note);
+    std::uint32_t intern(const std::string& domain);
+
+    AnalyzerConfig config_;
+    NetworkSet internal_;
+    PublicSuffixList suffixes_;
+    std::unordered_set<std::string> allow_domains_;
+    boost::unordered_flat_map<std::string, std::uint32_t> domain_ids_;
+    std::vector<std::string> domains_;
+    std::vector<std::uint64_t> domain_first_seen_;
+    std::vector<std::uint8_t> domain_allowed_;  // by id, against the current allow-list
+    boost::unordered_flat_map<std::pair<IpAddress, IpAddress>, ResolvedName,
+                              boost::hash<std::pair<IpAddress, IpAddress>>>
+        resolved_;
+    boost::unordered_flat_set<IpAddress, boost::hash<IpAddress>> resolvers_;
+    boost::unordered_flat_map<ClientDomain, QueryNames, ClientDomainHash> query_names_;
+    boost::unordered_flat_map<std::uint32_t, std::uint32_t> domain_clients_;  // registered domain -> clients
+    PassiveDnsStats stats_;
+};
+
+}  // namespace flowguard::analyzer

@@ -1,0 +1,158 @@
+#include <flowguard/analyzer/beacon_series.hpp>
+#include <flowguard/core/stalest.hpp>
+
+#include <boost/container_hash/hash.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace flowguard::analyzer {
+namespace {
+
+constexpr std::uint64_t kNsPerMs = 1'000'000;
+
+double round3(double v) {
+    return std::round(v * 1000.0) / 1000.0;
+}
+
+}  // namespace
+
+std::size_t BeaconSeries::KeyHash::operator()(const SeriesKey& k) const noexcept {
+    std::size_t h = hash_value(k.client);
+    boost::hash_combine(h, hash_value(k.peer));
+    boost::hash_combine(h, std::uint64_t{k.domain} << 24 | std::uint64_t{k.port} << 8 | k.kind);
+    return h;
+}
+
+BeaconSeries::BeaconSeries(const BeaconConfig& config, bool with_sizes) : config_(config), with_sizes_(with_sizes) {
+    // No rehash on the hot path; the slots' memory is touched only when used.
+    series_.reserve(config_.max_series);
+    first_sightings_.reserve(config_.max_series);
+}
+
+BeaconSeries::Series& BeaconSeries::promote(const SeriesKey& key, const FirstSighting& seen, std::uint64_t time_ns) {
+    if (series_.size() >= config_.max_series) evict();
+    Series& fresh = series_.emplace(key, Series{}).first->second;
+    fresh.base_ns = std::min(seen.time_ns, time_ns);
+    fresh.offsets_ms[0] = static_cast<std::uint32_t>((seen.time_ns - fresh.base_ns) / kNsPerMs);
+    fresh.sizes[0] = seen.size;
+    fresh.head = 1;
+    fresh.stored = 1;
+    fresh.total = 1;
+    fresh.last_ns = seen.time_ns;
+    return fresh;
+}
+
+std::optional<BeaconFinding> BeaconSeries::record(const SeriesKey& key, std::uint64_t time_ns, std::uint64_t size,
+                                                  std::uint64_t repeat_ns) {
+    auto it = series_.find(key);
+    Series* found = it == series_.end() ? nullptr : &it->second;
+    if (found == nullptr) {
+        const auto first = first_sightings_.find(key);
+        if (first == first_sightings_.end()) {
+            if (first_sightings_.size() >= config_.max_series) {
+                evictions_ += first_sightings_.size();  // a flood of one-off pairs: forget them all
+                first_sightings_.clear();
+            }
+            first_sightings_.emplace(
+                key, FirstSighting{time_ns, static_cast<std::uint32_t>(std::min<std::uint64_t>(size, 0xffffffffu))});
+            return std::nullopt;
+        }
+        const FirstSighting seen = first->second;
+        first_sightings_.erase(first);
+        found = &promote(key, seen, time_ns);
+    }
+    Series& s = *found;
+    if (repeat_ns != 0 && s.total && time_ns < s.last_ns + repeat_ns) return std::nullopt;
+    if (time_ns < s.base_ns) return std::nullopt;            // older than the series (out-of-order input): ignored
+    if ((time_ns - s.base_ns) / kNsPerMs > 0xffffffffull) {  // older than 49 days relative to the base: start over
+        s = Series{};
+        s.base_ns = time_ns;
+    }
+    s.offsets_ms[s.head] = static_cast<std::uint32_t>((time_ns - s.base_ns) / kNsPerMs);
+    s.sizes[s.head] = static_cast<std::uint32_t>(std::min<std::uint64_t>(size, 0xffffffffu));
+    s.head = static_cast<std::uint8_t>((s.head + 1) % kEvents);
+    if (s.stored < kEvents) ++s.stored;
+    ++s.total;
+    s.last_ns = std::max(s.last_ns, time_ns);
+    // Popularity matters only for series that may alert: one-off pairs (most of them) are not noted.
+    if (s.total >= 3) note_client(key);
+    if (!s.decided && s.total >= config_.min_connections && s.total >= s.scored_at + 4) return score(key, s);
+    return std::nullopt;
+}
+
+void BeaconSeries::note_client(const SeriesKey& key) {
+    SeriesKey target = key;
+    target.client = IpAddress{};
+    auto& clients = target_clients_[target];
+    for (std::size_t i = 0; i < clients.count; ++i)
+        if (clients.clients[i] == key.client) return;
+    if (clients.count < clients.clients.size()) clients.clients[clients.count++] = key.client;
+}
+
+std::size_t BeaconSeries::distinct_clients(const SeriesKey& key) const {
+    SeriesKey target = key;
+    target.client = IpAddress{};
+    const auto it = target_clients_.find(target);
+    return it == target_clients_.end() ? 0 : it->second.count;
+}
+
+std::optional<BeaconFinding> BeaconSeries::score(const SeriesKey& key, Series& s) {
+    s.scored_at = s.total;
+    std::array<std::uint64_t, kEvents> times{};
+    std::array<std::uint64_t, kEvents> sizes{};
+    for (std::size_t i = 0; i < s.stored; ++i) {
+        times[i] = s.base_ns + std::uint64_t{s.offsets_ms[i]} * kNsPerMs;
+        sizes[i] = s.sizes[i];
+    }
+    const auto result =
+        score_beacon({times.data(), s.stored}, with_sizes_ ? std::span<const std::uint64_t>(sizes.data(), s.stored)
+                                                           : std::span<const std::uint64_t>{});
+    if (result.score < config_.threshold || result.dispersion_score < config_.min_dispersion_score) return std::nullopt;
+    if (result.median_interval_s < 1.0) return std::nullopt;  // sub-second repeats are bulk transfers, not check-ins
+    s.decided = true;
+    if (distinct_clients(key) >= config_.max_clients_per_target) {  // decided: a shared service
+        ++suppressed_popular_;
+        return std::nullopt;
+    }
+    return BeaconFinding{key, result, s.base_ns, s.last_ns, s.total};
+}
+
+void BeaconSeries::evict() {
+    // Full: forget the eighth of the series that were quiet longest (counted).
+    const std::uint64_t threshold = stalest_eighth_cutoff(
+        series_, [](const auto& entry) { return entry.second.last_ns; }, eviction_scratch_);
+    evictions_ += boost::unordered::erase_if(series_, [&](const auto& e) { return e.second.last_ns <= threshold; });
+    if (target_clients_.size() > config_.max_series) target_clients_.clear();
+}
+
+std::vector<BeaconFinding> BeaconSeries::finish() {
+    std::vector<BeaconFinding> findings;
+    for (auto& [key, series] : series_) {
+        if (series.decided || series.total < config_.min_connections || series.total <= series.scored_at) continue;
+        if (auto finding = score(key, series)) findings.push_back(*finding);
+    }
+    return findings;
+}
+
+DetectorStats BeaconSeries::stats() const noexcept {
+    return {series_.size(), evictions_, suppressed_popular_};
+}
+
+boost::json::object beacon_evidence(const BeaconFinding& f) {
+    const BeaconScore& s = f.score;
+    boost::json::object e;
+    e["connections"] = s.connections;
+    e["median_interval_s"] = round3(s.median_interval_s);
+    e["mad_interval_s"] = round3(s.mad_interval_s);
+    e["bowley_skew"] = round3(s.bowley);
+    e["skew_score"] = round3(s.skew_score);
+    e["dispersion_score"] = round3(s.dispersion_score);
+    e["coverage_score"] = round3(s.coverage_score);
+    if (s.size_score >= 0) e["size_score"] = round3(s.size_score);
+    e["observed_span_s"] = round3(s.span_s);
+    e["total_events"] = f.total;
+    return e;
+}
+
+}  // namespace flowguard::analyzer

@@ -1,0 +1,72 @@
+#include <flowguard/analyzer/dga_detector.hpp>
+#include <flowguard/core/time_format.hpp>
+
+#include <boost/container_hash/hash.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace flowguard::analyzer {
+namespace {
+
+double round3(double v) {
+    return std::round(v * 1000.0) / 1000.0;
+}
+
+}  // namespace
+
+std::size_t DgaDetector::KeyHash::operator()(const Key& k) const noexcept {
+    std::size_t h = hash_value(k.client);
+    boost::hash_combine(h, k.domain);
+    return h;
+}
+
+void DgaDetector::on_dns(const DnsBatchView& batch, AlertOut& out) {
+    const PassiveDns& context = batch.context;
+    for (std::uint32_t i = 0; i < batch.events.size(); ++i) {
+        const DnsEvent& event = batch.events[i];
+        const DnsNote& note = batch.notes[i];
+        if (note.names_reset) states_.clear();
+        if (note.skip || !note.subdomain) continue;  // a query with a label under a tracked, not allowed domain
+        State& state = states_[Key{event.client, note.domain_id}];
+        if (note.new_name) {  // a new name: it contributes to the lexical mean
+            const auto label = std::string_view(note.name).substr(0, note.name.size() - note.domain.size() - 1);
+            state.lexical_sum += lexical_score(label).score;
+            ++counters_.names_scored;
+        }
+        if (state.decided) continue;
+        const double unique = note.unique_names;
+        if (unique < static_cast<double>(config_.min_unique_names)) continue;
+        const double lexical = state.lexical_sum / unique;
+        if (lexical < config_.threshold) continue;
+        // Random-looking names many clients resolve are a CDN or a cloud service's scheme: decided once.
+        state.decided = true;
+        if (note.clients_of_domain > config_.max_clients) {
+            ++suppressed_popular_;
+            continue;
+        }
+        Alert alert;
+        alert.kind = "dga_domain";
+        alert.severity = Severity::high;
+        alert.score = std::min(1.0, lexical);
+        alert.src_addr = event.client;
+        alert.domain = note.domain;
+        alert.first_seen_ns = note.names_first_ns;
+        alert.last_seen_ns = event.time_ns;
+        alert.techniques = {"T1568.002", "T1071.004"};
+        alert.evidence["unique_names"] = std::round(unique);
+        alert.evidence["queries"] = note.queries;
+        alert.evidence["mean_lexical_score"] = round3(lexical);
+        alert.evidence["domain_first_seen"] = format_iso8601_ns(context.domain_first_seen(note.domain_id));
+        boost::json::array samples;
+        if (const auto* seen = context.query_names(event.client, note.domain_id))
+            for (std::size_t k = 0; k < note.samples && k < seen->sample_count; ++k)
+                samples.emplace_back(seen->samples[k].view());
+        alert.evidence["sample_names"] = std::move(samples);
+        alert.dedup_key = fmt::format("dga:{}:{}", event.client.to_string(), note.domain);
+        out.raise(std::move(alert), i);
+    }
+}
+
+}  // namespace flowguard::analyzer
