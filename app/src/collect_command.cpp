@@ -1,69 +1,56 @@
-// `flowguard collect`: the multi-threaded collector. N receive threads (one SO_REUSEPORT socket per
-// listener each, recvmmsg, decode in place) hand record batches over lock-free SPSC channels to M shard
-// threads, which write records out. The main thread runs Boost.Asio for signals; on SIGINT/SIGTERM the
-// receivers drain their sockets, the shards drain their channels, the template state is saved and the
-// summary printed.
+// `flowguard collect` and `flowguard run`: the live pipeline. Receive threads (one SO_REUSEPORT socket per
+// listener each) and span-port capture threads feed the shards, which write flow lines, run the detectors and
+// count traffic for the metrics. The main thread runs Boost.Asio for signals: SIGHUP reloads the detectors'
+// lists, SIGINT/SIGTERM drain sockets and rings, save the template state and print the summary.
 #include "commands.hpp"
-#include "daemon_metrics.hpp"
-#include "pipeline.hpp"
-#include "shard_worker.hpp"
-#include "summary.hpp"
-#include "template_state.hpp"
+#include "wiring.hpp"
 
-#include <flowguard/collector/udp_receiver.hpp>
-#include <flowguard/exporters/flow_format.hpp>
+#include <flowguard/collector/capture_receiver.hpp>
+#include <flowguard/collector/report.hpp>
+#include <flowguard/collector/template_state.hpp>
+#include <flowguard/core/metric_labels.hpp>
+#include <flowguard/core/metric_samples.hpp>
+#include <flowguard/exporters/traffic_stats.hpp>
+#include <flowguard/pipeline/live_pipeline.hpp>
 
 #include <boost/asio.hpp>
-#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <chrono>
-#include <cstring>
+#include <ctime>
 #include <functional>
-#include <memory>
-#include <optional>
-#include <thread>
+
+#ifndef FLOWGUARD_VERSION
+#define FLOWGUARD_VERSION "dev"
+#endif
 
 namespace flowguard::app {
-
-exporters::FlowFormat parse_flow_format(const std::string& text);
-
 namespace {
 
-// On SIGTERM, alerts raised while the rings drained get this long to reach their webhooks; the rest stay
-// spooled for the next start.
-constexpr std::chrono::seconds kWebhookShutdownGrace{5};
+// The pipeline's parts, kept by type for the state file, the metrics and the summary.
+struct LiveParts {
+    std::vector<std::unique_ptr<Source>> sources;
+    std::vector<collector::UdpReceiver*> receivers;
+    std::vector<const collector::CaptureReceiver*> captures;
+    std::vector<const analyzer::Analyzer*> analyzers;     // one per shard, when detecting
+    std::vector<const exporters::TrafficStage*> traffic;  // one per shard, when serving metrics
 
-int open_output(const Config& config) {
-    if (config.output.path == "-" || config.output.format == "none") return STDOUT_FILENO;
-    // Append: restarting the collector must not erase what an earlier run wrote.
-    return ::open(config.output.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-}
+    std::vector<const collector::FlowDecoder*> decoders() const {
+        std::vector<const collector::FlowDecoder*> out;
+        for (const auto* r : receivers) out.push_back(&r->decoder());
+        return out;
+    }
+    std::vector<const collector::UdpReceiver*> const_receivers() const { return {receivers.begin(), receivers.end()}; }
+};
 
-// The span-port capture threads' totals; their records are in the top-level records_delivered/ring_drops too.
-boost::json::object meter_summary(const std::string& interface, const Pipeline& pipeline) {
-    const auto t = pipeline.capture_totals();
-    auto summary = span_meter_summary(t.meter, t.drops);
-    summary["interface"] = interface;
-    summary["capture_threads"] = pipeline.captures.size();
-    return summary;
-}
-
-}  // namespace
-
-int run_collect(Config config, const CollectOptions& options) {
+// The command line over the configuration. Throws ConfigError for a --listen that does not parse.
+void apply(const CollectOptions& options, Config& config) {
     if (!options.listen.empty()) {
         config.collector.listen.clear();
         for (const auto& text : options.listen) {
             try {
                 config.collector.listen.push_back(ListenEndpoint::parse(text));
             } catch (const ConfigError& e) {
-                spdlog::error("--listen {}: {}", text, e.what());
-                return 2;
+                throw ConfigError("--listen " + text, e.problem());
             }
         }
     }
@@ -72,98 +59,156 @@ int run_collect(Config config, const CollectOptions& options) {
     if (options.state_file) config.collector.state_file = *options.state_file;
     if (options.interface) config.meter.interface = *options.interface;
     if (options.bpf_filter) config.meter.bpf_filter = *options.bpf_filter;
+}
 
-    const int fd = open_output(config);
-    if (fd < 0) {
-        spdlog::error("cannot open output '{}': {}", config.output.path, std::strerror(errno));
-        return 1;
+// Receive threads for the listeners (bound here: a port in use fails now) and capture threads for the span
+// port. Throws std::system_error naming the listener, std::runtime_error naming the interface.
+void open_sources(const Config& config, LiveParts& parts) {
+    const auto receive_threads =
+        config.collector.listen.empty() ? 0 : pipeline::or_cores(config.collector.receive_threads);
+    for (std::size_t i = 0; i < receive_threads; ++i) {
+        auto receiver = std::make_unique<collector::UdpReceiver>(config.collector);
+        const auto warnings = receiver->open(config.collector.listen);
+        if (i == 0)
+            for (const auto& w : warnings) spdlog::warn("{}", w);
+        parts.receivers.push_back(receiver.get());
+        parts.sources.push_back(std::move(receiver));
     }
-    // Signals are caught from here on: a SIGTERM during start-up must still drain and print the summary,
-    // not kill the process with the default action.
+    if (config.meter.interface.empty()) return;
+    for (auto& capture : collector::open_live_captures(config.meter)) {
+        auto source = std::make_unique<collector::CaptureReceiver>(config.meter, std::move(capture));
+        parts.captures.push_back(source.get());
+        parts.sources.push_back(std::move(source));
+    }
+}
+
+void load_state(const std::string& path, const LiveParts& parts) {
+    if (path.empty()) return;
+    try {
+        std::vector<collector::FlowDecoder*> decoders;
+        for (auto* r : parts.receivers) decoders.push_back(&r->decoder());
+        const auto loaded = collector::load_template_state(path, decoders);
+        spdlog::info("template state: {} templates loaded from {} ({} rejected)", loaded.templates, path,
+                     loaded.rejected);
+    } catch (const std::exception& e) {
+        spdlog::warn("template state not loaded: {}", e.what());
+    }
+}
+
+void save_state(const std::string& path, const LiveParts& parts) {
+    if (path.empty()) return;
+    try {
+        const auto saved = collector::save_template_state(path, parts.decoders());
+        spdlog::info("template state: {} templates saved to {}", saved.templates, path);
+    } catch (const std::exception& e) {
+        spdlog::error("template state not saved: {}", e.what());
+    }
+}
+
+// Each scrape: what every module's threads last published, written through their declarations.
+exporters::MetricsProvider metrics_provider(const Config& config, const LiveParts& parts,
+                                            const pipeline::LivePipeline& live, const exporters::ApplicationMap& apps,
+                                            const AlertOutputs& alerts) {
+    auto labels = std::make_shared<ExporterLabels>(config.metrics.max_exporters, config.metrics.max_interfaces,
+                                                   config.meter.interface);
+    const double started = static_cast<double>(std::time(nullptr));
+    return [&config, &parts, &live, &apps, &alerts, labels, started](MetricSink& sink) {
+        sink.add("flowguard_build_info", {FLOWGUARD_VERSION}, 1);
+        sink.add("flowguard_start_time_seconds", {}, started);
+        collector::write_collector_metrics(sink, parts.const_receivers(), parts.captures, config.meter.interface,
+                                           *labels);
+        live.write_metrics(sink);
+        SummedMetrics shards;  // every shard's detectors, added up series by series
+        for (const auto* a : parts.analyzers) a->write_published_metrics(shards);
+        shards.write_to(sink);
+        exporters::write_traffic_metrics(sink, parts.traffic, apps, *labels, config.metrics.top_k);
+        if (alerts.webhooks) alerts.webhooks->write_metrics(sink);
+    };
+}
+
+}  // namespace
+
+int run_collect(Config config, const CollectOptions& options) {
+    try {
+        apply(options, config);
+    } catch (const ConfigError& e) {
+        spdlog::error("{}", e.what());
+        return 2;
+    }
+    // Signals are caught from here on: a SIGTERM during start-up must still drain and print the summary.
     boost::asio::io_context io;
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int signo) {
         if (!ec) spdlog::info("signal {}: draining and stopping", signo);
         io.stop();
     });
-
-    std::unique_ptr<LiveAnalysis> analysis;
-    if (options.alerts) {
-        analysis = std::make_unique<LiveAnalysis>();
-        try {
-            analysis->suffixes = analyzer::PublicSuffixList::load(config.analyzer.public_suffix_list);
-        } catch (const std::exception& e) {
-            spdlog::warn("{}; registered domains fall back to the last two labels", e.what());
-            analysis->suffixes = analyzer::PublicSuffixList::fallback();
-        }
-        try {
-            analysis->lists = std::make_unique<ListUpdates>(load_lists(config.analyzer));
-        } catch (const std::exception& e) {
-            spdlog::error("{}", e.what());
-            return 2;
-        }
-        analysis->fd = *options.alerts == "-"
-                           ? STDOUT_FILENO
-                           : ::open(options.alerts->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (analysis->fd < 0) {
-            spdlog::error("cannot open alerts file '{}': {}", *options.alerts, std::strerror(errno));
-            return 1;
-        }
-        analysis->sink = std::make_unique<LineSink>(analysis->fd);
-        if (!config.alerts.webhooks.empty()) {
-            try {
-                analysis->webhooks = std::make_unique<exporters::WebhookDispatcher>(config.alerts);
-            } catch (const std::exception& e) {
-                spdlog::error("{}", e.what());  // a bad URL or an unusable spool directory
-                return 1;
-            }
-            for (const auto& w : config.alerts.webhooks)
-                spdlog::info("webhook {} ({}): alerts of severity {} and above to {}, spooled in {}/{}", w.name, w.kind,
-                             w.min_severity, w.url, config.alerts.spool_dir, w.name);
-        }
+    FlowOutput flows;
+    AlertOutputs alerts;
+    DetectorInputs detectors;
+    try {
+        flows = FlowOutput::open(config.output.format, config.output.path);
+        if (options.alerts) alerts = AlertOutputs::open(*options.alerts, config.alerts);
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());  // an output that cannot be opened, a bad webhook URL or spool directory
+        return 1;
     }
-    // SIGHUP re-reads the configuration file's analyzer section (indicator files, beacon allow-lists) and
-    // the indicator files; an error anywhere keeps the previous lists. Other settings need a restart.
+    try {
+        if (options.alerts) detectors = DetectorInputs::load(config.analyzer);
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 2;
+    }
+    // SIGHUP re-reads the configuration file's analyzer section (indicator files, beacon allow-lists) and the
+    // indicator files; an error anywhere keeps the previous lists. Other settings need a restart.
     boost::asio::signal_set hangups(io, SIGHUP);
     std::function<void(const boost::system::error_code&, int)> on_hangup = [&](const boost::system::error_code& ec,
                                                                                int) {
         if (ec) return;
-        if (analysis) {
-            try {
-                AnalyzerConfig analyzer_config = config.analyzer;
-                if (!options.config_path.empty()) analyzer_config = load_config_file(options.config_path).analyzer;
-                auto lists = load_lists(analyzer_config);
-                spdlog::info("SIGHUP: {} indicators, {} allow-listed ports, {} allow-listed domains loaded",
-                             lists->iocs.size(), lists->allow_ports.size(), lists->allow_domains.size());
-                analysis->lists->publish(std::move(lists));
-            } catch (const std::exception& e) {
-                spdlog::error("SIGHUP: lists not reloaded, the previous ones stay: {}", e.what());
-            }
-        }
+        if (detectors.lists) detectors.reload(options.config_path, config.analyzer);
         hangups.async_wait(on_hangup);
     };
     hangups.async_wait(on_hangup);
 
-    LineSink sink(fd);
-    std::optional<exporters::ApplicationMap> applications;
-    if (options.metrics) applications.emplace(config.metrics.applications);
-    Pipeline pipeline;
+    LiveParts parts;
     try {
-        pipeline = build_pipeline(config, sink, analysis.get(), applications ? &*applications : nullptr);
+        open_sources(config, parts);
+    } catch (const std::system_error& e) {
+        spdlog::error("cannot listen: {}", e.what());  // a port in use, an address not on this host
+        return 1;
     } catch (const std::exception& e) {
-        spdlog::error("{}", e.what());  // e.g. the span-port capture cannot be opened
+        spdlog::error("{}", e.what());  // the span-port capture cannot be opened
         return 1;
     }
-    if (pipeline.receivers.empty() && pipeline.captures.empty()) {
+    if (parts.sources.empty()) {
         spdlog::error("nothing to collect from: no collector.listen endpoint and no meter.interface");
         return 2;
     }
-    std::unique_ptr<exporters::MetricsEndpoint> metrics;  // declared after the pipeline it reads: destroyed first
+    load_state(config.collector.state_file, parts);
+    const exporters::ApplicationMap apps(config.metrics.applications);
+    const auto receive_threads = parts.receivers.size();
+    pipeline::LivePipeline live(
+        {pipeline::or_cores(config.pipeline.shards), config.pipeline.batches_per_channel,
+         config.pipeline.internal_networks},
+        std::move(parts.sources),
+        [&](std::size_t) {
+            std::vector<std::unique_ptr<Stage>> stages;
+            if (auto s = flows.stage()) stages.push_back(std::move(s));
+            if (options.alerts) {
+                stages.push_back(detectors.analyzer(config));
+                parts.analyzers.push_back(static_cast<const analyzer::Analyzer*>(stages.back().get()));
+            }
+            if (options.metrics) {
+                stages.push_back(std::make_unique<exporters::TrafficStage>(config.metrics, apps));
+                parts.traffic.push_back(static_cast<const exporters::TrafficStage*>(stages.back().get()));
+            }
+            return stages;
+        },
+        alerts.sinks());
+    std::unique_ptr<exporters::MetricsEndpoint> endpoint;  // declared after what it reads: destroyed first
     if (options.metrics && !config.metrics.listen.empty()) {
         try {
-            metrics = std::make_unique<exporters::MetricsEndpoint>(
-                config.metrics,
-                make_metrics_provider(pipeline, config, *applications, analysis ? analysis->webhooks.get() : nullptr));
+            endpoint = std::make_unique<exporters::MetricsEndpoint>(
+                config.metrics, metric_catalog(), metrics_provider(config, parts, live, apps, alerts));
             spdlog::info("metrics on {}://{}/metrics{}", config.metrics.tls_cert_file.empty() ? "http" : "https",
                          config.metrics.listen, config.metrics.username.empty() ? "" : " (basic auth)");
         } catch (const std::exception& e) {
@@ -171,76 +216,31 @@ int run_collect(Config config, const CollectOptions& options) {
             return 1;
         }
     }
-    try {
-        for (std::size_t i = 0; i < pipeline.receivers.size(); ++i) {
-            const auto warnings = pipeline.receivers[i]->open(config.collector.listen);
-            if (i == 0)
-                for (const auto& w : warnings) spdlog::warn("{}", w);
-        }
-    } catch (const std::system_error& e) {
-        spdlog::error("cannot listen: {}", e.what());
-        return 1;
-    }
-    if (!config.collector.state_file.empty()) {
-        try {
-            std::vector<collector::FlowDecoder*> decoders;
-            for (auto& r : pipeline.receivers) decoders.push_back(&r->decoder());
-            const auto loaded = load_template_state(config.collector.state_file, decoders);
-            spdlog::info("template state: {} templates loaded from {} ({} rejected)", loaded.templates,
-                         config.collector.state_file, loaded.rejected);
-        } catch (const std::exception& e) {
-            spdlog::warn("template state not loaded: {}", e.what());
-        }
-    }
     for (const auto& l : config.collector.listen)
-        spdlog::info("listening on {} ({} receive threads, {} shards)", l.to_string(), pipeline.receivers.size(),
-                     pipeline.shards.size());
-    if (!pipeline.captures.empty())
-        spdlog::info("metering span port {} ({} capture threads{})", config.meter.interface, pipeline.captures.size(),
+        spdlog::info("listening on {} ({} receive threads, {} shards)", l.to_string(), receive_threads,
+                     live.shard_count());
+    if (!parts.captures.empty())
+        spdlog::info("metering span port {} ({} capture threads{})", config.meter.interface, parts.captures.size(),
                      config.meter.bpf_filter.empty() ? "" : ", filter '" + config.meter.bpf_filter + "'");
 
-    PipelineThreads threads(pipeline);
+    live.start();
     io.run();  // returns once the signal handler has run (at once if a signal came during start-up)
-    threads.stop_and_drain();
-    if (analysis && analysis->webhooks) analysis->webhooks->stop(kWebhookShutdownGrace);
+    live.stop_and_drain();
+    alerts.stop();
+    save_state(config.collector.state_file, parts);
 
-    if (!config.collector.state_file.empty()) {
-        try {
-            const auto saved = save_template_state(config.collector.state_file, pipeline.decoders());
-            spdlog::info("template state: {} templates saved to {}", saved.templates, config.collector.state_file);
-        } catch (const std::exception& e) {
-            spdlog::error("template state not saved: {}", e.what());
-        }
-    }
-    const PipelineCounters counters = pipeline.counters();
-    auto summary = decoder_summary(pipeline.decoders(), counters);
-    summary["receive_threads"] = pipeline.receivers.size();
-    summary["shards"] = pipeline.shards.size();
-    summary["dns_events"] = counters.dns_events_delivered;
-    summary["dns_drops"] = counters.dns_drops;
-    if (!pipeline.captures.empty()) summary["meter"] = meter_summary(config.meter.interface, pipeline);
-    if (analysis) {
-        std::uint64_t alerts = 0;
-        for (const auto& s : pipeline.shards) alerts += s->alerts();
-        summary["alerts"] = alerts;
-        if (analysis->webhooks) {
-            boost::json::array hooks;
-            for (const auto& s : analysis->webhooks->stats()) {
-                boost::json::object failures;
-                for (const auto& [reason, n] : s.failures) failures[reason] = n;
-                hooks.push_back({{"name", s.name},
-                                 {"deliveries", s.deliveries},
-                                 {"failures", std::move(failures)},
-                                 {"spool_depth", s.spool_depth},
-                                 {"spool_drops", s.spool_drops}});
-            }
-            summary["webhooks"] = std::move(hooks);
-        }
-        if (analysis->fd != STDOUT_FILENO) ::close(analysis->fd);
-    }
+    boost::json::object summary;
+    collector::add_decoder_summary(summary, parts.decoders());
+    collector::add_receiver_summary(summary, parts.const_receivers());
+    live.summarize(summary);
+    summary["records_written"] = flows.written();
+    summary["receive_threads"] = receive_threads;
+    summary["shards"] = live.shard_count();
+    if (!parts.captures.empty()) summary["meter"] = collector::live_meter_summary(parts.captures);
+    if (options.alerts) summary["alerts"] = alerts.written();
+    if (alerts.webhooks) summary["webhooks"] = alerts.webhooks->summarize();
     print_summary(summary);
-    if (fd != STDOUT_FILENO) ::close(fd);
-    if (sink.failed()) {
+    if (flows.failed()) {
         spdlog::error("writing records failed");
         return 1;
     }

@@ -2,7 +2,6 @@
 #include "commands.hpp"
 
 #include <flowguard/core/config.hpp>
-#include <flowguard/exporters/flow_format.hpp>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/pattern_formatter.h>
@@ -13,16 +12,6 @@
 
 #include <cstdio>
 #include <iostream>
-
-namespace flowguard::app {
-
-exporters::FlowFormat parse_flow_format(const std::string& text) {
-    if (text == "csv") return exporters::FlowFormat::csv;
-    if (text == "none") return exporters::FlowFormat::none;
-    return exporters::FlowFormat::json;
-}
-
-}  // namespace flowguard::app
 
 namespace {
 
@@ -66,7 +55,7 @@ void setup_logging(const std::string& level, const std::string& format) {
 
 int main(int argc, char** argv) {
     using namespace flowguard;
-    CLI::App cli{"flowguard: flow collector and SUNBURST-style C2 / lateral movement detector"};
+    CLI::App cli{"flowguard: flow collector and SUNBURST-style C2 detector"};
     cli.require_subcommand(1);
     cli.set_version_flag("--version", std::string("flowguard ") + FLOWGUARD_VERSION);
     std::string config_path;

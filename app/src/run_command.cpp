@@ -4,6 +4,7 @@
 // no flow records written. It is `collect` with detectors and metrics always on; a span-port meter
 // (meter.interface or --interface) feeds the same shards with metered flows and passive DNS.
 #include "commands.hpp"
+#include "wiring.hpp"
 
 #include <flowguard/exporters/metrics.hpp>
 
@@ -36,11 +37,11 @@ int run_daemon(Config config, const RunOptions& options) {
 
 int print_metrics_doc(bool names_only) {
     if (names_only) {
-        for (const auto& m : exporters::metric_catalog())
+        for (const auto& m : metric_catalog().specs())
             std::printf("%.*s\n", static_cast<int>(m.name.size()), m.name.data());
         return 0;
     }
-    const auto doc = exporters::metrics_markdown();
+    const auto doc = exporters::metrics_markdown(metric_catalog());
     std::fwrite(doc.data(), 1, doc.size(), stdout);
     return 0;
 }

@@ -1,6 +1,9 @@
 #include <flowguard/collector/capture_receiver.hpp>
 #include <flowguard/core/clock.hpp>
-#include <flowguard/core/counter.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
 
 namespace flowguard::collector {
 namespace {
@@ -9,31 +12,15 @@ constexpr std::uint64_t kSecondNs = 1'000'000'000;
 
 }  // namespace
 
-CaptureReceiver::CaptureReceiver(const MeterConfig& config, PacketCapture capture, ShardRouter router,
-                                 std::vector<BatchChannel*> flow_channels, std::vector<DnsChannel*> dns_channels)
-    : interface_(config.interface),
-      capture_(std::move(capture)),
-      meter_(config, IpAddress{}),
-      router_(std::move(router)),
-      flows_(std::move(flow_channels)),
-      dns_(std::move(dns_channels)),
-      route_dns_(!dns_.empty()) {
+CaptureReceiver::CaptureReceiver(const MeterConfig& config, PacketCapture capture)
+    : interface_(config.interface), capture_(std::move(capture)), meter_(config, IpAddress{}) {
     metered_.reserve(1024);
     dns_events_.reserve(64);
 }
 
-void CaptureReceiver::route(std::uint64_t now_ns) {
-    std::uint64_t dropped = 0;
-    for (const auto& r : metered_)
-        if (!flows_.add(router_.shard_of(r), r, now_ns)) ++dropped;
-    if (dropped) add_single_writer(counters_.ring_drops, dropped);
+void CaptureReceiver::hand_over(RecordSink& sink, std::uint64_t now_ns) {
+    if (!metered_.empty() || !dns_events_.empty()) sink.deliver(dns_events_, metered_, now_ns);
     metered_.clear();
-    if (route_dns_) {
-        dropped = 0;
-        for (const auto& e : dns_events_)
-            if (!dns_.add(router_.shard_of(e), e, now_ns)) ++dropped;
-        if (dropped) add_single_writer(counters_.dns_drops, dropped);
-    }
     dns_events_.clear();
 }
 
@@ -51,13 +38,15 @@ CaptureSnapshot CaptureReceiver::published() const {
     return published_;
 }
 
-void CaptureReceiver::run(const std::atomic<bool>& stop) {
+void CaptureReceiver::run(const std::atomic<bool>& stop, RecordSink& sink) {
     RawPacket packet;
     std::uint64_t next_second = 0;
+    const bool dns = sink.wants_dns();
     while (!stop.load(std::memory_order_acquire)) {
         const auto read = capture_.next(packet);
         if (read == PacketCapture::Read::end) break;
         if (read == PacketCapture::Read::packet) meter_.process(capture_.link_type(), packet, metered_, dns_events_);
+        if (!dns) dns_events_.clear();  // nothing reads them
         const auto now = wall_clock_ns();
         if (now >= next_second) {
             // Quiet links still need their flows to time out: the table is swept on the wall clock too.
@@ -65,15 +54,25 @@ void CaptureReceiver::run(const std::atomic<bool>& stop) {
             publish();
             next_second = now + kSecondNs;
         }
-        route(now);
-        flows_.hand_over(now - kMaxBatchAgeNs);
-        dns_.hand_over(now - kMaxBatchAgeNs);
+        hand_over(sink, now);
+        sink.tick(now);
     }
     meter_.flush(metered_);  // stop: every flow still in the table is reported
-    route(wall_clock_ns());
-    flows_.hand_over(UINT64_MAX);
-    dns_.hand_over(UINT64_MAX);
+    hand_over(sink, wall_clock_ns());
+    sink.tick(UINT64_MAX);
     publish();
+}
+
+std::vector<PacketCapture> open_live_captures(const MeterConfig& meter) {
+    std::vector<PacketCapture> captures;
+    const std::size_t threads = std::max<std::size_t>(1, meter.capture_threads);
+    const int fanout = threads > 1 ? static_cast<int>(::getpid() & 0xffff) : -1;
+    for (std::size_t i = 0; i < threads; ++i) {
+        LiveCaptureOptions live{
+            meter.interface, meter.bpf_filter, meter.snaplen, meter.promiscuous, meter.buffer_size, fanout, 100};
+        captures.push_back(PacketCapture::open_live(live));
+    }
+    return captures;
 }
 
 }  // namespace flowguard::collector

@@ -692,42 +692,6 @@ void FlowDecoder::on_sampled_packet(SampledPacketHandler handler) {
     impl_->on_sampled_packet(std::move(handler));
 }
 
-ExporterStats& ExporterStats::operator+=(const ExporterStats& o) noexcept {
-    packets += o.packets;
-    bytes += o.bytes;
-    last_packet_ns = std::max(last_packet_ns, o.last_packet_ns);
-    records += o.records;
-    counter_samples += o.counter_samples;
-    samples_without_ip += o.samples_without_ip;
-    skipped += o.skipped;
-    options_records += o.options_records;
-    templates += o.templates;
-    template_changes += o.template_changes;
-    template_withdrawals += o.template_withdrawals;
-    template_rejects += o.template_rejects;
-    decode_errors += o.decode_errors;
-    pending_sets += o.pending_sets;
-    pending_decoded += o.pending_decoded;
-    unknown_template_sets += o.unknown_template_sets;
-    unknown_template_bytes += o.unknown_template_bytes;
-    sequence += o.sequence;
-    return *this;
-}
-
-DecoderTotals& DecoderTotals::operator+=(const DecoderTotals& o) noexcept {
-    packets += o.packets;
-    records += o.records;
-    decode_errors += o.decode_errors;
-    unknown_template += o.unknown_template;
-    sequence_lost += o.sequence_lost;
-    sequence_reordered += o.sequence_reordered;
-    sequence_duplicate += o.sequence_duplicate;
-    templates += o.templates;
-    stream_limit_drops += o.stream_limit_drops;
-    interface_counter_rejects += o.interface_counter_rejects;
-    return *this;
-}
-
 const char* stream_protocol_name(std::uint16_t version) noexcept {
     switch (version) {
         case 5:

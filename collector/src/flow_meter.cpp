@@ -21,17 +21,6 @@ std::uint64_t word(const std::uint8_t* p) noexcept {
 
 }  // namespace
 
-MeterStats& MeterStats::operator+=(const MeterStats& o) noexcept {
-    packets += o.packets;
-    bytes += o.bytes;
-    flows_created += o.flows_created;
-    flows_expired += o.flows_expired;
-    evictions += o.evictions;
-    fragments_unmatched += o.fragments_unmatched;
-    fragment_table_resets += o.fragment_table_resets;
-    return *this;
-}
-
 // Whole 8-byte words of both addresses, then the rest: boost::hash_combine as elsewhere in the collector
 // (the flat map mixes the result once more).
 std::size_t hash_addresses(const std::array<std::uint8_t, 16>& src, const std::array<std::uint8_t, 16>& dst) noexcept {

@@ -4,15 +4,12 @@
 
 namespace flowguard::collector {
 
-SpanMeterStats& SpanMeterStats::operator+=(const SpanMeterStats& o) noexcept {
-    frames += o.frames;
-    not_ip += o.not_ip;
-    truncated += o.truncated;
-    malformed += o.malformed;
-    dns_messages += o.dns_messages;
-    dns_errors += o.dns_errors;
-    flows += o.flows;
-    return *this;
+boost::json::object span_meter_summary(const SpanMeterStats& stats, const CaptureDrops& drops) {
+    boost::json::object summary;
+    add_to_summary(summary, stats, kSpanMeterStats);
+    add_to_summary(summary, stats.flows, kMeterStats);
+    add_to_summary(summary, drops, kCaptureDrops);
+    return summary;
 }
 
 DnsExtract extract_dns(const PacketView& packet, std::uint64_t time_ns, DnsEvent& event) noexcept {

@@ -1,7 +1,7 @@
 #include <flowguard/collector/span_meter.hpp>
 #include <flowguard/collector/udp_receiver.hpp>
 #include <flowguard/core/clock.hpp>
-#include <flowguard/core/counter.hpp>
+#include <flowguard/core/flow_batch.hpp>
 
 #include <fmt/format.h>
 
@@ -76,24 +76,10 @@ struct UdpReceiver::Buffers {
     std::vector<mmsghdr> messages;
 };
 
-UdpReceiver::UdpReceiver(const CollectorConfig& config, ShardRouter router, std::vector<BatchChannel*> channels,
-                         std::vector<DnsChannel*> dns_channels)
-    : config_(config),
-      router_(std::move(router)),
-      flows_(std::move(channels)),
-      dns_(std::move(dns_channels)),
-      decoder_(config),
-      buffers_(std::make_unique<Buffers>(config.recv_batch, config.max_datagram)) {
+UdpReceiver::UdpReceiver(const CollectorConfig& config)
+    : config_(config), decoder_(config), buffers_(std::make_unique<Buffers>(config.recv_batch, config.max_datagram)) {
     decoded_.reserve(4096);
-    if (!dns_.empty()) {
-        // DNS answers in sFlow packet samples feed passive DNS in the shards, as the span meter's do.
-        decoder_.on_sampled_packet([this](const PacketView& packet, const FlowRecord& record) {
-            DnsEvent event;
-            if (extract_dns(packet, record.time_received_ns, event) != DnsExtract::ok) return;
-            add_single_writer(counters_.dns_events);
-            if (!dns_.add(router_.shard_of(event), event, burst_received_ns_)) add_single_writer(counters_.dns_drops);
-        });
-    }
+    sampled_dns_.reserve(16);
 }
 
 UdpReceiver::~UdpReceiver() = default;
@@ -160,7 +146,7 @@ void UdpReceiver::read_drop_counter(Socket& socket) {
 
 void UdpReceiver::note_kernel_drops(Socket& socket, std::uint32_t observed) {
     if (const auto dropped = kernel_drops_since(socket.kernel_drops, observed)) {
-        add_single_writer(counters_.kernel_drops, dropped);
+        counters_.kernel_drops += dropped;
         socket.kernel_drops = observed;
     }
 }
@@ -170,8 +156,7 @@ std::size_t UdpReceiver::read_burst(Socket& socket, int flags) {
     const int n = recvmmsg(socket.fd, buffers_->messages.data(), static_cast<unsigned>(buffers_->messages.size()),
                            flags, nullptr);
     if (n <= 0) {
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            add_single_writer(counters_.receive_errors);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ++counters_.receive_errors;
         return 0;
     }
     const std::uint64_t received = wall_clock_ns();  // one clock read per burst: datagrams in it arrived together
@@ -185,9 +170,9 @@ std::size_t UdpReceiver::read_burst(Socket& socket, int flags) {
                 note_kernel_drops(socket, dropped);
             }
         }
-        add_single_writer(counters_.bytes, m.msg_len);
+        counters_.bytes += m.msg_len;
         if (m.msg_hdr.msg_flags & MSG_TRUNC) {  // longer than the slot: a partial datagram is never decoded
-            add_single_writer(counters_.truncated);
+            ++counters_.truncated;
             continue;
         }
         ExportPacket packet;
@@ -206,16 +191,16 @@ std::size_t UdpReceiver::read_burst(Socket& socket, int flags) {
         packet.payload = std::span<const std::uint8_t>(
             buffers_->data.data() + static_cast<std::size_t>(i) * buffers_->slot_size, m.msg_len);
         packet.received_ns = received;
-        burst_received_ns_ = received;
-        // Routed datagram by datagram: the decoded records are still in L1 when they are copied into the
-        // shards' batches (a whole burst of them would not be).
+        // Delivered datagram by datagram: the decoded records are still in L1 when the pipeline copies them
+        // into the shards' batches (a whole burst of them would not be).
         decoded_.clear();
+        sampled_dns_.clear();
         decoder_.decode(packet, decoded_);
         records += decoded_.size();
-        route(decoded_, received);
+        sink_->deliver(sampled_dns_, decoded_, received);
     }
-    add_single_writer(counters_.datagrams, static_cast<std::uint64_t>(n));
-    add_single_writer(counters_.records, records);
+    counters_.datagrams += static_cast<std::uint64_t>(n);
+    counters_.records += records;
     return static_cast<std::size_t>(n);
 }
 
@@ -229,22 +214,8 @@ std::uint16_t UdpReceiver::bound_port(std::size_t index) const {
     return 0;
 }
 
-void UdpReceiver::route(const std::vector<FlowRecord>& records, std::uint64_t now) {
-    std::uint64_t dropped = 0;
-    for (const auto& r : records) {
-        if (!flows_.add(router_.shard_of(r), r, now)) ++dropped;  // the shard holds every batch: never wait
-    }
-    if (dropped) add_single_writer(counters_.ring_drops, dropped);
-}
-
-// Partly filled batches whose first item arrived before `older_than_ns` go to their shards.
-void UdpReceiver::hand_over(std::uint64_t older_than_ns) {
-    flows_.hand_over(older_than_ns);
-    dns_.hand_over(older_than_ns);
-}
-
 void UdpReceiver::housekeeping(std::uint64_t now) {
-    hand_over(now - kMaxBatchAgeNs);
+    sink_->tick(now);
     if (now - last_expiry_ns_ > 500'000'000ull) {  // data pending a template expires even when all is quiet
         decoder_.expire(now);
         last_expiry_ns_ = now;
@@ -257,12 +228,12 @@ void UdpReceiver::housekeeping(std::uint64_t now) {
 }
 
 void UdpReceiver::publish_stats() {
-    auto snap = decoder_.snapshot();  // built outside the lock
+    ReceiverSnapshot snap{counters_, decoder_.snapshot()};  // built outside the lock
     std::lock_guard lock(published_mutex_);
     published_ = std::move(snap);
 }
 
-DecoderSnapshot UdpReceiver::published_stats() const {
+ReceiverSnapshot UdpReceiver::published() const {
     std::lock_guard lock(published_mutex_);
     return published_;
 }
@@ -279,7 +250,7 @@ void UdpReceiver::run_polling(const std::atomic<bool>& stop) {
     std::vector<pollfd> fds;
     for (const auto& s : sockets_) fds.push_back(pollfd{s->fd, POLLIN, 0});
     while (!stop.load(std::memory_order_acquire)) {
-        const bool partial = flows_.partial() || dns_.partial();
+        const bool partial = sink_->holding();
         std::size_t datagrams = 0;
         bool slots_filled = false;
         if (::poll(fds.data(), fds.size(), partial ? 2 : 100) > 0) {
@@ -319,12 +290,22 @@ void UdpReceiver::run_blocking(const std::atomic<bool>& stop) {
         const auto now = wall_clock_ns();
         housekeeping(now);
         nap_after(datagrams, datagrams == buffers_->messages.size(), now);
-        const bool partial = flows_.partial() || dns_.partial();
+        const bool partial = sink_->holding();
         if (partial != short_wait) set_wait(partial);
     }
 }
 
-void UdpReceiver::run(const std::atomic<bool>& stop) {
+void UdpReceiver::run(const std::atomic<bool>& stop, RecordSink& sink) {
+    sink_ = &sink;
+    if (sink.wants_dns()) {
+        // DNS answers in sFlow packet samples feed passive DNS in the shards, as the span meter's do.
+        decoder_.on_sampled_packet([this](const PacketView& packet, const FlowRecord& record) {
+            DnsEvent event;
+            if (extract_dns(packet, record.time_received_ns, event) != DnsExtract::ok) return;
+            ++counters_.dns_events;
+            sampled_dns_.push_back(event);
+        });
+    }
     if (sockets_.size() == 1)
         run_blocking(stop);
     else
@@ -339,9 +320,10 @@ void UdpReceiver::run(const std::atomic<bool>& stop) {
         }
         read_drop_counter(*s);
     }
-    hand_over(UINT64_MAX);
+    sink.tick(UINT64_MAX);
     decoder_.finish();
     publish_stats();
+    sink_ = nullptr;
 }
 
 }  // namespace flowguard::collector

@@ -1,3 +1,5 @@
+#include "json_fields.hpp"
+
 #include <flowguard/core/time_format.hpp>
 #include <flowguard/exporters/dns_format.hpp>
 
@@ -80,19 +82,49 @@ void append_dns_json(fmt::memory_buffer& out, const DnsEvent& e) {
     out.append(std::string_view("}\n"));
 }
 
-void DnsLineWriter::write(std::span<const DnsEvent> events) {
-    for (const auto& event : events) append_dns_json(buffer_, event);
-    lines_ += events.size();
-    if (buffer_.size() > (64u << 10)) flush();
+bool is_dns_json(const boost::json::object& line) noexcept {
+    return line.contains("qname");
 }
 
-bool DnsLineWriter::flush() {
-    if (buffer_.size() && std::fwrite(buffer_.data(), 1, buffer_.size(), out_) != buffer_.size()) {
-        buffer_.clear();
+bool read_dns_json(const boost::json::object& o, DnsEvent& event, std::string& error) {
+    using namespace json_fields;
+    std::string_view type, qname;
+    if (!read_text(o, "type", type, error) || !read_text(o, "qname", qname, error)) return false;
+    event.response = type == "response";
+    event.qname.assign(qname.substr(0, kDnsNameMax));
+    bool truncated = false;
+    if (const auto* v = o.if_contains("answers_truncated"); v && v->is_bool()) truncated = v->as_bool();
+    event.truncated_answers = truncated;
+    if (!read_number(o, "time_ns", event.time_ns, error) || !read_address(o, "client", event.client, error) ||
+        !read_address(o, "server", event.server, error) || !read_number(o, "client_port", event.client_port, error) ||
+        !read_number(o, "id", event.id, error) || !read_number(o, "qtype", event.qtype, error) ||
+        !read_number(o, "rcode", event.rcode, error) || !read_number(o, "ttl", event.min_ttl, error))
         return false;
+    if (const auto* answers = o.if_contains("answers"); answers && answers->is_array()) {
+        for (const auto& a : answers->as_array()) {
+            if (event.address_count >= event.addresses.size()) {
+                event.truncated_answers = true;
+                break;
+            }
+            const auto address = a.is_string() ? IpAddress::parse(std::string_view(a.as_string())) : std::nullopt;
+            if (!address) {
+                error = "answers: an entry is not an IP address";
+                return false;
+            }
+            event.addresses[event.address_count++] = *address;
+        }
     }
-    buffer_.clear();
-    return std::fflush(out_) == 0 && !std::ferror(out_);
+    if (const auto* cnames = o.if_contains("cnames"); cnames && cnames->is_array()) {
+        for (const auto& c : cnames->as_array()) {
+            if (event.cname_count >= event.cnames.size()) break;
+            if (!c.is_string()) {
+                error = "cnames: an entry is not a name";
+                return false;
+            }
+            event.cnames[event.cname_count++].assign(std::string_view(c.as_string()).substr(0, kDnsNameMax));
+        }
+    }
+    return true;
 }
 
 }  // namespace flowguard::exporters

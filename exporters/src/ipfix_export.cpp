@@ -235,4 +235,41 @@ IpfixUdpExporter::~IpfixUdpExporter() {
     if (fd_ >= 0) ::close(fd_);
 }
 
+void IpfixUdpExporter::add(std::span<const FlowRecord> records, std::uint64_t export_ns) {
+    std::lock_guard lock(mutex_);
+    for (const auto& r : records) encoder_.add(r, export_ns);
+}
+
+void IpfixUdpExporter::flush(std::uint64_t export_ns, std::uint64_t older_than_ns) {
+    std::lock_guard lock(mutex_);
+    if (older_than_ns != 0 && export_ns < flushed_ns_ + older_than_ns) return;
+    flushed_ns_ = export_ns;
+    encoder_.flush(export_ns);
+}
+
+IpfixEncoderStats IpfixUdpExporter::stats() const {
+    std::lock_guard lock(mutex_);
+    return encoder_.stats();
+}
+
+std::uint64_t IpfixUdpExporter::send_errors() const {
+    std::lock_guard lock(mutex_);
+    return send_errors_;
+}
+
+void IpfixUdpExporter::summarize(boost::json::object& summary) const {
+    const auto s = stats();
+    summary["ipfix_messages"] = s.messages;
+    summary["ipfix_records"] = s.records;
+    summary["ipfix_send_errors"] = send_errors();
+}
+
+void IpfixExportStage::on_flows(std::span<const FlowRecord> records, std::uint64_t now_ns, Alerts&) {
+    exporter_.add(records, now_ns);
+}
+
+void IpfixExportStage::flush(std::uint64_t now_ns) {
+    exporter_.flush(now_ns, finished_ ? 0 : 1'000'000'000ull);
+}
+
 }  // namespace flowguard::exporters

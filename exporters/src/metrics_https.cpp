@@ -54,7 +54,7 @@ std::string base64(std::string_view text) {
 }  // namespace
 
 struct HttpsMetricsServer::Impl {
-    Impl(const MetricsConfig& config, MetricsProvider p)
+    Impl(const MetricsConfig& config, HttpsMetricsServer::Render p)
         : provider(std::move(p)), tls(asio::ssl::context::tls_server), acceptor(io) {
         if (!config.username.empty())
             expected_authorization = "Basic " + base64(config.username + ":" + config.password);
@@ -135,7 +135,7 @@ struct HttpsMetricsServer::Impl {
         } else {
             response.result(http::status::ok);
             response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-            response.body() = render_metrics(provider);
+            provider(response.body());
         }
         response.prepare_payload();
         return response;
@@ -148,7 +148,7 @@ struct HttpsMetricsServer::Impl {
                CRYPTO_memcmp(given.data(), expected_authorization.data(), given.size()) == 0;
     }
 
-    MetricsProvider provider;
+    HttpsMetricsServer::Render provider;
     std::string expected_authorization;  // empty: no basic auth
     asio::io_context io;
     asio::ssl::context tls;
@@ -157,7 +157,7 @@ struct HttpsMetricsServer::Impl {
     std::thread thread;
 };
 
-HttpsMetricsServer::HttpsMetricsServer(const MetricsConfig& config, MetricsProvider provider)
+HttpsMetricsServer::HttpsMetricsServer(const MetricsConfig& config, Render provider)
     : impl_(std::make_unique<Impl>(config, std::move(provider))) {}
 
 HttpsMetricsServer::~HttpsMetricsServer() = default;

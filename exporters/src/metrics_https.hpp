@@ -5,14 +5,18 @@
 #include <flowguard/core/config.hpp>
 #include <flowguard/exporters/metrics.hpp>
 
+#include <functional>
 #include <memory>
+#include <string>
 
 namespace flowguard::exporters {
 
 class HttpsMetricsServer {
 public:
+    // Writes one scrape's text exposition.
+    using Render = std::function<void(std::string& body)>;
     // Throws std::runtime_error naming the file or address that is unusable.
-    HttpsMetricsServer(const MetricsConfig& config, MetricsProvider provider);
+    HttpsMetricsServer(const MetricsConfig& config, Render render);
     ~HttpsMetricsServer();
     HttpsMetricsServer(const HttpsMetricsServer&) = delete;
     HttpsMetricsServer& operator=(const HttpsMetricsServer&) = delete;

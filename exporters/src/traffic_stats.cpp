@@ -1,6 +1,9 @@
 #include <flowguard/exporters/traffic_stats.hpp>
 
 #include <algorithm>
+#include <map>
+#include <string>
+#include <tuple>
 
 namespace flowguard::exporters {
 namespace {
@@ -197,6 +200,69 @@ void TrafficStats::roll(std::uint64_t now_ns) {
     window_dst_.clear();
     window_pairs_.clear();
     window_start_ns_ = now_ns;
+}
+
+void TrafficStage::on_flows(std::span<const FlowRecord> records, std::uint64_t, Alerts&) {
+    for (const auto& r : records) stats_.add(r);
+}
+
+void TrafficStage::publish() {
+    auto snap = stats_.snapshot();  // copied outside the lock
+    std::lock_guard lock(mutex_);
+    published_ = std::move(snap);
+}
+
+TrafficSnapshot TrafficStage::published() const {
+    std::lock_guard lock(mutex_);
+    return published_;
+}
+
+void write_traffic_metrics(MetricSink& sink, std::span<const TrafficStage* const> shards,
+                           const ApplicationMap& applications, ExporterLabels& labels, std::size_t top_k) {
+    TrafficSnapshot t;
+    for (const auto* shard : shards) t.merge(shard->published(), top_k);
+    std::map<std::tuple<std::string, std::string, std::string>, TrafficTotals> by_interface;
+    for (const auto& [key, totals] : t.interfaces)
+        by_interface[{labels.exporter(key.exporter), labels.interface(key.exporter, key.if_index),
+                      key.out ? "out" : "in"}] += totals;
+    if (t.other_interfaces.flows != 0) by_interface[{"other", "other", "in"}] += t.other_interfaces;
+    for (const auto& [l, totals] : by_interface)
+        write_metrics(sink, totals, kInterfaceTraffic, {std::get<0>(l), std::get<1>(l), std::get<2>(l)});
+    std::map<std::string_view, TrafficTotals> protocols;
+    for (std::size_t p = 0; p < t.protocols.size(); ++p)
+        if (t.protocols[p].flows != 0) protocols[protocol_label(static_cast<std::uint8_t>(p))] += t.protocols[p];
+    for (const auto& [name, totals] : protocols) write_metrics(sink, totals, kProtocolTraffic, {name});
+    const auto& names = applications.names();
+    for (std::size_t a = 0; a < t.applications.size() && a < names.size(); ++a)
+        if (t.applications[a].flows != 0) write_metrics(sink, t.applications[a], kApplicationTraffic, {names[a]});
+    for (std::size_t r = 0; r < t.talkers.size(); ++r)
+        sink.add("flowguard_top_talker_bytes", {std::to_string(r + 1), t.talkers[r].address.to_string()},
+                 static_cast<double>(t.talkers[r].bytes));
+    for (std::size_t r = 0; r < t.destinations.size(); ++r)
+        sink.add("flowguard_top_destination_bytes", {std::to_string(r + 1), t.destinations[r].address.to_string()},
+                 static_cast<double>(t.destinations[r].bytes));
+    for (std::size_t r = 0; r < t.conversations.size(); ++r)
+        sink.add("flowguard_top_conversation_bytes",
+                 {std::to_string(r + 1), t.conversations[r].address.to_string(), t.conversations[r].peer.to_string()},
+                 static_cast<double>(t.conversations[r].bytes));
+}
+
+void append_traffic_metric_specs(std::vector<MetricSpec>& catalog) {
+    append_metric_specs(catalog, kInterfaceTraffic, {"exporter", "if_index", "direction"});
+    append_metric_specs(catalog, kProtocolTraffic, {"protocol"});
+    append_metric_specs(catalog, kApplicationTraffic, {"application"});
+    catalog.push_back({"flowguard_top_talker_bytes",
+                       MetricType::gauge,
+                       "Top sources by bytes in the last complete window (metrics.top_window).",
+                       {"rank", "address"}});
+    catalog.push_back({"flowguard_top_destination_bytes",
+                       MetricType::gauge,
+                       "Top destinations by bytes in the last complete window.",
+                       {"rank", "address"}});
+    catalog.push_back({"flowguard_top_conversation_bytes",
+                       MetricType::gauge,
+                       "Top source/destination pairs by bytes in the last complete window.",
+                       {"rank", "src", "dst"}});
 }
 
 }  // namespace flowguard::exporters

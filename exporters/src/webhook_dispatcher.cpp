@@ -82,7 +82,7 @@ void WebhookDispatcher::stop(std::chrono::nanoseconds grace) {
         if (hook->thread.joinable()) hook->thread.join();
 }
 
-void WebhookDispatcher::submit(const std::vector<Alert>& alerts) {
+void WebhookDispatcher::publish(std::span<const Alert> alerts) {
     for (auto& hook : hooks_) {
         for (const auto& alert : alerts) {
             if (alert.severity < hook->min_severity) continue;
@@ -147,6 +147,35 @@ std::vector<WebhookStats> WebhookDispatcher::stats() const {
         out.back().spool_depth = hook->spool.depth();
     }
     return out;
+}
+
+void WebhookDispatcher::write_metrics(MetricSink& sink) const {
+    for (const auto& s : stats()) {
+        flowguard::write_metrics(sink, s, kWebhookStats, {s.name});
+        for (const auto& [reason, n] : s.failures)
+            sink.add("flowguard_webhook_failures_total", {s.name, reason}, static_cast<double>(n));
+    }
+}
+
+boost::json::array WebhookDispatcher::summarize() const {
+    boost::json::array hooks;
+    for (const auto& s : stats()) {
+        boost::json::object failures;
+        for (const auto& [reason, n] : s.failures) failures[reason] = n;
+        boost::json::object hook{{"name", s.name}, {"failures", std::move(failures)}};
+        add_to_summary(hook, s, kWebhookStats);
+        hooks.push_back(std::move(hook));
+    }
+    return hooks;
+}
+
+void append_webhook_metric_specs(std::vector<MetricSpec>& catalog) {
+    append_metric_specs(catalog, kWebhookStats, {"webhook"});
+    catalog.push_back({"flowguard_webhook_failures_total",
+                       MetricType::counter,
+                       "Failed delivery attempts by reason: connect, timeout, tls, http_status (retried), rejected, "
+                       "spool (kept in rejected/).",
+                       {"webhook", "reason"}});
 }
 
 }  // namespace flowguard::exporters

@@ -1,4 +1,5 @@
 #include <flowguard/exporters/flow_format.hpp>
+#include <flowguard/exporters/line_output.hpp>
 
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
@@ -129,10 +130,15 @@ TEST_CASE("unnamed protocols are printed as their number; IPv6 networks are mask
 TEST_CASE("CSV has a header and one line per record") {
     std::FILE* f = std::tmpfile();
     REQUIRE(f);
-    exporters::FlowLineWriter writer(f, exporters::FlowFormat::csv);
+    const auto& csv = *exporters::find_flow_format("csv");
+    exporters::LineOutput output(std::string(csv.header) + "\n",
+                                 std::make_unique<exporters::FdTransport>(fileno(f), "tmpfile", false));
+    exporters::FlowOutputStage writer(csv, output);
     const std::array records{sample(), sample()};
-    writer.write(records);
-    REQUIRE(writer.flush());
+    Alerts alerts;
+    writer.on_flows(records, 0, alerts);
+    writer.flush(0);
+    REQUIRE_FALSE(output.failed());
     std::rewind(f);
     char line[1024];
     REQUIRE(std::fgets(line, sizeof line, f));
@@ -140,6 +146,6 @@ TEST_CASE("CSV has a header and one line per record") {
     REQUIRE(std::fgets(line, sizeof line, f));
     CHECK(std::string(line).starts_with("IPFIX,1700000000123456789,192.0.2.1,42,100,"));
     CHECK(std::string(line).find(",10.1.2.3,198.51.100.77,6,50000,443,") != std::string::npos);
-    CHECK(writer.lines_written() == 2);
+    CHECK(output.lines_written() == 2);
     std::fclose(f);
 }

@@ -1,12 +1,10 @@
 #pragma once
-// One capture thread of the pipeline: a live span-port capture (libpcap), metered into one-way flows with
-// passive DNS, whose records and DNS events are routed to the shards exactly like a receive thread's. It
-// never blocks on a shard: what a full shard cannot take is dropped and counted.
+// One capture thread of the live pipeline, a source: a live span-port capture (libpcap), metered into one-way
+// flows with passive DNS, delivered to the pipeline exactly as a receive thread's records are.
 #include <flowguard/collector/packet_capture.hpp>
-#include <flowguard/collector/shard_router.hpp>
 #include <flowguard/collector/span_meter.hpp>
 #include <flowguard/core/config.hpp>
-#include <flowguard/core/flow_batch.hpp>
+#include <flowguard/core/stage.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -16,13 +14,6 @@
 
 namespace flowguard::collector {
 
-// Written by the capture thread only; readable from any thread.
-// (What was metered is in the published SpanMeterStats; these are the hand-over losses.)
-struct CaptureCounters {
-    std::atomic<std::uint64_t> ring_drops{0};  // flow records a full shard could not take
-    std::atomic<std::uint64_t> dns_drops{0};   // DNS events a full shard could not take
-};
-
 // What the capture thread publishes once a second (and at the end) for the metrics and the summary.
 struct CaptureSnapshot {
     SpanMeterStats meter;
@@ -30,38 +21,36 @@ struct CaptureSnapshot {
     std::size_t active_flows = 0;
 };
 
-class CaptureReceiver {
+class CaptureReceiver final : public Source {
 public:
-    // `flow_channels[s]` / `dns_channels[s]` carry to shard s; no DNS channels = DNS events are not routed.
-    CaptureReceiver(const MeterConfig& config, PacketCapture capture, ShardRouter router,
-                    std::vector<BatchChannel*> flow_channels, std::vector<DnsChannel*> dns_channels);
+    CaptureReceiver(const MeterConfig& config, PacketCapture capture);
     CaptureReceiver(const CaptureReceiver&) = delete;
     CaptureReceiver& operator=(const CaptureReceiver&) = delete;
 
+    std::string_view kind() const override { return "capture"; }
     // Captures until `stop` is set (seen within the capture's read timeout), then ends every flow in the
     // table and hands everything over. Call from the capture thread.
-    void run(const std::atomic<bool>& stop);
+    void run(const std::atomic<bool>& stop, RecordSink& sink) override;
 
     const std::string& interface() const noexcept { return interface_; }
-    const CaptureCounters& counters() const noexcept { return counters_; }
     CaptureSnapshot published() const;
 
 private:
-    void route(std::uint64_t now_ns);
+    void hand_over(RecordSink& sink, std::uint64_t now_ns);
     void publish();
 
     std::string interface_;
     PacketCapture capture_;
     SpanMeter meter_;
-    ShardRouter router_;
-    ShardBatcher<FlowBatch> flows_;
-    ShardBatcher<DnsBatch> dns_;
-    bool route_dns_;
     std::vector<FlowRecord> metered_;
     std::vector<DnsEvent> dns_events_;
-    CaptureCounters counters_;
     mutable std::mutex published_mutex_;
     CaptureSnapshot published_;
 };
+
+// Opens the live captures of meter.interface: meter.capture_threads of them, which share the interface through
+// one PACKET_FANOUT group (hash of the flow) when there are several. Throws std::runtime_error naming the
+// interface (no such device, no CAP_NET_RAW).
+std::vector<PacketCapture> open_live_captures(const MeterConfig& meter);
 
 }  // namespace flowguard::collector

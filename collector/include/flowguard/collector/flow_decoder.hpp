@@ -9,6 +9,7 @@
 #include <flowguard/collector/interface_counters.hpp>
 #include <flowguard/collector/packet_parser.hpp>
 #include <flowguard/core/config.hpp>
+#include <flowguard/core/counters.hpp>
 #include <flowguard/core/flow_record.hpp>
 
 #include <cstdint>
@@ -58,6 +59,29 @@ struct DecoderTotals {
     // holds counts once per thread (the summary counts distinct ones instead).
     DecoderTotals& operator+=(const DecoderTotals& o) noexcept;
 };
+
+// The summary's top-level decoder totals; unlabelled metrics.
+inline constexpr CounterTable<DecoderTotals, 10> kDecoderTotals{{
+    {"packets", counter_ref<&DecoderTotals::packets>},
+    {"records", counter_ref<&DecoderTotals::records>},
+    {"decode_errors", counter_ref<&DecoderTotals::decode_errors>},
+    {"unknown_template", counter_ref<&DecoderTotals::unknown_template>},
+    {"sequence_lost", counter_ref<&DecoderTotals::sequence_lost>},
+    {"sequence_reordered", counter_ref<&DecoderTotals::sequence_reordered>},
+    {"sequence_duplicate", counter_ref<&DecoderTotals::sequence_duplicate>},
+    {"templates", counter_ref<&DecoderTotals::templates>, Merge::sum, "flowguard_templates", MetricType::gauge,
+     "Templates held (all exporters)."},
+    {"stream_limit_drops", counter_ref<&DecoderTotals::stream_limit_drops>, Merge::sum,
+     "flowguard_stream_limit_drops_total", MetricType::counter,
+     "Datagrams from exporter streams beyond collector.max_streams."},
+    {"interface_counter_rejects", counter_ref<&DecoderTotals::interface_counter_rejects>},
+}};
+static_assert(sizeof(DecoderTotals) == sizeof(std::uint64_t) * kDecoderTotals.size());
+
+inline DecoderTotals& DecoderTotals::operator+=(const DecoderTotals& o) noexcept {
+    merge_counters(*this, o, kDecoderTotals);
+    return *this;
+}
 
 // "netflow_v5", "netflow_v9", "ipfix" or "sflow5" for a StreamKey::version.
 const char* stream_protocol_name(std::uint16_t version) noexcept;

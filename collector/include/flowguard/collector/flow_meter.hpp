@@ -5,6 +5,7 @@
 // replays exactly as it was recorded.
 #include <flowguard/collector/packet_parser.hpp>
 #include <flowguard/core/config.hpp>
+#include <flowguard/core/counters.hpp>
 #include <flowguard/core/flow_record.hpp>
 
 #include <boost/unordered/unordered_flat_map.hpp>
@@ -25,6 +26,24 @@ struct MeterStats {
 
     MeterStats& operator+=(const MeterStats& o) noexcept;
 };
+
+inline constexpr CounterTable<MeterStats, 7> kMeterStats{{
+    {"packets", counter_ref<&MeterStats::packets>},
+    {"bytes", counter_ref<&MeterStats::bytes>},
+    {"flows_created", counter_ref<&MeterStats::flows_created>},
+    {"records", counter_ref<&MeterStats::flows_expired>, Merge::sum, "flowguard_meter_records_total",
+     MetricType::counter, "Flow records the meter produced (flows ended or reported)."},
+    {"evictions", counter_ref<&MeterStats::evictions>, Merge::sum, "flowguard_meter_evictions_total",
+     MetricType::counter, "Flows evicted early because the flow table was full."},
+    {"fragments_unmatched", counter_ref<&MeterStats::fragments_unmatched>},
+    {"", counter_ref<&MeterStats::fragment_table_resets>},
+}};
+static_assert(sizeof(MeterStats) == sizeof(std::uint64_t) * kMeterStats.size());
+
+inline MeterStats& MeterStats::operator+=(const MeterStats& o) noexcept {
+    merge_counters(*this, o, kMeterStats);
+    return *this;
+}
 
 // IPFIX flowEndReason values (RFC 7011 / IANA).
 enum class FlowEndReason : std::uint8_t { idle = 1, active = 2, end_of_flow = 3, forced = 4, lack_of_resources = 5 };

@@ -2,6 +2,7 @@
 // Interface counters reported by exporters (sFlow v5 generic interface counter samples), kept so that
 // utilisation per agent interface can be shown without polling SNMP. The table is bounded: an agent that
 // reports more interfaces than the cap is counted, not stored.
+#include <flowguard/core/counters.hpp>
 #include <flowguard/core/ip_address.hpp>
 
 #include <boost/container_hash/hash.hpp>
@@ -40,6 +41,30 @@ struct InterfaceCounters {
     std::uint64_t out_discards = 0;
     std::uint64_t out_errors = 0;
 };
+
+// Its counters as summary entries and metrics: {exporter, if_index}, and each counter's direction.
+inline constexpr CounterTable<InterfaceCounters, 1> kInterfaceSpeed{{
+    {"speed_bps", counter_ref<&InterfaceCounters::speed_bps>, Merge::max, "flowguard_interface_speed_bytes",
+     MetricType::gauge, "Interface speed in bytes per second (sFlow ifSpeed / 8).", 1.0 / 8},
+}};
+inline constexpr CounterTable<InterfaceCounters, 8> kInterfaceCounters{{
+    {"in_octets", counter_ref<&InterfaceCounters::in_octets>, Merge::sum, "flowguard_interface_octets_total",
+     MetricType::counter, "Interface octets reported by sFlow counter samples.", 1, "in"},
+    {"in_packets", counter_ref<&InterfaceCounters::in_packets>, Merge::sum, "flowguard_interface_packets_total",
+     MetricType::counter, "Interface packets reported by sFlow counter samples.", 1, "in"},
+    {"in_errors", counter_ref<&InterfaceCounters::in_errors>, Merge::sum, "flowguard_interface_errors_total",
+     MetricType::counter, "Interface errors reported by sFlow counter samples.", 1, "in"},
+    {"in_discards", counter_ref<&InterfaceCounters::in_discards>, Merge::sum, "flowguard_interface_discards_total",
+     MetricType::counter, "Interface discards reported by sFlow counter samples.", 1, "in"},
+    {"out_octets", counter_ref<&InterfaceCounters::out_octets>, Merge::sum, "flowguard_interface_octets_total",
+     MetricType::counter, "Interface octets reported by sFlow counter samples.", 1, "out"},
+    {"out_packets", counter_ref<&InterfaceCounters::out_packets>, Merge::sum, "flowguard_interface_packets_total",
+     MetricType::counter, "Interface packets reported by sFlow counter samples.", 1, "out"},
+    {"out_errors", counter_ref<&InterfaceCounters::out_errors>, Merge::sum, "flowguard_interface_errors_total",
+     MetricType::counter, "Interface errors reported by sFlow counter samples.", 1, "out"},
+    {"out_discards", counter_ref<&InterfaceCounters::out_discards>, Merge::sum, "flowguard_interface_discards_total",
+     MetricType::counter, "Interface discards reported by sFlow counter samples.", 1, "out"},
+}};
 
 class InterfaceCounterTable {
 public:

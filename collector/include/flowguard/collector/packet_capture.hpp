@@ -2,6 +2,8 @@
 // Raw packets from libpcap: a pcap/pcapng file (capture time is the clock) or a live interface (TPACKET_V3
 // ring as libpcap sets it up, optional PACKET_FANOUT group so several capture threads share one interface).
 // Live capture needs CAP_NET_RAW (and CAP_NET_ADMIN for promiscuous mode on some drivers), not root.
+#include <flowguard/core/counters.hpp>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -23,13 +25,20 @@ struct CaptureDrops {
     std::uint64_t dropped = 0;            // ps_drop: the capture buffer was full
     std::uint64_t interface_dropped = 0;  // ps_ifdrop
 
-    CaptureDrops& operator+=(const CaptureDrops& o) noexcept {
-        received += o.received;
-        dropped += o.dropped;
-        interface_dropped += o.interface_dropped;
-        return *this;
-    }
+    CaptureDrops& operator+=(const CaptureDrops& o) noexcept;
 };
+
+inline constexpr CounterTable<CaptureDrops, 3> kCaptureDrops{{
+    {"capture_received", counter_ref<&CaptureDrops::received>},
+    {"capture_dropped", counter_ref<&CaptureDrops::dropped>},
+    {"capture_interface_dropped", counter_ref<&CaptureDrops::interface_dropped>},
+}};
+static_assert(sizeof(CaptureDrops) == sizeof(std::uint64_t) * kCaptureDrops.size());
+
+inline CaptureDrops& CaptureDrops::operator+=(const CaptureDrops& o) noexcept {
+    merge_counters(*this, o, kCaptureDrops);
+    return *this;
+}
 
 struct RawPacket {
     const std::uint8_t* data = nullptr;

@@ -4,6 +4,7 @@
 // Fragmented IP datagrams are counted, not reassembled.
 #include <flowguard/collector/export_packet.hpp>
 #include <flowguard/collector/packet_capture.hpp>
+#include <flowguard/core/counters.hpp>
 
 #include <cstdint>
 #include <string>
@@ -17,15 +18,23 @@ struct CaptureStats {
     std::uint64_t truncated = 0;     // shorter than their headers say (snaplen or damage)
     std::uint64_t fragments = 0;     // IP fragments: not reassembled
 
-    CaptureStats& operator+=(const CaptureStats& o) noexcept {
-        frames += o.frames;
-        udp_datagrams += o.udp_datagrams;
-        other_frames += o.other_frames;
-        truncated += o.truncated;
-        fragments += o.fragments;
-        return *this;
-    }
+    CaptureStats& operator+=(const CaptureStats& o) noexcept;
 };
+
+// `decode`'s `capture` summary.
+inline constexpr CounterTable<CaptureStats, 5> kCaptureStats{{
+    {"frames", counter_ref<&CaptureStats::frames>},
+    {"udp_datagrams", counter_ref<&CaptureStats::udp_datagrams>},
+    {"other_frames", counter_ref<&CaptureStats::other_frames>},
+    {"truncated", counter_ref<&CaptureStats::truncated>},
+    {"fragments", counter_ref<&CaptureStats::fragments>},
+}};
+static_assert(sizeof(CaptureStats) == sizeof(std::uint64_t) * kCaptureStats.size());
+
+inline CaptureStats& CaptureStats::operator+=(const CaptureStats& o) noexcept {
+    merge_counters(*this, o, kCaptureStats);
+    return *this;
+}
 
 class PcapDatagramReader {
 public:

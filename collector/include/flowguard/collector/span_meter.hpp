@@ -2,7 +2,10 @@
 // One capture thread's work: frames -> parsed packets -> flow table, plus DNS messages -> DNS events.
 #include <flowguard/collector/flow_meter.hpp>
 #include <flowguard/collector/packet_capture.hpp>
+#include <flowguard/core/counters.hpp>
 #include <flowguard/core/dns_event.hpp>
+
+#include <boost/json/object.hpp>
 
 #include <vector>
 
@@ -19,6 +22,27 @@ struct SpanMeterStats {
 
     SpanMeterStats& operator+=(const SpanMeterStats& o) noexcept;
 };
+
+// With kMeterStats (the `flows` member) and kCaptureDrops: the `meter` summary of `meter`, `collect` and `run`.
+inline constexpr CounterTable<SpanMeterStats, 6> kSpanMeterStats{{
+    {"frames", counter_ref<&SpanMeterStats::frames>},
+    {"not_ip", counter_ref<&SpanMeterStats::not_ip>},
+    {"truncated", counter_ref<&SpanMeterStats::truncated>},
+    {"malformed", counter_ref<&SpanMeterStats::malformed>},
+    {"dns_messages", counter_ref<&SpanMeterStats::dns_messages>},
+    {"dns_errors", counter_ref<&SpanMeterStats::dns_errors>},
+}};
+static_assert(sizeof(SpanMeterStats) == sizeof(std::uint64_t) * kSpanMeterStats.size() + sizeof(MeterStats));
+
+inline SpanMeterStats& SpanMeterStats::operator+=(const SpanMeterStats& o) noexcept {
+    merge_counters(*this, o, kSpanMeterStats);
+    flows += o.flows;
+    return *this;
+}
+
+// What a span-port meter did: frames, packets, bytes, parse problems, flows created, records (flows ended and
+// reported), evictions, DNS, and the capture's own drops (pcap_stats; zero for files).
+boost::json::object span_meter_summary(const SpanMeterStats& stats, const CaptureDrops& drops);
 
 // Parses the DNS message in a UDP or TCP port-53 packet into `event`; false when there is none.
 // TCP: only a segment that starts with the 2-byte length and holds the whole message is read.

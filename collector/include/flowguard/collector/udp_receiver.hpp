@@ -1,15 +1,14 @@
 #pragma once
-// One receive thread of the collector pipeline. It owns one SO_REUSEPORT socket per listener (the kernel
-// keeps each exporter's 4-tuple on one socket, hence on one thread, so template state needs no locks),
-// reads with recvmmsg in batches, decodes in place, and routes each record by its internal host to a
-// shard's BatchChannel. It never blocks on a shard: when a shard holds every batch, records for it are
-// dropped and counted.
+// One receive thread of the collector: a pipeline source. It owns one SO_REUSEPORT socket per listener (the
+// kernel keeps each exporter's 4-tuple on one socket, hence on one thread, so template state needs no locks),
+// reads with recvmmsg in batches, decodes in place, and delivers each datagram's records (and the DNS
+// messages found in its sFlow packet samples) to the pipeline, which routes them to the shards.
 #include <flowguard/collector/flow_decoder.hpp>
 #include <flowguard/collector/receive_pacer.hpp>
-#include <flowguard/collector/shard_router.hpp>
 #include <flowguard/core/config.hpp>
+#include <flowguard/core/counters.hpp>
 #include <flowguard/core/dns_event.hpp>
-#include <flowguard/core/flow_batch.hpp>
+#include <flowguard/core/stage.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -20,17 +19,34 @@
 
 namespace flowguard::collector {
 
-// Written by the receive thread only (plain load+store, no locked instructions); readable from any thread.
-struct ReceiverCounters {
-    std::atomic<std::uint64_t> datagrams{0};
-    std::atomic<std::uint64_t> bytes{0};
-    std::atomic<std::uint64_t> records{0};
-    std::atomic<std::uint64_t> ring_drops{0};    // records dropped because a shard's channel was full
-    std::atomic<std::uint64_t> kernel_drops{0};  // SO_RXQ_OVFL: datagrams the kernel dropped on our sockets
-    std::atomic<std::uint64_t> receive_errors{0};
-    std::atomic<std::uint64_t> truncated{0};   // datagrams longer than collector.max_datagram: not decoded
-    std::atomic<std::uint64_t> dns_events{0};  // DNS messages found in sFlow packet samples
-    std::atomic<std::uint64_t> dns_drops{0};   // DNS events dropped because a shard's DNS channel was full
+// Counters of one receive thread, written by that thread; others read the copy it publishes.
+struct ReceiveCounters {
+    std::uint64_t datagrams = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t records = 0;
+    std::uint64_t kernel_drops = 0;  // SO_RXQ_OVFL / SO_MEMINFO: datagrams the kernel dropped on our sockets
+    std::uint64_t receive_errors = 0;
+    std::uint64_t truncated = 0;   // datagrams longer than collector.max_datagram: not decoded
+    std::uint64_t dns_events = 0;  // DNS messages found in sFlow packet samples
+};
+
+inline constexpr CounterTable<ReceiveCounters, 7> kReceiveCounters{{
+    {"", counter_ref<&ReceiveCounters::datagrams>},
+    {"", counter_ref<&ReceiveCounters::bytes>},
+    {"", counter_ref<&ReceiveCounters::records>},
+    {"kernel_drops", counter_ref<&ReceiveCounters::kernel_drops>, Merge::sum, "flowguard_kernel_drops_total",
+     MetricType::counter, "Datagrams the kernel dropped on flowguard's sockets (SO_RXQ_OVFL)."},
+    {"truncated_datagrams", counter_ref<&ReceiveCounters::truncated>, Merge::sum, "flowguard_truncated_datagrams_total",
+     MetricType::counter, "Datagrams longer than collector.max_datagram, not decoded."},
+    {"receive_errors", counter_ref<&ReceiveCounters::receive_errors>},
+    {"", counter_ref<&ReceiveCounters::dns_events>},  // in flowguard_dns_messages_total, with the meter's
+}};
+static_assert(sizeof(ReceiveCounters) == sizeof(std::uint64_t) * kReceiveCounters.size());
+
+// What a receive thread publishes (once a second, and at the end of run()).
+struct ReceiverSnapshot {
+    ReceiveCounters counters;
+    DecoderSnapshot decoder;
 };
 
 // Drops a socket's 32-bit drop counter moved on from `last` to `observed`. The counter is read two ways
@@ -41,13 +57,10 @@ constexpr std::uint32_t kernel_drops_since(std::uint32_t last, std::uint32_t obs
     return ahead > 0 ? static_cast<std::uint32_t>(ahead) : 0;
 }
 
-class UdpReceiver {
+class UdpReceiver final : public Source {
 public:
-    // `channels[s]` carries this receiver's records to shard s; `dns_channels[s]` (optional) the DNS messages
-    // found in sFlow packet samples.
-    UdpReceiver(const CollectorConfig& config, ShardRouter router, std::vector<BatchChannel*> channels,
-                std::vector<DnsChannel*> dns_channels = {});
-    ~UdpReceiver();
+    explicit UdpReceiver(const CollectorConfig& config);
+    ~UdpReceiver() override;
     UdpReceiver(const UdpReceiver&) = delete;
     UdpReceiver& operator=(const UdpReceiver&) = delete;
 
@@ -57,16 +70,16 @@ public:
     // The UDP port listener `index` is bound to (what the kernel chose for port 0); 0 if not open.
     std::uint16_t bound_port(std::size_t index) const;
 
+    std::string_view kind() const override { return "recv"; }
     // Receives until `stop` is set, then reads what the sockets still hold, hands over every record and
     // counts what is still pending a template. Call from the receive thread.
-    void run(const std::atomic<bool>& stop);
+    void run(const std::atomic<bool>& stop, RecordSink& sink) override;
 
     FlowDecoder& decoder() noexcept { return decoder_; }
     const FlowDecoder& decoder() const noexcept { return decoder_; }
-    const ReceiverCounters& counters() const noexcept { return counters_; }
-    // The decoder's counters as of the last publication (every second, and at the end of run()): safe to
-    // call from any thread; the receive thread takes the lock once a second, never per datagram.
-    DecoderSnapshot published_stats() const;
+    // The counters as of the last publication (every second, and at the end of run()): safe to call from any
+    // thread; the receive thread takes the lock once a second, never per datagram.
+    ReceiverSnapshot published() const;
 
 private:
     struct Socket;
@@ -76,26 +89,22 @@ private:
     void run_polling(const std::atomic<bool>& stop);
     void run_blocking(const std::atomic<bool>& stop);
     void housekeeping(std::uint64_t now);
-    void route(const std::vector<FlowRecord>& records, std::uint64_t now);
-    void hand_over(std::uint64_t older_than_ns);
     void nap_after(std::size_t datagrams, bool slots_filled, std::uint64_t now);
 
     CollectorConfig config_;
-    ShardRouter router_;
-    ShardBatcher<FlowBatch> flows_;
-    ShardBatcher<DnsBatch> dns_;
-    std::uint64_t burst_received_ns_ = 0;
+    RecordSink* sink_ = nullptr;  // set for the time of run()
     FlowDecoder decoder_;
     std::vector<std::unique_ptr<Socket>> sockets_;
     ReceivePacer pacer_{0, 1, 0};  // set up once the sockets are open
     std::vector<FlowRecord> decoded_;
+    std::vector<DnsEvent> sampled_dns_;  // DNS messages in the current datagram's sFlow packet samples
     struct Buffers;
     std::unique_ptr<Buffers> buffers_;
-    ReceiverCounters counters_;
+    ReceiveCounters counters_;
     std::uint64_t last_expiry_ns_ = 0;
     std::uint64_t last_publish_ns_ = 0;
     mutable std::mutex published_mutex_;
-    DecoderSnapshot published_;
+    ReceiverSnapshot published_;
     void publish_stats();
 };
 

@@ -1,39 +1,31 @@
 #pragma once
-// Flow records as text lines. JSON follows goflow2's v2 JSON format (field names, order and value
-// formats), so goflow2 consumers read flowguard output unchanged; flowguard-only fields come after
-// goflow2's. CSV is a fixed, documented subset for spreadsheets and shell tools.
-#include <flowguard/core/flow_record.hpp>
+// The text formats of flow records, chosen by name from the configuration (`output.format`, `--format`):
+// json (goflow2 JSON lines, flow_json.hpp) and csv (flow_csv.hpp), each with its reader beside its writer.
+#include <flowguard/exporters/flow_csv.hpp>
+#include <flowguard/exporters/flow_json.hpp>
 
 #include <fmt/format.h>
 
-#include <cstdio>
-#include <span>
+#include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace flowguard::exporters {
 
-enum class FlowFormat { json, csv, none };
+struct FlowLineFormat {
+    std::string_view name;    // json, csv
+    std::string_view header;  // written once before the first line ("" = none)
+    void (*append)(fmt::memory_buffer& out, const FlowRecord& record);
+};
 
-void append_flow_json(fmt::memory_buffer& out, const FlowRecord& r);
-void append_flow_csv(fmt::memory_buffer& out, const FlowRecord& r);
-std::string_view flow_csv_header();  // without the trailing newline
+// nullptr for "none" (no output) and for names it does not know (flow_format_names() lists the known ones).
+const FlowLineFormat* find_flow_format(std::string_view name) noexcept;
+bool known_flow_format(std::string_view name) noexcept;  // a format's name, or none
+std::string flow_format_names();                         // "json, csv, none"
 
 std::string_view protocol_name(std::uint8_t proto) noexcept;  // "TCP", "UDP", ...; "" if unnamed
-
-// Writes records as lines to a stdio stream, buffering whole batches (one write per batch).
-class FlowLineWriter {
-public:
-    FlowLineWriter(std::FILE* out, FlowFormat format);
-    void write(std::span<const FlowRecord> records);
-    bool flush();  // false if the stream reported an error (e.g. a closed pipe or a full disk)
-    std::uint64_t lines_written() const noexcept { return lines_; }
-
-private:
-    std::FILE* out_;
-    FlowFormat format_;
-    fmt::memory_buffer buffer_;
-    std::uint64_t lines_ = 0;
-    bool header_written_ = false;
-};
+// The inverse, also for numbers written as text ("47"); nullopt for neither.
+std::optional<std::uint8_t> protocol_number(std::string_view text) noexcept;
 
 }  // namespace flowguard::exporters

@@ -6,10 +6,14 @@
 // every `template_refresh` of export time, as RFC 7011 section 8.4 asks of UDP exporters; the sequence number
 // counts data records per observation domain.
 #include <flowguard/core/flow_record.hpp>
+#include <flowguard/core/stage.hpp>
+
+#include <boost/json/object.hpp>
 
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -64,6 +68,7 @@ private:
 
 // UDP transport for the encoder: one connected socket to the collector. Send errors (no collector
 // listening yet, a full socket buffer) are counted, never fatal: a later message goes out when it can.
+// Shared by the export stages of every shard (one sequence space): calls are serialised, per batch.
 class IpfixUdpExporter {
 public:
     // `target` is udp://HOST:PORT (IPv4 or IPv6 literal, or a name resolved once here). Throws
@@ -73,16 +78,35 @@ public:
     IpfixUdpExporter(const IpfixUdpExporter&) = delete;
     IpfixUdpExporter& operator=(const IpfixUdpExporter&) = delete;
 
-    void add(const FlowRecord& record, std::uint64_t export_ns) { encoder_.add(record, export_ns); }
-    void flush(std::uint64_t export_ns) { encoder_.flush(export_ns); }
+    void add(std::span<const FlowRecord> records, std::uint64_t export_ns);
+    void add(const FlowRecord& record, std::uint64_t export_ns) { add({&record, 1}, export_ns); }
+    // Sends what is pending when the last send is `older_than_ns` old (0: always).
+    void flush(std::uint64_t export_ns, std::uint64_t older_than_ns = 0);
 
-    const IpfixEncoderStats& stats() const noexcept { return encoder_.stats(); }
-    std::uint64_t send_errors() const noexcept { return send_errors_; }
+    IpfixEncoderStats stats() const;
+    std::uint64_t send_errors() const;
+    // The meter's summary: ipfix_messages, ipfix_records, ipfix_send_errors.
+    void summarize(boost::json::object& summary) const;
 
 private:
     int fd_ = -1;
+    mutable std::mutex mutex_;
     std::uint64_t send_errors_ = 0;
+    std::uint64_t flushed_ns_ = 0;
     IpfixEncoder encoder_;
+};
+
+// Re-exports a shard's records (`meter --export`): partly filled messages leave once a second and at the end.
+class IpfixExportStage final : public Stage {
+public:
+    explicit IpfixExportStage(IpfixUdpExporter& exporter) : exporter_(exporter) {}
+    void on_flows(std::span<const FlowRecord> records, std::uint64_t now_ns, Alerts& alerts) override;
+    void finish(Alerts&) override { finished_ = true; }
+    void flush(std::uint64_t now_ns) override;
+
+private:
+    IpfixUdpExporter& exporter_;
+    bool finished_ = false;
 };
 
 }  // namespace flowguard::exporters

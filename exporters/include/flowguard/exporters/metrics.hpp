@@ -1,12 +1,14 @@
 #pragma once
-// flowguard's Prometheus metrics. Every metric is declared once in a catalogue (name, type, help, label
-// names); docs/METRICS.md is generated from it (`flowguard metrics-doc`), and a scrape can only emit what it
-// declares. Values are not kept here: at each scrape a provider reads the threads' published snapshots
-// and writes them through a MetricWriter, so no hot path touches a Prometheus object or a lock.
+// flowguard's Prometheus endpoint. Every metric is declared once, by the module that counts it (counter tables
+// and MetricSpecs, core/counters.hpp); the command wiring gathers those declarations into a MetricCatalog, from
+// which docs/METRICS.md is generated (`flowguard metrics-doc`) and against which every scrape is checked: a
+// scrape can only emit what the catalogue declares. Values are not kept here: at each scrape a provider reads
+// the threads' published snapshots and writes them through a MetricWriter, so no hot path touches a
+// Prometheus object or a lock.
 #include <flowguard/core/config.hpp>
+#include <flowguard/core/counters.hpp>
 
 #include <functional>
-#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -14,48 +16,52 @@
 
 namespace flowguard::exporters {
 
-enum class MetricType { counter, gauge };
+class MetricCatalog {
+public:
+    // Throws std::logic_error for a name declared twice with different types, help or labels.
+    explicit MetricCatalog(std::vector<MetricSpec> specs);
+    const std::vector<MetricSpec>& specs() const noexcept { return specs_; }
+    const MetricSpec* find(std::string_view name) const noexcept;
 
-struct MetricSpec {
-    std::string_view name;
-    MetricType type;
-    std::string_view help;
-    std::vector<std::string_view> labels;
+private:
+    std::vector<MetricSpec> specs_;
 };
 
-const std::vector<MetricSpec>& metric_catalog();
-const MetricSpec* find_metric(std::string_view name) noexcept;
-std::string metrics_markdown();  // docs/METRICS.md
+// The process's own metrics (build, start time), and those exporters/ counts (traffic statistics, webhooks).
+void append_process_metric_specs(std::vector<MetricSpec>& catalog);
+void append_exporter_metric_specs(std::vector<MetricSpec>& catalog);
+std::string metrics_markdown(const MetricCatalog& catalog);  // docs/METRICS.md
 
-// Collects one scrape. Label values are given in the catalogue's label order.
-class MetricWriter {
+// Collects one scrape.
+class MetricWriter final : public MetricSink {
 public:
-    MetricWriter();
-    ~MetricWriter();
+    explicit MetricWriter(const MetricCatalog& catalog);
+    ~MetricWriter() override;
     MetricWriter(const MetricWriter&) = delete;
     MetricWriter& operator=(const MetricWriter&) = delete;
 
+    using MetricSink::add;
     // Throws std::logic_error for a name outside the catalogue or a wrong number of label values: a
     // programming error that the metrics tests catch.
-    void add(std::string_view name, std::initializer_list<std::string_view> label_values, double value);
-    void add(std::string_view name, const std::vector<std::string>& label_values, double value);
+    void add(std::string_view name, std::span<const std::string_view> label_values, double value) override;
 
     struct Families;
     Families& families() noexcept { return *families_; }
 
 private:
+    const MetricCatalog& catalog_;
     std::unique_ptr<Families> families_;
 };
 
-using MetricsProvider = std::function<void(MetricWriter&)>;
+using MetricsProvider = std::function<void(MetricSink&)>;
 
 // The /metrics endpoint: prometheus-cpp's pull exposer (civetweb) over HTTP, or HTTPS when
 // metrics.tls_cert_file is set (served by Beast: Debian's civetweb cannot do TLS with OpenSSL 3); basic auth
 // on either.
 class MetricsEndpoint {
 public:
-    // Throws std::runtime_error when the address cannot be bound.
-    MetricsEndpoint(const MetricsConfig& config, MetricsProvider provider);
+    // Throws std::runtime_error when the address cannot be bound. `catalog` must outlive the endpoint.
+    MetricsEndpoint(const MetricsConfig& config, const MetricCatalog& catalog, MetricsProvider provider);
     ~MetricsEndpoint();
     MetricsEndpoint(const MetricsEndpoint&) = delete;
     MetricsEndpoint& operator=(const MetricsEndpoint&) = delete;
@@ -67,7 +73,7 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// The text exposition of one scrape (tests).
-std::string render_metrics(const MetricsProvider& provider);
+// The text exposition of one scrape.
+std::string render_metrics(const MetricCatalog& catalog, const MetricsProvider& provider);
 
 }  // namespace flowguard::exporters

@@ -5,13 +5,17 @@
 // rate (an estimate of the real traffic). Per record: a port lookup in a 64 Ki table and a few flat-map
 // updates; every map is capped, so spoofed sources cannot grow it (excess is counted in "other").
 #include <flowguard/core/config.hpp>
+#include <flowguard/core/counters.hpp>
 #include <flowguard/core/flow_record.hpp>
+#include <flowguard/core/metric_labels.hpp>
+#include <flowguard/core/stage.hpp>
 
 #include <boost/container_hash/hash.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
 
 #include <array>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -21,13 +25,38 @@ struct TrafficTotals {
     std::uint64_t bytes = 0;
     std::uint64_t packets = 0;
     std::uint64_t flows = 0;
-    TrafficTotals& operator+=(const TrafficTotals& o) noexcept {
-        bytes += o.bytes;
-        packets += o.packets;
-        flows += o.flows;
-        return *this;
-    }
+    TrafficTotals& operator+=(const TrafficTotals& o) noexcept;
 };
+
+// By exporter interface and direction ({exporter, if_index, direction}).
+inline constexpr CounterTable<TrafficTotals, 3> kInterfaceTraffic{{
+    {"", counter_ref<&TrafficTotals::bytes>, Merge::sum, "flowguard_traffic_bytes_total", MetricType::counter,
+     "Bytes by exporter interface and direction (in: in_if, out: out_if)."},
+    {"", counter_ref<&TrafficTotals::packets>, Merge::sum, "flowguard_traffic_packets_total", MetricType::counter,
+     "Packets by exporter interface and direction."},
+    {"", counter_ref<&TrafficTotals::flows>, Merge::sum, "flowguard_traffic_flows_total", MetricType::counter,
+     "Flow records by exporter interface and direction."},
+}};
+static_assert(sizeof(TrafficTotals) == sizeof(std::uint64_t) * kInterfaceTraffic.size());
+// By IP protocol ({protocol}).
+inline constexpr CounterTable<TrafficTotals, 2> kProtocolTraffic{{
+    {"", counter_ref<&TrafficTotals::bytes>, Merge::sum, "flowguard_protocol_bytes_total", MetricType::counter,
+     "Bytes by IP protocol."},
+    {"", counter_ref<&TrafficTotals::packets>, Merge::sum, "flowguard_protocol_packets_total", MetricType::counter,
+     "Packets by IP protocol."},
+}};
+// By application ({application}).
+inline constexpr CounterTable<TrafficTotals, 2> kApplicationTraffic{{
+    {"", counter_ref<&TrafficTotals::bytes>, Merge::sum, "flowguard_application_bytes_total", MetricType::counter,
+     "Bytes by application (well-known server port, metrics.applications)."},
+    {"", counter_ref<&TrafficTotals::flows>, Merge::sum, "flowguard_application_flows_total", MetricType::counter,
+     "Flow records by application."},
+}};
+
+inline TrafficTotals& TrafficTotals::operator+=(const TrafficTotals& o) noexcept {
+    merge_counters(*this, o, kInterfaceTraffic);
+    return *this;
+}
 
 struct InterfaceTrafficKey {
     IpAddress exporter;
@@ -98,5 +127,26 @@ private:
     boost::unordered_flat_map<ConversationKey, std::uint64_t, boost::hash<ConversationKey>> window_pairs_;
     std::uint64_t window_start_ns_ = 0;
 };
+
+// Traffic statistics of one shard as a pipeline stage; the metrics endpoint reads what it published.
+class TrafficStage final : public Stage {
+public:
+    TrafficStage(const MetricsConfig& config, const ApplicationMap& applications) : stats_(config, applications) {}
+    void on_flows(std::span<const FlowRecord> records, std::uint64_t now_ns, Alerts& alerts) override;
+    void flush(std::uint64_t now_ns) override { stats_.roll(now_ns); }
+    void publish() override;
+    TrafficSnapshot published() const;
+
+private:
+    TrafficStats stats_;
+    mutable std::mutex mutex_;
+    TrafficSnapshot published_;
+};
+
+// Every shard's published traffic, merged: by interface (names bounded by `labels`), protocol, application,
+// and the top talkers, destinations and conversations of the last complete window.
+void write_traffic_metrics(MetricSink& sink, std::span<const TrafficStage* const> shards,
+                           const ApplicationMap& applications, ExporterLabels& labels, std::size_t top_k);
+void append_traffic_metric_specs(std::vector<MetricSpec>& catalog);
 
 }  // namespace flowguard::exporters

@@ -8,6 +8,10 @@
 // fine here; nothing on the record path reaches this file.
 #include <flowguard/core/alert.hpp>
 #include <flowguard/core/config.hpp>
+#include <flowguard/core/counters.hpp>
+#include <flowguard/core/stage.hpp>
+
+#include <boost/json/array.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -100,24 +104,40 @@ struct WebhookStats {
     std::uint64_t deliveries = 0;
     std::map<std::string, std::uint64_t> failures;  // reason -> attempts that failed
     std::uint64_t spool_drops = 0;
-    std::size_t spool_depth = 0;
+    std::uint64_t spool_depth = 0;
 };
 
-// Every configured webhook with its spool and delivery thread.
-class WebhookDispatcher {
+inline constexpr CounterTable<WebhookStats, 3> kWebhookStats{{
+    {"deliveries", counter_ref<&WebhookStats::deliveries>, Merge::sum, "flowguard_webhook_deliveries_total",
+     MetricType::counter, "Alerts a webhook receiver accepted (2xx)."},
+    {"spool_depth", counter_ref<&WebhookStats::spool_depth>, Merge::sum, "flowguard_webhook_spool_depth",
+     MetricType::gauge, "Alerts waiting in a webhook's disk spool."},
+    {"spool_drops", counter_ref<&WebhookStats::spool_drops>, Merge::sum, "flowguard_webhook_spool_drops_total",
+     MetricType::counter, "Alerts not spooled for a webhook (spool full or not writable)."},
+}};
+
+void append_webhook_metric_specs(std::vector<MetricSpec>& catalog);
+
+// Every configured webhook with its spool and delivery thread: the alert sink named "webhooks".
+class WebhookDispatcher final : public AlertSink {
 public:
     // Throws std::runtime_error (bad URL, unusable spool directory) before any thread starts.
     explicit WebhookDispatcher(const AlertsConfig& config);
-    ~WebhookDispatcher();  // stop()
+    ~WebhookDispatcher() override;  // stop()
     WebhookDispatcher(const WebhookDispatcher&) = delete;
     WebhookDispatcher& operator=(const WebhookDispatcher&) = delete;
 
-    void submit(const std::vector<Alert>& alerts);  // spools each alert for every webhook that wants it
+    std::string_view name() const override { return "webhooks"; }
+    void publish(std::span<const Alert> alerts) override;  // spools each alert for every webhook that wants it
     // Gives the spools up to `grace` to empty (alerts raised while draining), then ends the delivery
     // threads after their current attempt; what is left stays on disk for the next start.
     void stop(std::chrono::nanoseconds grace = std::chrono::nanoseconds::zero());
     std::vector<WebhookStats> stats() const;
     bool empty() const noexcept { return hooks_.empty(); }
+    // Every configured webhook (config caps them at 32), with every failure reason it has seen.
+    void write_metrics(MetricSink& sink) const;
+    // The summary's `webhooks` array: name, deliveries, failures by reason, spool_depth, spool_drops.
+    boost::json::array summarize() const;
 
 private:
     struct Hook;

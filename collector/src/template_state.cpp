@@ -1,4 +1,4 @@
-#include "template_state.hpp"
+#include <flowguard/collector/template_state.hpp>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -10,26 +10,25 @@
 #include <stdexcept>
 #include <tuple>
 
-namespace flowguard::app {
+namespace flowguard::collector {
 
-void for_each_distinct_template(const std::vector<const collector::FlowDecoder*>& decoders,
-                                const std::function<void(const collector::TemplateSnapshot&)>& visit) {
+void for_each_distinct_template(const std::vector<const FlowDecoder*>& decoders,
+                                const std::function<void(const TemplateSnapshot&)>& visit) {
     std::set<std::tuple<IpAddress, std::uint16_t, std::uint16_t, std::uint32_t, std::uint16_t>> seen;
     for (const auto* d : decoders) {
-        d->for_each_template([&](const collector::TemplateSnapshot& t) {
+        d->for_each_template([&](const TemplateSnapshot& t) {
             if (seen.emplace(t.stream.exporter, t.stream.port, t.stream.version, t.stream.domain, t.id).second)
                 visit(t);
         });
     }
 }
 
-StateFileResult save_template_state(const std::string& path,
-                                    const std::vector<const collector::FlowDecoder*>& decoders) {
+StateFileResult save_template_state(const std::string& path, const std::vector<const FlowDecoder*>& decoders) {
     StateFileResult result;
     const std::string tmp = path + ".tmp";
     std::ofstream out(tmp, std::ios::trunc);
     if (!out) throw std::runtime_error(fmt::format("cannot write template state '{}'", tmp));
-    for_each_distinct_template(decoders, [&](const collector::TemplateSnapshot& t) {
+    for_each_distinct_template(decoders, [&](const TemplateSnapshot& t) {
         boost::json::array fields;
         for (const auto& f : t.fields) fields.push_back(boost::json::array{f.id, f.length, f.enterprise});
         boost::json::object o{{"exporter", t.stream.exporter.to_string()},
@@ -49,7 +48,7 @@ StateFileResult save_template_state(const std::string& path,
     return result;
 }
 
-StateFileResult load_template_state(const std::string& path, const std::vector<collector::FlowDecoder*>& decoders) {
+StateFileResult load_template_state(const std::string& path, const std::vector<FlowDecoder*>& decoders) {
     StateFileResult result;
     if (!std::filesystem::exists(path)) return result;
     std::ifstream in(path);
@@ -58,7 +57,7 @@ StateFileResult load_template_state(const std::string& path, const std::vector<c
     while (std::getline(in, line)) {
         try {
             const auto o = boost::json::parse(line).as_object();
-            collector::TemplateSnapshot t;
+            TemplateSnapshot t;
             const auto addr = IpAddress::parse(std::string(o.at("exporter").as_string()));
             if (!addr) throw std::invalid_argument("exporter");
             t.stream.exporter = *addr;
@@ -70,9 +69,8 @@ StateFileResult load_template_state(const std::string& path, const std::vector<c
             t.scope_field_count = o.at("scope_fields").to_number<std::uint16_t>();
             for (const auto& f : o.at("fields").as_array()) {
                 const auto& a = f.as_array();
-                t.fields.push_back(collector::TemplateField{a.at(0).to_number<std::uint16_t>(),
-                                                            a.at(1).to_number<std::uint16_t>(),
-                                                            a.at(2).to_number<std::uint32_t>()});
+                t.fields.push_back(TemplateField{a.at(0).to_number<std::uint16_t>(), a.at(1).to_number<std::uint16_t>(),
+                                                 a.at(2).to_number<std::uint32_t>()});
             }
             bool ok = true;
             for (auto* d : decoders) ok = d->restore(t) && ok;
@@ -87,4 +85,4 @@ StateFileResult load_template_state(const std::string& path, const std::vector<c
     return result;
 }
 
-}  // namespace flowguard::app
+}  // namespace flowguard::collector

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace flowguard::app {
+namespace flowguard::collector {
 
 struct StateFileResult {
     std::size_t templates = 0;  // saved, or loaded into each decoder
@@ -18,12 +18,11 @@ struct StateFileResult {
 
 // Each distinct (stream, template id) held by any of the decoders, once: templates restored from the state
 // file sit in every decoder.
-void for_each_distinct_template(const std::vector<const collector::FlowDecoder*>& decoders,
-                                const std::function<void(const collector::TemplateSnapshot&)>& visit);
+void for_each_distinct_template(const std::vector<const FlowDecoder*>& decoders,
+                                const std::function<void(const TemplateSnapshot&)>& visit);
 
-StateFileResult save_template_state(const std::string& path,
-                                    const std::vector<const collector::FlowDecoder*>& decoders);
+StateFileResult save_template_state(const std::string& path, const std::vector<const FlowDecoder*>& decoders);
 // A missing file is no error (first start). Throws std::runtime_error if the file exists but cannot be read.
-StateFileResult load_template_state(const std::string& path, const std::vector<collector::FlowDecoder*>& decoders);
+StateFileResult load_template_state(const std::string& path, const std::vector<FlowDecoder*>& decoders);
 
-}  // namespace flowguard::app
+}  // namespace flowguard::collector

@@ -1,0 +1,134 @@
+#include <flowguard/collector/capture_file_source.hpp>
+#include <flowguard/collector/packet_parser.hpp>
+#include <flowguard/core/ordered_batch.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace flowguard::collector {
+namespace {
+
+constexpr std::uint64_t kProgressEvery = 1u << 20;
+
+bool looks_like_flow_export(const PacketView& p) {
+    return p.proto == 17 && p.fragment == FragmentKind::none && is_flow_export({p.payload, p.payload_length});
+}
+
+}  // namespace
+
+CaptureFileSource::CaptureFileSource(std::vector<std::string> paths, const CollectorConfig& collector,
+                                     const MeterConfig& meter, CaptureFileOptions options,
+                                     CaptureFileCounters& counters)
+    : paths_(std::move(paths)),
+      collector_config_(collector),
+      meter_config_(meter),
+      options_(std::move(options)),
+      counters_(counters) {
+    flows_.reserve(1024);
+}
+
+CaptureFileSource::~CaptureFileSource() = default;
+
+void CaptureFileSource::run(const std::atomic<bool>& stop, RecordSink& sink) {
+    OrderedBatch batch(sink);
+    const bool dns = sink.wants_dns();
+    if (options_.content == CaptureContent::exports) {
+        decoder_ = std::make_unique<FlowDecoder>(collector_config_);
+        for (const auto& path : paths_) read_exports(path, stop, batch);
+        decoder_->finish();
+    } else {
+        // `analyze` starts each file afresh (one capture is one network's traffic); `meter` reads its files as
+        // one capture.
+        const bool per_file = options_.content == CaptureContent::mixed;
+        for (std::size_t i = 0; i < paths_.size(); ++i) {
+            if (per_file || !meter_) {
+                meter_ = std::make_unique<SpanMeter>(meter_config_, IpAddress{});
+                decoder_ = std::make_unique<FlowDecoder>(collector_config_);
+                if (dns) {
+                    // DNS answers carried in sFlow packet samples feed passive DNS like those the meter sees.
+                    decoder_->on_sampled_packet([this](const PacketView& p, const FlowRecord& r) {
+                        DnsEvent event;
+                        if (extract_dns(p, r.time_received_ns, event) == DnsExtract::ok) dns_.push_back(event);
+                    });
+                }
+            }
+            read_packets(paths_[i], i, stop, batch);
+            if (per_file || i + 1 == paths_.size()) {
+                meter_->flush(flows_);  // end of the capture: every open flow is reported
+                decoder_->finish();
+                batch.add({}, flows_, clock_ns_);
+                flows_.clear();
+            }
+        }
+    }
+    batch.hand_over();
+    sink.tick(UINT64_MAX);
+}
+
+void CaptureFileSource::read_exports(const std::string& path, const std::atomic<bool>& stop, OrderedBatch& batch) {
+    std::optional<PcapDatagramReader> reader;
+    try {
+        reader.emplace(path);
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        failed_ = true;
+        return;
+    }
+    ExportPacket packet;
+    std::uint16_t port = 0;
+    while (!stop.load(std::memory_order_relaxed) && reader->next(packet, port)) {
+        if (options_.port && port != *options_.port) {
+            ++counters_.skipped_by_port;
+            continue;
+        }
+        flows_.clear();
+        decoder_->decode(packet, flows_);
+        batch.add({}, flows_, packet.received_ns);
+    }
+    capture_stats_ += reader->stats();
+}
+
+void CaptureFileSource::read_packets(const std::string& path, std::size_t index, const std::atomic<bool>& stop,
+                                     OrderedBatch& batch) {
+    const bool traffic_only = options_.content == CaptureContent::traffic;
+    std::optional<PacketCapture> capture;
+    try {
+        capture.emplace(PacketCapture::open_file(path, traffic_only ? meter_config_.bpf_filter : std::string()));
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        failed_ = true;
+        return;
+    }
+    if (traffic_only && !link_type_supported(capture->link_type())) {
+        spdlog::error("{}: link type {} is not supported", path, capture->link_type());
+        failed_ = true;
+        return;
+    }
+    const int link = capture->link_type();
+    RawPacket raw;
+    while (!stop.load(std::memory_order_relaxed) && capture->next(raw) == PacketCapture::Read::packet) {
+        clock_ns_ = std::max(clock_ns_, raw.time_ns);  // capture time is the clock
+        PacketView view;
+        if (!traffic_only) {
+            ++counters_.packets;
+            if (parse_frame(link, raw.data, raw.captured, view) == ParseResult::ok && looks_like_flow_export(view)) {
+                ++counters_.export_datagrams;
+                decoder_->decode(
+                    ExportPacket{{view.payload, view.payload_length}, view.src, view.src_port, raw.time_ns}, flows_);
+            } else {
+                meter_->process(link, raw, flows_, dns_);
+            }
+            if (options_.progress && (counters_.packets & (kProgressEvery - 1)) == 0)
+                options_.progress(path, index, paths_.size(), counters_.packets, false);
+        } else {
+            meter_->process(link, raw, flows_, dns_);
+        }
+        if (!flows_.empty() || !dns_.empty()) {
+            batch.add(dns_, flows_, clock_ns_);
+            flows_.clear();
+            dns_.clear();
+        }
+    }
+    if (options_.progress) options_.progress(path, index, paths_.size(), counters_.packets, true);
+}
+
+}  // namespace flowguard::collector
