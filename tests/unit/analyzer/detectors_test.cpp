@@ -1,0 +1,285 @@
+// Each detector alone, through the Detector interface, with the passive-DNS context it shares.
+#include <flowguard/analyzer/beacon_detector.hpp>
+#include <flowguard/analyzer/dga_detector.hpp>
+#include <flowguard/analyzer/dns_beacon_detector.hpp>
+#include <flowguard/analyzer/ioc_detector.hpp>
+#include <flowguard/analyzer/lists.hpp>
+#include <flowguard/analyzer/passive_dns.hpp>
+#include <flowguard/analyzer/sunburst_detector.hpp>
+#include <flowguard/core/metric_samples.hpp>
+
+#include <doctest/doctest.h>
+
+#include <map>
+#include <random>
+#include <string>
+
+using namespace flowguard;
+using namespace flowguard::analyzer;
+
+namespace {
+
+constexpr std::uint64_t kSecond = 1'000'000'000;
+constexpr std::uint64_t kT0 = 1'700'000'000 * kSecond;
+
+PublicSuffixList psl() {
+    auto list = PublicSuffixList::fallback();
+    list.add_rule("com");
+    return list;
+}
+
+// A detector with the context it reads: events go through the context first, as the analyzer does.
+struct Bench {
+    explicit Bench(std::unique_ptr<Detector> d, AnalyzerConfig config = {})
+        : context(config, NetworkSet::private_networks(), psl()), detector(std::move(d)) {}
+    std::vector<Alert> dns(const std::vector<DnsEvent>& events) {
+        context.update(events, notes);
+        detector->on_dns(DnsBatchView{events, notes, context}, out);
+        return take();
+    }
+    std::vector<Alert> flows(const std::vector<FlowRecord>& records) {
+        detector->on_flows(FlowBatchView{records, context}, out);
+        return take();
+    }
+    std::vector<Alert> finish() {
+        detector->finish(context, out);
+        return take();
+    }
+    std::vector<Alert> take() {
+        std::vector<Alert> alerts;
+        out.take(alerts);
+        return alerts;
+    }
+    PassiveDns context;
+    std::unique_ptr<Detector> detector;
+    std::vector<DnsNote> notes;
+    AlertOut out;
+};
+
+FlowRecord outbound(const char* src, const char* dst, std::uint16_t port, std::uint64_t t, std::uint64_t bytes = 1200) {
+    FlowRecord r;
+    r.src_addr = *IpAddress::parse(src);
+    r.dst_addr = *IpAddress::parse(dst);
+    r.src_port = 50000;
+    r.dst_port = port;
+    r.proto = 6;
+    r.bytes = bytes;
+    r.time_flow_start_ns = t;
+    return r;
+}
+
+DnsEvent query(const char* client, const std::string& name, std::uint64_t t) {
+    DnsEvent e;
+    e.client = *IpAddress::parse(client);
+    e.server = *IpAddress::parse("10.0.0.53");
+    e.qname.assign(name);
+    e.time_ns = t;
+    return e;
+}
+
+DnsEvent answer(const char* client, const std::string& name, const char* address, std::uint64_t t, std::uint32_t ttl) {
+    DnsEvent e = query(client, name, t);
+    e.response = true;
+    e.addresses[0] = *IpAddress::parse(address);
+    e.address_count = 1;
+    e.min_ttl = ttl;
+    return e;
+}
+
+std::string random_label(std::mt19937& rng) {
+    static const char* alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+    std::string label;
+    for (int c = 0; c < 24; ++c) label += alphabet[rng() % 36];
+    return label;
+}
+
+std::map<std::string, double> metrics_of(const Detector& d) {
+    MetricSamples samples;
+    d.write_metrics(samples);
+    struct Collect final : MetricSink {
+        using MetricSink::add;
+        void add(std::string_view name, std::span<const std::string_view> labels, double value) override {
+            std::string key(name);
+            for (auto l : labels) key += "|" + std::string(l);
+            values[key] = value;
+        }
+        std::map<std::string, double> values;
+    } collect;
+    samples.write_to(collect);
+    return collect.values;
+}
+
+}  // namespace
+
+TEST_CASE("passive DNS: resolvers learned from their answers, their forwarded queries skipped; names expire") {
+    PassiveDns context({}, NetworkSet::private_networks(), psl());
+    std::vector<DnsNote> notes;
+    const std::vector<DnsEvent> events{query("10.0.0.53", "a.example.com", kT0),  // before it is known
+                                       answer("10.0.0.9", "www.example.com", "93.184.216.34", kT0 + 1, 300),
+                                       query("10.0.0.53", "b.example.com", kT0 + 2)};
+    context.update(events, notes);
+    REQUIRE(notes.size() == 3);
+    CHECK_FALSE(notes[0].skip);  // as it stood at that event: not a resolver yet
+    CHECK(notes[2].skip);
+    CHECK(notes[1].domain == "example.com");
+    CHECK(context.stats().resolvers_learned == 1);
+    const auto id = notes[1].domain_id;
+    const auto client = *IpAddress::parse("10.0.0.9"), address = *IpAddress::parse("93.184.216.34");
+    CHECK(context.resolved_name(client, address, kT0 + 100 * kSecond) == id);
+    CHECK(context.resolved_name(client, address, kT0 + 361 * kSecond) == 0);  // TTL + 60 s
+    CHECK(context.domain(id) == "example.com");
+    CHECK(context.domain_first_seen(id) == kT0);  // the forwarded query named it first
+}
+
+TEST_CASE("passive DNS: query names per client and domain, with the table's reset noted where it happened") {
+    AnalyzerConfig config;
+    config.beacon.max_series = 16;
+    PassiveDns context(config, NetworkSet::private_networks(), psl());
+    std::vector<DnsNote> notes;
+    std::vector<DnsEvent> events;
+    for (int i = 0; i < 20; ++i)
+        events.push_back(query(("10.0.1." + std::to_string(i)).c_str(), "x" + std::to_string(i) + ".example.com", kT0));
+    events.push_back(query("10.0.1.19", "y.example.com", kT0 + 1));
+    events.push_back(query("10.0.1.19", "example.com", kT0 + 2));  // the registered domain itself: no label
+    context.update(events, notes);
+    CHECK(notes[0].subdomain);
+    CHECK(notes[0].new_name);
+    CHECK(notes[16].names_reset);  // the 17th client found the table full
+    CHECK(context.stats().names_evictions == 16);
+    CHECK(notes[20].queries == 2);
+    CHECK(notes[20].unique_names == doctest::Approx(2).epsilon(0.1));
+    CHECK_FALSE(notes[21].subdomain);
+    CHECK(notes[21].names_present);  // what the client asked before is still there
+    CHECK(notes[21].samples == 2);
+}
+
+TEST_CASE("IOC detector: listed addresses in flows, names, CNAMEs and answers in DNS; SIGHUP lists apply") {
+    Bench bench(std::make_unique<IocDetector>(IocList::sunburst()));
+    auto alerts = bench.flows(
+        {outbound("10.0.0.6", "13.59.205.66", 443, kT0), outbound("10.0.0.6", "13.59.205.66", 443, kT0 + 1)});
+    REQUIRE(alerts.size() == 1);  // one per (client, indicator)
+    CHECK(alerts[0].kind == "ioc_address");
+    CHECK(alerts[0].src_addr.to_string() == "10.0.0.6");
+    CHECK(alerts[0].evidence.at("seen_in").as_string() == "flow");
+    auto cname = answer("10.0.0.7", "www.example.com", "192.0.2.1", kT0, 60);
+    cname.cnames[0].assign("deftsecurity.com");
+    cname.cname_count = 1;
+    alerts = bench.dns({query("10.0.0.7", "x.avsvmcloud.com", kT0), cname});
+    REQUIRE(alerts.size() == 2);
+    CHECK(alerts[0].kind == "ioc_domain");
+    CHECK(alerts[1].evidence.at("seen_in").as_string() == "cname");
+    AnalyzerLists lists{IocList{}, {}, {}};
+    lists.iocs.add("198.51.100.99", "user");
+    bench.detector->reload(lists);
+    CHECK(bench.flows({outbound("10.0.0.8", "198.51.100.99", 443, kT0)}).size() == 1);
+    CHECK(bench.flows({outbound("10.0.0.9", "13.59.205.66", 443, kT0)}).empty());    // the new list only
+    CHECK(metrics_of(*bench.detector).at("flowguard_ioc_matches_total|flow") == 3);  // matches, not alerts
+}
+
+TEST_CASE("SUNBURST detector: each decoded name is a critical alert naming the client; others are counted") {
+    Bench bench(std::make_unique<SunburstDetector>());
+    // One of the 1,722 names seen in passive DNS (a first fragment of city.kingston.*), and one that is not SUNBURST.
+    const auto alerts =
+        bench.dns({query("10.9.9.9", "r1qshoj05ji05ac6eoip02jovt6i2v0c.appsync-api.us-west-2.avsvmcloud.com", kT0),
+                   query("10.9.9.9", "zzz.appsync-api.us-west-2.avsvmcloud.com", kT0 + 1)});
+    REQUIRE(alerts.size() == 1);
+    CHECK(alerts[0].kind == "sunburst_dns");
+    CHECK(alerts[0].severity == Severity::critical);
+    CHECK(alerts[0].src_addr.to_string() == "10.9.9.9");
+    const auto metrics = metrics_of(*bench.detector);
+    CHECK(metrics.at("flowguard_sunburst_names_total|decoded") == 1);
+    CHECK(metrics.at("flowguard_sunburst_names_total|invalid") == 1);
+}
+
+TEST_CASE("DGA detector: many random-looking subdomains of one domain; word-like names and popular schemes not") {
+    Bench bench(std::make_unique<DgaDetector>(DgaConfig{}));
+    std::mt19937 rng(5);
+    std::vector<DnsEvent> events;
+    for (int i = 0; i < 20; ++i) {
+        events.push_back(query("10.0.0.20", random_label(rng) + ".lookalikecloud.com", kT0 + i * kSecond));
+        events.push_back(query("10.0.0.21", "host" + std::to_string(i) + "mail.wordsonly.com", kT0 + i * kSecond));
+    }
+    auto alerts = bench.dns(events);
+    REQUIRE(alerts.size() == 1);
+    CHECK(alerts[0].kind == "dga_domain");
+    CHECK(alerts[0].domain == "lookalikecloud.com");
+    CHECK(alerts[0].evidence.at("sample_names").as_array().size() == 3);
+    // Four more clients with random names under one domain: a CDN's scheme, decided once, suppressed.
+    events.clear();
+    for (int client = 0; client < 5; ++client)
+        for (int i = 0; i < 14; ++i)
+            events.push_back(
+                query(("10.0.2." + std::to_string(client)).c_str(), random_label(rng) + ".cdnexample.com", kT0));
+    alerts = bench.dns(events);
+    CHECK(alerts.size() == 3);  // the first three clients, before the domain had more than max_clients
+    CHECK(bench.detector->stats().suppressed_popular == 2);
+    CHECK(metrics_of(*bench.detector).at("flowguard_dga_names_scored_total") >= 90);
+}
+
+TEST_CASE("beacon detector: by address and by resolved name; allow-listed ports, inbound and answers are not") {
+    Bench bench(std::make_unique<BeaconDetector>(BeaconConfig{}));
+    bench.dns({answer("10.0.0.5", "cdn.example.com", "198.51.100.7", kT0, 86400)});
+    std::vector<FlowRecord> flows;
+    for (int i = 0; i < 12; ++i) {
+        const auto t = kT0 + static_cast<std::uint64_t>(i) * 60 * kSecond + (i % 3) * kSecond;
+        flows.push_back(outbound("10.0.0.5", "198.51.100.7", 443, t));
+        flows.push_back(outbound("10.0.0.6", "198.51.100.8", 123, t, 76));  // NTP: allow-listed
+        flows.push_back(outbound("198.51.100.9", "10.0.0.7", 443, t));      // inbound
+    }
+    auto alerts = bench.flows(flows);
+    REQUIRE(alerts.size() == 2);
+    CHECK(alerts[0].dedup_key == "beacon:10.0.0.5:198.51.100.7:443");
+    CHECK(alerts[1].dedup_key == "beacon-name:10.0.0.5:example.com:443");
+    CHECK(alerts[1].evidence.at("grouped_by").as_string().find("resolved name") != std::string::npos);
+    CHECK(bench.detector->stats().series == 2);
+    AnalyzerLists lists{IocList{}, {8443}, {}};
+    bench.detector->reload(lists);
+    flows.clear();
+    for (int i = 0; i < 12; ++i)
+        flows.push_back(
+            outbound("10.0.0.9", "198.51.100.10", 8443, kT0 + static_cast<std::uint64_t>(i) * 60 * kSecond));
+    CHECK(bench.flows(flows).empty());
+    CHECK(bench.finish().empty());
+}
+
+TEST_CASE("DNS beacon detector: one registered domain on a schedule, with the names the context saw") {
+    Bench bench(std::make_unique<DnsBeaconDetector>(BeaconConfig{}));
+    std::mt19937 rng(9);
+    std::vector<DnsEvent> events;
+    for (int i = 0; i < 12; ++i) {
+        const auto t = kT0 + static_cast<std::uint64_t>(i) * 1800 * kSecond + (i % 2) * 20 * kSecond;
+        events.push_back(query("10.0.0.30", random_label(rng) + ".c2example.com", t));
+        events.push_back(query("10.0.0.30", random_label(rng) + ".c2example.com", t + kSecond / 2));  // AAAA: once
+    }
+    const auto alerts = bench.dns(events);
+    REQUIRE(alerts.size() == 1);
+    CHECK(alerts[0].kind == "dns_beacon");
+    CHECK(alerts[0].domain == "c2example.com");
+    CHECK(alerts[0].evidence.at("total_events").to_number<int>() == 10);  // scored at the 10th check-in
+    CHECK(alerts[0].evidence.at("unique_names").as_double() >= 18);
+    CHECK(alerts[0].techniques.back() == "T1568.002");  // fresh names every time
+}
+
+TEST_CASE("alert out: a finding once; a batch's alerts in event order; the end's in first-seen order") {
+    AlertOut out;
+    auto alert = [](std::string key, std::uint64_t first) {
+        Alert a;
+        a.dedup_key = std::move(key);
+        a.first_seen_ns = first * kSecond;
+        return a;
+    };
+    out.raise(alert("b", 5), 3);
+    out.raise(alert("a", 9), 1);
+    out.raise(alert("b", 6), 0);  // reported already
+    out.raise(alert("late", 2), AlertOut::kAtEnd);
+    out.raise(alert("early", 1), AlertOut::kAtEnd);
+    std::vector<Alert> taken;
+    out.take(taken);
+    REQUIRE(taken.size() == 4);
+    CHECK(taken[0].dedup_key == "a");
+    CHECK(taken[1].dedup_key == "b");
+    CHECK(taken[1].id == "b@5");
+    CHECK(taken[2].dedup_key == "early");
+    CHECK(taken[3].dedup_key == "late");
+    CHECK(out.raised() == 4);
+}
