@@ -9,7 +9,7 @@ namespace flowguard::analyzer {
 
 Analyzer::Analyzer(const AnalyzerConfig& config, const NetworkSet& internal, PublicSuffixList suffixes, IocList iocs,
                    const ListUpdates* updates)
-    : context_(config, internal, std::move(suffixes)), updates_(updates) {
+    : context_(passive_dns_config(config), internal, std::move(suffixes)), updates_(updates) {
     // In this order, which is the order of one event's alerts: indicators first, the behaviours after.
     detectors_.push_back(std::make_unique<IocDetector>(std::move(iocs)));
     detectors_.push_back(std::make_unique<SunburstDetector>());

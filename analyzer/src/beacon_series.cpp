@@ -2,6 +2,7 @@
 #include <flowguard/core/stalest.hpp>
 
 #include <boost/container_hash/hash.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
@@ -16,6 +17,41 @@ double round3(double v) {
 }
 
 }  // namespace
+
+void read_beacon_config(const YAML::Node& b, const std::string& bk, BeaconConfig& beacon) {
+    yaml::require_known_keys(b, bk,
+                             {"min_connections", "threshold", "min_dispersion_score", "max_clients_per_target",
+                              "max_series", "allow_ports", "allow_domains"});
+    if (b["min_connections"])
+        beacon.min_connections = yaml::unsigned_value(b["min_connections"], bk + ".min_connections", 48);
+    if (beacon.min_connections < 4) throw ConfigError(bk + ".min_connections", "must be at least 4");
+    if (b["threshold"]) beacon.threshold = yaml::unit_value(b["threshold"], bk + ".threshold");
+    if (b["min_dispersion_score"])
+        beacon.min_dispersion_score = yaml::unit_value(b["min_dispersion_score"], bk + ".min_dispersion_score");
+    if (b["max_clients_per_target"])
+        beacon.max_clients_per_target =
+            yaml::unsigned_value(b["max_clients_per_target"], bk + ".max_clients_per_target", 8);
+    if (b["max_series"]) beacon.max_series = yaml::unsigned_value(b["max_series"], bk + ".max_series", 1u << 26);
+    if (beacon.max_series < 16) throw ConfigError(bk + ".max_series", "must be at least 16");
+    if (b["allow_ports"]) {
+        beacon.allow_ports.clear();
+        const auto& ports = b["allow_ports"];
+        if (!ports.IsSequence()) throw ConfigError(bk + ".allow_ports", "expected a list of ports");
+        for (std::size_t i = 0; i < ports.size(); ++i)
+            beacon.allow_ports.push_back(static_cast<std::uint16_t>(
+                yaml::unsigned_value(ports[i], fmt::format("{}.allow_ports[{}]", bk, i), 65535)));
+    }
+    if (b["allow_domains"]) beacon.allow_domains = yaml::string_list(b["allow_domains"], bk + ".allow_domains");
+}
+
+void write_beacon_config(YAML::Emitter& out, const BeaconConfig& b) {
+    out << YAML::BeginMap << YAML::Key << "min_connections" << YAML::Value << b.min_connections << YAML::Key
+        << "threshold" << YAML::Value << b.threshold << YAML::Key << "min_dispersion_score" << YAML::Value
+        << b.min_dispersion_score << YAML::Key << "max_clients_per_target" << YAML::Value << b.max_clients_per_target
+        << YAML::Key << "max_series" << YAML::Value << b.max_series << YAML::Key << "allow_ports" << YAML::Value
+        << YAML::Flow << b.allow_ports << YAML::Key << "allow_domains" << YAML::Value << YAML::Flow << b.allow_domains
+        << YAML::EndMap;
+}
 
 std::size_t BeaconSeries::KeyHash::operator()(const SeriesKey& k) const noexcept {
     std::size_t h = hash_value(k.client);

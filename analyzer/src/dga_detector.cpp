@@ -16,6 +16,20 @@ double round3(double v) {
 
 }  // namespace
 
+void read_dga_config(const YAML::Node& d, const std::string& dk, DgaConfig& dga) {
+    yaml::require_known_keys(d, dk, {"min_unique_names", "threshold", "max_clients"});
+    if (d["min_unique_names"])
+        dga.min_unique_names = yaml::unsigned_value(d["min_unique_names"], dk + ".min_unique_names", 1u << 20);
+    if (d["threshold"]) dga.threshold = yaml::unit_value(d["threshold"], dk + ".threshold");
+    if (d["max_clients"]) dga.max_clients = yaml::unsigned_value(d["max_clients"], dk + ".max_clients", 1u << 16);
+}
+
+void write_dga_config(YAML::Emitter& out, const DgaConfig& d) {
+    out << YAML::BeginMap << YAML::Key << "min_unique_names" << YAML::Value << d.min_unique_names << YAML::Key
+        << "threshold" << YAML::Value << d.threshold << YAML::Key << "max_clients" << YAML::Value << d.max_clients
+        << YAML::EndMap;
+}
+
 std::size_t DgaDetector::KeyHash::operator()(const Key& k) const noexcept {
     std::size_t h = hash_value(k.client);
     boost::hash_combine(h, k.domain);

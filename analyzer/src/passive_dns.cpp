@@ -16,14 +16,14 @@ std::size_t PassiveDns::ClientDomainHash::operator()(const ClientDomain& k) cons
     return h;
 }
 
-PassiveDns::PassiveDns(const AnalyzerConfig& config, const NetworkSet& internal, PublicSuffixList suffixes)
+PassiveDns::PassiveDns(const PassiveDnsConfig& config, const NetworkSet& internal, PublicSuffixList suffixes)
     : config_(config), internal_(internal), suffixes_(std::move(suffixes)) {
     for (const auto& r : config_.resolvers)
         if (auto a = IpAddress::parse(r)) resolvers_.insert(*a);
     domains_.emplace_back();  // id 0: no name
     domain_first_seen_.push_back(0);
     domain_allowed_.push_back(0);
-    replace_allow_list(config_.beacon.allow_domains);
+    replace_allow_list(config_.allow_domains);
 }
 
 void PassiveDns::replace_allow_list(const std::vector<std::string>& domains) {
@@ -102,7 +102,7 @@ void PassiveDns::note_query_names(const DnsEvent& event, DnsNote& note) {
     auto found = query_names_.find(key);
     if (note.subdomain) {
         if (found == query_names_.end()) {
-            if (query_names_.size() >= config_.beacon.max_series) {  // bounded like the series: a flood forgets
+            if (query_names_.size() >= config_.max_query_names) {  // bounded like the series: a flood forgets
                 stats_.names_evictions += query_names_.size();
                 query_names_.clear();
                 domain_clients_.clear();

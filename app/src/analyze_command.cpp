@@ -27,7 +27,7 @@ void progress(const std::string& path, std::size_t index, std::size_t files, std
 
 }  // namespace
 
-int run_analyze(const Config& config, const AnalyzeOptions& options) {
+int run_analyze(const Config& config, const std::vector<std::string>& inputs) {
     DetectorInputs detectors;
     AlertOutputs alerts;
     try {
@@ -44,8 +44,8 @@ int run_analyze(const Config& config, const AnalyzeOptions& options) {
     collector::CaptureFileCounters capture_counters;
     exporters::FlowLogCounters log_counters;
     int rc = 0;
-    for (std::size_t i = 0; i < options.inputs.size(); ++i) {
-        const auto& path = options.inputs[i];
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        const auto& path = inputs[i];
         bool ok = false;
         if (exporters::sniff_log_format(path) != exporters::LogFormat::other) {
             exporters::FlowLogSource log(path, log_counters);
@@ -64,7 +64,7 @@ int run_analyze(const Config& config, const AnalyzeOptions& options) {
     }
     runner.finish();
     alerts.stop();
-    boost::json::object summary{{"files", options.inputs.size()}, {"alerts", alerts.written()}};
+    boost::json::object summary{{"files", inputs.size()}, {"alerts", alerts.written()}};
     add_to_summary(summary, capture_counters, collector::kMixedCaptureCounters);
     add_to_summary(summary, log_counters, exporters::kJsonLogCounters);
     if (log_counters.csv_lines) add_to_summary(summary, log_counters, exporters::kCsvLogCounters);

@@ -26,10 +26,10 @@
 namespace flowguard::app {
 namespace {
 
-// The pipeline's parts, kept by type for the state file, the metrics and the summary.
+// The pipeline's parts, kept by type for the metrics and the summary.
 struct LiveParts {
     std::vector<std::unique_ptr<Source>> sources;
-    std::vector<collector::UdpReceiver*> receivers;
+    std::vector<const collector::UdpReceiver*> receivers;
     std::vector<const collector::CaptureReceiver*> captures;
     std::vector<const analyzer::Analyzer*> analyzers;     // one per shard, when detecting
     std::vector<const exporters::TrafficStage*> traffic;  // one per shard, when serving metrics
@@ -39,69 +39,24 @@ struct LiveParts {
         for (const auto* r : receivers) out.push_back(&r->decoder());
         return out;
     }
-    std::vector<const collector::UdpReceiver*> const_receivers() const { return {receivers.begin(), receivers.end()}; }
 };
 
-// The command line over the configuration. Throws ConfigError for a --listen that does not parse.
-void apply(const CollectOptions& options, Config& config) {
-    if (!options.listen.empty()) {
-        config.collector.listen.clear();
-        for (const auto& text : options.listen) {
-            try {
-                config.collector.listen.push_back(ListenEndpoint::parse(text));
-            } catch (const ConfigError& e) {
-                throw ConfigError("--listen " + text, e.problem());
-            }
-        }
-    }
-    if (options.output) config.output.path = *options.output;
-    if (options.format) config.output.format = *options.format;
-    if (options.state_file) config.collector.state_file = *options.state_file;
-    if (options.interface) config.meter.interface = *options.interface;
-    if (options.bpf_filter) config.meter.bpf_filter = *options.bpf_filter;
-}
-
-// Receive threads for the listeners (bound here: a port in use fails now) and capture threads for the span
-// port. Throws std::system_error naming the listener, std::runtime_error naming the interface.
+// Receive threads for the listeners (bound here: a port in use fails now), with the templates of the last
+// run, and capture threads for the span port. Throws std::system_error naming the listener,
+// std::runtime_error naming the interface.
 void open_sources(const Config& config, LiveParts& parts) {
-    const auto receive_threads =
-        config.collector.listen.empty() ? 0 : pipeline::or_cores(config.collector.receive_threads);
-    for (std::size_t i = 0; i < receive_threads; ++i) {
-        auto receiver = std::make_unique<collector::UdpReceiver>(config.collector);
-        const auto warnings = receiver->open(config.collector.listen);
-        if (i == 0)
-            for (const auto& w : warnings) spdlog::warn("{}", w);
+    const auto threads = config.collector.listen.empty() ? 0 : pipeline::or_cores(config.collector.receive_threads);
+    std::vector<collector::FlowDecoder*> decoders;
+    for (auto& receiver : collector::open_receivers(config.collector, threads)) {
+        decoders.push_back(&receiver->decoder());
         parts.receivers.push_back(receiver.get());
         parts.sources.push_back(std::move(receiver));
     }
+    collector::restore_templates(config.collector.state_file, decoders);
     if (config.meter.interface.empty()) return;
     for (auto& capture : collector::open_live_captures(config.meter)) {
-        auto source = std::make_unique<collector::CaptureReceiver>(config.meter, std::move(capture));
-        parts.captures.push_back(source.get());
-        parts.sources.push_back(std::move(source));
-    }
-}
-
-void load_state(const std::string& path, const LiveParts& parts) {
-    if (path.empty()) return;
-    try {
-        std::vector<collector::FlowDecoder*> decoders;
-        for (auto* r : parts.receivers) decoders.push_back(&r->decoder());
-        const auto loaded = collector::load_template_state(path, decoders);
-        spdlog::info("template state: {} templates loaded from {} ({} rejected)", loaded.templates, path,
-                     loaded.rejected);
-    } catch (const std::exception& e) {
-        spdlog::warn("template state not loaded: {}", e.what());
-    }
-}
-
-void save_state(const std::string& path, const LiveParts& parts) {
-    if (path.empty()) return;
-    try {
-        const auto saved = collector::save_template_state(path, parts.decoders());
-        spdlog::info("template state: {} templates saved to {}", saved.templates, path);
-    } catch (const std::exception& e) {
-        spdlog::error("template state not saved: {}", e.what());
+        parts.sources.push_back(std::make_unique<collector::CaptureReceiver>(config.meter, std::move(capture)));
+        parts.captures.push_back(static_cast<const collector::CaptureReceiver*>(parts.sources.back().get()));
     }
 }
 
@@ -115,26 +70,19 @@ exporters::MetricsProvider metrics_provider(const Config& config, const LivePart
     return [&config, &parts, &live, &apps, &alerts, labels, started](MetricSink& sink) {
         sink.add("flowguard_build_info", {FLOWGUARD_VERSION}, 1);
         sink.add("flowguard_start_time_seconds", {}, started);
-        collector::write_collector_metrics(sink, parts.const_receivers(), parts.captures, config.meter.interface,
-                                           *labels);
+        collector::write_collector_metrics(sink, parts.receivers, parts.captures, config.meter.interface, *labels);
         live.write_metrics(sink);
         SummedMetrics shards;  // every shard's detectors, added up series by series
         for (const auto* a : parts.analyzers) a->write_published_metrics(shards);
         shards.write_to(sink);
         exporters::write_traffic_metrics(sink, parts.traffic, apps, *labels, config.metrics.top_k);
-        if (alerts.webhooks) alerts.webhooks->write_metrics(sink);
+        if (const auto* hooks = alerts.webhooks()) hooks->write_metrics(sink);
     };
 }
 
 }  // namespace
 
 int run_collect(Config config, const CollectOptions& options) {
-    try {
-        apply(options, config);
-    } catch (const ConfigError& e) {
-        spdlog::error("{}", e.what());
-        return 2;
-    }
     // Signals are caught from here on: a SIGTERM during start-up must still drain and print the summary.
     boost::asio::io_context io;
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -147,13 +95,13 @@ int run_collect(Config config, const CollectOptions& options) {
     DetectorInputs detectors;
     try {
         flows = FlowOutput::open(config.output.format, config.output.path);
-        if (options.alerts) alerts = AlertOutputs::open(*options.alerts, config.alerts);
+        if (options.detect) alerts = AlertOutputs::open(config.alerts.path, config.alerts);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());  // an output that cannot be opened, a bad webhook URL or spool directory
         return 1;
     }
     try {
-        if (options.alerts) detectors = DetectorInputs::load(config.analyzer);
+        if (options.detect) detectors = DetectorInputs::load(config.analyzer);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         return 2;
@@ -183,7 +131,6 @@ int run_collect(Config config, const CollectOptions& options) {
         spdlog::error("nothing to collect from: no collector.listen endpoint and no meter.interface");
         return 2;
     }
-    load_state(config.collector.state_file, parts);
     const exporters::ApplicationMap apps(config.metrics.applications);
     const auto receive_threads = parts.receivers.size();
     pipeline::LivePipeline live(
@@ -193,7 +140,7 @@ int run_collect(Config config, const CollectOptions& options) {
         [&](std::size_t) {
             std::vector<std::unique_ptr<Stage>> stages;
             if (auto s = flows.stage()) stages.push_back(std::move(s));
-            if (options.alerts) {
+            if (options.detect) {
                 stages.push_back(detectors.analyzer(config));
                 parts.analyzers.push_back(static_cast<const analyzer::Analyzer*>(stages.back().get()));
             }
@@ -227,18 +174,18 @@ int run_collect(Config config, const CollectOptions& options) {
     io.run();  // returns once the signal handler has run (at once if a signal came during start-up)
     live.stop_and_drain();
     alerts.stop();
-    save_state(config.collector.state_file, parts);
+    collector::persist_templates(config.collector.state_file, parts.decoders());
 
     boost::json::object summary;
     collector::add_decoder_summary(summary, parts.decoders());
-    collector::add_receiver_summary(summary, parts.const_receivers());
+    collector::add_receiver_summary(summary, parts.receivers);
     live.summarize(summary);
     summary["records_written"] = flows.written();
     summary["receive_threads"] = receive_threads;
     summary["shards"] = live.shard_count();
     if (!parts.captures.empty()) summary["meter"] = collector::live_meter_summary(parts.captures);
-    if (options.alerts) summary["alerts"] = alerts.written();
-    if (alerts.webhooks) summary["webhooks"] = alerts.webhooks->summarize();
+    if (options.detect) summary["alerts"] = alerts.written();
+    if (const auto* hooks = alerts.webhooks()) summary["webhooks"] = hooks->summarize();
     print_summary(summary);
     if (flows.failed()) {
         spdlog::error("writing records failed");

@@ -1,5 +1,7 @@
 #pragma once
-#include <flowguard/core/config.hpp>
+// The commands: each wires sources, stages and sinks from the configuration and returns the exit code
+// (0 ok, 1 runtime failure, 2 bad configuration or arguments).
+#include "config.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -8,6 +10,25 @@
 
 namespace flowguard::app {
 
+// Command-line settings over the configuration file's; each names the key it replaces.
+struct Overrides {
+    std::vector<std::string> listen;             // collector.listen
+    std::optional<std::string> output;           // output.path
+    std::optional<std::string> format;           // output.format
+    std::optional<std::string> state_file;       // collector.state_file
+    std::optional<std::string> alerts;           // alerts.path
+    std::optional<std::string> metrics_listen;   // metrics.listen
+    std::optional<std::string> interface;        // meter.interface
+    std::optional<std::string> bpf_filter;       // meter.bpf_filter
+    std::optional<std::size_t> capture_threads;  // meter.capture_threads
+    std::optional<std::string> active_timeout;   // meter.active_timeout
+    std::optional<std::string> idle_timeout;     // meter.idle_timeout
+    bool no_dns = false;                         // meter.dns: false
+    std::optional<std::string> export_to;        // meter.export
+    // Throws ConfigError naming the option whose value does not parse.
+    void apply(Config& config) const;
+};
+
 struct DecodeOptions {
     std::string format = "json";
     std::optional<std::uint16_t> port;  // only datagrams to this UDP port
@@ -15,54 +36,25 @@ struct DecodeOptions {
 };
 
 struct CollectOptions {
-    std::vector<std::string> listen;  // overrides collector.listen when given
-    std::optional<std::string> output;
-    std::optional<std::string> format;
-    std::optional<std::string> state_file;
-    std::optional<std::string> alerts;      // run the detectors on every shard, alerts appended here ("-" = stdout)
-    bool metrics = false;                   // serve /metrics on config.metrics.listen, count traffic per shard
-    std::optional<std::string> interface;   // span-port capture (meter.interface)
-    std::optional<std::string> bpf_filter;  // meter.bpf_filter
-    std::string config_path;                // re-read on SIGHUP for the analyzer's lists ("" = none)
-};
-
-struct RunOptions {
-    std::string config_path;          // --config: otherwise the embedded default runs
-    std::vector<std::string> listen;  // --listen, repeatable: replaces collector.listen
-    std::optional<std::string> metrics_listen;
-    std::optional<std::string> alerts;      // overrides alerts.path
-    std::optional<std::string> interface;   // span-port capture (meter.interface)
-    std::optional<std::string> bpf_filter;  // meter.bpf_filter
+    bool detect = false;      // the detectors on every shard, alerts to alerts.path and webhooks
+    bool metrics = false;     // serve /metrics on metrics.listen, count traffic per shard
+    std::string config_path;  // re-read on SIGHUP for the detectors' lists ("" = none)
 };
 
 struct MeterOptions {
-    std::vector<std::string> captures;  // pcap/pcapng files, read in order as one capture
-    std::optional<std::string> interface;
-    std::optional<std::string> bpf_filter;
-    std::optional<std::size_t> capture_threads;
-    std::optional<std::string> active_timeout;
-    std::optional<std::string> idle_timeout;
+    std::vector<std::string> captures;  // pcap/pcapng files, read in order as one capture (or meter.interface)
     std::string format = "json";
     std::optional<std::string> dns_log;
-    bool no_dns = false;
-    std::optional<std::string> export_to;  // meter.export: IPFIX to udp://ADDR:PORT
 };
 
-struct AnalyzeOptions {
-    std::vector<std::string> inputs;  // pcap/pcapng captures and JSON-lines flow/DNS files
-};
-
-struct SunburstOptions {
-    std::vector<std::string> names;  // empty: one name per line on stdin
-};
-
-// Each returns the process exit code.
 int run_decode(const Config& config, const DecodeOptions& options);
 int run_collect(Config config, const CollectOptions& options);
-int run_daemon(Config config, const RunOptions& options);
-int print_metrics_doc(bool names_only);
-int run_sunburst(const SunburstOptions& options);
+// `collect` with detectors and metrics always on, and the daemon's defaults (no flow records without an
+// output section: alerts own stdout).
+int run_daemon(Config config, const std::string& config_path);
 int run_meter(Config config, const MeterOptions& options);
-int run_analyze(const Config& config, const AnalyzeOptions& options);
+int run_analyze(const Config& config, const std::vector<std::string>& inputs);
+int run_sunburst(std::vector<std::string> names);  // none: one per line on stdin
+int print_metrics_doc(bool names_only);
 
 }  // namespace flowguard::app

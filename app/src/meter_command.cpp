@@ -92,14 +92,7 @@ int meter_live(Config config, const MeterOutputs& outputs) {
 }  // namespace
 
 int run_meter(Config config, const MeterOptions& options) {
-    MeterConfig& meter = config.meter;
-    if (options.interface) meter.interface = *options.interface;
-    if (options.bpf_filter) meter.bpf_filter = *options.bpf_filter;
-    if (options.capture_threads) meter.capture_threads = *options.capture_threads;
-    if (options.active_timeout) meter.active_timeout_ns = parse_duration_ns(*options.active_timeout);
-    if (options.idle_timeout) meter.idle_timeout_ns = parse_duration_ns(*options.idle_timeout);
-    if (options.no_dns) meter.dns = false;
-    if (options.export_to) meter.export_to = *options.export_to;
+    const MeterConfig& meter = config.meter;
     if (meter.interface.empty() == options.captures.empty()) {
         spdlog::error("give capture files or -i INTERFACE (one of the two)");
         return 2;

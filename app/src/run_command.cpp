@@ -1,12 +1,10 @@
 // `flowguard run`: the daemon. Collectors (NetFlow/IPFIX/sFlow listeners), the detectors on every shard,
 // the traffic metrics and the Prometheus endpoint, from one YAML configuration or, without one, from the
 // embedded default: listen on 2055/4739/6343, metrics on 127.0.0.1:9465, alerts as JSON lines on stdout,
-// no flow records written. It is `collect` with detectors and metrics always on; a span-port meter
-// (meter.interface or --interface) feeds the same shards with metered flows and passive DNS.
+// no flow records written. A span-port meter (meter.interface or --interface) feeds the same shards with
+// metered flows and passive DNS.
 #include "commands.hpp"
 #include "wiring.hpp"
-
-#include <flowguard/exporters/metrics.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -14,25 +12,40 @@
 
 namespace flowguard::app {
 
-int run_daemon(Config config, const RunOptions& options) {
+void Overrides::apply(Config& config) const {
+    if (!listen.empty()) {
+        config.collector.listen.clear();
+        for (const auto& text : listen)
+            config.collector.listen.push_back(yaml::with_key("--listen", [&] { return ListenEndpoint::parse(text); }));
+    }
+    if (output) config.output.path = *output;
+    if (format) config.output.format = *format;
+    if (state_file) config.collector.state_file = *state_file;
+    if (alerts) config.alerts.path = *alerts;
+    if (metrics_listen) config.metrics.listen = *metrics_listen;
+    if (interface) config.meter.interface = *interface;
+    if (bpf_filter) config.meter.bpf_filter = *bpf_filter;
+    if (capture_threads) config.meter.capture_threads = *capture_threads;
+    if (active_timeout)
+        config.meter.active_timeout_ns =
+            yaml::with_key("--active-timeout", [&] { return parse_duration_ns(*active_timeout); });
+    if (idle_timeout)
+        config.meter.idle_timeout_ns =
+            yaml::with_key("--idle-timeout", [&] { return parse_duration_ns(*idle_timeout); });
+    if (no_dns) config.meter.dns = false;
+    if (export_to) config.meter.export_to = *export_to;
+}
+
+int run_daemon(Config config, const std::string& config_path) {
     if (!config.output.configured) config.output.format = "none";  // alerts own stdout by default
-    if (options.metrics_listen) config.metrics.listen = *options.metrics_listen;
-    if (options.alerts) config.alerts.path = *options.alerts;
     if (config.output.format != "none" && config.output.path == "-" && config.alerts.path == "-") {
         // (check-config's output always has an output section: a copy of it must still run)
         spdlog::warn("output.path and alerts.path are both stdout: flow records are not written (set output.path)");
         config.output.format = "none";
     }
-    if (options.config_path.empty())
+    if (config_path.empty())
         spdlog::info("no --config: running on the embedded default (flowguard check-config shows it)");
-    CollectOptions collect;
-    collect.listen = options.listen;
-    collect.alerts = config.alerts.path;
-    collect.metrics = true;
-    collect.interface = options.interface;
-    collect.config_path = options.config_path;
-    collect.bpf_filter = options.bpf_filter;
-    return run_collect(std::move(config), collect);
+    return run_collect(std::move(config), {true, true, config_path});
 }
 
 int print_metrics_doc(bool names_only) {

@@ -21,8 +21,7 @@ std::string trim(const std::string& line) {
 
 }  // namespace
 
-int run_sunburst(const SunburstOptions& options) {
-    std::vector<std::string> names = options.names;
+int run_sunburst(std::vector<std::string> names) {
     if (names.empty()) {
         std::string line;
         while (std::getline(std::cin, line)) {

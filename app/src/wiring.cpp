@@ -10,43 +10,6 @@
 
 namespace flowguard::app {
 
-FlowOutput FlowOutput::open(const std::string& format, const std::string& target) {
-    FlowOutput out;
-    out.format = exporters::find_flow_format(format);
-    if (out.format == nullptr) return out;  // none
-    const std::string header = out.format->header.empty() ? "" : std::string(out.format->header) + "\n";
-    out.lines = std::make_unique<exporters::LineOutput>(header, exporters::open_line_transport(target));
-    return out;
-}
-
-std::unique_ptr<Stage> FlowOutput::stage() const {
-    if (!lines) return nullptr;
-    return std::make_unique<exporters::FlowOutputStage>(*format, *lines);
-}
-
-AlertOutputs AlertOutputs::open(const std::string& target, const AlertsConfig& config) {
-    AlertOutputs out;
-    out.lines = std::make_unique<exporters::LineOutput>("", exporters::open_line_transport(target));
-    out.log = std::make_unique<exporters::AlertLog>(*out.lines);
-    if (!config.webhooks.empty()) {
-        out.webhooks = std::make_unique<exporters::WebhookDispatcher>(config);
-        for (const auto& w : config.webhooks)
-            spdlog::info("webhook {} ({}): alerts of severity {} and above to {}, spooled in {}/{}", w.name, w.kind,
-                         w.min_severity, w.url, config.spool_dir, w.name);
-    }
-    return out;
-}
-
-std::vector<AlertSink*> AlertOutputs::sinks() const {
-    std::vector<AlertSink*> sinks{log.get()};
-    if (webhooks) sinks.push_back(webhooks.get());
-    return sinks;
-}
-
-void AlertOutputs::stop() const {
-    if (webhooks) webhooks->stop(kWebhookShutdownGrace);
-}
-
 DetectorInputs DetectorInputs::load(const AnalyzerConfig& config) {
     DetectorInputs in;
     try {

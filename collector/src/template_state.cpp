@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -83,6 +84,27 @@ StateFileResult load_template_state(const std::string& path, const std::vector<F
         }
     }
     return result;
+}
+
+void restore_templates(const std::string& path, const std::vector<FlowDecoder*>& decoders) {
+    if (path.empty()) return;
+    try {
+        const auto loaded = load_template_state(path, decoders);
+        spdlog::info("template state: {} templates loaded from {} ({} rejected)", loaded.templates, path,
+                     loaded.rejected);
+    } catch (const std::exception& e) {
+        spdlog::warn("template state not loaded: {}", e.what());
+    }
+}
+
+void persist_templates(const std::string& path, const std::vector<const FlowDecoder*>& decoders) {
+    if (path.empty()) return;
+    try {
+        const auto saved = save_template_state(path, decoders);
+        spdlog::info("template state: {} templates saved to {}", saved.templates, path);
+    } catch (const std::exception& e) {
+        spdlog::error("template state not saved: {}", e.what());
+    }
 }
 
 }  // namespace flowguard::collector

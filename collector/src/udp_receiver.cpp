@@ -4,6 +4,7 @@
 #include <flowguard/core/flow_batch.hpp>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -324,6 +325,17 @@ void UdpReceiver::run(const std::atomic<bool>& stop, RecordSink& sink) {
     decoder_.finish();
     publish_stats();
     sink_ = nullptr;
+}
+
+std::vector<std::unique_ptr<UdpReceiver>> open_receivers(const CollectorConfig& config, std::size_t threads) {
+    std::vector<std::unique_ptr<UdpReceiver>> receivers;
+    for (std::size_t i = 0; i < threads; ++i) {
+        receivers.push_back(std::make_unique<UdpReceiver>(config));
+        const auto warnings = receivers.back()->open(config.listen);
+        if (i == 0)
+            for (const auto& w : warnings) spdlog::warn("{}", w);
+    }
+    return receivers;
 }
 
 }  // namespace flowguard::collector

@@ -2,7 +2,7 @@
 // Private: /metrics over HTTPS, for `metrics.tls_cert_file`. Debian 12's civetweb (under prometheus-cpp's
 // exposer) crashes on its first HTTPS request with OpenSSL 3, so TLS scrapes are served here instead, by
 // Boost.Beast on one thread of its own, with the same text exposition and basic auth.
-#include <flowguard/core/config.hpp>
+#include <flowguard/exporters/config.hpp>
 #include <flowguard/exporters/metrics.hpp>
 
 #include <functional>

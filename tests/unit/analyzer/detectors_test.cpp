@@ -1,5 +1,6 @@
 // Each detector alone, through the Detector interface, with the passive-DNS context it shares.
 #include <flowguard/analyzer/beacon_detector.hpp>
+#include <flowguard/analyzer/config.hpp>
 #include <flowguard/analyzer/dga_detector.hpp>
 #include <flowguard/analyzer/dns_beacon_detector.hpp>
 #include <flowguard/analyzer/ioc_detector.hpp>
@@ -31,7 +32,7 @@ PublicSuffixList psl() {
 // A detector with the context it reads: events go through the context first, as the analyzer does.
 struct Bench {
     explicit Bench(std::unique_ptr<Detector> d, AnalyzerConfig config = {})
-        : context(config, NetworkSet::private_networks(), psl()), detector(std::move(d)) {}
+        : context(passive_dns_config(config), NetworkSet::private_networks(), psl()), detector(std::move(d)) {}
     std::vector<Alert> dns(const std::vector<DnsEvent>& events) {
         context.update(events, notes);
         detector->on_dns(DnsBatchView{events, notes, context}, out);
@@ -132,8 +133,8 @@ TEST_CASE("passive DNS: resolvers learned from their answers, their forwarded qu
 }
 
 TEST_CASE("passive DNS: query names per client and domain, with the table's reset noted where it happened") {
-    AnalyzerConfig config;
-    config.beacon.max_series = 16;
+    PassiveDnsConfig config;
+    config.max_query_names = 16;
     PassiveDns context(config, NetworkSet::private_networks(), psl());
     std::vector<DnsNote> notes;
     std::vector<DnsEvent> events;

@@ -4,12 +4,12 @@
 // the DNS events first, then every detector sees the batch; the alerts they raise leave in the order a
 // record-by-record pass would have raised them. A lateral-movement view (host graph) needs the whole network
 // and is not a per-shard detector (docs/ARCHITECTURE.md).
+#include <flowguard/analyzer/config.hpp>
 #include <flowguard/analyzer/detector.hpp>
 #include <flowguard/analyzer/ioc.hpp>
 #include <flowguard/analyzer/lists.hpp>
 #include <flowguard/analyzer/passive_dns.hpp>
 #include <flowguard/analyzer/registered_domain.hpp>
-#include <flowguard/core/config.hpp>
 #include <flowguard/core/counters.hpp>
 #include <flowguard/core/metric_samples.hpp>
 #include <flowguard/core/stage.hpp>

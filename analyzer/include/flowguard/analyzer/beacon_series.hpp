@@ -6,19 +6,37 @@
 // several clients reach on the same schedule is a service, not C2 (popular: suppressed). Bounded by
 // beacon.max_series: a flood of one-off pairs is forgotten, a full table loses its stalest eighth (counted).
 #include <flowguard/analyzer/beacon_score.hpp>
-#include <flowguard/analyzer/detector.hpp>
+#include <flowguard/analyzer/detector_stats.hpp>
 #include <flowguard/core/config.hpp>
 #include <flowguard/core/ip_address.hpp>
 
+#include <boost/json/object.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
+#include <yaml-cpp/yaml.h>
 
 #include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace flowguard::analyzer {
+
+// `analyzer.beacon:` (docs/DETECTION.md explains each key and how the defaults were tuned).
+struct BeaconConfig {
+    std::size_t min_connections = 10;        // events before a series is scored
+    double threshold = 0.82;                 // combined score that raises an alert
+    double min_dispersion_score = 0.55;      // 1 - MAD/median of intervals: jitter up to ~45% on average passes
+    std::size_t max_clients_per_target = 4;  // this many clients beaconing to one target: a service, not C2
+    std::size_t max_series = 131072;         // (client, target) series kept per detector; the stalest go beyond
+    std::vector<std::uint16_t> allow_ports{123, 110, 143, 993, 995};  // NTP and mail polling
+    std::vector<std::string> allow_domains{"windowsupdate.com", "microsoft.com", "apple.com",  "ntp.org",
+                                           "google.com",        "gstatic.com",   "ubuntu.com", "debian.org"};
+};
+
+void read_beacon_config(const YAML::Node& node, const std::string& key, BeaconConfig& out);  // throws ConfigError
+void write_beacon_config(YAML::Emitter& out, const BeaconConfig& b);
 
 struct SeriesKey {
     IpAddress client;

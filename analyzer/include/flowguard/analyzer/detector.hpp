@@ -7,6 +7,7 @@
 //
 // A new detector is one header and one source file here (its config section, counters and metrics beside its
 // logic), one line in analyzer.cpp's list and, for its configuration, one member in AnalyzerConfig.
+#include <flowguard/analyzer/detector_stats.hpp>
 #include <flowguard/analyzer/passive_dns.hpp>
 #include <flowguard/core/alert.hpp>
 #include <flowguard/core/counters.hpp>
@@ -60,14 +61,6 @@ private:
     std::uint64_t raised_ = 0;
 };
 
-// What every detector reports about its state: the analyzer adds these up into flowguard_analyzer_series and
-// series_evictions, and the summary's suppressed_popular.
-struct DetectorStats {
-    std::uint64_t series = 0;              // per-(client, target) states kept now
-    std::uint64_t series_evictions = 0;    // states forgotten at the cap
-    std::uint64_t suppressed_popular = 0;  // findings not reported: many clients do the same (a service)
-};
-
 class Detector {
 public:
     virtual ~Detector() = default;
@@ -92,15 +85,5 @@ public:
     // calls it when it publishes, on the detector's thread.
     virtual void write_metrics(MetricSink& sink) const { (void)sink; }
 };
-
-// The metrics every detector has, labelled {detector}.
-inline constexpr CounterTable<DetectorStats, 3> kDetectorStats{{
-    {"", counter_ref<&DetectorStats::series>, Merge::sum, "flowguard_detector_series", MetricType::gauge,
-     "Per-(client, target) states a detector keeps now."},
-    {"", counter_ref<&DetectorStats::series_evictions>, Merge::sum, "flowguard_detector_series_evictions_total",
-     MetricType::counter, "States a detector forgot at its cap."},
-    {"", counter_ref<&DetectorStats::suppressed_popular>, Merge::sum, "flowguard_detector_suppressed_total",
-     MetricType::counter, "Findings not reported because many clients do the same (a service, not C2)."},
-}};
 
 }  // namespace flowguard::analyzer

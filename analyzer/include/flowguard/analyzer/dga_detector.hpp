@@ -4,10 +4,24 @@
 // (client, domain) when it has dga.min_unique_names names; random-looking names that many clients resolve are a
 // CDN's or a cloud service's scheme (popular: suppressed).
 #include <flowguard/analyzer/detector.hpp>
+#include <flowguard/core/config.hpp>
 
 #include <boost/unordered/unordered_flat_map.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include <string>
 
 namespace flowguard::analyzer {
+
+// `analyzer.dga:`.
+struct DgaConfig {
+    std::size_t min_unique_names = 12;  // distinct subdomains one client asks of one registered domain
+    double threshold = 0.5;             // mean lexical score of those subdomains
+    std::size_t max_clients = 3;        // random-looking names many clients resolve: a CDN, not a DGA
+};
+
+void read_dga_config(const YAML::Node& node, const std::string& key, DgaConfig& out);  // throws ConfigError
+void write_dga_config(YAML::Emitter& out, const DgaConfig& d);
 
 struct DgaCounters {
     std::uint64_t names_scored = 0;  // distinct subdomains given a lexical score

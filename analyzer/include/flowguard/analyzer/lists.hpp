@@ -1,8 +1,8 @@
 #pragma once
 // The lists a running daemon re-reads on SIGHUP: indicators (the shipped SUNBURST list plus
 // analyzer.ioc_files) and the beacon allow-lists. Shared by every shard's analyzer; replaced whole.
+#include <flowguard/analyzer/config.hpp>
 #include <flowguard/analyzer/ioc.hpp>
-#include <flowguard/core/config.hpp>
 
 #include <atomic>
 #include <cstdint>

@@ -7,7 +7,6 @@
 // that event, so a detector reading a note sees what a record-by-record pass would have seen.
 #include <flowguard/analyzer/lexical.hpp>
 #include <flowguard/analyzer/registered_domain.hpp>
-#include <flowguard/core/config.hpp>
 #include <flowguard/core/counters.hpp>
 #include <flowguard/core/dns_event.hpp>
 #include <flowguard/core/network_set.hpp>
@@ -57,6 +56,15 @@ struct DnsNote {
     std::uint32_t clients_of_domain = 0;  // clients the query-name table holds for this domain
 };
 
+// What the context keeps, and how long (from the analyzer's section).
+struct PassiveDnsConfig {
+    std::vector<std::string> resolvers;      // internal resolvers known in advance (others are learned)
+    std::vector<std::string> allow_domains;  // registered domains left out of DGA and beacon scoring
+    std::uint64_t name_ttl_cap_ns = 3600ull * 1'000'000'000;  // how long an address keeps a resolved name at most
+    std::size_t max_resolved = 1u << 20;                      // (client, address) -> name entries kept
+    std::size_t max_query_names = 131072;                     // (client, domain) query-name states kept
+};
+
 struct PassiveDnsStats {
     std::uint64_t resolvers_learned = 0;
     std::uint64_t names_evictions = 0;  // (client, domain) query-name states forgotten at the cap
@@ -69,7 +77,7 @@ inline constexpr CounterTable<PassiveDnsStats, 2> kPassiveDnsStats{{
 
 class PassiveDns {
 public:
-    PassiveDns(const AnalyzerConfig& config, const NetworkSet& internal, PublicSuffixList suffixes);
+    PassiveDns(const PassiveDnsConfig& config, const NetworkSet& internal, PublicSuffixList suffixes);
 
     // Brings the context up to date with the batch, event by event, writing one note per event.
     void update(std::span<const DnsEvent> events, std::vector<DnsNote>& notes);
@@ -104,7 +112,7 @@ private:
     void note_query_names(const DnsEvent& event, DnsNote& note);
     std::uint32_t intern(const std::string& domain);
 
-    AnalyzerConfig config_;
+    PassiveDnsConfig config_;
     NetworkSet internal_;
     PublicSuffixList suffixes_;
     std::unordered_set<std::string> allow_domains_;

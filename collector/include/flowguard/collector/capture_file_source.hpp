@@ -7,10 +7,10 @@
 //   (a flow that spans two files stays one flow); `bpf_filter` applies.
 // - mixed (`analyze`): packet by packet, a flow export is decoded and anything else metered.
 // Capture time is the clock. Output is gathered into batches (OrderedBatch) in packet order.
+#include <flowguard/collector/config.hpp>
 #include <flowguard/collector/flow_decoder.hpp>
 #include <flowguard/collector/pcap_datagrams.hpp>
 #include <flowguard/collector/span_meter.hpp>
-#include <flowguard/core/config.hpp>
 #include <flowguard/core/counters.hpp>
 #include <flowguard/core/stage.hpp>
 

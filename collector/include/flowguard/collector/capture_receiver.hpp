@@ -1,9 +1,9 @@
 #pragma once
 // One capture thread of the live pipeline, a source: a live span-port capture (libpcap), metered into one-way
 // flows with passive DNS, delivered to the pipeline exactly as a receive thread's records are.
+#include <flowguard/collector/config.hpp>
 #include <flowguard/collector/packet_capture.hpp>
 #include <flowguard/collector/span_meter.hpp>
-#include <flowguard/core/config.hpp>
 #include <flowguard/core/stage.hpp>
 
 #include <atomic>

@@ -3,12 +3,12 @@
 // One FlowDecoder owns the template and sequence state of the exporters it sees, so it is used by one
 // thread at a time; the pipeline keeps each exporter on one decoder. Memory is bounded by the limits
 // in CollectorConfig: templates, exporter streams and data pending its template.
+#include <flowguard/collector/config.hpp>
 #include <flowguard/collector/decode_plan.hpp>
 #include <flowguard/collector/export_packet.hpp>
 #include <flowguard/collector/exporter_stats.hpp>
 #include <flowguard/collector/interface_counters.hpp>
 #include <flowguard/collector/packet_parser.hpp>
-#include <flowguard/core/config.hpp>
 #include <flowguard/core/counters.hpp>
 #include <flowguard/core/flow_record.hpp>
 

@@ -3,8 +3,8 @@
 // nfpcapd report them), bytes counted at layer 3. Flows end on idle timeout, active timeout, FIN/RST (after a
 // short grace for the last ACKs), table pressure, or flush. Packet time is the clock, so a capture file
 // replays exactly as it was recorded.
+#include <flowguard/collector/config.hpp>
 #include <flowguard/collector/packet_parser.hpp>
-#include <flowguard/core/config.hpp>
 #include <flowguard/core/counters.hpp>
 #include <flowguard/core/flow_record.hpp>
 

@@ -25,4 +25,9 @@ StateFileResult save_template_state(const std::string& path, const std::vector<c
 // A missing file is no error (first start). Throws std::runtime_error if the file exists but cannot be read.
 StateFileResult load_template_state(const std::string& path, const std::vector<FlowDecoder*>& decoders);
 
+// What `collect` and `run` do at start and stop ("" = no state file): load or save, and log what was done.
+// Never throw: a state file that cannot be read or written is logged and the collector goes on without it.
+void restore_templates(const std::string& path, const std::vector<FlowDecoder*>& decoders);
+void persist_templates(const std::string& path, const std::vector<const FlowDecoder*>& decoders);
+
 }  // namespace flowguard::collector

@@ -3,9 +3,9 @@
 // kernel keeps each exporter's 4-tuple on one socket, hence on one thread, so template state needs no locks),
 // reads with recvmmsg in batches, decodes in place, and delivers each datagram's records (and the DNS
 // messages found in its sFlow packet samples) to the pipeline, which routes them to the shards.
+#include <flowguard/collector/config.hpp>
 #include <flowguard/collector/flow_decoder.hpp>
 #include <flowguard/collector/receive_pacer.hpp>
-#include <flowguard/core/config.hpp>
 #include <flowguard/core/counters.hpp>
 #include <flowguard/core/dns_event.hpp>
 #include <flowguard/core/stage.hpp>
@@ -107,5 +107,10 @@ private:
     ReceiverSnapshot published_;
     void publish_stats();
 };
+
+// A collector's receive threads: `threads` receivers, each with its own SO_REUSEPORT socket on every listener
+// (the kernel spreads exporters over them, keeping each on one). The first one's warnings are logged. Throws
+// std::system_error naming the listener (a port in use, an address not on this host).
+std::vector<std::unique_ptr<UdpReceiver>> open_receivers(const CollectorConfig& config, std::size_t threads);
 
 }  // namespace flowguard::collector

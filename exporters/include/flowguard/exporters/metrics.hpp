@@ -5,8 +5,8 @@
 // scrape can only emit what the catalogue declares. Values are not kept here: at each scrape a provider reads
 // the threads' published snapshots and writes them through a MetricWriter, so no hot path touches a
 // Prometheus object or a lock.
-#include <flowguard/core/config.hpp>
 #include <flowguard/core/counters.hpp>
+#include <flowguard/exporters/config.hpp>
 
 #include <functional>
 #include <memory>

@@ -4,11 +4,11 @@
 // and conversations of the last complete window. Bytes and packets are scaled by the record's sampling
 // rate (an estimate of the real traffic). Per record: a port lookup in a 64 Ki table and a few flat-map
 // updates; every map is capped, so spoofed sources cannot grow it (excess is counted in "other").
-#include <flowguard/core/config.hpp>
 #include <flowguard/core/counters.hpp>
 #include <flowguard/core/flow_record.hpp>
 #include <flowguard/core/metric_labels.hpp>
 #include <flowguard/core/stage.hpp>
+#include <flowguard/exporters/config.hpp>
 
 #include <boost/container_hash/hash.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>

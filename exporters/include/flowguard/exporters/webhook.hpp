@@ -7,9 +7,9 @@
 // moved to the spool's rejected/ directory for an operator. Alerts are rare, so a mutex per submit is
 // fine here; nothing on the record path reaches this file.
 #include <flowguard/core/alert.hpp>
-#include <flowguard/core/config.hpp>
 #include <flowguard/core/counters.hpp>
 #include <flowguard/core/stage.hpp>
+#include <flowguard/exporters/config.hpp>
 
 #include <boost/json/array.hpp>
 

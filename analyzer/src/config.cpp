@@ -1,0 +1,43 @@
+#include <flowguard/analyzer/config.hpp>
+#include <flowguard/core/ip_address.hpp>
+
+#include <fmt/format.h>
+
+namespace flowguard {
+
+void read_analyzer_config(const YAML::Node& n, AnalyzerConfig& a) {
+    const std::string key = "analyzer";
+    yaml::require_known_keys(n, key, {"beacon", "dga", "ioc_files", "resolvers", "public_suffix_list"});
+    if (const auto& b = n["beacon"]) analyzer::read_beacon_config(b, key + ".beacon", a.beacon);
+    if (const auto& d = n["dga"]) analyzer::read_dga_config(d, key + ".dga", a.dga);
+    if (n["ioc_files"]) a.ioc_files = yaml::string_list(n["ioc_files"], key + ".ioc_files");
+    if (n["resolvers"]) {
+        a.resolvers = yaml::string_list(n["resolvers"], key + ".resolvers");
+        for (std::size_t i = 0; i < a.resolvers.size(); ++i) {
+            if (!IpAddress::parse(a.resolvers[i]))
+                throw ConfigError(fmt::format("{}.resolvers[{}]", key, i),
+                                  fmt::format("'{}' is not an IP address", a.resolvers[i]));
+        }
+    }
+    if (n["public_suffix_list"])
+        a.public_suffix_list = yaml::scalar(n["public_suffix_list"], key + ".public_suffix_list");
+}
+
+void write_analyzer_config(YAML::Emitter& out, const AnalyzerConfig& a) {
+    out << YAML::BeginMap << YAML::Key << "beacon" << YAML::Value;
+    analyzer::write_beacon_config(out, a.beacon);
+    out << YAML::Key << "dga" << YAML::Value;
+    analyzer::write_dga_config(out, a.dga);
+    out << YAML::Key << "ioc_files" << YAML::Value << YAML::Flow << a.ioc_files << YAML::Key << "resolvers"
+        << YAML::Value << YAML::Flow << a.resolvers << YAML::Key << "public_suffix_list" << YAML::Value
+        << a.public_suffix_list << YAML::EndMap;
+}
+
+namespace analyzer {
+
+PassiveDnsConfig passive_dns_config(const AnalyzerConfig& c) {
+    return {c.resolvers, c.beacon.allow_domains, c.name_ttl_cap_ns, c.max_resolved, c.beacon.max_series};
+}
+
+}  // namespace analyzer
+}  // namespace flowguard

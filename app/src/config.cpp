@@ -1,0 +1,78 @@
+#include "config.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace flowguard {
+namespace {
+
+// Each section of the file, with its owner's reader and writer, in the order check-config prints them.
+struct Section {
+    std::string_view name;
+    void (*read)(const YAML::Node&, Config&);
+    void (*write)(YAML::Emitter&, const Config&);
+};
+
+template <auto Member, auto Read, auto Write>
+constexpr Section section(std::string_view name) {
+    return {name, [](const YAML::Node& n, Config& c) { Read(n, c.*Member); },
+            [](YAML::Emitter& out, const Config& c) { Write(out, c.*Member); }};
+}
+
+constexpr Section kSections[] = {
+    section<&Config::collector, read_collector_config, write_collector_config>("collector"),
+    section<&Config::meter, read_meter_config, write_meter_config>("meter"),
+    section<&Config::analyzer, read_analyzer_config, write_analyzer_config>("analyzer"),
+    section<&Config::pipeline, read_pipeline_config, write_pipeline_config>("pipeline"),
+    section<&Config::output, read_output_config, write_output_config>("output"),
+    section<&Config::log, read_log_config, write_log_config>("log"),
+    section<&Config::metrics, read_metrics_config, write_metrics_config>("metrics"),
+    section<&Config::alerts, read_alerts_config, write_alerts_config>("alerts"),
+};
+
+}  // namespace
+
+Config parse_config(std::string_view yaml_text) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(std::string(yaml_text));
+    } catch (const YAML::Exception& e) {
+        throw ConfigError("", fmt::format("not valid YAML: {}", e.what()));
+    }
+    Config config;
+    if (root.IsNull()) return config;
+    yaml::require_known_keys(root, "",
+                             {"collector", "meter", "analyzer", "pipeline", "output", "log", "metrics", "alerts"});
+    for (const auto& s : kSections)
+        if (const auto node = root[std::string(s.name)]) s.read(node, config);
+    return config;
+}
+
+Config load_config_file(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    if (!in) throw ConfigError("", fmt::format("cannot read config file '{}'", path.string()));
+    std::ostringstream text;
+    text << in.rdbuf();
+    try {
+        return parse_config(text.str());
+    } catch (const ConfigError& e) {
+        throw ConfigError(e.key(), fmt::format("{} (in {})", e.problem(), path.string()));
+    }
+}
+
+std::string to_yaml(const Config& config) {
+    YAML::Emitter out;
+    out.SetDoublePrecision(6);
+    out << YAML::BeginMap;
+    for (const auto& s : kSections) {
+        out << YAML::Key << std::string(s.name) << YAML::Value;
+        s.write(out, config);
+    }
+    out << YAML::EndMap;
+    return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace flowguard

@@ -1,0 +1,32 @@
+#pragma once
+// The whole configuration file: one section per module, each read and printed by the module that owns it
+// (collector/config.hpp, analyzer/config.hpp, pipeline/config.hpp, exporters/config.hpp), plus core's `log:`.
+#include <flowguard/analyzer/config.hpp>
+#include <flowguard/collector/config.hpp>
+#include <flowguard/core/config.hpp>
+#include <flowguard/core/logging.hpp>
+#include <flowguard/exporters/config.hpp>
+#include <flowguard/pipeline/config.hpp>
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace flowguard {
+
+struct Config {
+    CollectorConfig collector;
+    MeterConfig meter;
+    AnalyzerConfig analyzer;
+    PipelineConfig pipeline;
+    OutputConfig output;
+    LogConfig log;
+    MetricsConfig metrics;
+    AlertsConfig alerts;
+};
+
+Config parse_config(std::string_view yaml_text);             // throws ConfigError naming the key
+Config load_config_file(const std::filesystem::path& path);  // throws ConfigError naming the key and the file
+std::string to_yaml(const Config& config);                   // the effective configuration
+
+}  // namespace flowguard

@@ -1,0 +1,74 @@
+#pragma once
+// The outputs' configuration sections: `output:` (flow records), `metrics:` (the Prometheus endpoint and the
+// traffic statistics behind it) and `alerts:` (the alert log and webhooks).
+#include <flowguard/core/config.hpp>
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace flowguard {
+
+struct OutputConfig {
+    std::string path = "-";       // "-" = stdout
+    std::string format = "json";  // json | csv | none
+    bool configured = false;      // the file has an output section (`flowguard run` writes no records without one)
+};
+
+// Prometheus endpoint and the traffic (NTA) metrics behind it. Every label set is bounded by these caps.
+struct ApplicationPorts {
+    std::string name;                  // label value, e.g. "https"
+    std::vector<std::uint16_t> ports;  // TCP/UDP server ports that mean this application
+};
+
+struct MetricsConfig {
+    std::string listen = "127.0.0.1:9465";  // "ADDR:PORT"; "" = no endpoint
+    std::string username;                   // basic auth when set
+    std::string password;
+    std::string tls_cert_file;  // HTTPS when set (PEM chain), with tls_key_file
+    std::string tls_key_file;
+    std::size_t max_exporters = 256;    // exporters named in labels; later ones are exporter="other"
+    std::size_t max_interfaces = 1024;  // (exporter, ifIndex) pairs named in labels; later ones if_index="other"
+    std::size_t top_k = 10;             // top talkers / destinations / conversations per window
+    std::uint64_t top_window_ns = 60ull * 1'000'000'000;
+    std::size_t max_window_keys = 65536;         // hosts / pairs counted per window and shard (spoofing cannot grow it)
+    std::vector<ApplicationPorts> applications;  // added to (and overriding) the built-in port map
+};
+
+// One ticketing/chat endpoint that alerts are POSTed to (exporters/webhook.hpp).
+struct WebhookConfig {
+    std::string name;              // metric label and spool subdirectory: [A-Za-z0-9_-]
+    std::string kind = "generic";  // generic (signed JSON) | slack | pagerduty | alertmanager
+    std::string url;               // http://HOST[:PORT]/PATH or https://...; alertmanager: its base URL
+    std::string secret;            // generic: HMAC-SHA256 key of the X-Flowguard-Signature header
+    std::string routing_key;       // pagerduty: the integration (routing) key
+    std::vector<std::pair<std::string, std::string>> headers;  // added to every request (e.g. Authorization)
+    std::string min_severity = "low";                          // low | medium | high | critical
+    std::uint64_t timeout_ns = 10ull * 1'000'000'000;
+    std::string ca_file;     // https: a CA bundle to trust instead of the system's
+    bool tls_verify = true;  // https: verify the server's certificate and name
+};
+
+// Where `flowguard run` writes alerts.
+struct AlertsConfig {
+    std::string path = "-";  // JSON lines; "-" = stdout
+    std::vector<WebhookConfig> webhooks;
+    // Alerts wait here (one file each) until their webhook accepted them, across restarts.
+    std::string spool_dir = "/var/lib/flowguard/spool";
+    std::size_t max_spooled = 10000;                      // per webhook; beyond it new alerts are dropped and counted
+    std::uint64_t retry_max_ns = 300ull * 1'000'000'000;  // backoff cap between delivery attempts
+};
+
+// Read over the defaults in `out`; throw ConfigError naming the key.
+void read_output_config(const YAML::Node& node, OutputConfig& out);
+void read_metrics_config(const YAML::Node& node, MetricsConfig& out);
+void read_alerts_config(const YAML::Node& node, AlertsConfig& out);
+// The effective sections; secrets print as "<set>".
+void write_output_config(YAML::Emitter& out, const OutputConfig& o);
+void write_metrics_config(YAML::Emitter& out, const MetricsConfig& m);
+void write_alerts_config(YAML::Emitter& out, const AlertsConfig& a);
+
+}  // namespace flowguard

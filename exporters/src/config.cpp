@@ -1,0 +1,177 @@
+#include <flowguard/exporters/config.hpp>
+#include <flowguard/exporters/flow_format.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace flowguard {
+namespace {
+
+WebhookConfig read_webhook(const YAML::Node& item, const std::string& key) {
+    yaml::require_known_keys(item, key,
+                             {"name", "kind", "url", "secret", "routing_key", "headers", "min_severity", "timeout",
+                              "ca_file", "tls_verify"});
+    WebhookConfig w;
+    if (!item["name"]) throw ConfigError(key + ".name", "missing (names the metric label and the spool directory)");
+    w.name = yaml::scalar(item["name"], key + ".name");
+    if (w.name.empty() || w.name.size() > 64 || !std::all_of(w.name.begin(), w.name.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+        }))
+        throw ConfigError(key + ".name", fmt::format("'{}' must be 1-64 letters, digits, '_' or '-'", w.name));
+    if (item["kind"]) w.kind = yaml::scalar(item["kind"], key + ".kind");
+    if (w.kind != "generic" && w.kind != "slack" && w.kind != "pagerduty" && w.kind != "alertmanager")
+        throw ConfigError(key + ".kind",
+                          fmt::format("'{}' is not one of generic, slack, pagerduty, alertmanager", w.kind));
+    if (!item["url"]) throw ConfigError(key + ".url", "missing");
+    w.url = yaml::scalar(item["url"], key + ".url");
+    if (!w.url.starts_with("http://") && !w.url.starts_with("https://"))
+        throw ConfigError(key + ".url", fmt::format("'{}' is not an http:// or https:// URL", w.url));
+    if (item["secret"]) w.secret = yaml::scalar(item["secret"], key + ".secret");
+    if (item["routing_key"]) w.routing_key = yaml::scalar(item["routing_key"], key + ".routing_key");
+    if (w.kind == "pagerduty" && w.routing_key.empty())
+        throw ConfigError(key + ".routing_key", "required for a pagerduty webhook (the integration key)");
+    if (const auto& h = item["headers"]) {
+        if (!h.IsMap()) throw ConfigError(key + ".headers", "expected a map such as {Authorization: Bearer ...}");
+        for (const auto& kv : h) {
+            const auto name = kv.first.as<std::string>();
+            const auto value = yaml::scalar(kv.second, key + ".headers." + name);
+            if (name.find_first_of(":\r\n") != std::string::npos || value.find_first_of("\r\n") != std::string::npos)
+                throw ConfigError(key + ".headers." + name,
+                                  "header names and values cannot hold ':' (names) or line breaks");
+            w.headers.emplace_back(name, value);
+        }
+    }
+    if (item["min_severity"]) w.min_severity = yaml::scalar(item["min_severity"], key + ".min_severity");
+    static constexpr std::string_view severities[] = {"low", "medium", "high", "critical"};
+    if (std::find(std::begin(severities), std::end(severities), w.min_severity) == std::end(severities))
+        throw ConfigError(key + ".min_severity",
+                          fmt::format("'{}' is not one of low, medium, high, critical", w.min_severity));
+    if (item["timeout"])
+        w.timeout_ns = yaml::with_key(
+            key + ".timeout", [&] { return parse_duration_ns(yaml::scalar(item["timeout"], key + ".timeout")); });
+    if (w.timeout_ns == 0) throw ConfigError(key + ".timeout", "must be more than 0");
+    if (item["ca_file"]) w.ca_file = yaml::scalar(item["ca_file"], key + ".ca_file");
+    if (item["tls_verify"]) w.tls_verify = yaml::boolean_value(item["tls_verify"], key + ".tls_verify");
+    return w;
+}
+
+}  // namespace
+
+void read_output_config(const YAML::Node& n, OutputConfig& o) {
+    yaml::require_known_keys(n, "output", {"path", "format"});
+    o.configured = true;
+    if (n["path"]) o.path = yaml::scalar(n["path"], "output.path");
+    if (n["format"]) {
+        o.format = yaml::scalar(n["format"], "output.format");
+        if (!exporters::known_flow_format(o.format))  // the formats flow_format.hpp knows, by name
+            throw ConfigError("output.format",
+                              fmt::format("'{}' is not one of {}", o.format, exporters::flow_format_names()));
+    }
+}
+
+void read_metrics_config(const YAML::Node& n, MetricsConfig& m) {
+    const std::string key = "metrics";
+    yaml::require_known_keys(n, key,
+                             {"listen", "username", "password", "tls_cert_file", "tls_key_file", "max_exporters",
+                              "max_interfaces", "top_k", "top_window", "max_window_keys", "applications"});
+    if (n["listen"]) m.listen = yaml::scalar(n["listen"], key + ".listen");
+    if (!m.listen.empty() && m.listen.rfind(':') == std::string::npos)
+        throw ConfigError(key + ".listen", fmt::format("'{}' is not ADDR:PORT", m.listen));
+    if (n["username"]) m.username = yaml::scalar(n["username"], key + ".username");
+    if (n["password"]) m.password = yaml::scalar(n["password"], key + ".password");
+    if (m.username.empty() != m.password.empty())
+        throw ConfigError(key + ".username", "basic auth needs both username and password");
+    if (n["tls_cert_file"]) m.tls_cert_file = yaml::scalar(n["tls_cert_file"], key + ".tls_cert_file");
+    if (n["tls_key_file"]) m.tls_key_file = yaml::scalar(n["tls_key_file"], key + ".tls_key_file");
+    if (m.tls_cert_file.empty() != m.tls_key_file.empty())
+        throw ConfigError(key + ".tls_cert_file", "HTTPS needs both tls_cert_file and tls_key_file");
+    if (n["max_exporters"]) m.max_exporters = yaml::unsigned_value(n["max_exporters"], key + ".max_exporters", 65536);
+    if (n["max_interfaces"])
+        m.max_interfaces = yaml::unsigned_value(n["max_interfaces"], key + ".max_interfaces", 1u << 20);
+    if (n["top_k"]) m.top_k = yaml::unsigned_value(n["top_k"], key + ".top_k", 100);
+    if (m.top_k == 0) throw ConfigError(key + ".top_k", "must be at least 1");
+    if (n["top_window"])
+        m.top_window_ns =
+            yaml::with_key(key + ".top_window", [&] { return parse_duration_ns(yaml::scalar(n["top_window"], key)); });
+    if (m.top_window_ns < 1'000'000'000ull) throw ConfigError(key + ".top_window", "must be at least 1s");
+    if (n["max_window_keys"])
+        m.max_window_keys = yaml::unsigned_value(n["max_window_keys"], key + ".max_window_keys", 1u << 24);
+    if (const auto& apps = n["applications"]) {
+        if (!apps.IsMap()) throw ConfigError(key + ".applications", "expected a map such as {https: [443, 8443]}");
+        for (const auto& kv : apps) {
+            ApplicationPorts a;
+            a.name = kv.first.as<std::string>();
+            const auto item_key = fmt::format("{}.applications.{}", key, a.name);
+            if (!kv.second.IsSequence()) throw ConfigError(item_key, "expected a list of ports");
+            for (std::size_t i = 0; i < kv.second.size(); ++i)
+                a.ports.push_back(static_cast<std::uint16_t>(yaml::unsigned_value(kv.second[i], item_key, 65535)));
+            m.applications.push_back(std::move(a));
+        }
+        if (m.applications.size() > 250) throw ConfigError(key + ".applications", "at most 250 applications");
+    }
+}
+
+void read_alerts_config(const YAML::Node& n, AlertsConfig& a) {
+    yaml::require_known_keys(n, "alerts", {"path", "webhooks", "spool_dir", "max_spooled", "retry_max"});
+    if (n["path"]) a.path = yaml::scalar(n["path"], "alerts.path");
+    if (n["spool_dir"]) a.spool_dir = yaml::scalar(n["spool_dir"], "alerts.spool_dir");
+    if (n["max_spooled"]) a.max_spooled = yaml::unsigned_value(n["max_spooled"], "alerts.max_spooled", 10'000'000);
+    if (a.max_spooled == 0) throw ConfigError("alerts.max_spooled", "must be at least 1");
+    if (n["retry_max"])
+        a.retry_max_ns = yaml::with_key(
+            "alerts.retry_max", [&] { return parse_duration_ns(yaml::scalar(n["retry_max"], "alerts.retry_max")); });
+    if (a.retry_max_ns < 1'000'000'000ull) throw ConfigError("alerts.retry_max", "must be at least 1s");
+    if (const auto& list = n["webhooks"]) {
+        if (!list.IsSequence()) throw ConfigError("alerts.webhooks", "expected a list of webhooks");
+        a.webhooks.clear();
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            auto w = read_webhook(list[i], fmt::format("alerts.webhooks[{}]", i));
+            for (const auto& other : a.webhooks)
+                if (other.name == w.name)
+                    throw ConfigError(fmt::format("alerts.webhooks[{}].name", i),
+                                      fmt::format("'{}' is used twice", w.name));
+            a.webhooks.push_back(std::move(w));
+        }
+        if (a.webhooks.size() > 32) throw ConfigError("alerts.webhooks", "at most 32 webhooks");
+    }
+}
+
+void write_output_config(YAML::Emitter& out, const OutputConfig& o) {
+    out << YAML::BeginMap << YAML::Key << "path" << YAML::Value << o.path << YAML::Key << "format" << YAML::Value
+        << o.format << YAML::EndMap;
+}
+
+void write_metrics_config(YAML::Emitter& out, const MetricsConfig& m) {
+    out << YAML::BeginMap << YAML::Key << "listen" << YAML::Value << m.listen << YAML::Key << "username" << YAML::Value
+        << m.username << YAML::Key << "password" << YAML::Value << (m.password.empty() ? "" : "<set>") << YAML::Key
+        << "tls_cert_file" << YAML::Value << m.tls_cert_file << YAML::Key << "tls_key_file" << YAML::Value
+        << m.tls_key_file << YAML::Key << "max_exporters" << YAML::Value << m.max_exporters << YAML::Key
+        << "max_interfaces" << YAML::Value << m.max_interfaces << YAML::Key << "top_k" << YAML::Value << m.top_k
+        << YAML::Key << "top_window" << YAML::Value << fmt::format("{}s", m.top_window_ns / 1'000'000'000) << YAML::Key
+        << "max_window_keys" << YAML::Value << m.max_window_keys << YAML::Key << "applications" << YAML::Value
+        << YAML::BeginMap;
+    for (const auto& app : m.applications) out << YAML::Key << app.name << YAML::Value << YAML::Flow << app.ports;
+    out << YAML::EndMap << YAML::EndMap;
+}
+
+void write_alerts_config(YAML::Emitter& out, const AlertsConfig& a) {
+    out << YAML::BeginMap << YAML::Key << "path" << YAML::Value << a.path << YAML::Key << "spool_dir" << YAML::Value
+        << a.spool_dir << YAML::Key << "max_spooled" << YAML::Value << a.max_spooled << YAML::Key << "retry_max"
+        << YAML::Value << fmt::format("{}s", a.retry_max_ns / 1'000'000'000) << YAML::Key << "webhooks" << YAML::Value
+        << YAML::BeginSeq;
+    for (const auto& w : a.webhooks) {
+        out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << w.name << YAML::Key << "kind" << YAML::Value
+            << w.kind << YAML::Key << "url" << YAML::Value << w.url << YAML::Key << "secret" << YAML::Value
+            << (w.secret.empty() ? "" : "<set>") << YAML::Key << "routing_key" << YAML::Value
+            << (w.routing_key.empty() ? "" : "<set>") << YAML::Key << "headers" << YAML::Value << YAML::BeginMap;
+        for (const auto& [name, value] : w.headers) out << YAML::Key << name << YAML::Value << "<set>";
+        out << YAML::EndMap << YAML::Key << "min_severity" << YAML::Value << w.min_severity << YAML::Key << "timeout"
+            << YAML::Value << fmt::format("{}ms", w.timeout_ns / 1'000'000) << YAML::Key << "ca_file" << YAML::Value
+            << w.ca_file << YAML::Key << "tls_verify" << YAML::Value << w.tls_verify << YAML::EndMap;
+    }
+    out << YAML::EndSeq << YAML::EndMap;
+}
+
+}  // namespace flowguard

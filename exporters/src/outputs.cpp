@@ -1,0 +1,48 @@
+#include <flowguard/exporters/outputs.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+namespace flowguard::exporters {
+
+FlowOutput FlowOutput::open(const std::string& format, const std::string& target) {
+    FlowOutput out;
+    if (format == "none") return out;
+    out.format_ = find_flow_format(format);
+    if (out.format_ == nullptr)
+        throw std::runtime_error("output format '" + format + "' is not one of " + flow_format_names());
+    const std::string header = out.format_->header.empty() ? "" : std::string(out.format_->header) + "\n";
+    out.lines_ = std::make_unique<LineOutput>(header, open_line_transport(target));
+    return out;
+}
+
+std::unique_ptr<Stage> FlowOutput::stage() const {
+    if (!lines_) return nullptr;
+    return std::make_unique<FlowOutputStage>(*format_, *lines_);
+}
+
+AlertOutputs AlertOutputs::open(const std::string& target, const AlertsConfig& config) {
+    AlertOutputs out;
+    out.lines_ = std::make_unique<LineOutput>("", open_line_transport(target));
+    out.log_ = std::make_unique<AlertLog>(*out.lines_);
+    if (config.webhooks.empty()) return out;
+    out.webhooks_ = std::make_unique<WebhookDispatcher>(config);
+    for (const auto& w : config.webhooks)
+        spdlog::info("webhook {} ({}): alerts of severity {} and above to {}, spooled in {}/{}", w.name, w.kind,
+                     w.min_severity, w.url, config.spool_dir, w.name);
+    return out;
+}
+
+std::vector<AlertSink*> AlertOutputs::sinks() const {
+    std::vector<AlertSink*> sinks;
+    if (log_) sinks.push_back(log_.get());
+    if (webhooks_) sinks.push_back(webhooks_.get());
+    return sinks;
+}
+
+void AlertOutputs::stop() const {
+    if (webhooks_) webhooks_->stop(kWebhookShutdownGrace);
+}
+
+}  // namespace flowguard::exporters

@@ -1,0 +1,169 @@
+#include "config.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace flowguard;
+
+namespace {
+
+// The key a configuration error names, or "no error".
+std::string error_key(const char* yaml) {
+    try {
+        parse_config(yaml);
+    } catch (const ConfigError& e) {
+        return e.key();
+    }
+    return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("an empty document is the default configuration") {
+    const auto c = parse_config("");
+    REQUIRE(c.collector.listen.size() == 3);
+    CHECK(c.collector.listen[0].port == 2055);
+    CHECK(c.collector.listen[1].port == 4739);
+    CHECK(c.collector.listen[2].port == 6343);
+    CHECK(c.collector.recv_batch == 256);
+    CHECK(c.collector.receive_coalesce_ns == 10'000'000);
+    CHECK(c.metrics.listen == "127.0.0.1:9465");
+    CHECK(c.alerts.path == "-");
+    CHECK(c.output.path == "-");
+    CHECK(c.output.format == "json");
+}
+
+TEST_CASE("settings are read and printed back as the effective configuration") {
+    const auto c = parse_config(R"(
+collector:
+  listen: [udp://127.0.0.1:9995, "[::1]:9996"]
+  socket_receive_buffer: 4MiB
+  receive_coalesce: 500us
+  pending_data: {max_age: 2m, max_bytes: 64KiB}
+  exporters:
+    - {address: 192.0.2.7, sampling_rate: 512}
+output: {path: /tmp/x.jsonl, format: csv}
+log: {level: debug}
+)");
+    REQUIRE(c.collector.listen.size() == 2);
+    CHECK(c.collector.listen[1].address == "::1");
+    CHECK(c.collector.listen[1].port == 9996);
+    CHECK(c.collector.socket_receive_buffer == 4u << 20);
+    CHECK(c.collector.receive_coalesce_ns == 500'000);
+    CHECK(c.collector.pending.max_age_ns == 120'000'000'000ull);
+    CHECK(c.collector.pending.max_bytes == 65536);
+    REQUIRE(c.collector.exporters.size() == 1);
+    CHECK(c.collector.exporters[0].sampling_rate == 512);
+    const auto again = parse_config(to_yaml(c));
+    CHECK(again.collector.listen == c.collector.listen);
+    CHECK(again.collector.receive_coalesce_ns == 500'000);
+    CHECK(again.collector.exporters[0].address == c.collector.exporters[0].address);
+    CHECK(again.output.format == "csv");
+}
+
+TEST_CASE("errors name the key and the problem") {
+    CHECK(error_key("collector: {lisen: []}") == "collector.lisen");
+    CHECK(error_key("collector: {listen: [udp://0.0.0.0:99999]}") == "collector.listen[0]");
+    CHECK(error_key("collector: {listen: [tcp://0.0.0.0:2055]}") == "collector.listen[0]");
+    CHECK(error_key("collector: {exporters: [{address: not-an-ip}]}") == "collector.exporters[0].address");
+    CHECK(error_key("collector: {pending_data: {max_age: 5 parsecs}}") == "collector.pending_data.max_age");
+    CHECK(error_key("collector: {templates: {max_templates: -1}}") == "collector.templates.max_templates");
+    CHECK(error_key("collector: {receive_coalesce: 60ms}") == "collector.receive_coalesce");  // above 50ms
+    CHECK(error_key("collector: {receive_coalesce: 50ms}") == "no error");
+    CHECK(error_key("collector: {receive_coalesce: soon}") == "collector.receive_coalesce");
+    CHECK(error_key("output: {format: xml}") == "output.format");
+    CHECK(error_key("log: {level: loud}") == "log.level");
+    CHECK(error_key("bogus: 1") == "bogus");
+    CHECK_THROWS_AS(parse_config("collector: [unclosed"), ConfigError);
+    CHECK_THROWS_WITH_AS(load_config_file("/nonexistent/flowguard.yaml"), doctest::Contains("cannot read config file"),
+                         ConfigError);
+}
+
+TEST_CASE("meter and analyzer sections: values, defaults and errors that name the key") {
+    const auto config = flowguard::parse_config(
+        "meter:\n  idle_timeout: 30s\n  max_flows: 1000\n  dns: false\n"
+        "analyzer:\n  beacon:\n    threshold: 0.9\n    allow_ports: [123, 8443]\n  dga:\n    min_unique_names: 20\n"
+        "  resolvers: [10.0.0.53]\n");
+    CHECK(config.meter.idle_timeout_ns == 30'000'000'000ull);
+    CHECK(config.meter.max_flows == 1000);
+    CHECK_FALSE(config.meter.dns);
+    CHECK(config.analyzer.beacon.threshold == doctest::Approx(0.9));
+    CHECK(config.analyzer.beacon.allow_ports == std::vector<std::uint16_t>{123, 8443});
+    CHECK(config.analyzer.beacon.min_connections == 10);  // default kept
+    CHECK(config.analyzer.dga.min_unique_names == 20);
+    CHECK(config.analyzer.resolvers == std::vector<std::string>{"10.0.0.53"});
+    CHECK_THROWS_WITH_AS(flowguard::parse_config("analyzer:\n  beacon:\n    threshold: 2\n"),
+                         doctest::Contains("analyzer.beacon.threshold"), flowguard::ConfigError);
+    CHECK_THROWS_WITH_AS(flowguard::parse_config("analyzer:\n  resolvers: [nope]\n"),
+                         doctest::Contains("analyzer.resolvers[0]"), flowguard::ConfigError);
+    CHECK_THROWS_WITH_AS(flowguard::parse_config("meter:\n  idle_timeout: 0s\n"),
+                         doctest::Contains("meter.idle_timeout"), flowguard::ConfigError);
+    CHECK_THROWS_WITH_AS(flowguard::parse_config("meter:\n  dns: maybe\n"), doctest::Contains("meter.dns"),
+                         flowguard::ConfigError);
+    const auto exporting = flowguard::parse_config("meter:\n  export: udp://127.0.0.1:4739\n  export_domain: 7\n");
+    CHECK(exporting.meter.export_to == "udp://127.0.0.1:4739");
+    CHECK(exporting.meter.export_domain == 7);
+    CHECK_THROWS_WITH_AS(flowguard::parse_config("meter:\n  export: tcp://127.0.0.1:4739\n"),
+                         doctest::Contains("meter.export"), flowguard::ConfigError);
+}
+
+TEST_CASE("metrics section: caps, applications, and errors that name the key") {
+    const auto c = parse_config(
+        "metrics: {listen: '0.0.0.0:9500', top_k: 5, top_window: 30s, "
+        "applications: {backup: [9102, 9103]}}");
+    CHECK(c.metrics.listen == "0.0.0.0:9500");
+    CHECK(c.metrics.top_k == 5);
+    CHECK(c.metrics.top_window_ns == 30'000'000'000ull);
+    REQUIRE(c.metrics.applications.size() == 1);
+    CHECK(c.metrics.applications[0].ports[1] == 9103);
+    CHECK_THROWS_WITH_AS(parse_config("metrics: {top_k: 0}"), "metrics.top_k: must be at least 1", ConfigError);
+    CHECK_THROWS_WITH_AS(parse_config("metrics: {username: a}"),
+                         "metrics.username: basic auth needs both username and password", ConfigError);
+    CHECK_THROWS_WITH_AS(parse_config("metrics: {listen: nowhere}"), "metrics.listen: 'nowhere' is not ADDR:PORT",
+                         ConfigError);
+    CHECK_THROWS_AS(parse_config("log: {format: xml}"), ConfigError);
+    // The effective configuration round-trips.
+    CHECK(to_yaml(parse_config(to_yaml(c))) == to_yaml(c));
+}
+
+TEST_CASE("alert webhooks: every kind, their checks, and secrets hidden in the effective configuration") {
+    const auto c = parse_config(R"(alerts:
+  spool_dir: /tmp/fg-spool
+  max_spooled: 50
+  retry_max: 1m
+  webhooks:
+    - {name: tickets, url: "https://tickets.example/hook", secret: abc, headers: {Authorization: Bearer xyz},
+       min_severity: high, timeout: 3s, tls_verify: false}
+    - {name: pager, kind: pagerduty, url: "https://events.pagerduty.com/v2/enqueue", routing_key: K}
+    - {name: am, kind: alertmanager, url: "http://127.0.0.1:9093"}
+)");
+    REQUIRE(c.alerts.webhooks.size() == 3);
+    const auto& t = c.alerts.webhooks[0];
+    CHECK(t.kind == "generic");
+    CHECK(t.secret == "abc");
+    CHECK(t.min_severity == "high");
+    CHECK(t.timeout_ns == 3'000'000'000ull);
+    CHECK_FALSE(t.tls_verify);
+    REQUIRE(t.headers.size() == 1);
+    CHECK(t.headers[0].first == "Authorization");
+    CHECK(c.alerts.max_spooled == 50);
+    CHECK(c.alerts.retry_max_ns == 60'000'000'000ull);
+    const auto printed = to_yaml(c);
+    CHECK(printed.find("abc") == std::string::npos);
+    CHECK(printed.find("xyz") == std::string::npos);
+    CHECK(printed.find("tickets.example") != std::string::npos);
+    CHECK(parse_config(printed).alerts.webhooks.size() == 3);  // the printed configuration reads back
+    CHECK(error_key("alerts: {webhooks: [{url: 'http://x/'}]}") == "alerts.webhooks[0].name");
+    CHECK(error_key("alerts: {webhooks: [{name: 'a b', url: 'http://x/'}]}") == "alerts.webhooks[0].name");
+    CHECK(error_key("alerts: {webhooks: [{name: a, url: 'ftp://x/'}]}") == "alerts.webhooks[0].url");
+    CHECK(error_key("alerts: {webhooks: [{name: a, kind: teams, url: 'http://x/'}]}") == "alerts.webhooks[0].kind");
+    CHECK(error_key("alerts: {webhooks: [{name: a, kind: pagerduty, url: 'http://x/'}]}") ==
+          "alerts.webhooks[0].routing_key");
+    CHECK(error_key("alerts: {webhooks: [{name: a, url: 'http://x/', min_severity: urgent}]}") ==
+          "alerts.webhooks[0].min_severity");
+    CHECK(error_key("alerts: {webhooks: [{name: a, url: 'http://x/'}, {name: a, url: 'http://y/'}]}") ==
+          "alerts.webhooks[1].name");
+    CHECK(error_key("alerts: {webhooks: [{name: a, url: 'http://x/', headers: {X-A: \"1\\r\\nX-B: 2\"}}]}") ==
+          "alerts.webhooks[0].headers.X-A");
+    CHECK(error_key("alerts: {max_spooled: 0}") == "alerts.max_spooled");
+    CHECK(error_key("metrics: {tls_cert_file: /etc/c.pem}") == "metrics.tls_cert_file");  // needs the key too
+}
