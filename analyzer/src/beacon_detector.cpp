@@ -51,14 +51,7 @@ void BeaconDetector::finish(const PassiveDns& context, AlertOut& out) {
 }
 
 Alert BeaconDetector::alert_of(const BeaconFinding& f, const PassiveDns& context) const {
-    Alert alert;
-    alert.kind = "beacon";
-    alert.score = f.score.score;
-    alert.severity = f.score.score >= 0.9 ? Severity::high : Severity::medium;
-    alert.src_addr = f.key.client;
-    alert.first_seen_ns = f.first_ns;
-    alert.last_seen_ns = f.last_ns;
-    alert.evidence = beacon_evidence(f);
+    Alert alert = beacon_alert("beacon", f);
     alert.evidence["dst_port"] = f.key.port;
     const std::string client = f.key.client.to_string();
     const auto port = f.key.port;

@@ -175,9 +175,16 @@ DetectorStats BeaconSeries::stats() const noexcept {
     return {series_.size(), evictions_, suppressed_popular_};
 }
 
-boost::json::object beacon_evidence(const BeaconFinding& f) {
+Alert beacon_alert(std::string kind, const BeaconFinding& f) {
     const BeaconScore& s = f.score;
-    boost::json::object e;
+    Alert alert;
+    alert.kind = std::move(kind);
+    alert.score = s.score;
+    alert.severity = s.score >= 0.9 ? Severity::high : Severity::medium;
+    alert.src_addr = f.key.client;
+    alert.first_seen_ns = f.first_ns;
+    alert.last_seen_ns = f.last_ns;
+    auto& e = alert.evidence;
     e["connections"] = s.connections;
     e["median_interval_s"] = round3(s.median_interval_s);
     e["mad_interval_s"] = round3(s.mad_interval_s);
@@ -188,7 +195,7 @@ boost::json::object beacon_evidence(const BeaconFinding& f) {
     if (s.size_score >= 0) e["size_score"] = round3(s.size_score);
     e["observed_span_s"] = round3(s.span_s);
     e["total_events"] = f.total;
-    return e;
+    return alert;
 }
 
 }  // namespace flowguard::analyzer

@@ -1,7 +1,6 @@
 #include <flowguard/analyzer/dga_detector.hpp>
 #include <flowguard/core/time_format.hpp>
 
-#include <boost/container_hash/hash.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -30,12 +29,6 @@ void write_dga_config(YAML::Emitter& out, const DgaConfig& d) {
         << YAML::EndMap;
 }
 
-std::size_t DgaDetector::KeyHash::operator()(const Key& k) const noexcept {
-    std::size_t h = hash_value(k.client);
-    boost::hash_combine(h, k.domain);
-    return h;
-}
-
 void DgaDetector::on_dns(const DnsBatchView& batch, AlertOut& out) {
     const PassiveDns& context = batch.context;
     for (std::uint32_t i = 0; i < batch.events.size(); ++i) {
@@ -43,7 +36,7 @@ void DgaDetector::on_dns(const DnsBatchView& batch, AlertOut& out) {
         const DnsNote& note = batch.notes[i];
         if (note.names_reset) states_.clear();
         if (note.skip || !note.subdomain) continue;  // a query with a label under a tracked, not allowed domain
-        State& state = states_[Key{event.client, note.domain_id}];
+        State& state = states_[ClientDomain{event.client, note.domain_id}];
         if (note.new_name) {  // a new name: it contributes to the lexical mean
             const auto label = std::string_view(note.name).substr(0, note.name.size() - note.domain.size() - 1);
             state.lexical_sum += lexical_score(label).score;

@@ -17,14 +17,7 @@ struct NamesSeen {
 };
 
 Alert alert_of(const BeaconFinding& f, const PassiveDns& context, const NamesSeen* names) {
-    Alert alert;
-    alert.kind = "dns_beacon";
-    alert.score = f.score.score;
-    alert.severity = f.score.score >= 0.9 ? Severity::high : Severity::medium;
-    alert.src_addr = f.key.client;
-    alert.first_seen_ns = f.first_ns;
-    alert.last_seen_ns = f.last_ns;
-    alert.evidence = beacon_evidence(f);
+    Alert alert = beacon_alert("dns_beacon", f);
     alert.domain = context.domain(f.key.domain);
     alert.techniques = {"T1071.004"};
     if (names != nullptr) {

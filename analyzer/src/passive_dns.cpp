@@ -10,7 +10,7 @@ constexpr std::uint64_t kSecondNs = 1'000'000'000;
 
 }  // namespace
 
-std::size_t PassiveDns::ClientDomainHash::operator()(const ClientDomain& k) const noexcept {
+std::size_t ClientDomainHash::operator()(const ClientDomain& k) const noexcept {
     std::size_t h = hash_value(k.client);
     boost::hash_combine(h, k.domain);
     return h;

@@ -1,9 +1,11 @@
 #pragma once
 // Test doubles for the pipeline's seams (core/stage.hpp): a source that delivers prepared units, a stage
-// that records what it was given and in which order, an alert sink that keeps what it got.
+// that records what it was given and in which order, an alert sink that keeps what it got, a metric sink.
+#include <flowguard/core/counters.hpp>
 #include <flowguard/core/stage.hpp>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -93,6 +95,18 @@ public:
     std::mutex mutex;
     std::vector<Alert> received;
     int calls = 0;
+};
+
+// What a scrape wrote: "name|label|label" -> value.
+class RecordedMetrics final : public MetricSink {
+public:
+    using MetricSink::add;
+    void add(std::string_view name, std::span<const std::string_view> labels, double value) override {
+        std::string key(name);
+        for (auto l : labels) key += "|" + std::string(l);
+        values[key] += value;
+    }
+    std::map<std::string, double> values;
 };
 
 inline FlowRecord flow_from(const char* src, const char* dst, std::uint16_t dst_port = 443, std::uint64_t bytes = 100) {

@@ -1,4 +1,6 @@
 // Each detector alone, through the Detector interface, with the passive-DNS context it shares.
+#include "pipeline_doubles.hpp"
+
 #include <flowguard/analyzer/beacon_detector.hpp>
 #include <flowguard/analyzer/config.hpp>
 #include <flowguard/analyzer/dga_detector.hpp>
@@ -7,7 +9,6 @@
 #include <flowguard/analyzer/lists.hpp>
 #include <flowguard/analyzer/passive_dns.hpp>
 #include <flowguard/analyzer/sunburst_detector.hpp>
-#include <flowguard/core/metric_samples.hpp>
 
 #include <doctest/doctest.h>
 
@@ -95,19 +96,9 @@ std::string random_label(std::mt19937& rng) {
 }
 
 std::map<std::string, double> metrics_of(const Detector& d) {
-    MetricSamples samples;
-    d.write_metrics(samples);
-    struct Collect final : MetricSink {
-        using MetricSink::add;
-        void add(std::string_view name, std::span<const std::string_view> labels, double value) override {
-            std::string key(name);
-            for (auto l : labels) key += "|" + std::string(l);
-            values[key] = value;
-        }
-        std::map<std::string, double> values;
-    } collect;
-    samples.write_to(collect);
-    return collect.values;
+    testing::RecordedMetrics metrics;
+    d.write_metrics(metrics);
+    return metrics.values;
 }
 
 }  // namespace

@@ -1,3 +1,5 @@
+#include "pipeline_doubles.hpp"
+
 #include <flowguard/core/counters.hpp>
 #include <flowguard/core/metric_labels.hpp>
 #include <flowguard/core/metric_samples.hpp>
@@ -33,17 +35,6 @@ inline constexpr CounterTable<Stats, 5> kStats{{
      1, "out"},
 }};
 
-class Recorded final : public MetricSink {
-public:
-    using MetricSink::add;
-    void add(std::string_view name, std::span<const std::string_view> labels, double value) override {
-        std::string key(name);
-        for (auto l : labels) key += "|" + std::string(l);
-        values[key] = value;
-    }
-    std::map<std::string, double> values;
-};
-
 }  // namespace
 
 TEST_CASE("counter tables: merge by each field's rule, members of members included") {
@@ -64,7 +55,7 @@ TEST_CASE("counter tables: the summary has every keyed field, metrics every name
     add_to_summary(summary, s, kStats);
     CHECK(summary.size() == 4);  // last_ns has no summary key
     CHECK(summary.at("lost").as_uint64() == 4);
-    Recorded metrics;
+    testing::RecordedMetrics metrics;
     write_metrics(metrics, s, kStats, {"192.0.2.1"});
     CHECK(metrics.values.at("flowguard_test_packets_total|192.0.2.1") == 3);
     CHECK(metrics.values.at("flowguard_test_last_seen_seconds|192.0.2.1") == doctest::Approx(2.0));
@@ -86,7 +77,7 @@ TEST_CASE("metric samples replay what a thread published; summed samples add up 
     SummedMetrics sum;
     shard1.write_to(sum);
     shard2.write_to(sum);
-    Recorded out;
+    testing::RecordedMetrics out;
     sum.write_to(out);
     CHECK(out.values.at("flowguard_x_total|a") == 5);
     CHECK(out.values.at("flowguard_x_total|b") == 1);

@@ -10,20 +10,6 @@
 using namespace flowguard;
 using namespace flowguard::testing;
 
-namespace {
-
-class Metrics final : public MetricSink {
-public:
-    void add(std::string_view name, std::span<const std::string_view> labels, double value) override {
-        std::string key(name);
-        for (auto l : labels) key += "|" + std::string(l);
-        values[key] += value;
-    }
-    std::map<std::string, double> values;
-};
-
-}  // namespace
-
 TEST_CASE("live pipeline: every record of every producer reaches its host's shard once; stop drains all") {
     constexpr std::size_t kShards = 3;
     constexpr std::size_t kProducers = 2;
@@ -84,7 +70,7 @@ TEST_CASE("live pipeline: every record of every producer reaches its host's shar
     CHECK(summary.at("ring_drops").as_uint64() == 0);
     CHECK(summary.at("dns_events").as_uint64() == 1000);
 
-    Metrics metrics;
+    RecordedMetrics metrics;
     live.write_metrics(metrics);
     CHECK(metrics.values.at("flowguard_ring_drops_total|capture0") == 0);
     CHECK(metrics.values.at("flowguard_alerts_total|test|high") == static_cast<double>(alerts.received.size()));

@@ -7,6 +7,7 @@
 // beacon.max_series: a flood of one-off pairs is forgotten, a full table loses its stalest eighth (counted).
 #include <flowguard/analyzer/beacon_score.hpp>
 #include <flowguard/analyzer/detector_stats.hpp>
+#include <flowguard/core/alert.hpp>
 #include <flowguard/core/config.hpp>
 #include <flowguard/core/ip_address.hpp>
 
@@ -113,7 +114,8 @@ private:
     std::uint64_t suppressed_popular_ = 0;
 };
 
-// The evidence every beacon alert carries: the score and its parts, rounded for reading.
-boost::json::object beacon_evidence(const BeaconFinding& finding);
+// What every beacon alert says: its kind, the score (high severity from 0.9) and its parts rounded for reading
+// (the evidence), the client, when the series began and was last seen. The detector adds the target.
+Alert beacon_alert(std::string kind, const BeaconFinding& finding);
 
 }  // namespace flowguard::analyzer

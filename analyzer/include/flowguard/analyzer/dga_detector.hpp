@@ -41,14 +41,6 @@ public:
     void write_metrics(MetricSink& sink) const override { flowguard::write_metrics(sink, counters_, kDgaCounters); }
 
 private:
-    struct Key {
-        IpAddress client;
-        std::uint32_t domain;
-        friend bool operator==(const Key&, const Key&) = default;
-    };
-    struct KeyHash {
-        std::size_t operator()(const Key& k) const noexcept;
-    };
     struct State {
         double lexical_sum = 0;
         bool decided = false;
@@ -56,7 +48,7 @@ private:
 
     DgaConfig config_;
     // Keyed like the context's query names, and forgotten with them (DnsNote::names_reset): the same bound.
-    boost::unordered_flat_map<Key, State, KeyHash> states_;
+    boost::unordered_flat_map<ClientDomain, State, ClientDomainHash> states_;
     std::uint64_t suppressed_popular_ = 0;
     DgaCounters counters_;
 };

@@ -26,6 +26,16 @@
 
 namespace flowguard::analyzer {
 
+// A client and a registered domain (its id in the context): what query names and DGA state are kept per.
+struct ClientDomain {
+    IpAddress client;
+    std::uint32_t domain = 0;
+    friend bool operator==(const ClientDomain&, const ClientDomain&) = default;
+};
+struct ClientDomainHash {
+    std::size_t operator()(const ClientDomain& k) const noexcept;
+};
+
 // The subdomains one client asked of one registered domain (DGA scoring, DNS-beacon evidence).
 struct QueryNames {
     DistinctCounter names;
@@ -95,14 +105,6 @@ public:
     PassiveDnsStats stats() const noexcept { return stats_; }
 
 private:
-    struct ClientDomain {
-        IpAddress client;
-        std::uint32_t domain;
-        friend bool operator==(const ClientDomain&, const ClientDomain&) = default;
-    };
-    struct ClientDomainHash {
-        std::size_t operator()(const ClientDomain& k) const noexcept;
-    };
     struct ResolvedName {
         std::uint32_t domain;
         std::uint64_t expires_ns;
