@@ -2,13 +2,16 @@
 """CPU seconds to meter one large span-port capture into flows: flowguard meter against nfpcapd (nfdump),
 softflowd -r and pmacctd (nfprobe), one after another in the same run, with the same timeouts.
 
-    bench/compare-meters.py [--packets 3000000] [--runs 3] [--pcap FILE] [--seed 1]
+    bench/compare-meters.py [--packets 3000000] [--runs 3] [--pcap FILE] [--seed 1] [--other-build BIN]
 
 CPU is user+sys of each tool's whole process tree (children reaped, so their time is counted), median over
 --runs; the ratio is the peer's CPU over flowguard's. Each tool writes or exports its flows as it would in
 production: flowguard meter with --format none (flows counted, DNS parsed) and with --export (IPFIX to a
 UDP sink, the role softflowd and pmacctd's nfprobe play), nfpcapd writing nfcapd files, softflowd and
 pmacctd exporting NetFlow v9/IPFIX to the same sink. Needs the release build and deploy/setup.sh's packages.
+FLOWGUARD=BIN measures another flowguard build instead; --other-build BIN measures one more beside this one
+(an older commit's release build), interleaved in the same run, so a change is compared on the same machine
+and the same day.
 """
 import argparse
 import json
@@ -23,7 +26,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FLOWGUARD = os.path.join(ROOT, "build/release/app/flowguard")
+FLOWGUARD = os.environ.get("FLOWGUARD", os.path.join(ROOT, "build/release/app/flowguard"))
 PCAPGEN = os.path.join(ROOT, "build/release/bench/pcapgen")
 ACTIVE_S, IDLE_S = 300, 15  # the same timeouts for every meter
 
@@ -40,9 +43,9 @@ def measured(run):
     return children_cpu() - cpu0, time.monotonic() - wall0, info
 
 
-def flowguard(pcap, extra):
+def flowguard(pcap, extra, binary=None):
     def run():
-        res = subprocess.run([FLOWGUARD, "meter", "--format", "none", "--idle-timeout", f"{IDLE_S}s",
+        res = subprocess.run([binary or FLOWGUARD, "meter", "--format", "none", "--idle-timeout", f"{IDLE_S}s",
                               "--active-timeout", f"{ACTIVE_S}s"] + extra + [pcap],
                              capture_output=True, text=True, check=True)
         summary = json.loads(res.stderr.strip().splitlines()[-1])
@@ -106,6 +109,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--pcap", help="use this capture instead of generating one (give --packets its packet count)")
+    ap.add_argument("--other-build", help="another flowguard binary to measure beside this one")
+    ap.add_argument("--flowguard-only", action="store_true", help="leave the peers out")
     args = ap.parse_args()
     PACKETS = args.packets
     for tool in (FLOWGUARD, PCAPGEN):
@@ -130,6 +135,12 @@ def main():
             ("softflowd -r (IPFIX)", softflowd(pcap, sink_port, work)),
             ("pmacctd nfprobe (IPFIX)", pmacctd(pcap, sink_port, work)),
         ]
+        if args.flowguard_only:
+            tools = tools[:2]
+        if args.other_build:
+            tools[2:2] = [("flowguard meter [other build]", flowguard(pcap, [], args.other_build)),
+                          ("flowguard meter --export [other build]",
+                           flowguard(pcap, ["--export", f"udp://127.0.0.1:{sink_port}"], args.other_build))]
         results = {}
         for run_index in range(args.runs):
             for name, run in tools:  # interleaved, so drifts of the machine hit every tool alike

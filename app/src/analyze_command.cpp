@@ -18,6 +18,7 @@
 namespace flowguard::app {
 namespace {
 
+// On a terminal: which input, and the packets read so far in all of them.
 void progress(const std::string& path, std::size_t index, std::size_t files, std::uint64_t packets, bool final) {
     static const bool terminal = ::isatty(STDERR_FILENO) == 1;
     if (!terminal) return;
@@ -52,8 +53,11 @@ int run_analyze(const Config& config, const std::vector<std::string>& inputs) {
             runner.run(log);
             ok = log.opened();
         } else {
+            const auto show = [&, i](const std::string&, std::size_t, std::size_t, std::uint64_t n, bool final) {
+                progress(path, i, inputs.size(), n, final);
+            };
             collector::CaptureFileSource capture({path}, config.collector, config.meter,
-                                                 {collector::CaptureContent::mixed, {}, progress}, capture_counters);
+                                                 {collector::CaptureContent::mixed, {}, show}, capture_counters);
             runner.run(capture);
             ok = !capture.failed();
         }

@@ -22,9 +22,7 @@ CaptureFileSource::CaptureFileSource(std::vector<std::string> paths, const Colle
       collector_config_(collector),
       meter_config_(meter),
       options_(std::move(options)),
-      counters_(counters) {
-    flows_.reserve(1024);
-}
+      counters_(counters) {}
 
 CaptureFileSource::~CaptureFileSource() = default;
 
@@ -53,10 +51,10 @@ void CaptureFileSource::run(const std::atomic<bool>& stop, RecordSink& sink) {
             }
             read_packets(paths_[i], i, stop, batch);
             if (per_file || i + 1 == paths_.size()) {
-                meter_->flush(flows_);  // end of the capture: every open flow is reported
+                const auto mark = batch.mark();
+                meter_->flush(batch.flows());  // end of the capture: every open flow is reported
                 decoder_->finish();
-                batch.add({}, flows_, clock_ns_);
-                flows_.clear();
+                batch.commit({}, mark, clock_ns_);
             }
         }
     }
@@ -80,11 +78,27 @@ void CaptureFileSource::read_exports(const std::string& path, const std::atomic<
             ++counters_.skipped_by_port;
             continue;
         }
-        flows_.clear();
-        decoder_->decode(packet, flows_);
-        batch.add({}, flows_, packet.received_ns);
+        const auto mark = batch.mark();
+        decoder_->decode(packet, batch.flows());
+        batch.commit({}, mark, packet.received_ns);
     }
     capture_stats_ += reader->stats();
+}
+
+// `analyze`: a flow export is decoded, anything else metered.
+void CaptureFileSource::classify(int link, const RawPacket& raw, const std::string& path, std::size_t index,
+                                 std::vector<FlowRecord>& flows) {
+    ++counters_.packets;
+    PacketView view;
+    if (parse_frame(link, raw.data, raw.captured, view) == ParseResult::ok && looks_like_flow_export(view)) {
+        ++counters_.export_datagrams;
+        decoder_->decode(ExportPacket{{view.payload, view.payload_length}, view.src, view.src_port, raw.time_ns},
+                         flows);
+    } else {
+        meter_->process(link, raw, flows, dns_);
+    }
+    if (options_.progress && (counters_.packets & (kProgressEvery - 1)) == 0)
+        options_.progress(path, index, paths_.size(), counters_.packets, false);
 }
 
 void CaptureFileSource::read_packets(const std::string& path, std::size_t index, const std::atomic<bool>& stop,
@@ -104,30 +118,22 @@ void CaptureFileSource::read_packets(const std::string& path, std::size_t index,
         return;
     }
     const int link = capture->link_type();
+    SpanMeter& meter = *meter_;
+    std::uint64_t clock = clock_ns_;  // capture time is the clock; a local, so the loop keeps it in a register
     RawPacket raw;
     while (!stop.load(std::memory_order_relaxed) && capture->next(raw) == PacketCapture::Read::packet) {
-        clock_ns_ = std::max(clock_ns_, raw.time_ns);  // capture time is the clock
-        PacketView view;
-        if (!traffic_only) {
-            ++counters_.packets;
-            if (parse_frame(link, raw.data, raw.captured, view) == ParseResult::ok && looks_like_flow_export(view)) {
-                ++counters_.export_datagrams;
-                decoder_->decode(
-                    ExportPacket{{view.payload, view.payload_length}, view.src, view.src_port, raw.time_ns}, flows_);
-            } else {
-                meter_->process(link, raw, flows_, dns_);
-            }
-            if (options_.progress && (counters_.packets & (kProgressEvery - 1)) == 0)
-                options_.progress(path, index, paths_.size(), counters_.packets, false);
-        } else {
-            meter_->process(link, raw, flows_, dns_);
-        }
-        if (!flows_.empty() || !dns_.empty()) {
-            batch.add(dns_, flows_, clock_ns_);
-            flows_.clear();
+        clock = std::max(clock, raw.time_ns);
+        const auto mark = batch.mark();
+        if (traffic_only)
+            meter.process(link, raw, batch.flows(), dns_);
+        else
+            classify(link, raw, path, index, batch.flows());
+        if (mark != batch.mark() || !dns_.empty()) {
+            batch.commit(dns_, mark, clock);
             dns_.clear();
         }
     }
+    clock_ns_ = clock;
     if (options_.progress) options_.progress(path, index, paths_.size(), counters_.packets, true);
 }
 

@@ -6,9 +6,14 @@
 namespace flowguard::exporters {
 namespace {
 
+template <void (*Append)(fmt::memory_buffer&, const FlowRecord&)>
+void lines(fmt::memory_buffer& out, std::span<const FlowRecord> records) {
+    for (const auto& r : records) Append(out, r);
+}
+
 constexpr std::array kFormats{
-    FlowLineFormat{"json", "", &append_flow_json},
-    FlowLineFormat{"csv", kFlowCsvHeader, &append_flow_csv},
+    FlowLineFormat{"json", "", &lines<append_flow_json>},
+    FlowLineFormat{"csv", kFlowCsvHeader, &lines<append_flow_csv>},
 };
 
 }  // namespace

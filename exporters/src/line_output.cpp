@@ -15,7 +15,7 @@ bool LineOutput::write(fmt::memory_buffer& buffer, std::uint64_t lines) {
 }
 
 void FlowOutputStage::on_flows(std::span<const FlowRecord> records, std::uint64_t, Alerts&) {
-    for (const auto& r : records) format_.append(lines_.buffer(), r);
+    format_.append(lines_.buffer(), records);
     lines_.added(records.size());
 }
 

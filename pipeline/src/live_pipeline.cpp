@@ -45,8 +45,9 @@ LivePipeline::LivePipeline(const LiveOptions& options, std::vector<std::unique_p
     dns_channels_.resize(sources_.size());
     for (std::size_t p = 0; p < sources_.size(); ++p) {
         const std::string kind(sources_[p]->kind());
-        const auto index = per_kind[kind]++;
-        labels_.push_back(kind == "recv" ? std::to_string(index) : kind + std::to_string(index));
+        const auto index = std::to_string(per_kind[kind]++);
+        labels_.push_back(kind == "recv" ? index : kind + index);
+        thread_names_.push_back("fg-" + kind + "-" + index);
         std::vector<BatchChannel*> flows;
         std::vector<DnsChannel*> dns;
         for (std::size_t s = 0; s < shards; ++s) {
@@ -76,13 +77,11 @@ void LivePipeline::start() {
     for (std::size_t s = 0; s < shards_.size(); ++s)
         shard_threads_.push_back(named_thread("fg-shard-" + std::to_string(s),
                                               [shard = shards_[s].get(), this] { shard->run(producers_done_); }));
-    std::map<std::string, std::size_t, std::less<>> per_kind;
     for (std::size_t p = 0; p < sources_.size(); ++p) {
-        const std::string kind(sources_[p]->kind());
-        producer_threads_.push_back(named_thread("fg-" + kind + "-" + std::to_string(per_kind[kind]++),
-                                                 [source = sources_[p].get(), routing = routings_[p].get(), this] {
-                                                     source->run(stop_producing_, *routing);
-                                                 }));
+        producer_threads_.push_back(
+            named_thread(thread_names_[p], [source = sources_[p].get(), routing = routings_[p].get(), this] {
+                source->run(stop_producing_, *routing);
+            }));
     }
 }
 

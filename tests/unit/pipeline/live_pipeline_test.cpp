@@ -5,6 +5,11 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
 #include <thread>
 
 using namespace flowguard;
@@ -91,4 +96,57 @@ TEST_CASE("live pipeline: DNS channels exist only when a stage reads DNS") {
     live.start();
     live.stop_and_drain();
     CHECK_FALSE(source->wanted_dns);
+}
+
+namespace {
+
+// A live source with nothing to read: it waits for the stop, as a receive thread does.
+class IdleSource final : public Source {
+public:
+    explicit IdleSource(std::string kind) : kind_(std::move(kind)) {}
+    std::string_view kind() const override { return kind_; }
+    void run(const std::atomic<bool>& stop, RecordSink& sink) override {
+        while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        sink.tick(UINT64_MAX);
+    }
+
+private:
+    std::string kind_;
+};
+
+std::set<std::string> thread_names() {
+    std::set<std::string> names;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::ifstream comm(task.path() / "comm");
+        std::string name;
+        std::getline(comm, name);
+        names.insert(name);
+    }
+    return names;
+}
+
+}  // namespace
+
+TEST_CASE("live pipeline: threads are named for top -H, and stopping joins them all") {
+    std::vector<std::unique_ptr<Source>> sources;
+    sources.push_back(std::make_unique<IdleSource>("recv"));
+    sources.push_back(std::make_unique<IdleSource>("recv"));
+    sources.push_back(std::make_unique<IdleSource>("capture"));
+    pipeline::LiveOptions options;
+    options.shards = 2;
+    pipeline::LivePipeline live(options, std::move(sources),
+                                [](std::size_t) { return std::vector<std::unique_ptr<Stage>>{}; }, {});
+    live.start();
+    const std::set<std::string> wanted{"fg-capture-0", "fg-recv-0", "fg-recv-1", "fg-shard-0", "fg-shard-1"};
+    std::set<std::string> named;
+    for (int tries = 0; tries < 200 && named != wanted; ++tries) {  // each thread names itself as it starts
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        named.clear();
+        for (const auto& name : thread_names())
+            if (wanted.count(name)) named.insert(name);
+    }
+    CHECK(named == wanted);
+    live.stop_and_drain();
+    CHECK(thread_names().count("fg-shard-0") == 0);
+    CHECK(live.producer_label(2) == "capture0");
 }

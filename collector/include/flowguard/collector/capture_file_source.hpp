@@ -67,6 +67,8 @@ public:
 private:
     void read_exports(const std::string& path, const std::atomic<bool>& stop, OrderedBatch& batch);
     void read_packets(const std::string& path, std::size_t index, const std::atomic<bool>& stop, OrderedBatch& batch);
+    void classify(int link, const RawPacket& raw, const std::string& path, std::size_t index,
+                  std::vector<FlowRecord>& flows);
 
     std::vector<std::string> paths_;
     CollectorConfig collector_config_;
@@ -74,7 +76,6 @@ private:
     CaptureFileOptions options_;
     std::unique_ptr<FlowDecoder> decoder_;
     std::unique_ptr<SpanMeter> meter_;
-    std::vector<FlowRecord> flows_;
     std::vector<DnsEvent> dns_;
     CaptureFileCounters& counters_;
     CaptureStats capture_stats_;

@@ -34,6 +34,22 @@ public:
     void add(const FlowRecord& flow, std::uint64_t now_ns) { add({}, std::span<const FlowRecord>(&flow, 1), now_ns); }
     void add(const DnsEvent& event, std::uint64_t now_ns) { add(std::span<const DnsEvent>(&event, 1), {}, now_ns); }
 
+    // For producers that decode or meter straight into the batch, so records are not copied twice: take
+    // mark(), append the unit's flow records to flows(), then commit() its DNS events. A unit with DNS events
+    // after earlier flows closes the batch before them, as add() does.
+    std::size_t mark() const noexcept { return flows_.size(); }
+    std::vector<FlowRecord>& flows() noexcept { return flows_; }
+    void commit(std::span<const DnsEvent> dns, std::size_t mark, std::uint64_t now_ns) {
+        if (!dns.empty() && mark > 0) {
+            sink_.deliver(dns_, std::span<const FlowRecord>(flows_.data(), mark), now_ns_);
+            dns_.clear();
+            flows_.erase(flows_.begin(), flows_.begin() + static_cast<std::ptrdiff_t>(mark));
+        }
+        dns_.insert(dns_.end(), dns.begin(), dns.end());
+        now_ns_ = now_ns;
+        if (flows_.size() >= kFlows || dns_.size() >= kDns) hand_over();
+    }
+
     // Delivers what is gathered (at the end of the input, or before a pause).
     void hand_over() {
         if (dns_.empty() && flows_.empty()) return;

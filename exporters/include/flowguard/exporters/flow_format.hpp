@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -16,7 +17,8 @@ namespace flowguard::exporters {
 struct FlowLineFormat {
     std::string_view name;    // json, csv
     std::string_view header;  // written once before the first line ("" = none)
-    void (*append)(fmt::memory_buffer& out, const FlowRecord& record);
+    // One line per record; called per batch, so the per-record writer is a direct (inlined) call.
+    void (*append)(fmt::memory_buffer& out, std::span<const FlowRecord> records);
 };
 
 // nullptr for "none" (no output) and for names it does not know (flow_format_names() lists the known ones).

@@ -62,7 +62,8 @@ public:
 
 private:
     std::vector<std::unique_ptr<Source>> sources_;
-    std::vector<std::string> labels_;
+    std::vector<std::string> labels_;                                   // [producer] in metrics
+    std::vector<std::string> thread_names_;                             // [producer]
     std::vector<std::vector<std::unique_ptr<BatchChannel>>> channels_;  // [producer][shard]
     std::vector<std::vector<std::unique_ptr<DnsChannel>>> dns_channels_;
     std::vector<std::unique_ptr<ShardRouting>> routings_;  // [producer]
