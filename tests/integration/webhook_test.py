@@ -12,6 +12,9 @@ https: the same receiver behind TLS (a certificate made here with openssl for 12
   its alerts spooled.
 alertmanager: a real Alertmanager (Debian's prometheus-alertmanager) receives the alerts on its API v2;
   they are listed by its own /api/v2/alerts with flowguard's labels.
+analyze: a retro-hunt sends its alerts through the same alert path: `flowguard analyze` of the corpus beacon
+  capture delivers the beacon alert to a generic webhook (signed, body identical to the JSON line it prints)
+  before it exits, and leaves nothing in the spool.
 """
 import argparse
 import hashlib
@@ -284,9 +287,41 @@ def run_alertmanager(flowguard, workdir):
         am.wait(timeout=30)
 
 
+def run_analyze(flowguard, workdir):
+    http_port = free_tcp_port()
+    spool = os.path.join(workdir, "spool")
+    config = os.path.join(workdir, "config.yaml")
+    with open(config, "w") as f:
+        f.write(f"""alerts:
+  spool_dir: {spool}
+  webhooks:
+    - {{name: tickets, kind: generic, url: "http://127.0.0.1:{http_port}/hooks/flowguard", secret: {SECRET}}}
+""")
+    receiver = Receiver(http_port)
+    try:
+        capture = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "corpus", "beacon.pcap")
+        res = subprocess.run([flowguard, "-c", config, "analyze", capture], capture_output=True, text=True, timeout=60)
+        check(res.returncode == 0, f"analyze exited {res.returncode}: {res.stderr[-500:]}")
+        printed = [line for line in res.stdout.splitlines() if line.strip()]
+        delivered = receiver.on("/hooks/flowguard")
+        check(len(printed) == 1 and len(delivered) == 1,
+              f"one alert printed and delivered expected: {len(printed)} printed, {len(delivered)} delivered")
+        if printed and delivered:
+            headers, body = delivered[0]
+            check(json.loads(body) == json.loads(printed[0]), "the webhook body is the alert analyze printed")
+            stamp = headers.get("X-Flowguard-Timestamp", "")
+            want = "sha256=" + hmac.new(SECRET.encode(), (stamp + ".").encode() + body, hashlib.sha256).hexdigest()
+            check(headers.get("X-Flowguard-Signature") == want, "the delivery is signed")
+        left = [f for f in os.listdir(os.path.join(spool, "tickets")) if f.endswith(".json")]
+        check(not left, f"nothing left in the spool: {left}")
+        print(f"analyze: {len(delivered)} alert(s) delivered to the webhook before exit")
+    finally:
+        receiver.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=["spool_and_deliver", "https", "alertmanager"])
+    ap.add_argument("case", choices=["spool_and_deliver", "https", "alertmanager", "analyze"])
     ap.add_argument("--flowguard", required=True)
     args = ap.parse_args()
     flowguard = os.path.abspath(args.flowguard)
@@ -294,6 +329,8 @@ def main():
         return run_case(args.case, lambda workdir: run_spool_and_deliver(flowguard, workdir))
     if args.case == "https":
         return run_case(args.case, lambda workdir: run_https(flowguard, workdir))
+    if args.case == "analyze":
+        return run_case(args.case, lambda workdir: run_analyze(flowguard, workdir))
     return run_case(args.case, lambda workdir: run_alertmanager(flowguard, workdir))
 
 

@@ -3,6 +3,11 @@
 
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <vector>
 
 using namespace flowguard;
@@ -156,4 +161,36 @@ TEST_CASE("IPFIX export to an address nobody listens on counts send errors and g
     CHECK(exporter.send_errors() >= 1);  // the port-unreachable of one send is reported on the next
     CHECK_THROWS_WITH_AS(exporters::IpfixUdpExporter("udp://not-an-address:1", {}), doctest::Contains("not-an-address"),
                          std::exception);
+}
+
+TEST_CASE("the IPFIX export stage: a partly filled message leaves once a second of export time and at the end") {
+    // A real collector-side socket on 127.0.0.1 counts what arrives.
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    socklen_t length = sizeof address;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    exporters::IpfixUdpExporter exporter("udp://127.0.0.1:" + std::to_string(ntohs(address.sin_port)), {});
+    exporters::IpfixExportStage first(exporter), second(exporter);  // two shards, one sequence space
+    Alerts alerts;
+    const std::uint64_t t0 = 1'700'000'000ull * kSecond;
+    const std::vector<FlowRecord> batch{v4_flow(1), v4_flow(2)};
+    first.on_flows(batch, t0, alerts);
+    second.on_flows(batch, t0, alerts);
+    first.flush(t0);  // the first flush of the export: it goes
+    CHECK(exporter.stats().messages == 1);
+    second.on_flows(batch, t0 + kSecond / 2, alerts);
+    second.flush(t0 + kSecond / 2);  // half a second later: it waits
+    CHECK(exporter.stats().messages == 1);
+    second.finish(alerts);
+    second.flush(t0 + kSecond / 2);  // the end: everything leaves
+    CHECK(exporter.stats().messages == 2);
+    CHECK(exporter.stats().records == 6);
+    std::uint8_t buffer[2048];
+    int received = 0;
+    while (::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT) > 0) ++received;
+    CHECK(received == 2);
+    ::close(fd);
 }

@@ -98,3 +98,23 @@ TEST_CASE("traffic: top-K of the last complete window, capped keys, merged acros
     a.roll(125'000'000'000ull);
     CHECK(a.snapshot().talkers.empty());
 }
+
+TEST_CASE("traffic as a shard's stage: counts what flows through, rolls windows at flush, publishes copies") {
+    MetricsConfig config;
+    config.top_window_ns = 1'000'000'000;
+    ApplicationMap apps;
+    TrafficStage stage(config, apps);
+    Alerts alerts;
+    const std::vector<FlowRecord> batch{flow("10.0.0.1", "203.0.113.5", 50000, 443, 1000),
+                                        flow("10.0.0.2", "203.0.113.5", 50001, 443, 3000)};
+    stage.flush(1'000'000'000);  // the window opens
+    stage.on_flows(batch, 0, alerts);
+    CHECK(stage.published().protocols[6].bytes == 0);  // nothing published yet
+    stage.flush(2'500'000'000);                        // past the window's end: ranked
+    stage.publish();
+    const auto snap = stage.published();
+    CHECK(snap.protocols[6].bytes == 4000);
+    REQUIRE_FALSE(snap.talkers.empty());
+    CHECK(snap.talkers[0].address.to_string() == "10.0.0.2");
+    CHECK(alerts.empty());
+}
