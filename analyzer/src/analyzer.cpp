@@ -54,20 +54,17 @@ void Analyzer::finish(Alerts& alerts) {
 }
 
 AnalyzerStats Analyzer::stats() const {
-    AnalyzerStats s;
-    s.flows = flows_;
-    s.dns_events = dns_events_;
-    s.alerts = out_.raised();
-    for (const auto& d : detectors_) {
-        const auto ds = d->stats();
-        s.pairs += ds.series;
-        s.pair_evictions += ds.series_evictions;
-        s.suppressed_popular += ds.suppressed_popular;
-    }
+    DetectorStats detectors;
+    for (const auto& d : detectors_) merge_counters(detectors, d->stats(), kDetectorStats);
     const auto context = context_.stats();
-    s.pair_evictions += context.names_evictions;
-    s.resolvers_learned = context.resolvers_learned;
-    return s;
+    // The query-name table's evictions count with the series': both are per-(client, target) state forgotten.
+    return {flows_,
+            dns_events_,
+            out_.raised(),
+            detectors.series,
+            detectors.series_evictions + context.names_evictions,
+            detectors.suppressed_popular,
+            context.resolvers_learned};
 }
 
 void Analyzer::publish() {
