@@ -61,7 +61,11 @@ int meter_files(const Config& config, const MeterOptions& options, const MeterOu
     return source.failed() ? 1 : rc;
 }
 
-int meter_live(Config config, const MeterOutputs& outputs) {
+int meter_live(const Config& config, const MeterOutputs& outputs) {
+    // Signals are caught from here on: a SIGINT while the captures open must still stop cleanly.
+    boost::asio::io_context io;
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
     std::vector<std::unique_ptr<Source>> sources;
     std::vector<const collector::CaptureReceiver*> captures;
     try {
@@ -73,9 +77,6 @@ int meter_live(Config config, const MeterOutputs& outputs) {
         spdlog::error("{}", e.what());
         return 1;
     }
-    boost::asio::io_context io;
-    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-    signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
     spdlog::info("metering on {} with {} capture thread(s)", config.meter.interface, captures.size());
     pipeline::LivePipeline live({pipeline::or_cores(config.pipeline.shards), config.pipeline.batches_per_channel,
                                  config.pipeline.internal_networks},
@@ -116,7 +117,7 @@ int run_meter(Config config, const MeterOptions& options) {
         }
         spdlog::info("exporting records as IPFIX to {} (observation domain {})", meter.export_to, meter.export_domain);
     }
-    if (!meter.interface.empty()) return meter_live(std::move(config), outputs);
+    if (!meter.interface.empty()) return meter_live(config, outputs);
     struct sigaction action {};
     action.sa_handler = request_stop;
     sigaction(SIGINT, &action, nullptr);
