@@ -149,8 +149,10 @@ std::uint64_t parse_duration_ns(std::string_view text) {
         scale = 60'000'000'000ull;
     else if (unit == "h")
         scale = 3'600'000'000'000ull;
+    else if (unit == "d")
+        scale = 86'400'000'000'000ull;
     else
-        throw ConfigError("", fmt::format("'{}': unit must be us, ms, s, m or h", text));
+        throw ConfigError("", fmt::format("'{}': unit must be us, ms, s, m, h or d", text));
     if (v > UINT64_MAX / scale) throw ConfigError("", fmt::format("'{}' is too long", text));
     return v * scale;
 }

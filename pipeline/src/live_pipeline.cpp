@@ -31,7 +31,8 @@ std::size_t or_cores(std::size_t configured) {
 }
 
 LivePipeline::LivePipeline(const LiveOptions& options, std::vector<std::unique_ptr<Source>> sources,
-                           const StageFactory& make_stages, std::vector<AlertSink*> alert_sinks)
+                           const StageFactory& make_stages, std::vector<AlertSink*> alert_sinks,
+                           std::vector<std::unique_ptr<GlobalStage>> global_stages)
     : sources_(std::move(sources)) {
     const std::size_t shards = std::max<std::size_t>(1, options.shards);
     std::vector<std::vector<std::unique_ptr<Stage>>> stages(shards);
@@ -39,6 +40,23 @@ LivePipeline::LivePipeline(const LiveOptions& options, std::vector<std::unique_p
     for (std::size_t s = 0; s < shards; ++s) {
         stages[s] = make_stages(s);
         for (const auto& stage : stages[s]) dns_wanted = dns_wanted || stage->wants_dns();
+    }
+    // Each global stage: a channel from every shard, a forwarder as that shard's last stage.
+    for (auto& global : global_stages) {
+        auto& channels = global_channels_.emplace_back();
+        auto& forwarders = forwarders_.emplace_back();
+        std::vector<BatchChannel*> inputs;
+        for (std::size_t s = 0; s < shards; ++s) {
+            channels.push_back(std::make_unique<BatchChannel>(options.batches_per_channel));
+            inputs.push_back(channels.back().get());
+            auto forwarder = std::make_unique<Forwarder>(global->selection(), *channels.back());
+            forwarders.push_back(forwarder.get());
+            stages[s].push_back(std::move(forwarder));
+        }
+        std::vector<std::unique_ptr<Stage>> own;
+        own.push_back(std::move(global));
+        globals_.push_back(
+            std::make_unique<Shard>(std::move(inputs), std::vector<DnsChannel*>{}, std::move(own), alert_sinks));
     }
     std::map<std::string, std::size_t, std::less<>> per_kind;
     channels_.resize(sources_.size());
@@ -74,6 +92,9 @@ LivePipeline::LivePipeline(const LiveOptions& options, std::vector<std::unique_p
 }
 
 void LivePipeline::start() {
+    for (std::size_t g = 0; g < globals_.size(); ++g)
+        global_threads_.push_back(named_thread("fg-global-" + std::to_string(g),
+                                               [global = globals_[g].get(), this] { global->run(shards_done_); }));
     for (std::size_t s = 0; s < shards_.size(); ++s)
         shard_threads_.push_back(named_thread("fg-shard-" + std::to_string(s),
                                               [shard = shards_[s].get(), this] { shard->run(producers_done_); }));
@@ -95,6 +116,10 @@ void LivePipeline::stop_and_drain() {
     for (auto& s : shards_) s->wake();
     for (auto& t : shard_threads_)
         if (t.joinable()) t.join();
+    shards_done_.store(true, std::memory_order_release);
+    for (auto& g : globals_) g->wake();
+    for (auto& t : global_threads_)
+        if (t.joinable()) t.join();
 }
 
 LivePipeline::~LivePipeline() {
@@ -109,6 +134,11 @@ void LivePipeline::summarize(boost::json::object& summary) const {
     for (const auto& s : shards_)
         merge_counters(shards, ShardCounters{s->records(), s->dns_events(), 0}, kShardCounters);
     add_to_summary(summary, shards, kShardCounters);
+    if (forwarders_.empty()) return;
+    ForwardCounters forwarded;
+    for (const auto& per_global : forwarders_)
+        for (const auto* f : per_global) merge_counters(forwarded, f->counters(), kForwardCounters);
+    add_to_summary(summary, forwarded, kForwardCounters);
 }
 
 void LivePipeline::write_metrics(MetricSink& sink) const {
@@ -120,6 +150,14 @@ void LivePipeline::write_metrics(MetricSink& sink) const {
         flowguard::write_metrics(sink, snap.counters, kShardCounters, {std::to_string(s)});
         for (const auto& [key, n] : snap.alerts) alerts[key] += n;
     }
+    for (std::size_t g = 0; g < globals_.size(); ++g) {
+        const auto snap = globals_[g]->published();
+        flowguard::write_metrics(sink, snap.counters, kShardCounters, {"global" + std::to_string(g)});
+        for (const auto& [key, n] : snap.alerts) alerts[key] += n;
+    }
+    for (const auto& per_global : forwarders_)
+        for (std::size_t s = 0; s < per_global.size(); ++s)
+            flowguard::write_metrics(sink, per_global[s]->counters(), kForwardCounters, {std::to_string(s)});
     for (const auto& [key, n] : alerts)
         sink.add("flowguard_alerts_total", {key.first, key.second}, static_cast<double>(n));
 }
@@ -127,6 +165,7 @@ void LivePipeline::write_metrics(MetricSink& sink) const {
 void LivePipeline::append_metric_specs(std::vector<MetricSpec>& catalog) {
     flowguard::append_metric_specs(catalog, kRoutingCounters, {"receiver"});
     flowguard::append_metric_specs(catalog, kShardCounters, {"shard"});
+    flowguard::append_metric_specs(catalog, kForwardCounters, {"shard"});
     catalog.push_back(
         MetricSpec{"flowguard_alerts_total", MetricType::counter, "Alerts raised.", {"kind", "severity"}});
 }

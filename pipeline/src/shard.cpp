@@ -95,6 +95,7 @@ void Shard::run(const std::atomic<bool>& producers_done) {
         const std::uint64_t now = wall_clock_ns();
         while (drain_once(now) != 0) {
         }
+        for (auto& stage : stages_) stage->poll(now, pending_alerts_);
         if (done)
             for (auto& stage : stages_) stage->finish(pending_alerts_);
         for (auto& stage : stages_) stage->flush(now);  // let lines out now rather than when a buffer fills

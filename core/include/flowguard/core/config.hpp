@@ -40,7 +40,7 @@ struct ListenEndpoint {
     friend bool operator==(const ListenEndpoint&, const ListenEndpoint&) = default;
 };
 
-// "30s", "5m", "2h", "250ms" or a plain number of seconds.
+// "30s", "5m", "2h", "7d", "250ms" or a plain number of seconds.
 std::uint64_t parse_duration_ns(std::string_view text);  // throws ConfigError with an empty key
 // "8MiB", "512KiB", "1GiB", "65536" (bytes).
 std::size_t parse_size_bytes(std::string_view text);  // throws ConfigError with an empty key

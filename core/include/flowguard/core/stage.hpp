@@ -8,6 +8,7 @@
 #include <flowguard/core/alert.hpp>
 #include <flowguard/core/dns_event.hpp>
 #include <flowguard/core/flow_record.hpp>
+#include <flowguard/core/forward_selection.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -66,6 +67,12 @@ public:
     // After a round of batches (a shard's drain, a runner's batch), with the clock of the input: lets buffered
     // output out, rolls time windows.
     virtual void flush(std::uint64_t now_ns) { (void)now_ns; }
+    // Live shards call this after every round of batches, with the wall clock: findings that wait for time to
+    // pass (an alert budget's hold) leave even while no record arrives. Offline the records' time is the clock.
+    virtual void poll(std::uint64_t now_ns, Alerts& alerts) {
+        (void)now_ns;
+        (void)alerts;
+    }
     // End of input: decide what was pending (series not scored yet). flush() follows.
     virtual void finish(Alerts& alerts) { (void)alerts; }
     // Copies the counters for readers on other threads (the metrics endpoint); about once a second, and last
@@ -73,6 +80,15 @@ public:
     virtual void publish() {}
     // DNS events are routed to shards only when a stage reads them.
     virtual bool wants_dns() const { return false; }
+};
+
+// A stage that needs the whole network's view (the host graph of lateral movement: an edge's two ends are
+// routed to different shards). Live, it runs on a thread of its own (fg-global-N), fed by a forwarder on every
+// shard with the records its selection picks; offline, the runner applies the same selection in its thread,
+// so `analyze` and the daemon see the same records. Its alerts leave through the same alert sinks.
+class GlobalStage : public Stage {
+public:
+    virtual const ForwardSelection& selection() const = 0;
 };
 
 // A named destination of alerts (the alert log, webhooks, later syslog or Kafka). Shards publish their
