@@ -7,9 +7,10 @@ namespace flowguard {
 
 void read_analyzer_config(const YAML::Node& n, AnalyzerConfig& a) {
     const std::string key = "analyzer";
-    yaml::require_known_keys(n, key, {"beacon", "dga", "ioc_files", "resolvers", "public_suffix_list"});
+    yaml::require_known_keys(n, key, {"beacon", "dga", "lateral", "ioc_files", "resolvers", "public_suffix_list"});
     if (const auto& b = n["beacon"]) analyzer::read_beacon_config(b, key + ".beacon", a.beacon);
     if (const auto& d = n["dga"]) analyzer::read_dga_config(d, key + ".dga", a.dga);
+    if (const auto& l = n["lateral"]) analyzer::read_lateral_config(l, key + ".lateral", a.lateral);
     if (n["ioc_files"]) a.ioc_files = yaml::string_list(n["ioc_files"], key + ".ioc_files");
     if (n["resolvers"]) {
         a.resolvers = yaml::string_list(n["resolvers"], key + ".resolvers");
@@ -28,6 +29,8 @@ void write_analyzer_config(YAML::Emitter& out, const AnalyzerConfig& a) {
     analyzer::write_beacon_config(out, a.beacon);
     out << YAML::Key << "dga" << YAML::Value;
     analyzer::write_dga_config(out, a.dga);
+    out << YAML::Key << "lateral" << YAML::Value;
+    analyzer::write_lateral_config(out, a.lateral);
     out << YAML::Key << "ioc_files" << YAML::Value << YAML::Flow << a.ioc_files << YAML::Key << "resolvers"
         << YAML::Value << YAML::Flow << a.resolvers << YAML::Key << "public_suffix_list" << YAML::Value
         << a.public_suffix_list << YAML::EndMap;

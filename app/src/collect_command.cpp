@@ -33,6 +33,7 @@ struct LiveParts {
     std::vector<const collector::CaptureReceiver*> captures;
     std::vector<const analyzer::Analyzer*> analyzers;     // one per shard, when detecting
     std::vector<const exporters::TrafficStage*> traffic;  // one per shard, when serving metrics
+    const analyzer::LateralStage* lateral = nullptr;      // the global stage, when detecting
 
     std::vector<const collector::FlowDecoder*> decoders() const {
         std::vector<const collector::FlowDecoder*> out;
@@ -75,6 +76,7 @@ exporters::MetricsProvider metrics_provider(const Config& config, const LivePart
         SummedMetrics shards;  // every shard's detectors, added up series by series
         for (const auto* a : parts.analyzers) a->write_published_metrics(shards);
         shards.write_to(sink);
+        if (parts.lateral != nullptr) parts.lateral->write_published_metrics(sink);
         exporters::write_traffic_metrics(sink, parts.traffic, apps, *labels, config.metrics.top_k);
         if (const auto* hooks = alerts.webhooks()) hooks->write_metrics(sink);
     };
@@ -106,6 +108,19 @@ int run_collect(Config config, const CollectOptions& options) {
         spdlog::error("{}", e.what());
         return 2;
     }
+    std::vector<std::unique_ptr<GlobalStage>> global_stages;
+    LiveParts parts;
+    try {
+        if (options.detect) {
+            if (auto lateral = lateral_stage(config, "", true)) {
+                parts.lateral = lateral.get();
+                global_stages.push_back(std::move(lateral));
+            }
+        }
+    } catch (const std::exception& e) {
+        spdlog::error("lateral: the saved graph cannot be restored: {}", e.what());
+        return 1;
+    }
     // SIGHUP re-reads the configuration file's analyzer section (indicator files, beacon allow-lists) and the
     // indicator files; an error anywhere keeps the previous lists. Other settings need a restart.
     boost::asio::signal_set hangups(io, SIGHUP);
@@ -117,7 +132,6 @@ int run_collect(Config config, const CollectOptions& options) {
     };
     hangups.async_wait(on_hangup);
 
-    LiveParts parts;
     try {
         open_sources(config, parts);
     } catch (const std::system_error& e) {
@@ -150,7 +164,7 @@ int run_collect(Config config, const CollectOptions& options) {
             }
             return stages;
         },
-        alerts.sinks());
+        alerts.sinks(), std::move(global_stages));
     std::unique_ptr<exporters::MetricsEndpoint> endpoint;  // declared after what it reads: destroyed first
     if (options.metrics && !config.metrics.listen.empty()) {
         try {
@@ -185,6 +199,11 @@ int run_collect(Config config, const CollectOptions& options) {
     summary["shards"] = live.shard_count();
     if (!parts.captures.empty()) summary["meter"] = collector::live_meter_summary(parts.captures);
     if (options.detect) summary["alerts"] = alerts.written();
+    if (parts.lateral != nullptr) {
+        boost::json::object lateral;
+        add_to_summary(lateral, parts.lateral->published(), analyzer::kLateralCounters);
+        summary["lateral"] = std::move(lateral);
+    }
     if (const auto* hooks = alerts.webhooks()) summary["webhooks"] = hooks->summarize();
     print_summary(summary);
     if (flows.failed()) {

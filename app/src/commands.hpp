@@ -53,7 +53,14 @@ int run_collect(Config config, const CollectOptions& options);
 // output section: alerts own stdout).
 int run_daemon(Config config, const std::string& config_path);
 int run_meter(Config config, const MeterOptions& options);
-int run_analyze(const Config& config, const std::vector<std::string>& inputs);
+struct AnalyzeOptions {
+    std::vector<std::string> inputs;
+    std::string baseline;  // a saved graph (`flowguard graph` output or a state file) for the lateral stage
+};
+
+int run_analyze(const Config& config, const AnalyzeOptions& options);
+// `flowguard graph`: the lateral stage's learned graph after the inputs, as JSON lines on stdout.
+int run_graph(const Config& config, const AnalyzeOptions& options);
 int run_sunburst(std::vector<std::string> names);  // none: one per line on stdin
 int print_metrics_doc(bool names_only);
 

@@ -85,13 +85,24 @@ int main(int argc, char** argv) {
     meter_cmd->add_option("--export", overrides.export_to,
                           "also send the records as IPFIX to this collector, udp://ADDR:PORT (meter.export)");
 
-    std::vector<std::string> inputs;
+    app::AnalyzeOptions analyze;
     auto* analyze_cmd = cli.add_subcommand(
         "analyze",
         "Run every detector over captures and flow/DNS logs (JSON lines, CSV); alerts as JSON lines on stdout");
-    analyze_cmd->add_option("inputs", inputs, "pcap/pcapng (traffic or flow exports), JSON-lines and CSV logs")
+    analyze_cmd->add_option("inputs", analyze.inputs, "pcap/pcapng (traffic or flow exports), JSON-lines and CSV logs")
         ->required()
         ->check(CLI::ExistingFile);
+    analyze_cmd
+        ->add_option("--baseline", analyze.baseline,
+                     "a saved admin-service graph (flowguard graph output, analyzer.lateral.state_file)")
+        ->check(CLI::ExistingFile);
+
+    app::AnalyzeOptions graph;
+    auto* graph_cmd = cli.add_subcommand(
+        "graph", "Learn the admin-service graph from captures and logs; print it (edges, roles) as JSON lines");
+    graph_cmd->add_option("inputs", graph.inputs, "pcap/pcapng (traffic or flow exports), JSON-lines and CSV logs")
+        ->check(CLI::ExistingFile);
+    graph_cmd->add_option("--baseline", graph.baseline, "start from this saved graph")->check(CLI::ExistingFile);
 
     std::vector<std::string> names;
     auto* sunburst_cmd =
@@ -122,7 +133,8 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (decode_cmd->parsed()) return app::run_decode(config, decode);
-    if (analyze_cmd->parsed()) return app::run_analyze(config, inputs);
+    if (analyze_cmd->parsed()) return app::run_analyze(config, analyze);
+    if (graph_cmd->parsed()) return app::run_graph(config, graph);
     if (meter_cmd->parsed()) return app::run_meter(std::move(config), meter);
     if (run_cmd->parsed()) return app::run_daemon(std::move(config), config_path);
     return app::run_collect(std::move(config), {overrides.alerts.has_value(), false, config_path});

@@ -3,6 +3,7 @@
 // they share: indicator files, resolvers, the Public Suffix List, name mapping bounds.
 #include <flowguard/analyzer/beacon_series.hpp>
 #include <flowguard/analyzer/dga_detector.hpp>
+#include <flowguard/analyzer/lateral_config.hpp>
 #include <flowguard/analyzer/passive_dns.hpp>
 #include <flowguard/core/config.hpp>
 
@@ -17,6 +18,7 @@ namespace flowguard {
 struct AnalyzerConfig {
     analyzer::BeaconConfig beacon;
     analyzer::DgaConfig dga;
+    analyzer::LateralConfig lateral;     // the lateral-movement stage (a global view, not per shard)
     std::vector<std::string> ioc_files;  // user indicator lists, added to the shipped SUNBURST list
     std::vector<std::string> resolvers;  // internal resolvers (also learned from the DNS answers they send)
     std::string public_suffix_list = "/usr/share/publicsuffix/public_suffix_list.dat";
