@@ -20,7 +20,9 @@ constexpr std::uint32_t kDay = 86'400;
 constexpr std::size_t kMaxHops = 64;           // evidence of one finding
 constexpr double kNovelScore = 0.2;            // a new edge at least this rare counts as a chain's new hop
 constexpr std::uint16_t kUncommonClients = 5;  // a destination with fewer clients for the service is uncommon
-constexpr std::uint32_t kRareHopCount = 3;     // a known edge used at most this often can carry a chain on
+constexpr std::uint32_t kRareHopCount = 3;
+constexpr std::size_t kMaxOrphans = 1u << 16;  // dynamic-port pairs waiting for their endpoint-mapper contact     // a
+                                               // known edge used at most this often can carry a chain on
 
 std::string_view kind_name(int kind) {
     constexpr std::string_view names[] = {"lateral_new_edge", "lateral_fanout", "lateral_directory",
@@ -81,17 +83,18 @@ int LateralStage::service_of(std::uint8_t proto, std::uint16_t port) const noexc
 
 void LateralStage::on_flows(std::span<const FlowRecord> records, std::uint64_t now_ns, Alerts& alerts) {
     (void)now_ns;
-    for (const auto& r : records) on_record(r);
+    for (const auto& r : records) on_record(r, alerts);
     counters_.flows += records.size();
     wall_at_last_record_ns_ = wall_clock_ns();
-    emit_due(now_s_, false, alerts);
 }
 
-void LateralStage::on_record(const FlowRecord& r) {
+void LateralStage::on_record(const FlowRecord& r, Alerts& alerts) {
     const std::uint32_t t = event_seconds(r);
     if (t == 0) return;
     graph_.start_at(t);
     if (t > now_s_) {
+        // Findings leave when the records' clock passes their hold: the same alerts whatever the batches.
+        if (!pending_.empty()) emit_due(t, false, alerts);
         now_s_ = t;
         graph_.set_now(t);
         if (now_s_ >= last_maintain_s_ + kDay) maintain(now_s_);
@@ -126,19 +129,29 @@ void LateralStage::on_request(HostId src, HostId dst, std::uint8_t service, std:
     ++counters_.admin_flows;
     const AdminService& svc = config_.services[service];
     if (service == rpc_service_) {
+        const auto follow = static_cast<std::uint32_t>(config_.rpc_follow_ns / kSecondNs);
         auto& session = rpc_[pair_key(src, dst)];
-        if (t > session.last_s + config_.rpc_follow_ns / kSecondNs) session = {};  // a new conversation
+        if (t > session.last_s + follow) session = {};  // a new conversation
         session.last_s = std::max(session.last_s, t);
+        // Dynamic-port traffic of the pair seen before this contact (out of order) belongs to it.
+        if (auto it = orphans_.find(pair_key(dst, src));
+            it != orphans_.end() && it->second.first_s + follow >= t && it->second.last_s <= t + 3600) {
+            session.answer_bytes += it->second.bytes;
+            session.last_s = std::max(session.last_s, it->second.last_s);
+            orphans_.erase(it);
+            check_dcsync(src, dst, session, t);
+        }
+        orphans_.erase(pair_key(src, dst));
     }
     if (svc.service_class == ServiceClass::directory && (graph_.state(dst).roles() & kRoleDomainController) != 0)
         count_directory(src, t, 1, 0);
     const bool learning = graph_.learning(t);
     if (const Edge* edge = graph_.find_edge(src, dst, service)) {
-        // A routine hop (DC replication, the backup's nightly SMB) after a new one into the host is no chain.
-        const bool rare = edge->count <= kRareHopCount;
+        // A routine hop (DC replication, the backup's nightly SMB, a user's share on the busy file server) after
+        // a new one into the host is no chain.
+        const bool carries = edge->count <= kRareHopCount && uncommon(dst, service);
         graph_.touch_edge(src, dst, service, t, r.bytes);
-        if (!learning && rare) check_chain(src, dst, service, t, false, 0);
-        remember_inbound(src, dst, service, t, false);
+        note_hop(src, dst, service, t, false, carries, 0, learning);
         return;
     }
     // Scored before the edge joins the aggregates it is measured against.
@@ -147,11 +160,12 @@ void LateralStage::on_request(HostId src, HostId dst, std::uint8_t service, std:
     graph_.touch_edge(src, dst, service, t, r.bytes);
     ++counters_.new_edges;
     count_fanout(src, dst, service, t);
+    const bool novel = !learning && score >= kNovelScore;
+    const bool carries = novel || uncommon(dst, service);
     if (learning) {
-        remember_inbound(src, dst, service, t, false);
+        note_hop(src, dst, service, t, novel, carries, score, learning);
         return;
     }
-    const bool novel = score >= kNovelScore;
     const HostState& s = graph_.state(src);
     const HostState& d = graph_.state(dst);
     const bool to_dc_remote = (d.roles() & kRoleDomainController) != 0 &&
@@ -171,8 +185,54 @@ void LateralStage::on_request(HostId src, HostId dst, std::uint8_t service, std:
         f.techniques = svc.techniques;
         report(std::move(f));
     }
-    check_chain(src, dst, service, t, novel, score);
-    remember_inbound(src, dst, service, t, novel);
+    note_hop(src, dst, service, t, novel, carries, score, learning);  // after: a chain absorbs the edge's finding
+}
+
+bool LateralStage::uncommon(HostId dst, std::uint8_t service) const {
+    return graph_.state(dst).clients[service] <= kUncommonClients;
+}
+
+// Chains from either end: records arrive out of event-time order (flows are exported when they end, shards
+// hand over batches as they come), so the second hop may be seen before the first.
+void LateralStage::note_hop(HostId src, HostId dst, std::uint8_t service, std::uint32_t t, bool novel, bool carries,
+                            double score, bool learning) {
+    if (config_.services[service].service_class == ServiceClass::directory) return;  // every host talks to DCs
+    remember(graph_.state(dst).inbound, src, service, t, novel);
+    remember(graph_.state(src).outbound, dst, service, t, carries);
+    if (learning) return;
+    const auto window = static_cast<std::uint32_t>(config_.chain_window_ns / kSecondNs);
+    if (carries) {  // this hop continues a chain that a new hop into src started
+        const Inbound* first = nullptr;
+        for (const Inbound& in : graph_.state(src).inbound)
+            if (in.from != kNoHost && in.from != dst && in.novel && in.time_s <= t && t - in.time_s <= window &&
+                (first == nullptr || in.time_s > first->time_s))
+                first = &in;
+        if (first != nullptr) report_chain(first->from, src, dst, first->service, service, first->time_s, t, score);
+    }
+    if (novel) {  // this hop starts a chain that a hop out of dst, seen already, continues
+        for (const Inbound& out : graph_.state(dst).outbound)
+            if (out.from != kNoHost && out.from != src && out.novel && out.time_s >= t && out.time_s - t <= window)
+                report_chain(src, dst, out.from, service, out.service, t, out.time_s, score);
+    }
+}
+
+void LateralStage::report_chain(HostId a, HostId b, HostId c, std::uint8_t first_service, std::uint8_t second_service,
+                                std::uint32_t first_s, std::uint32_t second_s, double score) {
+    const HostState& origin = graph_.state(a);
+    const HostState& target = graph_.state(c);
+    Finding f;
+    f.kind = Kind::chain;
+    f.origin = a;
+    f.target = c;
+    f.severity = origin.watched || (target.roles() & kRoleDomainController) != 0 ? Severity::high : Severity::medium;
+    f.score = std::max(score, 0.5);
+    f.first_s = first_s;
+    f.last_s = second_s;
+    f.hops.push_back({a, b, first_service, first_s, true, 0});
+    f.hops.push_back({b, c, second_service, second_s, false, 0});
+    f.techniques = config_.services[first_service].techniques;
+    add_techniques(f.techniques, config_.services[second_service].techniques);
+    report(std::move(f));
 }
 
 // How unusual a new edge is: for the source (does it use the service at all; is it an admin or a fan-out host
@@ -252,50 +312,21 @@ void LateralStage::count_fanout(HostId src, HostId dst, std::uint8_t service, st
     report(std::move(f));
 }
 
-void LateralStage::remember_inbound(HostId src, HostId dst, std::uint8_t service, std::uint32_t t, bool novel) {
-    const ServiceClass c = config_.services[service].service_class;
-    if (c == ServiceClass::directory) return;  // every host talks to the DCs: not a hop
-    auto& slots = graph_.state(dst).inbound;
+void LateralStage::remember(std::array<Inbound, 4>& slots, HostId peer, std::uint8_t service, std::uint32_t t,
+                            bool flag) {
     Inbound* slot = &slots[0];
-    for (auto& in : slots) {
-        if (in.from == src) {
-            slot = &in;
+    for (auto& c : slots) {
+        if (c.from == peer) {
+            slot = &c;
             break;
         }
-        if (in.time_s < slot->time_s) slot = &in;
+        if (c.time_s < slot->time_s) slot = &c;
     }
-    const bool was_novel = slot->from == src && slot->novel && t - slot->time_s <= config_.chain_window_ns / kSecondNs;
-    *slot = {src, t, service, novel || was_novel};
-}
-
-// A chain starts with a new, uncommon hop into a host (A -> B) and goes on from it within the window (B -> C,
-// new or not). Known hops into a server (the NMS polling, the backup, an admin's daily RDP) start no chain: a
-// server's new edge after them is the new-edge finding's business.
-void LateralStage::check_chain(HostId src, HostId dst, std::uint8_t service, std::uint32_t t, bool novel,
-                               double score) {
-    if (config_.services[service].service_class == ServiceClass::directory) return;
-    const auto window = static_cast<std::uint32_t>(config_.chain_window_ns / kSecondNs);
-    const Inbound* entry = nullptr;
-    for (const Inbound& in : graph_.state(src).inbound) {
-        if (in.from == kNoHost || in.from == dst || !in.novel || t < in.time_s || t - in.time_s > window) continue;
-        if (entry == nullptr || in.time_s > entry->time_s) entry = &in;
-    }
-    if (entry == nullptr) return;
-    const HostState& origin = graph_.state(entry->from);
-    const HostState& target = graph_.state(dst);
-    Finding f;
-    f.kind = Kind::chain;
-    f.origin = entry->from;
-    f.target = dst;
-    f.severity = origin.watched || (target.roles() & kRoleDomainController) != 0 ? Severity::high : Severity::medium;
-    f.score = std::max(score, 0.5);
-    f.first_s = entry->time_s;
-    f.last_s = t;
-    f.hops.push_back({entry->from, src, entry->service, entry->time_s, true, 0});
-    f.hops.push_back({src, dst, service, t, novel, score});
-    f.techniques = config_.services[entry->service].techniques;
-    add_techniques(f.techniques, config_.services[service].techniques);
-    report(std::move(f));
+    // A pair's flag stays while its contacts keep coming within the window (a session's later flows).
+    const bool kept = slot->from == peer && slot->novel && t >= slot->time_s &&
+                      t - slot->time_s <= config_.chain_window_ns / kSecondNs;
+    if (slot->from == peer && t < slot->time_s) return;  // an older contact of the same pair: nothing new
+    *slot = {peer, t, service, flag || kept};
 }
 
 void LateralStage::on_answer(const FlowRecord& r, std::uint8_t service, std::uint32_t t) {
@@ -323,27 +354,41 @@ void LateralStage::on_dynamic(const FlowRecord& r, std::uint32_t t) {
         return;
     }
     auto it = rpc_.find(pair_key(b, a));
-    if (it == rpc_.end() || !fresh(it->second)) return;
-    // The server's answer: replication-sized answers from a DC to a host that is not one are DCSync's shape.
-    RpcSession& session = it->second;
-    session.last_s = std::max(session.last_s, t);
-    session.answer_bytes += r.bytes;
-    const HostState& server = graph_.state(a);
-    const HostState& client = graph_.state(b);
+    if (it == rpc_.end() || !fresh(it->second)) {
+        // No endpoint-mapper contact yet: it may still come (records arrive out of order). Kept for a while.
+        const auto key = pair_key(a, b);
+        if (orphans_.size() >= kMaxOrphans && !orphans_.contains(key)) return;
+        Orphan& o = orphans_[key];
+        if (o.bytes == 0) o.first_s = t;
+        o.first_s = std::min(o.first_s, t);
+        o.last_s = std::max(o.last_s, t);
+        o.bytes += r.bytes;
+        return;
+    }
+    // The server's answer.
+    it->second.last_s = std::max(it->second.last_s, t);
+    it->second.answer_bytes += r.bytes;
+    check_dcsync(b, a, it->second, t);
+}
+
+// Replication-sized answers from a DC to a host that is not one: DCSync's shape.
+void LateralStage::check_dcsync(HostId client, HostId server, RpcSession& session, std::uint32_t t) {
+    const HostState& s = graph_.state(server);
+    const HostState& c = graph_.state(client);
     if (session.reported || session.answer_bytes < config_.dcsync_min_bytes) return;
-    if ((server.roles() & kRoleDomainController) == 0 || (client.roles() & kRoleDomainController) != 0) return;
+    if ((s.roles() & kRoleDomainController) == 0 || (c.roles() & kRoleDomainController) != 0) return;
     session.reported = true;
     Finding f;
     f.kind = Kind::dcsync;
-    f.origin = b;
-    f.target = a;
+    f.origin = client;
+    f.target = server;
     f.severity = Severity::critical;
     f.score = 1.0;
     f.first_s = f.last_s = t;
-    f.hops.push_back({b, a, static_cast<std::uint8_t>(rpc_service_), t, false, 0});
+    f.hops.push_back({client, server, static_cast<std::uint8_t>(rpc_service_), t, false, 0});
     f.techniques = {"T1003.006"};
     f.details["answer_bytes"] = session.answer_bytes;
-    f.details["dc"] = server.address.to_string();
+    f.details["dc"] = s.address.to_string();
     report(std::move(f));
 }
 
@@ -374,24 +419,39 @@ void LateralStage::count_directory(HostId client, std::uint32_t t, std::uint64_t
     HostState& h = graph_.state(client);
     if ((h.roles() & kRoleDomainController) != 0) return;  // replication between DCs
     constexpr std::uint32_t kBucket = 1800;
-    if (t >= h.bucket_start_s + kBucket) {
-        h.max_hour_flows = std::max(h.max_hour_flows, h.candidate_flows);
-        h.max_hour_bytes = std::max(h.max_hour_bytes, h.candidate_bytes);
-        const bool quiet = t < h.directory_quiet_until_s;
-        h.candidate_flows = quiet ? 0 : h.previous_flows + h.bucket_flows;
-        h.candidate_bytes = quiet ? 0 : h.previous_bytes + h.bucket_bytes;
-        const bool adjacent = t < h.bucket_start_s + 2 * kBucket;
-        h.previous_flows = adjacent ? h.bucket_flows : 0;
-        h.previous_bytes = adjacent ? h.bucket_bytes : 0;
-        h.bucket_start_s = t - t % kBucket;
-        h.bucket_flows = 0;
-        h.bucket_bytes = 0;
+    constexpr std::uint32_t kRing = static_cast<std::uint32_t>(std::tuple_size_v<decltype(h.directory)>);
+    const std::uint32_t id = t / kBucket;
+    const auto slot = [&](std::uint32_t k) -> DirectoryBucket& { return h.directory[k % kRing]; };
+    DirectoryBucket& bucket = slot(id);
+    if (bucket.id > id) return;  // older than the ring: too late to count
+    if (bucket.id != id) {
+        // The bucket leaves the ring: its window (with the half hour before it) joins the baseline.
+        if (bucket.id != 0 && !bucket.alerted) {
+            const DirectoryBucket& before = slot(bucket.id - 1);
+            const bool adjacent = before.id == bucket.id - 1 && !before.alerted;
+            h.max_hour_flows = std::max(h.max_hour_flows, bucket.flows + (adjacent ? before.flows : 0));
+            h.max_hour_bytes = std::max(h.max_hour_bytes, bucket.bytes + (adjacent ? before.bytes : 0));
+        }
+        bucket = {id, 0, 0, false};
     }
-    h.bucket_flows += static_cast<std::uint32_t>(flows);
-    h.bucket_bytes += bytes;
-    if (t < h.directory_quiet_until_s || graph_.learning(t)) return;
-    const std::uint64_t hour_flows = h.previous_flows + h.bucket_flows;
-    const std::uint64_t hour_bytes = h.previous_bytes + h.bucket_bytes;
+    bucket.flows += static_cast<std::uint32_t>(flows);
+    bucket.bytes += bytes;
+    if (bucket.alerted || graph_.learning(t)) return;
+    // The two windows this half hour belongs to: with the one before, and with the one after (late records).
+    std::uint64_t hour_flows = 0;
+    std::uint64_t hour_bytes = 0;
+    std::uint32_t window_start = id;
+    for (const std::uint32_t other : {id - 1, id + 1}) {
+        const DirectoryBucket& o = slot(other);
+        if (o.id != other) continue;
+        if (o.flows + bucket.flows > hour_flows || o.bytes + bucket.bytes > hour_bytes) {
+            hour_flows = std::max<std::uint64_t>(hour_flows, o.flows + bucket.flows);
+            hour_bytes = std::max<std::uint64_t>(hour_bytes, o.bytes + bucket.bytes);
+            window_start = std::min(window_start, other);
+        }
+    }
+    hour_flows = std::max<std::uint64_t>(hour_flows, bucket.flows);
+    hour_bytes = std::max<std::uint64_t>(hour_bytes, bucket.bytes);
     const double flow_limit =
         std::max<double>(static_cast<double>(config_.directory_min_flows), config_.directory_factor * h.max_hour_flows);
     const double byte_limit = std::max<double>(static_cast<double>(config_.directory_min_bytes),
@@ -399,16 +459,15 @@ void LateralStage::count_directory(HostId client, std::uint32_t t, std::uint64_t
     const bool many_flows = static_cast<double>(hour_flows) >= flow_limit;
     const bool many_bytes = static_cast<double>(hour_bytes) >= byte_limit;
     if (!many_flows && !many_bytes) return;
-    h.directory_quiet_until_s = h.bucket_start_s + 2 * kBucket;
-    h.candidate_flows = 0;
-    h.candidate_bytes = 0;
+    for (const std::uint32_t k : {id - 1, id, id + 1})
+        if (slot(k).id == k) slot(k).alerted = true;
     Finding f;
     f.kind = Kind::directory;
     f.origin = client;
     f.severity = Severity::high;
     f.score = std::min(1.0, std::max(static_cast<double>(hour_flows) / (2 * flow_limit),
                                      static_cast<double>(hour_bytes) / (2 * byte_limit)));
-    f.first_s = h.bucket_start_s - (h.previous_flows + h.previous_bytes ? kBucket : 0);
+    f.first_s = window_start * kBucket;
     f.last_s = t;
     f.techniques = many_flows ? std::vector<std::string>{"T1558", "T1558.003"} : std::vector<std::string>{"T1087.002"};
     if (many_flows && many_bytes) add_techniques(f.techniques, {"T1087.002"});
@@ -585,6 +644,13 @@ void LateralStage::maintain(std::uint32_t t) {
             ++it;
     }
     rpc_.rehash(0);
+    for (auto it = orphans_.begin(); it != orphans_.end();) {
+        if (it->second.last_s + 3600 < t)
+            orphans_.erase(it++);  // (erasing leaves the other iterators valid)
+        else
+            ++it;
+    }
+    orphans_.rehash(0);
     for (auto it = incidents_.begin(); it != incidents_.end();) {
         if (it->second.until_s < t)
             incidents_.erase(it++);  // (erasing leaves the other iterators valid)

@@ -50,6 +50,13 @@ struct Inbound {
     bool novel = false;  // the edge was new (after learning) and not common
 };
 
+struct DirectoryBucket {
+    std::uint32_t id = 0;  // half hours since the epoch
+    std::uint32_t flows = 0;
+    std::uint64_t bytes = 0;
+    bool alerted = false;
+};
+
 struct HostState {
     IpAddress address;
     std::int32_t group = -1;  // configured group index
@@ -67,19 +74,15 @@ struct HostState {
     bool window_alerted = false;         // the window raised a fan-out finding: not a baseline
     std::uint32_t window_services = 0;   // services of the window's edges
     std::vector<HostId> window_targets;  // the current window's hosts (evidence), at most fanout_min_hosts * 8
-    // Directory volume: Kerberos/LDAP flows and answer bytes with the DCs in the last hour (two half-hour
-    // buckets, so a burst across a clock hour is seen whole); the busiest hour seen.
-    std::uint32_t bucket_start_s = 0;
-    std::uint32_t bucket_flows = 0;
-    std::uint64_t bucket_bytes = 0;
-    std::uint32_t previous_flows = 0;
-    std::uint64_t previous_bytes = 0;
+    // Directory volume: Kerberos/LDAP flows and answer bytes with the DCs per half hour, in a ring of the
+    // last three hours indexed by time (records arrive out of order: a flow is exported when it ends, and the
+    // global stage takes shards' batches as they come); a window is two adjacent half hours. The busiest
+    // window of retired buckets is the baseline (an alert's buckets never become baseline).
+    std::array<DirectoryBucket, 6> directory{};
     std::uint32_t max_hour_flows = 0;
     std::uint64_t max_hour_bytes = 0;
-    std::uint32_t candidate_flows = 0;          // the last full hour's: joins the baseline one bucket later, unless an
-    std::uint64_t candidate_bytes = 0;          // alert came first (an attack's first half-hour is no baseline)
-    std::uint32_t directory_quiet_until_s = 0;  // after an alert: not again, and not a baseline, for an hour
-    std::array<Inbound, 4> inbound{};
+    std::array<Inbound, 4> inbound{};   // recent admin contacts into the host
+    std::array<Inbound, 4> outbound{};  // recent admin contacts from it (`from` is the destination)
 
     std::uint8_t roles() const noexcept { return configured_roles | learned_roles; }
 };

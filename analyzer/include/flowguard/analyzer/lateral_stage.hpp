@@ -138,15 +138,20 @@ private:
         bool reported = false;
     };
 
-    void on_record(const FlowRecord& r);
+    void on_record(const FlowRecord& r, Alerts& alerts);
     void on_request(HostId src, HostId dst, std::uint8_t service, std::uint32_t t, const FlowRecord& r);
     void on_answer(const FlowRecord& r, std::uint8_t service, std::uint32_t t);
     void on_dynamic(const FlowRecord& r, std::uint32_t t);
     void on_external(const FlowRecord& r, std::uint32_t t);
+    void check_dcsync(HostId client, HostId server, RpcSession& session, std::uint32_t t);
     double edge_score(HostId src, HostId dst, std::uint8_t service) const;
     void count_fanout(HostId src, HostId dst, std::uint8_t service, std::uint32_t t);
-    void check_chain(HostId src, HostId dst, std::uint8_t service, std::uint32_t t, bool novel, double score);
-    void remember_inbound(HostId src, HostId dst, std::uint8_t service, std::uint32_t t, bool novel);
+    bool uncommon(HostId dst, std::uint8_t service) const;
+    void note_hop(HostId src, HostId dst, std::uint8_t service, std::uint32_t t, bool novel, bool carries, double score,
+                  bool learning);
+    void remember(std::array<Inbound, 4>& slots, HostId peer, std::uint8_t service, std::uint32_t t, bool flag);
+    void report_chain(HostId a, HostId b, HostId c, std::uint8_t first_service, std::uint8_t second_service,
+                      std::uint32_t first_s, std::uint32_t second_s, double score);
     void count_directory(HostId client, std::uint32_t t, std::uint64_t flows, std::uint64_t bytes);
     void report(Finding f);
     void emit_due(std::uint32_t now_s, bool all, Alerts& alerts);
@@ -166,6 +171,12 @@ private:
     std::uint32_t last_save_s_ = 0;
     bool learned_ = false;  // the learning period has ended (the aggregates were rebuilt with the roles)
     boost::unordered_flat_map<std::uint64_t, RpcSession> rpc_;  // (client, server): last 135 or dynamic contact
+    struct Orphan {
+        std::uint32_t first_s = 0;
+        std::uint32_t last_s = 0;
+        std::uint64_t bytes = 0;
+    };
+    boost::unordered_flat_map<std::uint64_t, Orphan> orphans_;  // (src, dst) dynamic-port traffic before its 135
     boost::unordered_flat_map<HostId, Finding> pending_;
     boost::unordered_flat_map<HostId, Incident> incidents_;
     std::uint64_t wall_at_last_record_ns_ = 0;  // live: the hold runs on while no record arrives
