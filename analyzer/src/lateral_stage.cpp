@@ -83,14 +83,23 @@ int LateralStage::service_of(std::uint8_t proto, std::uint16_t port) const noexc
 
 void LateralStage::on_flows(std::span<const FlowRecord> records, std::uint64_t now_ns, Alerts& alerts) {
     (void)now_ns;
+    wall_at_last_record_ns_ = wall_clock_ns();
+    // One record dated in the future (a skewed or hostile exporter clock) would end learning, expire every
+    // edge and release every held finding at once: records more than an hour ahead of this host's clock are
+    // dropped and counted.
+    latest_believable_s_ =
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(wall_at_last_record_ns_ / kSecondNs + 3600, UINT32_MAX));
     for (const auto& r : records) on_record(r, alerts);
     counters_.flows += records.size();
-    wall_at_last_record_ns_ = wall_clock_ns();
 }
 
 void LateralStage::on_record(const FlowRecord& r, Alerts& alerts) {
     const std::uint32_t t = event_seconds(r);
     if (t == 0) return;
+    if (t > latest_believable_s_) {
+        ++counters_.future_drops;
+        return;
+    }
     graph_.start_at(t);
     if (t > now_s_) {
         // Findings leave when the records' clock passes their hold: the same alerts whatever the batches.

@@ -485,3 +485,12 @@ TEST_CASE("lateral: records out of event-time order (exported when flows end, sh
         CHECK(find_kind(b.finish(), "lateral_directory") != nullptr);
     }
 }
+
+TEST_CASE("lateral: a record dated in the future is dropped and counted, not allowed to end learning") {
+    Bench b;
+    background_day(b, 0);
+    b.feed(flow("10.1.1.10", "10.0.0.10", 50000, 3389, 4'000'000'000.0));  // year 2096
+    CHECK(b.stage.counters().future_drops == 1);
+    CHECK(b.stage.counters().learning == 1);
+    CHECK(b.stage.counters().edges_expired == 0);
+}

@@ -40,10 +40,11 @@ struct LateralCounters {
     std::uint64_t absorbed = 0;  // findings folded into another finding or an open incident
     std::uint64_t saves = 0;
     std::uint64_t save_failures = 0;
-    std::uint64_t learning = 0;  // 1 while in the learning period
+    std::uint64_t learning = 0;      // 1 while in the learning period
+    std::uint64_t future_drops = 0;  // records dated more than an hour after this host's clock
 };
 
-inline constexpr CounterTable<LateralCounters, 14> kLateralCounters{{
+inline constexpr CounterTable<LateralCounters, 15> kLateralCounters{{
     {"flows", counter_ref<&LateralCounters::flows>, Merge::sum, "flowguard_lateral_flows_total", MetricType::counter,
      "Records the lateral-movement stage examined (internal admin-service and watched-host records)."},
     {"admin_flows", counter_ref<&LateralCounters::admin_flows>, Merge::sum, "flowguard_lateral_admin_flows_total",
@@ -73,6 +74,9 @@ inline constexpr CounterTable<LateralCounters, 14> kLateralCounters{{
      MetricType::counter, "Times saving the graph failed (logged with the reason)."},
     {"learning", counter_ref<&LateralCounters::learning>, Merge::max, "flowguard_lateral_learning", MetricType::gauge,
      "1 while the graph is in its learning period (no new-edge, fan-out, chain or directory alerts)."},
+    {"future_drops", counter_ref<&LateralCounters::future_drops>, Merge::sum, "flowguard_lateral_future_drops_total",
+     MetricType::counter,
+     "Records the lateral stage dropped because they were dated more than an hour after this host's clock."},
 }};
 static_assert(sizeof(LateralCounters) == sizeof(std::uint64_t) * kLateralCounters.size());
 
@@ -179,7 +183,8 @@ private:
     boost::unordered_flat_map<std::uint64_t, Orphan> orphans_;  // (src, dst) dynamic-port traffic before its 135
     boost::unordered_flat_map<HostId, Finding> pending_;
     boost::unordered_flat_map<HostId, Incident> incidents_;
-    std::uint64_t wall_at_last_record_ns_ = 0;  // live: the hold runs on while no record arrives
+    std::uint64_t wall_at_last_record_ns_ = 0;
+    std::uint32_t latest_believable_s_ = UINT32_MAX;  // live: the hold runs on while no record arrives
     LateralCounters counters_;
     mutable std::mutex published_mutex_;
     LateralCounters published_;
