@@ -198,7 +198,12 @@ bool HostGraph::groups_connect(HostId src, HostId dst, std::uint8_t service) con
 }
 
 bool HostGraph::touch_external(HostId host, const IpAddress& peer, std::uint16_t port, std::uint8_t proto) {
-    const bool inserted = external_.insert(external_key(host, peer, port, proto)).second;
+    const auto key = external_key(host, peer, port, proto);
+    if (external_.size() >= kMaxExternalPeers && !external_.contains(key)) {
+        ++peer_cap_drops_;  // a watched host with this many internet peers is no NMS: say so, stay bounded
+        return false;
+    }
+    const bool inserted = external_.insert(key).second;
     if (inserted) external_list_.push_back({host, peer, port, proto});
     return inserted;
 }
@@ -274,7 +279,7 @@ void HostGraph::rebuild_aggregates() {
 }
 
 GraphCounters HostGraph::counters() const {
-    return {edges_.size(), hosts_.size(), edge_evictions_, edges_expired_, host_cap_drops_};
+    return {edges_.size(), hosts_.size(), edge_evictions_, edges_expired_, host_cap_drops_, peer_cap_drops_};
 }
 
 void HostGraph::save(std::ostream& out) const {

@@ -743,6 +743,7 @@ LateralCounters LateralStage::counters() const {
     c.edge_evictions = g.edge_evictions;
     c.edges_expired = g.edges_expired;
     c.host_cap_drops = g.host_cap_drops;
+    c.peer_cap_drops = g.peer_cap_drops;
     c.learning = graph_.learning(now_s_) ? 1 : 0;
     return c;
 }

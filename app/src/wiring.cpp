@@ -42,7 +42,11 @@ void DetectorInputs::reload(const std::string& config_path, const AnalyzerConfig
 
 std::unique_ptr<analyzer::LateralStage> lateral_stage(const Config& config, const std::string& baseline,
                                                       bool restore_state) {
-    if (!config.analyzer.lateral.enabled) return nullptr;
+    if (!config.analyzer.lateral.enabled) {
+        if (!baseline.empty())
+            throw ConfigError("--baseline", "lateral movement is off (analyzer.lateral.enabled: false)");
+        return nullptr;
+    }
     auto settings = config.analyzer.lateral;
     if (!restore_state) settings.state_file.clear();  // offline runs never overwrite the daemon's graph
     auto stage = std::make_unique<analyzer::LateralStage>(settings, config.pipeline.internal_networks);

@@ -494,3 +494,15 @@ TEST_CASE("lateral: a record dated in the future is dropped and counted, not all
     CHECK(b.stage.counters().learning == 1);
     CHECK(b.stage.counters().edges_expired == 0);
 }
+
+TEST_CASE("lateral: a watched host's internet peers are remembered up to a bound, then counted") {
+    Bench b(config_with("watched_hosts: [10.0.3.5]"));
+    std::vector<FlowRecord> rs;
+    for (std::uint32_t i = 0; i < kMaxExternalPeers + 100; ++i) {
+        FlowRecord r = flow("10.0.3.5", "198.51.100.1", 50000, 443, kT0 + i / 1000.0);
+        r.dst_addr = IpAddress::from_v4(0x0b000000u + (i << 8));  // a new /24 each
+        rs.push_back(r);
+    }
+    b.feed(rs);
+    CHECK(b.stage.counters().peer_cap_drops == 100);
+}

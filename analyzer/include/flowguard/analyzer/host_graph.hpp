@@ -93,7 +93,11 @@ struct GraphCounters {
     std::uint64_t edge_evictions = 0;  // stalest edges dropped at max_edges
     std::uint64_t edges_expired = 0;   // unused for edge_ttl
     std::uint64_t host_cap_drops = 0;  // records whose host could not be tracked (max_hosts)
+    std::uint64_t peer_cap_drops = 0;  // watched hosts' internet peers not learned (kMaxExternalPeers)
 };
+
+// Internet peers (/24 or /48, port, protocol) remembered for all watched hosts together.
+inline constexpr std::size_t kMaxExternalPeers = 1u << 16;
 
 class HostGraph {
 public:
@@ -183,6 +187,7 @@ private:
     std::uint64_t edge_evictions_ = 0;
     std::uint64_t edges_expired_ = 0;
     std::uint64_t host_cap_drops_ = 0;
+    std::uint64_t peer_cap_drops_ = 0;
 };
 
 }  // namespace flowguard::analyzer

@@ -42,9 +42,10 @@ struct LateralCounters {
     std::uint64_t save_failures = 0;
     std::uint64_t learning = 0;      // 1 while in the learning period
     std::uint64_t future_drops = 0;  // records dated more than an hour after this host's clock
+    std::uint64_t peer_cap_drops = 0;
 };
 
-inline constexpr CounterTable<LateralCounters, 15> kLateralCounters{{
+inline constexpr CounterTable<LateralCounters, 16> kLateralCounters{{
     {"flows", counter_ref<&LateralCounters::flows>, Merge::sum, "flowguard_lateral_flows_total", MetricType::counter,
      "Records the lateral-movement stage examined (internal admin-service and watched-host records)."},
     {"admin_flows", counter_ref<&LateralCounters::admin_flows>, Merge::sum, "flowguard_lateral_admin_flows_total",
@@ -77,6 +78,9 @@ inline constexpr CounterTable<LateralCounters, 15> kLateralCounters{{
     {"future_drops", counter_ref<&LateralCounters::future_drops>, Merge::sum, "flowguard_lateral_future_drops_total",
      MetricType::counter,
      "Records the lateral stage dropped because they were dated more than an hour after this host's clock."},
+    {"peer_cap_drops", counter_ref<&LateralCounters::peer_cap_drops>, Merge::sum,
+     "flowguard_lateral_peer_cap_drops_total", MetricType::counter,
+     "Watched hosts' new internet peers not remembered (nor alerted) because 65,536 are remembered already."},
 }};
 static_assert(sizeof(LateralCounters) == sizeof(std::uint64_t) * kLateralCounters.size());
 
