@@ -141,6 +141,7 @@ void LateralStage::on_request(HostId src, HostId dst, std::uint8_t service, std:
         const auto follow = static_cast<std::uint32_t>(config_.rpc_follow_ns / kSecondNs);
         auto& session = rpc_[pair_key(src, dst)];
         if (t > session.last_s + follow) session = {};  // a new conversation
+        if (session.contact_s == 0 || t < session.contact_s) session.contact_s = t;
         session.last_s = std::max(session.last_s, t);
         // Dynamic-port traffic of the pair seen before this contact (out of order) belongs to it.
         if (auto it = orphans_.find(pair_key(dst, src));
@@ -393,8 +394,9 @@ void LateralStage::check_dcsync(HostId client, HostId server, RpcSession& sessio
     f.target = server;
     f.severity = Severity::critical;
     f.score = 1.0;
-    f.first_s = f.last_s = t;
-    f.hops.push_back({client, server, static_cast<std::uint8_t>(rpc_service_), t, false, 0});
+    f.first_s = session.contact_s != 0 ? std::min(session.contact_s, t) : t;  // the endpoint-mapper contact
+    f.last_s = std::max(session.last_s, t);
+    f.hops.push_back({client, server, static_cast<std::uint8_t>(rpc_service_), f.first_s, false, 0});
     f.techniques = {"T1003.006"};
     f.details["answer_bytes"] = session.answer_bytes;
     f.details["dc"] = s.address.to_string();
@@ -500,7 +502,9 @@ int rank(int kind) {
 // host whose incident was reported is folded in unless it escalates.
 void LateralStage::report(Finding f) {
     ++counters_.findings;
-    f.held_since_s = now_s_;
+    // Held from the finding's own time, not from when its record arrived: late records (another shard's
+    // batch, a flow exported at its end) do not stretch or shorten the hold.
+    f.held_since_s = f.last_s;
     if (f.kind == Kind::chain) {
         for (const Hop& hop : f.hops) {
             if (hop.src == f.origin) continue;

@@ -141,6 +141,7 @@ private:
         Severity severity = Severity::low;
     };
     struct RpcSession {
+        std::uint32_t contact_s = 0;  // the endpoint-mapper contact that opened it
         std::uint32_t last_s = 0;
         std::uint64_t answer_bytes = 0;
         bool reported = false;
