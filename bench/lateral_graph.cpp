@@ -3,6 +3,8 @@
 // records on known edges (a network's everyday admin traffic); phase 3, after learning, sends records of new
 // edges through the scoring path (a sweep's worth per source). Prints JSON with bytes per edge (RSS growth),
 // edges/s and records/s per core.  build/release/bench/lateral_graph [--hosts 50000] [--edges 2000000]
+#include "rss.hpp"
+
 #include <flowguard/analyzer/lateral_stage.hpp>
 
 #include <CLI/CLI.hpp>
@@ -14,23 +16,10 @@
 #include <vector>
 
 using namespace flowguard;
+using flowguard::bench::rss_kib;
 using namespace flowguard::analyzer;
 
 namespace {
-
-std::size_t rss_kib() {
-    std::ifstream status("/proc/self/status");
-    std::string key;
-    std::size_t value = 0;
-    while (status >> key) {
-        if (key == "VmRSS:") {
-            status >> value;
-            return value;
-        }
-        status.ignore(1 << 10, '\n');
-    }
-    return 0;
-}
 
 constexpr std::uint16_t kPorts[] = {445, 3389, 135, 5985, 22, 1433};
 constexpr std::uint64_t kT0 = 1'709'251'200ull * 1'000'000'000ull;

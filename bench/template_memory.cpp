@@ -1,6 +1,8 @@
 // Memory of decoder state: RSS with many exporters x templates at steady state, and under a template
 // flood (random template ids and field lists from spoofed exporters), where the configured caps must
 // hold memory flat. Prints JSON.  build/release/bench/template_memory [--exporters 10000] [--templates 10]
+#include "rss.hpp"
+
 #include <flowguard/collector/flow_decoder.hpp>
 
 #include <CLI/CLI.hpp>
@@ -12,22 +14,9 @@
 #include <vector>
 
 using namespace flowguard;
+using flowguard::bench::rss_kib;
 
 namespace {
-
-std::size_t rss_kib() {
-    std::ifstream status("/proc/self/status");
-    std::string key;
-    std::size_t value = 0;
-    while (status >> key) {
-        if (key == "VmRSS:") {
-            status >> value;
-            return value;
-        }
-        status.ignore(1 << 10, '\n');
-    }
-    return 0;
-}
 
 void u16(std::vector<std::uint8_t>& o, unsigned v) {
     o.push_back(static_cast<std::uint8_t>(v >> 8));

@@ -235,12 +235,7 @@ void HostGraph::evict_stalest() {
 void HostGraph::maintain(std::uint32_t now_s) {
     const auto ttl = static_cast<std::uint32_t>(std::min<std::uint64_t>(config_.edge_ttl_ns / kSecondNs, now_s));
     const std::size_t before = edges_.size();
-    for (auto it = edges_.begin(); it != edges_.end();) {
-        if (it->second.last_s + ttl < now_s)
-            edges_.erase(it++);  // (erasing leaves the other iterators valid)
-        else
-            ++it;
-    }
+    boost::unordered::erase_if(edges_, [&](const auto& kv) { return kv.second.last_s + ttl < now_s; });
     edges_expired_ += before - edges_.size();
     if (before != edges_.size()) {
         edges_.rehash(0);

@@ -650,26 +650,12 @@ Alert LateralStage::to_alert(const Finding& f) const {
 void LateralStage::maintain(std::uint32_t t) {
     last_maintain_s_ = t;
     graph_.maintain(t);
-    for (auto it = rpc_.begin(); it != rpc_.end();) {
-        if (it->second.last_s + 3600 < t)
-            rpc_.erase(it++);  // (erasing leaves the other iterators valid)
-        else
-            ++it;
-    }
+    // Rebuilt after the erasures: with Boost 1.81, erasures leave overflow marks that lengthen probes.
+    boost::unordered::erase_if(rpc_, [t](const auto& kv) { return kv.second.last_s + 3600 < t; });
     rpc_.rehash(0);
-    for (auto it = orphans_.begin(); it != orphans_.end();) {
-        if (it->second.last_s + 3600 < t)
-            orphans_.erase(it++);  // (erasing leaves the other iterators valid)
-        else
-            ++it;
-    }
+    boost::unordered::erase_if(orphans_, [t](const auto& kv) { return kv.second.last_s + 3600 < t; });
     orphans_.rehash(0);
-    for (auto it = incidents_.begin(); it != incidents_.end();) {
-        if (it->second.until_s < t)
-            incidents_.erase(it++);  // (erasing leaves the other iterators valid)
-        else
-            ++it;
-    }
+    boost::unordered::erase_if(incidents_, [t](const auto& kv) { return kv.second.until_s < t; });
 }
 
 void LateralStage::poll(std::uint64_t now_ns, Alerts& alerts) {

@@ -13,13 +13,8 @@ Usage: evaluate_lateral.py --flowguard BIN --seeds 201-203 [--hosts 400] [--days
 import argparse, datetime, json, os, shutil, subprocess, sys, tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def seeds(text):
-    if "-" in text:
-        a, b = text.split("-")
-        return list(range(int(a), int(b) + 1))
-    return [int(s) for s in text.split(",")]
+sys.path.insert(0, HERE)
+from evaluate import seeds  # noqa: E402  "201-203" or "1,5,9"
 
 
 def ts(text):
