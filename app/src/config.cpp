@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -44,6 +47,7 @@ Config parse_config(std::string_view yaml_text) {
     }
     Config config;
     if (root.IsNull()) return config;
+    yaml::require_unique_keys(root, "");
     yaml::require_known_keys(root, "",
                              {"collector", "meter", "analyzer", "pipeline", "output", "log", "metrics", "alerts"});
     for (const auto& s : kSections)
@@ -52,12 +56,25 @@ Config parse_config(std::string_view yaml_text) {
 }
 
 Config load_config_file(const std::filesystem::path& path) {
-    std::ifstream in(path);
-    if (!in) throw ConfigError("", fmt::format("cannot read config file '{}'", path.string()));
-    std::ostringstream text;
-    text << in.rdbuf();
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        throw ConfigError("", fmt::format("'{}' is a directory, not a configuration file", path.string()));
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw ConfigError("", fmt::format("cannot read config file '{}': {}", path.string(), std::strerror(errno)));
+    // Bounded: a configuration is a few KiB; /dev/zero or a wrong file must not take the memory.
+    std::string text;
+    std::array<char, 65536> chunk{};
+    while (in.read(chunk.data(), chunk.size()) || in.gcount() > 0) {
+        text.append(chunk.data(), static_cast<std::size_t>(in.gcount()));
+        if (text.size() > kMaxConfigBytes)
+            throw ConfigError("",
+                              fmt::format("config file '{}' is larger than {} bytes", path.string(), kMaxConfigBytes));
+    }
+    if (in.bad())
+        throw ConfigError("", fmt::format("cannot read config file '{}': {}", path.string(), std::strerror(errno)));
     try {
-        return parse_config(text.str());
+        return parse_config(text);
     } catch (const ConfigError& e) {
         throw ConfigError(e.key(), fmt::format("{} (in {})", e.problem(), path.string()));
     }

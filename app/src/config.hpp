@@ -25,8 +25,11 @@ struct Config {
     AlertsConfig alerts;
 };
 
-Config parse_config(std::string_view yaml_text);             // throws ConfigError naming the key
-Config load_config_file(const std::filesystem::path& path);  // throws ConfigError naming the key and the file
-std::string to_yaml(const Config& config);                   // the effective configuration
+Config parse_config(std::string_view yaml_text);  // throws ConfigError naming the key
+// A configuration file: at most kMaxConfigBytes, not a directory. Throws ConfigError naming the key and the
+// file (or why the file cannot be read).
+inline constexpr std::size_t kMaxConfigBytes = 4u << 20;
+Config load_config_file(const std::filesystem::path& path);
+std::string to_yaml(const Config& config);  // the effective configuration
 
 }  // namespace flowguard

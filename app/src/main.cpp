@@ -113,7 +113,13 @@ int main(int argc, char** argv) {
     std::string check_path;
     check_cmd->add_option("file", check_path, "YAML configuration file")->required();
 
-    CLI11_PARSE(cli, argc, argv);
+    try {
+        cli.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        // --help and --version exit 0; every other command-line error is an argument error: 2, as documented
+        // (CLI11's own codes are 105-109).
+        return cli.exit(e) == 0 ? 0 : 2;
+    }
     if (sunburst_cmd->parsed()) return app::run_sunburst(names);  // needs no configuration
     if (metrics_doc_cmd->parsed()) return app::print_metrics_doc(metric_names);
     if (check_cmd->parsed()) config_path = check_path;

@@ -42,6 +42,22 @@ void require_known_keys(const YAML::Node& map, const std::string& where,
     }
 }
 
+void require_unique_keys(const YAML::Node& node, const std::string& where) {
+    if (node.IsSequence()) {
+        for (std::size_t i = 0; i < node.size(); ++i) require_unique_keys(node[i], fmt::format("{}[{}]", where, i));
+        return;
+    }
+    if (!node.IsMap()) return;
+    std::vector<std::string> seen;
+    for (const auto& kv : node) {
+        const auto name = kv.first.IsScalar() ? kv.first.Scalar() : std::string("(complex key)");
+        if (std::find(seen.begin(), seen.end(), name) != seen.end())
+            throw ConfigError(child_key(where, name), "given twice (the first would silently win)");
+        seen.push_back(name);
+        require_unique_keys(kv.second, child_key(where, name));
+    }
+}
+
 std::string scalar(const YAML::Node& node, const std::string& key) {
     if (!node.IsScalar()) throw ConfigError(key, "expected a single value");
     return node.Scalar();

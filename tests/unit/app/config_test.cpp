@@ -167,3 +167,19 @@ TEST_CASE("alert webhooks: every kind, their checks, and secrets hidden in the e
     CHECK(error_key("alerts: {max_spooled: 0}") == "alerts.max_spooled");
     CHECK(error_key("metrics: {tls_cert_file: /etc/c.pem}") == "metrics.tls_cert_file");  // needs the key too
 }
+
+TEST_CASE("a key given twice is an error naming it, at any depth (yaml-cpp would keep the first)") {
+    CHECK(error_key("collector:\n  max_datagram: 9000\ncollector:\n  max_datagram: 1500\n") == "collector");
+    CHECK(error_key("analyzer:\n  beacon:\n    threshold: 0.5\n    threshold: 0.9\n") == "analyzer.beacon.threshold");
+    CHECK(error_key("alerts:\n  webhooks:\n    - {name: a, kind: generic, url: 'http://127.0.0.1:1/x', name: b}\n") ==
+          "alerts.webhooks[0].name");
+    CHECK(error_key("analyzer:\n  beacon:\n    threshold: 0.5\n  dga:\n    threshold: 0.5\n") == "no error");
+}
+
+TEST_CASE("a configuration file must be a readable file of bounded size; the reason is given") {
+    CHECK_THROWS_WITH_AS(load_config_file("/tmp"), doctest::Contains("is a directory"), ConfigError);
+    CHECK_THROWS_WITH_AS(load_config_file("/dev/zero"), doctest::Contains("larger than"), ConfigError);
+    CHECK_THROWS_WITH_AS(load_config_file("/nonexistent/flowguard.yaml"),
+                         doctest::Contains("No such file or directory"), ConfigError);
+    CHECK_NOTHROW(load_config_file("/dev/null"));  // the documented way to see the defaults
+}

@@ -51,6 +51,8 @@ namespace yaml {
 std::string child_key(const std::string& parent, std::string_view name);
 // Rejects keys it does not know, so a typo is an error instead of a silently ignored setting.
 void require_known_keys(const YAML::Node& map, const std::string& where, std::initializer_list<std::string_view> known);
+// A key given twice anywhere below `node` (yaml-cpp keeps both; lookups see the first) is an error.
+void require_unique_keys(const YAML::Node& node, const std::string& where);
 std::string scalar(const YAML::Node& node, const std::string& key);
 std::uint64_t unsigned_value(const YAML::Node& node, const std::string& key, std::uint64_t max);
 bool boolean_value(const YAML::Node& node, const std::string& key);
