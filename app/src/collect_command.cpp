@@ -92,6 +92,12 @@ int run_collect(Config config, const CollectOptions& options) {
         if (!ec) spdlog::info("signal {}: draining and stopping", signo);
         io.stop();
     });
+    if (options.detect && config.output.format != "none" && config.output.path == "-" && config.alerts.path == "-") {
+        // One stream cannot carry both: a reader of either would trip over the other's lines. (check-config's
+        // output always has an output section: a copy of it must still run.)
+        spdlog::warn("output.path and alerts.path are both stdout: flow records are not written (set output.path)");
+        config.output.format = "none";
+    }
     FlowOutput flows;
     AlertOutputs alerts;
     DetectorInputs detectors;

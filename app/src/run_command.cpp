@@ -38,11 +38,6 @@ void Overrides::apply(Config& config) const {
 
 int run_daemon(Config config, const std::string& config_path) {
     if (!config.output.configured) config.output.format = "none";  // alerts own stdout by default
-    if (config.output.format != "none" && config.output.path == "-" && config.alerts.path == "-") {
-        // (check-config's output always has an output section: a copy of it must still run)
-        spdlog::warn("output.path and alerts.path are both stdout: flow records are not written (set output.path)");
-        config.output.format = "none";
-    }
     if (config_path.empty())
         spdlog::info("no --config: running on the embedded default (flowguard check-config shows it)");
     return run_collect(std::move(config), {true, true, config_path});

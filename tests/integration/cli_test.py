@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """The command line's exit codes as README documents them: 0 ok (and --help, --version), 2 for a bad
-configuration or bad arguments (CLI11's own codes would be 105-109), with a message naming the problem.
+configuration or bad arguments (CLI11's own codes would be 105-109), with a message naming the problem; and
+`collect --alerts -` does not mix flow records into the alerts on stdout (it warns, as `run` does).
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -35,6 +37,34 @@ def body(flowguard, workdir):
         run = subprocess.run([flowguard, *args], capture_output=True, text=True, timeout=30)
         check(run.returncode == code, f"{args}: exit {run.returncode}, expected {code}")
         check(text in run.stderr + run.stdout, f"{args}: message lacks '{text}': {run.stderr.strip()[:200]}")
+    collect_alerts_on_stdout(flowguard, workdir)
+
+
+def collect_alerts_on_stdout(flowguard, workdir):
+    """`collect --alerts -` with flow records on stdout too: warned, and no record mixed into the alerts."""
+    import signal
+    import time
+    from harness import free_udp_port, wait_for
+    port = free_udp_port()
+    err = os.path.join(workdir, "collect.stderr")
+    out = os.path.join(workdir, "collect.stdout")
+    proc = subprocess.Popen([flowguard, "collect", "--listen", f"udp://127.0.0.1:{port}", "--alerts", "-"],
+                            stdout=open(out, "w"), stderr=open(err, "w"))
+    wait_for(lambda: "listening on" in open(err).read(), 20, "the collector to listen")
+    import socket
+    import struct
+    v5 = struct.pack("!HHIIIIBBH", 5, 1, 0, int(time.time()), 0, 1, 0, 0, 0) + struct.pack(
+        "!4s4s4sHHIIIIHHBBBBHHBBH", socket.inet_aton("10.0.0.1"), socket.inet_aton("10.0.0.2"), b"\0" * 4, 0, 0,
+        1, 100, 0, 0, 1234, 80, 0, 0, 6, 0, 0, 0, 0, 0, 0)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(v5, ("127.0.0.1", port))
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    check(proc.wait(timeout=30) == 0, "collect exited non-zero")
+    check("both stdout" in open(err).read(), "collect --alerts - warns that records are not written")
+    check("10.0.0.2" not in open(out).read(), "no flow record mixed into the alerts on stdout")
+    summary = json.loads(open(err).read().strip().splitlines()[-1])
+    check(summary["records"] == 1 and summary["records_written"] == 0, f"one record received, none written: {summary}")
 
 
 if __name__ == "__main__":
