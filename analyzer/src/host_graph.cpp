@@ -143,22 +143,11 @@ void HostGraph::note_new_edge(HostId src, HostId dst, std::uint8_t service) {
     s.client_services |= bit;
     if (d.clients[service] < UINT16_MAX) ++d.clients[service];
     const ServiceClass c = config_.services[service].service_class;
-    if (c != ServiceClass::directory) {
-        bool other = false;  // another service already joins the pair
-        for (std::size_t o = 0; o < config_.services.size() && !other; ++o) {
-            if (o == service || config_.services[o].service_class == ServiceClass::directory) continue;
-            other = edges_.contains(edge_key(src, dst, static_cast<std::uint8_t>(o)));
-        }
-        if (!other) ++s.targets;
-    }
-    if (c == ServiceClass::remote_admin) {
-        bool other = false;
-        for (std::size_t o = 0; o < config_.services.size() && !other; ++o) {
-            if (o == service || config_.services[o].service_class != ServiceClass::remote_admin) continue;
-            other = edges_.contains(edge_key(src, dst, static_cast<std::uint8_t>(o)));
-        }
-        if (!other) ++s.admin_targets;
-    }
+    // A new target when no other service of the same kind already joins the pair.
+    const auto not_directory = [](ServiceClass k) { return k != ServiceClass::directory; };
+    const auto remote_admin = [](ServiceClass k) { return k == ServiceClass::remote_admin; };
+    if (not_directory(c) && !joined_by_other(src, dst, service, not_directory)) ++s.targets;
+    if (remote_admin(c) && !joined_by_other(src, dst, service, remote_admin)) ++s.admin_targets;
     // What a design fan-out host reaches (the scanner: everything) says nothing about what its group does.
     if (!(s.roles() & kRoleFanOut)) {
         peer_dst_.insert(mix(mix(group_key(src), dst), service));
@@ -168,6 +157,15 @@ void HostGraph::note_new_edge(HostId src, HostId dst, std::uint8_t service) {
         learn_roles(src);
         learn_roles(dst);
     }
+}
+
+template <class Counts>
+bool HostGraph::joined_by_other(HostId src, HostId dst, std::uint8_t service, Counts counts) const {
+    for (std::size_t o = 0; o < config_.services.size(); ++o)
+        if (o != service && counts(config_.services[o].service_class) &&
+            edges_.contains(edge_key(src, dst, static_cast<std::uint8_t>(o))))
+            return true;
+    return false;
 }
 
 void HostGraph::learn_roles(HostId id) {

@@ -287,25 +287,19 @@ void LateralStage::count_fanout(HostId src, HostId dst, std::uint8_t service, st
         std::max<double>(static_cast<double>(config_.fanout_min_hosts), config_.fanout_baseline_factor * s.window_max);
     if (s.window_hosts < threshold) return;
     Finding f;
-    if (s.window_alerted) {  // the sweep goes on: its finding (held, or its open incident) takes the new target
-        f.kind = Kind::fanout;
-        f.origin = src;
-        f.severity = s.watched || s.window_hosts >= 4 * threshold ? Severity::high : Severity::medium;
-        f.score = std::min(1.0, s.window_hosts / (2 * threshold));
-        f.first_s = s.window_start_s;
-        f.last_s = t;
-        f.hops.push_back({src, dst, service, t, true, 0});
-        f.details["distinct_targets"] = s.window_hosts;
-        report(std::move(f));
-        return;
-    }
-    s.window_alerted = true;
     f.kind = Kind::fanout;
     f.origin = src;
     f.severity = s.watched || s.window_hosts >= 4 * threshold ? Severity::high : Severity::medium;
     f.score = std::min(1.0, s.window_hosts / (2 * threshold));
     f.first_s = s.window_start_s;
     f.last_s = t;
+    if (s.window_alerted) {  // the sweep goes on: its finding (held, or its open incident) takes the new target
+        f.hops.push_back({src, dst, service, t, true, 0});
+        f.details["distinct_targets"] = s.window_hosts;
+        report(std::move(f));
+        return;
+    }
+    s.window_alerted = true;
     for (const HostId target : s.window_targets) {
         for (std::uint8_t svc = 0; svc < config_.services.size(); ++svc) {
             const Edge* e = graph_.find_edge(src, target, svc);

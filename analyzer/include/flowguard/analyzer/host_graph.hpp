@@ -160,6 +160,9 @@ private:
         return (std::uint64_t{src} << 36) | (std::uint64_t{dst} << 8) | service;
     }
     void note_new_edge(HostId src, HostId dst, std::uint8_t service);
+    // Another service whose class `counts` accepts already has an edge src -> dst.
+    template <class Counts>
+    bool joined_by_other(HostId src, HostId dst, std::uint8_t service, Counts counts) const;
     void learn_roles(HostId id);
     void evict_stalest();
 
