@@ -1,7 +1,8 @@
 // `flowguard collect` and `flowguard run`: the live pipeline. Receive threads (one SO_REUSEPORT socket per
 // listener each) and span-port capture threads feed the shards, which write flow lines, run the detectors and
 // count traffic for the metrics. The main thread runs Boost.Asio for signals: SIGHUP reloads the detectors'
-// lists, SIGINT/SIGTERM drain sockets and rings, save the template state and print the summary.
+// lists and reopens the output files, SIGINT/SIGTERM drain sockets and rings, save the template state and print the
+// summary.
 #include "commands.hpp"
 #include "wiring.hpp"
 
@@ -64,15 +65,17 @@ void open_sources(const Config& config, LiveParts& parts) {
 // Each scrape: what every module's threads last published, written through their declarations.
 exporters::MetricsProvider metrics_provider(const Config& config, const LiveParts& parts,
                                             const pipeline::LivePipeline& live, const exporters::ApplicationMap& apps,
-                                            const AlertOutputs& alerts) {
+                                            const FlowOutput& flows, const AlertOutputs& alerts) {
     auto labels = std::make_shared<ExporterLabels>(config.metrics.max_exporters, config.metrics.max_interfaces,
                                                    config.meter.interface);
     const double started = static_cast<double>(std::time(nullptr));
-    return [&config, &parts, &live, &apps, &alerts, labels, started](MetricSink& sink) {
+    return [&config, &parts, &live, &apps, &flows, &alerts, labels, started](MetricSink& sink) {
         sink.add("flowguard_build_info", {FLOWGUARD_VERSION}, 1);
         sink.add("flowguard_start_time_seconds", {}, started);
         collector::write_collector_metrics(sink, parts.receivers, parts.captures, config.meter.interface, *labels);
         live.write_metrics(sink);
+        flows.write_metrics(sink);
+        alerts.write_metrics(sink);
         SummedMetrics shards;  // every shard's detectors, added up series by series
         for (const auto* a : parts.analyzers) a->write_published_metrics(shards);
         shards.write_to(sink);
@@ -128,12 +131,15 @@ int run_collect(Config config, const CollectOptions& options) {
         return 1;
     }
     // SIGHUP re-reads the configuration file's analyzer section (indicator files, beacon allow-lists) and the
-    // indicator files; an error anywhere keeps the previous lists. Other settings need a restart.
+    // indicator files; an error anywhere keeps the previous lists. It also reopens the flow and alert files by
+    // name (log rotation). Other settings need a restart.
     boost::asio::signal_set hangups(io, SIGHUP);
     std::function<void(const boost::system::error_code&, int)> on_hangup = [&](const boost::system::error_code& ec,
                                                                                int) {
         if (ec) return;
         if (detectors.lists) detectors.reload(options.config_path, config.analyzer);
+        flows.reopen();  // logrotate's postrotate: the moved files are closed, new ones opened by name
+        alerts.reopen();
         hangups.async_wait(on_hangup);
     };
     hangups.async_wait(on_hangup);
@@ -175,7 +181,7 @@ int run_collect(Config config, const CollectOptions& options) {
     if (options.metrics && !config.metrics.listen.empty()) {
         try {
             endpoint = std::make_unique<exporters::MetricsEndpoint>(
-                config.metrics, metric_catalog(), metrics_provider(config, parts, live, apps, alerts));
+                config.metrics, metric_catalog(), metrics_provider(config, parts, live, apps, flows, alerts));
             spdlog::info("metrics on {}://{}/metrics{}", config.metrics.tls_cert_file.empty() ? "http" : "https",
                          config.metrics.listen, config.metrics.username.empty() ? "" : " (basic auth)");
         } catch (const std::exception& e) {
@@ -201,22 +207,26 @@ int run_collect(Config config, const CollectOptions& options) {
     collector::add_receiver_summary(summary, parts.receivers);
     live.summarize(summary);
     summary["records_written"] = flows.written();
+    summary["records_lost"] = flows.lost();
     summary["receive_threads"] = receive_threads;
     summary["shards"] = live.shard_count();
     if (!parts.captures.empty()) summary["meter"] = collector::live_meter_summary(parts.captures);
-    if (options.detect) summary["alerts"] = alerts.written();
+    if (options.detect) {
+        summary["alerts"] = alerts.written();
+        summary["alerts_lost"] = alerts.lost();
+    }
     if (parts.lateral != nullptr) {
         boost::json::object lateral;
         add_to_summary(lateral, parts.lateral->published(), analyzer::kLateralCounters);
         summary["lateral"] = std::move(lateral);
     }
     if (const auto* hooks = alerts.webhooks()) summary["webhooks"] = hooks->summarize();
-    print_summary(summary);
-    if (flows.failed()) {
-        spdlog::error("writing records failed");
-        return 1;
-    }
-    return 0;
+    const bool lost = flows.lost() + alerts.lost() > 0;
+    if (lost)
+        spdlog::error("writing failed: {} flow records and {} alerts lost (the reasons are logged above)", flows.lost(),
+                      alerts.lost());
+    print_summary(summary);  // the last line
+    return lost ? 1 : 0;
 }
 
 }  // namespace flowguard::app

@@ -43,7 +43,10 @@ struct MeterOutputs {
         summary["dns_written"] = dns ? dns->lines_written() : 0;
         if (ipfix) ipfix->summarize(summary);
         if (!flows.failed() && !(dns && dns->failed())) return 0;
-        spdlog::error("writing records failed");
+        summary["records_lost"] = flows.lost();
+        summary["dns_lost"] = dns ? dns->lines_lost() : 0;
+        spdlog::error("writing failed: {} records and {} DNS events lost (the reasons are logged above)", flows.lost(),
+                      dns ? dns->lines_lost() : 0);
         return 1;
     }
 };
@@ -102,7 +105,8 @@ int run_meter(Config config, const MeterOptions& options) {
     try {
         outputs.flows = FlowOutput::open(options.format, "-");
         if (options.dns_log)
-            outputs.dns = std::make_unique<exporters::LineOutput>("", exporters::open_line_transport(*options.dns_log));
+            outputs.dns =
+                std::make_unique<exporters::LineOutput>("dns", exporters::open_line_transport(*options.dns_log));
     } catch (const std::exception& e) {
         spdlog::error("cannot open DNS log: {}", e.what());
         return 1;

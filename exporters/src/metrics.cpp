@@ -1,5 +1,6 @@
 #include "metrics_https.hpp"
 
+#include <flowguard/exporters/line_output.hpp>
 #include <flowguard/exporters/metrics.hpp>
 #include <flowguard/exporters/traffic_stats.hpp>
 #include <flowguard/exporters/webhook.hpp>
@@ -53,6 +54,7 @@ void append_process_metric_specs(std::vector<MetricSpec>& catalog) {
 }
 
 void append_exporter_metric_specs(std::vector<MetricSpec>& catalog) {
+    append_line_output_metric_specs(catalog);
     append_traffic_metric_specs(catalog);
     append_webhook_metric_specs(catalog);
 }

@@ -13,7 +13,7 @@ FlowOutput FlowOutput::open(const std::string& format, const std::string& target
     if (out.format_ == nullptr)
         throw std::runtime_error("output format '" + format + "' is not one of " + flow_format_names());
     const std::string header = out.format_->header.empty() ? "" : std::string(out.format_->header) + "\n";
-    out.lines_ = std::make_unique<LineOutput>(header, open_line_transport(target));
+    out.lines_ = std::make_unique<LineOutput>("flows", open_line_transport(target, header));
     return out;
 }
 
@@ -22,9 +22,17 @@ std::unique_ptr<Stage> FlowOutput::stage() const {
     return std::make_unique<FlowOutputStage>(*format_, *lines_);
 }
 
+void FlowOutput::reopen() const {
+    if (lines_) lines_->reopen();
+}
+
+void FlowOutput::write_metrics(MetricSink& sink) const {
+    if (lines_) lines_->write_metrics(sink);
+}
+
 AlertOutputs AlertOutputs::open(const std::string& target, const AlertsConfig& config) {
     AlertOutputs out;
-    out.lines_ = std::make_unique<LineOutput>("", open_line_transport(target));
+    out.lines_ = std::make_unique<LineOutput>("alerts", open_line_transport(target));
     out.log_ = std::make_unique<AlertLog>(*out.lines_);
     if (config.webhooks.empty()) return out;
     out.webhooks_ = std::make_unique<WebhookDispatcher>(config);
@@ -39,6 +47,14 @@ std::vector<AlertSink*> AlertOutputs::sinks() const {
     if (log_) sinks.push_back(log_.get());
     if (webhooks_) sinks.push_back(webhooks_.get());
     return sinks;
+}
+
+void AlertOutputs::reopen() const {
+    if (lines_) lines_->reopen();
+}
+
+void AlertOutputs::write_metrics(MetricSink& sink) const {
+    if (lines_) lines_->write_metrics(sink);
 }
 
 void AlertOutputs::stop() const {

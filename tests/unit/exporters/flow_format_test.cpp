@@ -131,8 +131,8 @@ TEST_CASE("CSV has a header and one line per record") {
     std::FILE* f = std::tmpfile();
     REQUIRE(f);
     const auto& csv = *exporters::find_flow_format("csv");
-    exporters::LineOutput output(std::string(csv.header) + "\n",
-                                 std::make_unique<exporters::FdTransport>(fileno(f), "tmpfile", false));
+    exporters::LineOutput output(
+        "flows", std::make_unique<exporters::FdTransport>(fileno(f), "tmpfile", false, std::string(csv.header) + "\n"));
     exporters::FlowOutputStage writer(csv, output);
     const std::array records{sample(), sample()};
     Alerts alerts;

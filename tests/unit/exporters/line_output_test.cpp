@@ -1,10 +1,15 @@
 #include <flowguard/exporters/line_output.hpp>
 
 #include <doctest/doctest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -49,7 +54,7 @@ struct TempFile {
 TEST_CASE("a flow output shared by several writers: the header once, first; whole lines; buffered until flushed") {
     TempFile file;
     const auto& csv = *find_flow_format("csv");
-    LineOutput output(std::string(csv.header) + "\n", open_line_transport(file.path));
+    LineOutput output("flows", open_line_transport(file.path, std::string(csv.header) + "\n"));
     FlowOutputStage first(csv, output), second(csv, output);
     Alerts alerts;
     const std::vector<FlowRecord> batch(10, record(443));
@@ -77,17 +82,120 @@ TEST_CASE("a flow output shared by several writers: the header once, first; whol
     CHECK(headers == 1);
 }
 
-TEST_CASE("an output to a full disk fails, is counted as not written and says so") {
+// Records spdlog's messages for the tests that check what was logged.
+struct LogCapture {
+    LogCapture() : sink(std::make_shared<spdlog::sinks::ostream_sink_mt>(text)), previous(spdlog::default_logger()) {
+        spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+    }
+    ~LogCapture() { spdlog::set_default_logger(previous); }
+    std::string str() const { return text.str(); }
+    std::ostringstream text;
+    std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink;
+    std::shared_ptr<spdlog::logger> previous;
+};
+
+TEST_CASE("an output to a full disk counts its lost lines and logs why, once, then again when it works") {
+    LogCapture log;
     const int fd = ::open("/dev/full", O_WRONLY);
     REQUIRE(fd >= 0);
-    LineOutput output("", std::make_unique<FdTransport>(fd, "/dev/full", true));
+    LineOutput output("flows", std::make_unique<FdTransport>(fd, "/dev/full", true));
     FlowOutputStage stage(*find_flow_format("json"), output);
     Alerts alerts;
     const std::vector<FlowRecord> batch(3, record(80));
-    stage.on_flows(batch, 0, alerts);
-    stage.flush(0);
+    for (int i = 0; i < 4; ++i) {
+        stage.on_flows(batch, 0, alerts);
+        stage.flush(0);
+    }
     CHECK(output.failed());
-    CHECK(output.lines_written() == 0);
+    const auto counters = output.counters();
+    CHECK(counters.lines_written == 0);
+    CHECK(counters.lines_lost == 12);
+    CHECK(counters.write_errors == 4);
+    const auto text = log.str();
+    CHECK(text.find("flows output /dev/full: write failed: No space left on device; 3 lines lost") !=
+          std::string::npos);
+    CHECK(text.find("write failed", text.find("write failed") + 1) == std::string::npos);  // once a minute at most
+}
+
+TEST_CASE("an output that works again says so, and its header is written before its first lines") {
+    LogCapture log;
+    struct Flaky final : LineTransport {
+        std::string name = "flaky", text;
+        int fail = 0;
+        const std::string& target() const override { return name; }
+        int write(std::string_view lines) override {
+            if (fail-- > 0) return EPIPE;
+            text += lines;
+            return 0;
+        }
+        void reopen() override {}
+    };
+    auto transport = std::make_unique<Flaky>();
+    auto& flaky = *transport;
+    flaky.fail = 1;
+    LineOutput output("alerts", std::move(transport));
+    AlertLog sink(output);
+    Alert a;
+    a.id = "x@1";
+    sink.publish(std::vector<Alert>{a});
+    sink.publish(std::vector<Alert>{a, a});
+    CHECK(output.lines_lost() == 1);
+    CHECK(output.lines_written() == 2);
+    CHECK(std::count(flaky.text.begin(), flaky.text.end(), '\n') == 2);
+    CHECK(log.str().find("alerts output flaky: write failed: Broken pipe; 1 lines lost") != std::string::npos);
+    CHECK(log.str().find("alerts output flaky: writing again; 1 lines lost in all") != std::string::npos);
+}
+
+TEST_CASE("a CSV header leads a new file only: appending to an earlier run's file adds none") {
+    TempFile file;
+    const auto& csv = *find_flow_format("csv");
+    const std::string header = std::string(csv.header) + "\n";
+    for (int run = 0; run < 2; ++run) {
+        LineOutput output("flows", open_line_transport(file.path, header));
+        FlowOutputStage stage(csv, output);
+        Alerts alerts;
+        stage.on_flows(std::vector<FlowRecord>{record(443)}, 0, alerts);
+        stage.flush(0);
+    }
+    const auto text = read_file(file.path);
+    CHECK(text.starts_with(header));
+    CHECK(text.find("\ntype,") == std::string::npos);
+    CHECK(std::count(text.begin(), text.end(), '\n') == 3);
+}
+
+TEST_CASE("reopen after the file was moved away (logrotate): new lines go to a new file, with its header") {
+    TempFile file;
+    const std::string moved = file.path + ".1";
+    const auto& csv = *find_flow_format("csv");
+    LineOutput output("flows", open_line_transport(file.path, std::string(csv.header) + "\n"));
+    FlowOutputStage stage(csv, output);
+    Alerts alerts;
+    stage.on_flows(std::vector<FlowRecord>{record(443), record(443)}, 0, alerts);
+    stage.flush(0);
+    REQUIRE(std::rename(file.path.c_str(), moved.c_str()) == 0);
+    output.reopen();
+    stage.on_flows(std::vector<FlowRecord>{record(80)}, 0, alerts);
+    stage.flush(0);
+    const auto old_text = read_file(moved), new_text = read_file(file.path);
+    std::remove(moved.c_str());
+    CHECK(std::count(old_text.begin(), old_text.end(), '\n') == 3);
+    CHECK(new_text.starts_with("type,"));
+    CHECK(std::count(new_text.begin(), new_text.end(), '\n') == 2);
+    CHECK(new_text.find(",80,") != std::string::npos);
+    CHECK(output.counters().reopens == 1);
+}
+
+TEST_CASE("a reopen that fails keeps the old file and says why") {
+    LogCapture log;
+    TempFile file;
+    LineOutput output("alerts", open_line_transport(file.path));
+    std::remove(file.path.c_str());
+    REQUIRE(::mkdir(file.path.c_str(), 0700) == 0);  // a directory where the file was: EISDIR, even for root
+    output.reopen();
+    ::rmdir(file.path.c_str());
+    CHECK(log.str().find("alerts output: not reopened, the previous file stays in use") != std::string::npos);
+    CHECK(log.str().find("Is a directory") != std::string::npos);
+    CHECK(output.counters().reopens == 0);
 }
 
 TEST_CASE("an output that cannot be opened is an error naming it") {
@@ -97,7 +205,7 @@ TEST_CASE("an output that cannot be opened is an error naming it") {
 
 TEST_CASE("the alert log writes one JSON line per alert and counts them; the DNS log one per event") {
     TempFile alerts_file, dns_file;
-    LineOutput alert_lines("", open_line_transport(alerts_file.path));
+    LineOutput alert_lines("alerts", open_line_transport(alerts_file.path));
     AlertLog log(alert_lines);
     Alert a;
     a.id = "x@1";
@@ -109,7 +217,7 @@ TEST_CASE("the alert log writes one JSON line per alert and counts them; the DNS
     CHECK(std::count(text.begin(), text.end(), '\n') == 2);
     CHECK(text.find(R"("kind":"beacon")") != std::string::npos);
 
-    LineOutput dns_lines("", open_line_transport(dns_file.path));
+    LineOutput dns_lines("dns", open_line_transport(dns_file.path));
     DnsLogStage dns(dns_lines);
     CHECK(dns.wants_dns());
     DnsEvent e;

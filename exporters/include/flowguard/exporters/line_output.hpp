@@ -10,30 +10,67 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace flowguard::exporters {
 
+// What happened to one output's lines (summed over its writers), for the summary and /metrics.
+struct LineOutputCounters {
+    std::uint64_t lines_written = 0;
+    std::uint64_t lines_lost = 0;    // in writes that failed: never written anywhere
+    std::uint64_t write_errors = 0;  // failed writes (each loses one buffer of lines)
+    std::uint64_t reopens = 0;       // SIGHUP reopened the target
+};
+inline constexpr CounterTable<LineOutputCounters, 4> kLineOutputCounters{{
+    {"written", &counter_ref<&LineOutputCounters::lines_written>, Merge::sum, "flowguard_output_lines_total",
+     MetricType::counter, "Lines written by each output (flows, alerts, dns)."},
+    {"lost", &counter_ref<&LineOutputCounters::lines_lost>, Merge::sum, "flowguard_output_lines_lost_total",
+     MetricType::counter, "Lines an output could not write (a full disk, a closed pipe): lost, and logged."},
+    {"write_errors", &counter_ref<&LineOutputCounters::write_errors>, Merge::sum, "flowguard_output_write_errors_total",
+     MetricType::counter, "Failed writes of each output."},
+    {"reopens", &counter_ref<&LineOutputCounters::reopens>, Merge::sum, "flowguard_output_reopens_total",
+     MetricType::counter, "Times SIGHUP reopened an output's file (log rotation)."},
+}};
+void append_line_output_metric_specs(std::vector<MetricSpec>& catalog);
+
 class LineOutput {
 public:
-    // `header`: written once, before the first lines of any writer ("" = none).
-    LineOutput(std::string header, std::unique_ptr<LineTransport> transport);
+    // `name`: what the lines are, in logs and as the metrics' `output` label ("flows", "alerts", "dns").
+    LineOutput(std::string name, std::unique_ptr<LineTransport> transport);
 
-    // Writes `buffer` (whole lines, `lines` of them) and clears it; counts the lines written when the write
-    // succeeded. False when it failed (then the transport has failed()).
+    // Writes `buffer` (whole lines, `lines` of them) and clears it. A failed write loses its lines: they are
+    // counted, and logged with the reason (at once, then at most once a minute while failures last, and when
+    // writing works again). False when it failed.
     bool write(fmt::memory_buffer& buffer, std::uint64_t lines);
+    // SIGHUP: the target opened again by name (log rotation); logged, and on error the old file stays.
+    void reopen();
     std::uint64_t lines_written() const noexcept { return written_.load(std::memory_order_relaxed); }
-    bool failed() const { return transport_->failed(); }
+    std::uint64_t lines_lost() const noexcept { return lost_.load(std::memory_order_relaxed); }
+    bool failed() const noexcept { return lines_lost() > 0; }
+    LineOutputCounters counters() const;
+    void write_metrics(MetricSink& sink) const;
+    const std::string& name() const noexcept { return name_; }
     const std::string& target() const { return transport_->target(); }
 
 private:
-    std::string header_;
+    void note_failure(int error, std::uint64_t lines);
+    void note_recovery();
+
+    std::string name_;
     std::unique_ptr<LineTransport> transport_;
-    std::once_flag header_once_;
     std::atomic<std::uint64_t> written_{0};
+    std::atomic<std::uint64_t> lost_{0};
+    std::atomic<std::uint64_t> write_errors_{0};
+    std::atomic<std::uint64_t> reopens_{0};
+    std::atomic<bool> failing_{false};
+    std::mutex report_mutex_;  // failures and recoveries only: the log lines about them
+    std::chrono::steady_clock::time_point last_report_{};
+    std::uint64_t lost_at_last_report_ = 0;
 };
 
 // Buffered lines of one writer.

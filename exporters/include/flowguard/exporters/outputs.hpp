@@ -28,7 +28,10 @@ public:
     // A stage writing into it (one per shard); null when there is no output.
     std::unique_ptr<Stage> stage() const;
     std::uint64_t written() const { return lines_ ? lines_->lines_written() : 0; }
+    std::uint64_t lost() const { return lines_ ? lines_->lines_lost() : 0; }
     bool failed() const { return lines_ && lines_->failed(); }
+    void reopen() const;  // SIGHUP: log rotation
+    void write_metrics(MetricSink& sink) const;
 
 private:
     const FlowLineFormat* format_ = nullptr;
@@ -43,6 +46,9 @@ public:
     static AlertOutputs open(const std::string& target, const AlertsConfig& config);
     std::vector<AlertSink*> sinks() const;
     std::uint64_t written() const { return log_ ? log_->alerts_written() : 0; }
+    std::uint64_t lost() const { return lines_ ? lines_->lines_lost() : 0; }  // the alert log's failed writes
+    void reopen() const;                                                      // SIGHUP: log rotation
+    void write_metrics(MetricSink& sink) const;
     const WebhookDispatcher* webhooks() const { return webhooks_.get(); }
     void stop() const;  // gives webhooks kWebhookShutdownGrace to deliver what is spooled
 
