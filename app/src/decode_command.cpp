@@ -22,7 +22,7 @@ int run_decode(const Config& config, const DecodeOptions& options) {
     runner.finish();
     int rc = source.failed() ? 1 : 0;
     if (output.failed()) {
-        spdlog::error("writing records failed");
+        spdlog::error("writing failed: {} records lost (the reason is logged above)", output.lost());
         rc = 1;
     }
     boost::json::object summary;
@@ -31,7 +31,8 @@ int run_decode(const Config& config, const DecodeOptions& options) {
     collector::add_receiver_summary(summary, {});
     runner.summarize(summary);
     summary["records_written"] = output.written();
-    summary["capture"] = collector::capture_summary(source.capture_stats(), counters.skipped_by_port);
+    summary["capture"] =
+        collector::capture_summary(source.capture_stats(), counters.skipped_by_port, counters.damaged_files);
     print_summary(summary);
     return rc;
 }

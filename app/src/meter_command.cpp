@@ -59,6 +59,7 @@ int meter_files(const Config& config, const MeterOptions& options, const MeterOu
     runner.run(source, g_stop);
     runner.finish();
     auto summary = collector::span_meter_summary(source.meter_stats(), {});
+    summary["damaged_files"] = counters.damaged_files;
     const int rc = outputs.finish(summary);
     print_summary(summary);
     return source.failed() ? 1 : rc;

@@ -91,7 +91,7 @@ int read_offline_inputs(const Config& config, const std::vector<std::string>& in
             ok = !capture.failed();
         }
         if (!ok) {
-            spdlog::error("cannot read input '{}'", path);
+            spdlog::error("input '{}' was not read, or not whole", path);
             rc = 1;
         }
     }

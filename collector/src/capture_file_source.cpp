@@ -83,6 +83,14 @@ void CaptureFileSource::read_exports(const std::string& path, const std::atomic<
         batch.commit({}, mark, packet.received_ns);
     }
     capture_stats_ += reader->stats();
+    if (!reader->error().empty()) cut_short(path, reader->error(), reader->stats().frames);
+}
+
+// As tcpdump does: what was read before the damage counts, and the run fails, saying where the file ended.
+void CaptureFileSource::cut_short(const std::string& path, const std::string& reason, std::uint64_t packets) {
+    spdlog::error("{}: {} (the {} packets before it were read)", path, reason, packets);
+    ++counters_.damaged_files;
+    failed_ = true;
 }
 
 // `analyze`: a flow export is decoded, anything else metered.
@@ -121,7 +129,10 @@ void CaptureFileSource::read_packets(const std::string& path, std::size_t index,
     SpanMeter& meter = *meter_;
     std::uint64_t clock = clock_ns_;  // capture time is the clock; a local, so the loop keeps it in a register
     RawPacket raw;
-    while (!stop.load(std::memory_order_relaxed) && capture->next(raw) == PacketCapture::Read::packet) {
+    std::uint64_t packets = 0;
+    PacketCapture::Read read = PacketCapture::Read::end;
+    while (!stop.load(std::memory_order_relaxed) && (read = capture->next(raw)) == PacketCapture::Read::packet) {
+        ++packets;
         clock = std::max(clock, raw.time_ns);
         const auto mark = batch.mark();
         if (traffic_only)
@@ -134,6 +145,7 @@ void CaptureFileSource::read_packets(const std::string& path, std::size_t index,
         }
     }
     clock_ns_ = clock;
+    if (read == PacketCapture::Read::error) cut_short(path, capture->error(), packets);
     if (options_.progress) options_.progress(path, index, paths_.size(), counters_.packets, true);
 }
 

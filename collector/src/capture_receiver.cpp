@@ -1,6 +1,8 @@
 #include <flowguard/collector/capture_receiver.hpp>
 #include <flowguard/core/clock.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,6 +47,10 @@ void CaptureReceiver::run(const std::atomic<bool>& stop, RecordSink& sink) {
     while (!stop.load(std::memory_order_acquire)) {
         const auto read = capture_.next(packet);
         if (read == PacketCapture::Read::end) break;
+        if (read == PacketCapture::Read::error) {
+            spdlog::error("capture stopped: {}", capture_.error());  // e.g. the interface went away
+            break;
+        }
         if (read == PacketCapture::Read::packet) meter_.process(capture_.link_type(), packet, metered_, dns_events_);
         if (!dns) dns_events_.clear();  // nothing reads them
         const auto now = wall_clock_ns();

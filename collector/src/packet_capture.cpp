@@ -102,7 +102,8 @@ PacketCapture::Read PacketCapture::next(RawPacket& packet) {
         if (::poll(&fd, 1, handle_->read_timeout_ms) > 0) rc = pcap_next_ex(handle_->pcap, &header, &data);
     }
     if (rc == 0) return Read::timeout;
-    if (rc != 1) return Read::end;  // -2 end of file or break_loop; -1 an error ends the read too
+    if (rc == PCAP_ERROR) return Read::error;
+    if (rc != 1) return Read::end;  // end of file or break_loop
     packet.data = data;
     packet.captured = header->caplen;
     packet.original = header->len;
@@ -122,6 +123,10 @@ CaptureDrops PacketCapture::drops() const {
         drops.interface_dropped = stat.ps_ifdrop;
     }
     return drops;
+}
+
+std::string PacketCapture::error() const {
+    return pcap_geterr(handle_->pcap);
 }
 
 void PacketCapture::break_loop() {

@@ -36,8 +36,8 @@ Parse parse_udp(int link_type, const std::uint8_t* data, std::size_t captured, E
 
 bool PcapDatagramReader::next(ExportPacket& packet, std::uint16_t& destination_port) {
     RawPacket raw;
-    // A damaged file ends the read as its end does.
-    while (capture_.next(raw) == PacketCapture::Read::packet) {
+    PacketCapture::Read read;
+    while ((read = capture_.next(raw)) == PacketCapture::Read::packet) {
         ++stats_.frames;
         packet.received_ns = raw.time_ns;
         switch (parse_udp(capture_.link_type(), raw.data, raw.captured, packet, destination_port)) {
@@ -55,6 +55,7 @@ bool PcapDatagramReader::next(ExportPacket& packet, std::uint16_t& destination_p
                 break;
         }
     }
+    if (read == PacketCapture::Read::error) error_ = capture_.error();
     return false;
 }
 

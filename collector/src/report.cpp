@@ -96,8 +96,9 @@ void add_receiver_summary(boost::json::object& summary, std::span<const UdpRecei
     add_to_summary(summary, total, kReceiveCounters);
 }
 
-boost::json::object capture_summary(const CaptureStats& stats, std::uint64_t skipped_by_port) {
-    boost::json::object c{{"skipped_by_port", skipped_by_port}};
+boost::json::object capture_summary(const CaptureStats& stats, std::uint64_t skipped_by_port,
+                                    std::uint64_t damaged_files) {
+    boost::json::object c{{"skipped_by_port", skipped_by_port}, {"damaged_files", damaged_files}};
     add_to_summary(c, stats, kCaptureStats);
     return c;
 }

@@ -12,6 +12,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, run_case  # noqa: E402
 
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
+
 CASES = [
     # (arguments, expected exit code, a piece of the message)
     (["check-config"], 2, "file is required"),
@@ -38,6 +40,27 @@ def body(flowguard, workdir):
         check(run.returncode == code, f"{args}: exit {run.returncode}, expected {code}")
         check(text in run.stderr + run.stdout, f"{args}: message lacks '{text}': {run.stderr.strip()[:200]}")
     collect_alerts_on_stdout(flowguard, workdir)
+    truncated_captures(flowguard, workdir)
+
+
+def truncated_captures(flowguard, workdir):
+    """A capture cut short (as `head -c` leaves it, or a killed tcpdump) is read up to the cut, and then, as
+    tcpdump does, libpcap's "truncated dump file" is logged and the run fails; a 30-byte file too."""
+    whole = os.path.join(FIXTURES, "corpus", "beacon-pmacctd-v9.pcap")
+    for size in (8000, 30):
+        cut = os.path.join(workdir, f"cut-{size}.pcap")
+        with open(whole, "rb") as f, open(cut, "wb") as out:
+            out.write(f.read(size))
+        for command in ("decode", "analyze", "meter"):
+            run = subprocess.run([flowguard, command, cut], capture_output=True, text=True, timeout=60)
+            check(run.returncode == 1, f"{command} {size} bytes: exit {run.returncode}, expected 1")
+            check("truncated dump file" in run.stderr, f"{command} {size} bytes: no reason: {run.stderr[-300:]}")
+            summary = json.loads(run.stderr.strip().splitlines()[-1])
+            damaged = summary.get("damaged_files", summary.get("capture", {}).get("damaged_files"))
+            check(damaged == 1, f"{command} {size} bytes: damaged_files {damaged}")
+        if size == 8000:
+            run = subprocess.run([flowguard, "decode", cut], capture_output=True, text=True, timeout=60)
+            check(run.stdout.count("\n") > 0, "the records before the cut are decoded")
 
 
 def collect_alerts_on_stdout(flowguard, workdir):

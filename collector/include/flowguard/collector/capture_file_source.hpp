@@ -33,11 +33,13 @@ struct CaptureFileCounters {
     std::uint64_t packets = 0;           // packets read (mixed)
     std::uint64_t export_datagrams = 0;  // of which flow exports, decoded (mixed)
     std::uint64_t skipped_by_port = 0;   // datagrams to another port than asked (exports)
+    std::uint64_t damaged_files = 0;     // cut short or damaged: read up to the damage, and logged
 };
 
-inline constexpr CounterTable<CaptureFileCounters, 2> kMixedCaptureCounters{{
+inline constexpr CounterTable<CaptureFileCounters, 3> kMixedCaptureCounters{{
     {"packets", counter_ref<&CaptureFileCounters::packets>},
     {"export_datagrams", counter_ref<&CaptureFileCounters::export_datagrams>},
+    {"damaged_files", counter_ref<&CaptureFileCounters::damaged_files>},
 }};
 
 struct CaptureFileOptions {
@@ -56,7 +58,8 @@ public:
     ~CaptureFileSource() override;
 
     std::string_view kind() const override { return "file"; }
-    // Reads every file; a file that cannot be opened is logged and skipped (failed() says so).
+    // Reads every file; a file that cannot be opened is logged and skipped, one that is cut short or damaged
+    // read up to the damage and logged (failed() says so for both).
     void run(const std::atomic<bool>& stop, RecordSink& sink) override;
 
     bool failed() const noexcept { return failed_; }
@@ -67,6 +70,7 @@ public:
 private:
     void read_exports(const std::string& path, const std::atomic<bool>& stop, OrderedBatch& batch);
     void read_packets(const std::string& path, std::size_t index, const std::atomic<bool>& stop, OrderedBatch& batch);
+    void cut_short(const std::string& path, const std::string& reason, std::uint64_t packets);
     void classify(int link, const RawPacket& raw, const std::string& path, std::size_t index,
                   std::vector<FlowRecord>& flows);
 

@@ -55,9 +55,11 @@ public:
     PacketCapture(PacketCapture&&) noexcept;
     PacketCapture& operator=(PacketCapture&&) noexcept;
 
-    enum class Read { packet, timeout, end };
+    // error: a damaged or truncated file ("truncated dump file"), an interface gone: error() says what.
+    enum class Read { packet, timeout, end, error };
     // Next packet; its bytes stay valid until the next call.
     Read next(RawPacket& packet);
+    std::string error() const;  // libpcap's reason for the last Read::error
     int link_type() const noexcept { return link_type_; }
     CaptureDrops drops() const;  // live captures only; zero for files
     void break_loop();           // safe from another thread or a signal handler

@@ -41,14 +41,17 @@ public:
     explicit PcapDatagramReader(const std::string& path)  // throws std::runtime_error naming the file
         : capture_(PacketCapture::open_file(path)) {}
 
-    // Next UDP datagram; its payload stays valid until the next call. False at the end of the file.
+    // Next UDP datagram; its payload stays valid until the next call. False at the end of the file, or where
+    // it is damaged or cut short: then error() says why ("truncated dump file; ...").
     bool next(ExportPacket& packet, std::uint16_t& destination_port);
 
     const CaptureStats& stats() const noexcept { return stats_; }
+    const std::string& error() const noexcept { return error_; }
 
 private:
     PacketCapture capture_;
     CaptureStats stats_;
+    std::string error_;
 };
 
 }  // namespace flowguard::collector

@@ -22,7 +22,8 @@ void add_decoder_summary(boost::json::object& summary, std::span<const FlowDecod
 // kernel_drops, truncated_datagrams and receive_errors over the receive threads (zeros without any).
 void add_receiver_summary(boost::json::object& summary, std::span<const UdpReceiver* const> receivers);
 // `decode`'s `capture` object.
-boost::json::object capture_summary(const CaptureStats& stats, std::uint64_t skipped_by_port);
+boost::json::object capture_summary(const CaptureStats& stats, std::uint64_t skipped_by_port,
+                                    std::uint64_t damaged_files);
 // The span-port capture threads' `meter` object (collect/run), over all of them as last published.
 boost::json::object live_meter_summary(std::span<const CaptureReceiver* const> captures);
 
