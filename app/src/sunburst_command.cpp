@@ -3,6 +3,7 @@
 #include "commands.hpp"
 
 #include <flowguard/analyzer/sunburst.hpp>
+#include <flowguard/core/utf8.hpp>
 
 #include <boost/json.hpp>
 
@@ -37,8 +38,11 @@ int run_sunburst(std::vector<std::string> names) {
         messages.push_back(analyzer::decode_sunburst_name(name));
         assembler.add(messages.back());
     }
-    for (std::size_t i = 0; i < names.size(); ++i)
-        std::cout << boost::json::serialize(analyzer::describe_sunburst_name(names[i], messages[i], assembler)) << '\n';
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        boost::json::value described = analyzer::describe_sunburst_name(names[i], messages[i], assembler);
+        make_valid_utf8(described);  // names from passive DNS may hold any byte
+        std::cout << boost::json::serialize(described) << '\n';
+    }
     std::cout.flush();
     return std::cout ? 0 : 1;
 }

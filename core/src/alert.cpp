@@ -1,5 +1,6 @@
 #include <flowguard/core/alert.hpp>
 #include <flowguard/core/time_format.hpp>
+#include <flowguard/core/utf8.hpp>
 
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
@@ -39,7 +40,10 @@ boost::json::object to_json(const Alert& a) {
     out["techniques"] = std::move(techniques);
     out["dedup_key"] = a.dedup_key;
     out["evidence"] = a.evidence;
-    return out;
+    // Domains and evidence carry names from the wire: the alert log, webhooks and spool stay valid JSON.
+    boost::json::value whole(std::move(out));
+    make_valid_utf8(whole);
+    return std::move(whole.get_object());
 }
 
 std::string serialize_readable(const boost::json::value& value) {

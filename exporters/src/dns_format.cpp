@@ -1,6 +1,7 @@
 #include "json_fields.hpp"
 
 #include <flowguard/core/time_format.hpp>
+#include <flowguard/core/utf8.hpp>
 #include <flowguard/exporters/dns_format.hpp>
 
 #include <boost/json/serialize.hpp>
@@ -9,9 +10,10 @@
 namespace flowguard::exporters {
 namespace {
 
-// Names from the wire may hold any byte: JSON-escape them.
+// Names from the wire may hold any byte: JSON-escape them, and write invalid UTF-8 as \xHH.
 void append_json_string(fmt::memory_buffer& out, std::string_view text) {
-    const auto quoted = boost::json::serialize(boost::json::string(text));
+    const auto quoted = boost::json::serialize(is_valid_utf8(text) ? boost::json::string(text)
+                                                                   : boost::json::string(to_valid_utf8(text)));
     out.append(quoted.data(), quoted.data() + quoted.size());
 }
 

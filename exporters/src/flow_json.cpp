@@ -180,6 +180,15 @@ void append_flow_json(fmt::memory_buffer& out, const FlowRecord& r) {
 }
 
 bool read_flow_json(const boost::json::object& o, FlowRecord& r, std::string& error) {
+    // Every other field may be missing (other tools' logs carry fewer), but a flow is between two addresses:
+    // `{}` or a DNS-less object of another kind is not one.
+    for (const auto* key : {"src_addr", "dst_addr"}) {
+        const auto* v = o.if_contains(key);
+        if (v == nullptr || (v->is_string() && v->as_string().empty())) {
+            error = std::string(key) + ": missing (a flow record needs both addresses)";
+            return false;
+        }
+    }
     return read_identity(o, r, error) && read_protocol(o, r, error) &&
            read_number(o, "time_flow_start_ns", r.time_flow_start_ns, error) &&
            read_number(o, "time_flow_end_ns", r.time_flow_end_ns, error) && read_number(o, "bytes", r.bytes, error) &&

@@ -41,6 +41,34 @@ def body(flowguard, workdir):
         check(text in run.stderr + run.stdout, f"{args}: message lacks '{text}': {run.stderr.strip()[:200]}")
     collect_alerts_on_stdout(flowguard, workdir)
     truncated_captures(flowguard, workdir)
+    imperfect_logs(flowguard, workdir)
+    names_not_utf8(flowguard)
+
+
+def names_not_utf8(flowguard):
+    """A passive-DNS name with a byte that is not UTF-8 comes out of `flowguard sunburst` as strict JSON."""
+    run = subprocess.run([flowguard, "sunburst"], input=b"r1q6arhpujcf6jb6q\xff.appsync-api.eu-west-1.avsvmcloud.com\n",
+                         capture_output=True, timeout=30)
+    check(run.returncode == 0, f"sunburst: exit {run.returncode}")
+    line = run.stdout.decode("utf-8")  # strict: raises on an invalid byte
+    check("\\xff" in line and json.loads(line), f"the bad byte written as \\xff: {line}")
+
+
+def imperfect_logs(flowguard, workdir):
+    """`analyze` on JSON lines that start with a BOM or a cut line reads their good lines, names the bad ones
+    with file:line, and does not count `{}` as a flow."""
+    flow = '{"type":"IPFIX","src_addr":"10.0.0.1","dst_addr":"198.51.100.1","proto":"TCP","bytes":10}\n'
+    bom, cut = os.path.join(workdir, "bom.jsonl"), os.path.join(workdir, "cut.jsonl")
+    with open(bom, "wb") as f:
+        f.write(b"\xef\xbb\xbf" + (flow * 3).encode())
+    with open(cut, "w") as f:
+        f.write('1","dst_addr":"198.51.100.1"}\n' + flow + "{}\n" + flow)
+    run = subprocess.run([flowguard, "analyze", bom, cut], capture_output=True, text=True, timeout=60)
+    summary = json.loads(run.stderr.strip().splitlines()[-1])
+    check(run.returncode == 0, f"analyze: exit {run.returncode}: {run.stderr[-300:]}")
+    check(summary["flows"] == 5 and summary["json_errors"] == 2, f"5 flows, 2 broken lines: {summary}")
+    check(f"{cut}:1: line skipped" in run.stderr and f"{cut}:3: line skipped" in run.stderr,
+          "broken lines named with file:line")
 
 
 def truncated_captures(flowguard, workdir):

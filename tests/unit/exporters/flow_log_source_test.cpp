@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <log_capture.hpp>
 #include <string>
 #include <vector>
 
@@ -95,4 +96,45 @@ TEST_CASE("a CSV log as flowguard writes it, header first; sniffing tells logs f
     FlowLogSource missing("/nonexistent", counters);
     run(missing, sink);
     CHECK_FALSE(missing.opened());
+}
+
+TEST_CASE("a log whose first line is cut, or that starts with a BOM, is still JSON lines; its good lines count") {
+    const std::string flow =
+        "{\"type\":\"IPFIX\",\"src_addr\":\"10.0.0.1\",\"dst_addr\":\"198.51.100.1\",\"proto\":\"TCP\"}\n";
+    const TempFile cut("0.1\",\"dst_addr\":\"198.51.100.9\",\"proto\":\"UDP\"}\n" + flow + flow);
+    const TempFile bom("\xEF\xBB\xBF" + flow + flow);
+    const TempFile bom_crlf("\xEF\xBB\xBF" + flow.substr(0, flow.size() - 1) + "\r\n");
+    CHECK(sniff_log_format(cut.path) == LogFormat::json_lines);
+    CHECK(sniff_log_format(bom.path) == LogFormat::json_lines);
+    test::LogCapture log;
+    FlowLogCounters counters;
+    for (const auto* file : {&cut, &bom, &bom_crlf}) {
+        FlowLogSource source(file->path, counters);
+        Delivered sink;
+        run(source, sink);
+    }
+    CHECK(counters.json_lines == 6);
+    CHECK(counters.json_errors == 1);  // the cut line, named with file:line at warning level
+    CHECK(log.str().find(cut.path + ":1: line skipped") != std::string::npos);
+    CHECK(log.str().find("[warning]") != std::string::npos);
+}
+
+TEST_CASE("an object without both addresses is not a flow; a capture or binary data is not a log") {
+    const TempFile log(
+        "{}\n{\"src_addr\":\"10.0.0.1\"}\n{\"src_addr\":\"10.0.0.1\",\"dst_addr\":\"\"}\n"
+        "{\"src_addr\":\"10.0.0.1\",\"dst_addr\":\"zzz\"}\n"
+        "{\"src_addr\":\"10.0.0.1\",\"dst_addr\":\"10.0.0.2\"}\n{}\n{}\n{}\n");
+    FlowLogCounters counters;
+    FlowLogSource source(log.path, counters);
+    Delivered sink;
+    test::LogCapture capture;
+    run(source, sink);
+    CHECK(sink.records.size() == 1);
+    CHECK(counters.json_errors == 7);
+    CHECK(capture.str().find(log.path + ":1: line skipped: src_addr: missing") != std::string::npos);
+    CHECK(capture.str().find(log.path + ":6: line skipped") != std::string::npos);  // the fifth skipped
+    CHECK(capture.str().find(log.path + ":7: line skipped") == std::string::npos);  // then only a total
+    CHECK(capture.str().find("7 lines skipped in all") != std::string::npos);
+    const TempFile binary(std::string("\xd4\xc3\xb2\xa1\x02\x00\x04\x00\n{\"a\":1}\n", 18));
+    CHECK(sniff_log_format(binary.path) == LogFormat::other);
 }

@@ -1,5 +1,6 @@
 // Readers beside writers: every field a writer puts out is read back to the same value, for every record
 // type and every IP protocol (the JSON-lines reader of `analyze` once turned "GRE" into 0 and dropped `type`).
+#include <flowguard/core/utf8.hpp>
 #include <flowguard/exporters/dns_format.hpp>
 #include <flowguard/exporters/flow_format.hpp>
 
@@ -160,14 +161,20 @@ TEST_CASE("CSV: every column of every record type and IP protocol reads back as 
 TEST_CASE("readers: missing fields keep their defaults; wrong ones are refused with the field's name") {
     FlowRecord r;
     std::string error;
-    CHECK(read_flow_json(boost::json::parse(R"({"src_addr":"10.0.0.1","proto":"GRE"})").as_object(), r, error));
+    CHECK(read_flow_json(
+        boost::json::parse(R"({"src_addr":"10.0.0.1","dst_addr":"10.0.0.2","proto":"GRE"})").as_object(), r, error));
     CHECK(r.proto == 47);
     CHECK(r.bytes == 0);
-    CHECK(read_flow_json(boost::json::parse(R"({"proto":17,"bytes":1.5e3})").as_object(), r, error));  // numbers
+    CHECK(read_flow_json(
+        boost::json::parse(R"({"src_addr":"::1","dst_addr":"::2","proto":17,"bytes":1.5e3})").as_object(), r,
+        error));  // numbers
     CHECK(r.proto == 17);
     CHECK(r.bytes == 1500);
-    CHECK_FALSE(read_flow_json(boost::json::parse(R"({"dst_addr":"zzz"})").as_object(), r, error));
+    CHECK_FALSE(
+        read_flow_json(boost::json::parse(R"({"src_addr":"10.0.0.1","dst_addr":"zzz"})").as_object(), r, error));
     CHECK(error.find("dst_addr") != std::string::npos);
+    CHECK_FALSE(read_flow_json(boost::json::parse(R"({})").as_object(), r, error));  // not a flow
+    CHECK(error.find("src_addr: missing") != std::string::npos);
     CHECK_FALSE(read_flow_json(boost::json::parse(R"({"proto":"NOTAPROTO"})").as_object(), r, error));
     CHECK_FALSE(read_flow_json(boost::json::parse(R"({"src_port":70000})").as_object(), r, error));
     CHECK_FALSE(read_flow_json(boost::json::parse(R"({"src_mac":"0a:0b"})").as_object(), r, error));
@@ -231,4 +238,21 @@ TEST_CASE("DNS JSON lines: queries and responses read back as written") {
         CHECK(back.addresses[0] == e.addresses[0]);
         CHECK(back.addresses[1] == e.addresses[1]);
     }
+}
+
+TEST_CASE("DNS JSON lines: a name that is not UTF-8 is written as valid JSON, its bad bytes as \\xHH") {
+    DnsEvent e;
+    e.response = true;
+    e.qname.assign(
+        "a\xFF"
+        "b.example.com");
+    e.cname_count = 1;
+    e.cnames[0].assign("c\xC0.example.net");
+    fmt::memory_buffer line;
+    append_dns_json(line, e);
+    const std::string_view text(line.data(), line.size());
+    CHECK(is_valid_utf8(text));
+    const auto value = boost::json::parse(text);
+    CHECK(value.at("qname").as_string() == "a\\xffb.example.com");
+    CHECK(text.find(R"("c\\xc0.example.net")") != std::string_view::npos);
 }

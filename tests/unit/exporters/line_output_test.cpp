@@ -1,8 +1,6 @@
 #include <flowguard/exporters/line_output.hpp>
 
 #include <doctest/doctest.h>
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <log_capture.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -82,17 +81,7 @@ TEST_CASE("a flow output shared by several writers: the header once, first; whol
     CHECK(headers == 1);
 }
 
-// Records spdlog's messages for the tests that check what was logged.
-struct LogCapture {
-    LogCapture() : sink(std::make_shared<spdlog::sinks::ostream_sink_mt>(text)), previous(spdlog::default_logger()) {
-        spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
-    }
-    ~LogCapture() { spdlog::set_default_logger(previous); }
-    std::string str() const { return text.str(); }
-    std::ostringstream text;
-    std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink;
-    std::shared_ptr<spdlog::logger> previous;
-};
+using test::LogCapture;
 
 TEST_CASE("an output to a full disk counts its lost lines and logs why, once, then again when it works") {
     LogCapture log;

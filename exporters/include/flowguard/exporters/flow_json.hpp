@@ -15,7 +15,8 @@ namespace flowguard::exporters {
 void append_flow_json(fmt::memory_buffer& out, const FlowRecord& r);
 
 // Fills `r` from one parsed line: fields that are missing keep their defaults (hand-written or other tools'
-// logs carry fewer fields). False, with the reason in `error`, for a field of the wrong type or value.
+// logs carry fewer fields), except the two addresses. False, with the reason in `error`, for a missing address
+// or a field of the wrong type or value.
 bool read_flow_json(const boost::json::object& line, FlowRecord& r, std::string& error);
 
 }  // namespace flowguard::exporters
