@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <stdexcept>
 
@@ -57,7 +59,7 @@ void IocList::add(std::string_view indicator, std::string_view source) {
 
 void IocList::load_file(const std::string& path) {
     std::ifstream in(path);
-    if (!in) throw std::runtime_error(fmt::format("cannot read indicator list '{}'", path));
+    if (!in) throw std::runtime_error(fmt::format("cannot read indicator list '{}': {}", path, std::strerror(errno)));
     std::size_t number = 0;
     for (std::string line; std::getline(in, line);) {
         ++number;

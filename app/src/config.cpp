@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include <flowguard/analyzer/lists.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -78,6 +80,28 @@ Config load_config_file(const std::filesystem::path& path) {
     } catch (const ConfigError& e) {
         throw ConfigError(e.key(), fmt::format("{} (in {})", e.problem(), path.string()));
     }
+}
+
+namespace {
+
+void check_readable(const std::string& path, const std::string& key) {
+    if (path.empty()) return;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ConfigError(key, fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
+}
+
+}  // namespace
+
+void check_config_files(const Config& config) {
+    try {
+        analyzer::load_lists(config.analyzer);
+    } catch (const std::exception& e) {
+        throw ConfigError("analyzer.ioc_files", e.what());
+    }
+    check_readable(config.metrics.tls_cert_file, "metrics.tls_cert_file");
+    check_readable(config.metrics.tls_key_file, "metrics.tls_key_file");
+    for (std::size_t i = 0; i < config.alerts.webhooks.size(); ++i)
+        check_readable(config.alerts.webhooks[i].ca_file, fmt::format("alerts.webhooks[{}].ca_file", i));
 }
 
 std::string to_yaml(const Config& config) {

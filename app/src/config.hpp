@@ -31,5 +31,9 @@ Config parse_config(std::string_view yaml_text);  // throws ConfigError naming t
 inline constexpr std::size_t kMaxConfigBytes = 4u << 20;
 Config load_config_file(const std::filesystem::path& path);
 std::string to_yaml(const Config& config);  // the effective configuration
+// What `run` reads at start besides the configuration: the indicator lists (parsed, as SIGHUP would), the
+// metrics TLS files and the webhooks' CA files (readable). Throws ConfigError naming the key and the reason,
+// so check-config refuses what run would, and run refuses it with exit code 2 before opening anything.
+void check_config_files(const Config& config);
 
 }  // namespace flowguard

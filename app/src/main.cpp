@@ -128,6 +128,8 @@ int main(int argc, char** argv) {
     try {
         if (!config_path.empty()) config = load_config_file(config_path);
         overrides.apply(config);
+        if (check_cmd->parsed() || run_cmd->parsed() || (collect_cmd->parsed() && overrides.alerts))
+            check_config_files(config);
     } catch (const ConfigError& e) {
         std::fprintf(stderr, "flowguard: config error: %s\n", e.what());
         return 2;

@@ -28,10 +28,10 @@ void Overrides::apply(Config& config) const {
     if (capture_threads) config.meter.capture_threads = *capture_threads;
     if (active_timeout)
         config.meter.active_timeout_ns =
-            yaml::with_key("--active-timeout", [&] { return parse_duration_ns(*active_timeout); });
+            yaml::with_key("--active-timeout", [&] { return parse_timeout_ns(*active_timeout); });
     if (idle_timeout)
         config.meter.idle_timeout_ns =
-            yaml::with_key("--idle-timeout", [&] { return parse_duration_ns(*idle_timeout); });
+            yaml::with_key("--idle-timeout", [&] { return parse_timeout_ns(*idle_timeout); });
     if (no_dns) config.meter.dns = false;
     if (export_to) config.meter.export_to = *export_to;
 }

@@ -105,9 +105,8 @@ void read_meter_config(const YAML::Node& n, MeterConfig& m) {
          "idle_timeout", "tcp_end_timeout", "max_flows", "max_fragments", "dns", "export", "export_domain"});
     auto duration = [&](const char* name, std::uint64_t& out) {
         if (!n[name]) return;
-        out = yaml::with_key(key + "." + name,
-                             [&] { return parse_duration_ns(yaml::scalar(n[name], key + "." + name)); });
-        if (out == 0) throw ConfigError(key + "." + name, "must be longer than 0");
+        out =
+            yaml::with_key(key + "." + name, [&] { return parse_timeout_ns(yaml::scalar(n[name], key + "." + name)); });
     };
     auto flag = [&](const char* name, bool& out) {
         if (n[name]) out = yaml::boolean_value(n[name], key + "." + name);

@@ -173,6 +173,12 @@ std::uint64_t parse_duration_ns(std::string_view text) {
     return v * scale;
 }
 
+std::uint64_t parse_timeout_ns(std::string_view text) {
+    const auto ns = parse_duration_ns(text);
+    if (ns == 0) throw ConfigError("", "must be longer than 0");
+    return ns;
+}
+
 std::size_t parse_size_bytes(std::string_view text) {
     std::string_view unit;
     const auto v = parse_number_prefix(text, unit);

@@ -1,5 +1,6 @@
 #include <flowguard/exporters/config.hpp>
 #include <flowguard/exporters/flow_format.hpp>
+#include <flowguard/exporters/webhook.hpp>
 
 #include <fmt/format.h>
 
@@ -26,8 +27,11 @@ WebhookConfig read_webhook(const YAML::Node& item, const std::string& key) {
                           fmt::format("'{}' is not one of generic, slack, pagerduty, alertmanager", w.kind));
     if (!item["url"]) throw ConfigError(key + ".url", "missing");
     w.url = yaml::scalar(item["url"], key + ".url");
-    if (!w.url.starts_with("http://") && !w.url.starts_with("https://"))
-        throw ConfigError(key + ".url", fmt::format("'{}' is not an http:// or https:// URL", w.url));
+    try {
+        exporters::parse_webhook_url(w.url);  // the parse the dispatcher makes: check-config refuses what run would
+    } catch (const std::invalid_argument& e) {
+        throw ConfigError(key + ".url", e.what());
+    }
     if (item["secret"]) w.secret = yaml::scalar(item["secret"], key + ".secret");
     if (item["routing_key"]) w.routing_key = yaml::scalar(item["routing_key"], key + ".routing_key");
     if (w.kind == "pagerduty" && w.routing_key.empty())

@@ -5,12 +5,16 @@
 #include <flowguard/exporters/traffic_stats.hpp>
 #include <flowguard/exporters/webhook.hpp>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <fmt/format.h>
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
+#include <charconv>
 #include <map>
 #include <stdexcept>
 
@@ -133,6 +137,30 @@ std::vector<std::string> civetweb_options(const MetricsConfig& config) {
     return {"listening_ports", config.listen, "num_threads", "2"};
 }
 
+// civetweb says only "null context when constructing CivetServer" when it cannot listen: binding the same
+// address once more tells why (the port is taken, the address is not on this host, permission).
+std::string why_not_listening(const std::string& listen) {
+    const auto colon = listen.rfind(':');
+    if (colon == std::string::npos) return "expected ADDRESS:PORT";
+    std::string host = listen.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(host, ec);
+    if (ec) return fmt::format("'{}' is not an IP address", host);
+    unsigned port = 0;
+    const auto port_text = std::string_view(listen).substr(colon + 1);
+    if (std::from_chars(port_text.data(), port_text.data() + port_text.size(), port).ec != std::errc{} || port > 65535)
+        return fmt::format("'{}' is not a port", port_text);
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor probe(io);
+    const boost::asio::ip::tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+    if (!probe.open(endpoint.protocol(), ec)) {
+        probe.set_option(boost::asio::socket_base::reuse_address(true), ec);  // as civetweb does
+        if (!probe.bind(endpoint, ec)) probe.listen(boost::asio::socket_base::max_listen_connections, ec);
+    }
+    return ec ? ec.message() : "civetweb could not start";
+}
+
 }  // namespace
 
 struct MetricsEndpoint::Impl {
@@ -152,7 +180,8 @@ MetricsEndpoint::MetricsEndpoint(const MetricsConfig& config, const MetricCatalo
     try {
         impl_->exposer = std::make_unique<prometheus::Exposer>(civetweb_options(config));
     } catch (const std::exception& e) {
-        throw std::runtime_error(fmt::format("metrics endpoint {}: {}", config.listen, e.what()));
+        throw std::runtime_error(
+            fmt::format("metrics endpoint {}: cannot listen: {}", config.listen, why_not_listening(config.listen)));
     }
     if (!config.username.empty()) {
         impl_->exposer->RegisterAuth(

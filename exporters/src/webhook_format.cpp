@@ -8,6 +8,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <stdexcept>
 
@@ -69,13 +71,37 @@ json::object alertmanager_alert(const Alert& a) {
 
 }  // namespace
 
+namespace {
+
+// RFC 3986: the scheme is case-insensitive ("HTTPS://" is https).
+bool starts_with_scheme(std::string_view url, std::string_view scheme_and_slashes) {
+    if (url.size() < scheme_and_slashes.size()) return false;
+    for (std::size_t i = 0; i < scheme_and_slashes.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(url[i])) != scheme_and_slashes[i]) return false;
+    return true;
+}
+
+// A registered name or an IPv4 address (RFC 3986 reg-name without percent-encoding), or an IPv6 literal.
+bool valid_host(std::string_view host, bool bracketed) {
+    return std::all_of(host.begin(), host.end(), [&](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        if (bracketed) return std::isxdigit(u) || c == ':' || c == '.' || c == '%';
+        return std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~';
+    });
+}
+
+}  // namespace
+
 WebhookUrl parse_webhook_url(std::string_view url) {
     WebhookUrl u;
     std::string_view rest;
-    if (url.starts_with("https://")) {
+    // Spaces and control characters would be sent as they are in the request line: refused, not encoded.
+    if (std::any_of(url.begin(), url.end(), [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7f; }))
+        throw std::invalid_argument(fmt::format("'{}' holds a space or a control character (percent-encode it)", url));
+    if (starts_with_scheme(url, "https://")) {
         u.tls = true;
         rest = url.substr(8);
-    } else if (url.starts_with("http://")) {
+    } else if (starts_with_scheme(url, "http://")) {
         rest = url.substr(7);
     } else {
         throw std::invalid_argument(fmt::format("'{}' is not an http:// or https:// URL", url));
@@ -100,6 +126,8 @@ WebhookUrl parse_webhook_url(std::string_view url) {
         port = authority.substr(colon + 1);
     }
     if (host.empty()) throw std::invalid_argument(fmt::format("'{}' has no host", url));
+    if (!valid_host(host, authority.starts_with('[')))
+        throw std::invalid_argument(fmt::format("'{}': '{}' is not a host name or address", url, host));
     unsigned port_number = u.tls ? 443 : 80;
     if (!port.empty()) {
         auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), port_number);

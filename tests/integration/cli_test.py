@@ -25,6 +25,8 @@ CASES = [
     (["-c", "/tmp", "run"], 2, "is a directory"),
     (["check-config", "/dev/zero"], 2, "larger than"),
     (["check-config", "/nonexistent.yml"], 2, "No such file"),
+    (["meter", "--active-timeout", "0", "/dev/null"], 2, "must be longer than 0"),
+    (["meter", "--idle-timeout", "0s", "/dev/null"], 2, "must be longer than 0"),
     (["check-config", "/dev/null"], 0, ""),
     (["--help"], 0, ""),
     (["--version"], 0, ""),
@@ -35,7 +37,29 @@ def body(flowguard, workdir):
     dup = os.path.join(workdir, "dup.yml")
     with open(dup, "w") as f:
         f.write("collector:\n  max_datagram: 9000\ncollector:\n  max_datagram: 1500\n")
-    for args, code, text in CASES + [(["check-config", dup], 2, "given twice")]:
+    def config_file(name, text):
+        path = os.path.join(workdir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def webhook(url):
+        return f'alerts:\n  webhooks:\n    - name: a\n      url: "{url}"\n'
+
+    # check-config refuses what run would refuse, and run refuses it with 2 before opening anything
+    run_refuses = [
+        (config_file("ioc.yml", "analyzer:\n  ioc_files: [/nonexistent-iocs.txt]\n"), "No such file"),
+        (config_file("port.yml", webhook("http://127.0.0.1:99999/x")), "is not a port"),
+        (config_file("bracket.yml", webhook("https://[::1")), "unclosed"),
+        (config_file("space.yml", webhook("http://example.com/a b")), "space"),
+        (config_file("cert.yml", "metrics:\n  tls_cert_file: /nonexistent.pem\n  tls_key_file: /nonexistent.key\n"),
+         "metrics.tls_cert_file"),
+    ]
+    cases = CASES + [(["check-config", dup], 2, "given twice"),
+                     (["check-config", config_file("upper.yml", webhook("HTTPS://example.com/x"))], 0, "")]
+    for path, text in run_refuses:
+        cases += [(["check-config", path], 2, text), (["-c", path, "run", "--listen", "udp://127.0.0.1:1"], 2, text)]
+    for args, code, text in cases:
         run = subprocess.run([flowguard, *args], capture_output=True, text=True, timeout=30)
         check(run.returncode == code, f"{args}: exit {run.returncode}, expected {code}")
         check(text in run.stderr + run.stdout, f"{args}: message lacks '{text}': {run.stderr.strip()[:200]}")
@@ -43,6 +67,22 @@ def body(flowguard, workdir):
     truncated_captures(flowguard, workdir)
     imperfect_logs(flowguard, workdir)
     names_not_utf8(flowguard)
+    metrics_port_taken(flowguard)
+
+
+def metrics_port_taken(flowguard):
+    """A metrics port in use is named with the reason (civetweb alone says "null context")."""
+    import socket
+    from harness import free_udp_port
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run([flowguard, "run", "--listen", f"udp://127.0.0.1:{free_udp_port()}", "--metrics-listen",
+                              f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=30)
+    check(run.returncode == 1, f"metrics port taken: exit {run.returncode}")
+    check(f"metrics endpoint 127.0.0.1:{port}: cannot listen: Address already in use" in run.stderr,
+          f"the reason is named: {run.stderr[-300:]}")
 
 
 def names_not_utf8(flowguard):

@@ -57,6 +57,18 @@ TEST_CASE("webhook URLs: scheme, host, port, path; anything else is refused") {
     CHECK_THROWS_AS(parse_webhook_url("http://:80/"), std::invalid_argument);
     CHECK_THROWS_AS(parse_webhook_url("http://x:70000/"), std::invalid_argument);
     CHECK_THROWS_AS(parse_webhook_url("http://user:pw@x/"), std::invalid_argument);
+    const auto upper = parse_webhook_url("HTTPS://Hooks.Example.com/X");  // RFC 3986: the scheme's case is free
+    CHECK(upper.tls);
+    CHECK(upper.host == "Hooks.Example.com");
+    CHECK(parse_webhook_url("Http://x/").port == "80");
+    CHECK_THROWS_AS(parse_webhook_url("http://127.0.0.1:99999/x"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_webhook_url("https://[::1"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_webhook_url("https://[::1]x/"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_webhook_url("http://exa mple.com/"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_webhook_url("http://example.com/a b"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_webhook_url("http://example.com/a\r\nX-Injected: 1"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_webhook_url("http://exa<mple.com/"), std::invalid_argument);
+    CHECK_THROWS_AS(parse_webhook_url("http://[zz::1]/"), std::invalid_argument);
 }
 
 TEST_CASE("each webhook kind gets the body its receiver expects") {

@@ -42,6 +42,8 @@ struct ListenEndpoint {
 
 // "30s", "5m", "2h", "7d", "250ms" or a plain number of seconds.
 std::uint64_t parse_duration_ns(std::string_view text);  // throws ConfigError with an empty key
+// A timeout: as above, and 0 is refused ("must be longer than 0").
+std::uint64_t parse_timeout_ns(std::string_view text);
 // "8MiB", "512KiB", "1GiB", "65536" (bytes).
 std::size_t parse_size_bytes(std::string_view text);  // throws ConfigError with an empty key
 
