@@ -27,6 +27,8 @@
 namespace flowguard::app {
 namespace {
 
+constexpr auto kPortGuardEvery = std::chrono::seconds(5);
+
 // The pipeline's parts, kept by type for the metrics and the summary.
 struct LiveParts {
     std::vector<std::unique_ptr<Source>> sources;
@@ -35,6 +37,7 @@ struct LiveParts {
     std::vector<const analyzer::Analyzer*> analyzers;     // one per shard, when detecting
     std::vector<const exporters::TrafficStage*> traffic;  // one per shard, when serving metrics
     const analyzer::LateralStage* lateral = nullptr;      // the global stage, when detecting
+    std::atomic<std::size_t> foreign_sockets{0};          // on our listening ports (PortGuard), for the metrics
 
     std::vector<const collector::FlowDecoder*> decoders() const {
         std::vector<const collector::FlowDecoder*> out;
@@ -72,6 +75,9 @@ exporters::MetricsProvider metrics_provider(const Config& config, const LivePart
     return [&config, &parts, &live, &apps, &flows, &alerts, labels, started](MetricSink& sink) {
         sink.add("flowguard_build_info", {FLOWGUARD_VERSION}, 1);
         sink.add("flowguard_start_time_seconds", {}, started);
+        if (!parts.receivers.empty())
+            sink.add("flowguard_listener_foreign_sockets", {},
+                     static_cast<double>(parts.foreign_sockets.load(std::memory_order_relaxed)));
         collector::write_collector_metrics(sink, parts.receivers, parts.captures, config.meter.interface, *labels);
         live.write_metrics(sink);
         flows.write_metrics(sink);
@@ -157,6 +163,16 @@ int run_collect(Config config, const CollectOptions& options) {
         spdlog::error("nothing to collect from: no collector.listen endpoint and no meter.interface");
         return 2;
     }
+    // Every few seconds: has a foreign socket joined a listening port's SO_REUSEPORT group? (port_guard.hpp)
+    auto port_guard = collector::guard_ports(config.collector, parts.receivers);
+    boost::asio::steady_timer guard_timer(io);
+    std::function<void(const boost::system::error_code&)> check_ports = [&](const boost::system::error_code& ec) {
+        if (ec || parts.receivers.empty()) return;
+        parts.foreign_sockets.store(port_guard.check(collector::read_udp_sockets()), std::memory_order_relaxed);
+        guard_timer.expires_after(kPortGuardEvery);
+        guard_timer.async_wait(check_ports);
+    };
+    check_ports({});
     const exporters::ApplicationMap apps(config.metrics.applications);
     const auto receive_threads = parts.receivers.size();
     pipeline::LivePipeline live(

@@ -147,6 +147,11 @@ void append_collector_metric_specs(std::vector<MetricSpec>& catalog) {
     append_metric_specs(catalog, kReceiveCounters);
     append_metric_specs(catalog, kInterfaceCounters, {"exporter", "if_index", "direction"});
     append_metric_specs(catalog, kInterfaceSpeed, {"exporter", "if_index"});
+    catalog.push_back({"flowguard_listener_foreign_sockets",
+                       MetricType::gauge,
+                       "Sockets of other programs on a listening port (a SO_REUSEPORT group member that takes part "
+                       "of the exporters; should be 0).",
+                       {}});
     catalog.push_back({"flowguard_interface_up",
                        MetricType::gauge,
                        "1 when the interface is operationally up (sFlow ifOperStatus).",

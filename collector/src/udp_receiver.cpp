@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <set>
 #include <system_error>
 #include <thread>
 
@@ -205,6 +207,15 @@ std::size_t UdpReceiver::read_burst(Socket& socket, int flags) {
     return static_cast<std::size_t>(n);
 }
 
+std::vector<std::uint64_t> UdpReceiver::socket_inodes() const {
+    std::vector<std::uint64_t> inodes;
+    for (const auto& s : sockets_) {
+        struct stat st {};
+        if (::fstat(s->fd, &st) == 0) inodes.push_back(st.st_ino);
+    }
+    return inodes;
+}
+
 std::uint16_t UdpReceiver::bound_port(std::size_t index) const {
     if (index >= sockets_.size()) return 0;
     sockaddr_storage address{};
@@ -328,6 +339,8 @@ void UdpReceiver::run(const std::atomic<bool>& stop, RecordSink& sink) {
 }
 
 std::vector<std::unique_ptr<UdpReceiver>> open_receivers(const CollectorConfig& config, std::size_t threads) {
+    const auto held = read_udp_sockets();
+    for (const auto& l : config.listen) refuse_if_port_held(l, held);
     std::vector<std::unique_ptr<UdpReceiver>> receivers;
     for (std::size_t i = 0; i < threads; ++i) {
         receivers.push_back(std::make_unique<UdpReceiver>(config));
@@ -336,6 +349,16 @@ std::vector<std::unique_ptr<UdpReceiver>> open_receivers(const CollectorConfig& 
             for (const auto& w : warnings) spdlog::warn("{}", w);
     }
     return receivers;
+}
+
+PortGuard guard_ports(const CollectorConfig& config, const std::vector<const UdpReceiver*>& receivers) {
+    std::vector<ListenEndpoint> listeners = config.listen;
+    std::set<std::uint64_t> own;
+    for (const auto* r : receivers)
+        for (const auto inode : r->socket_inodes()) own.insert(inode);
+    if (!receivers.empty())
+        for (std::size_t i = 0; i < listeners.size(); ++i) listeners[i].port = receivers.front()->bound_port(i);
+    return PortGuard(std::move(listeners), std::move(own));
 }
 
 }  // namespace flowguard::collector

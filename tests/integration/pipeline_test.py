@@ -9,6 +9,8 @@ live_alerts: `collect --alerts` runs the detectors on the shards: a periodic out
   alert, a flow to a SUNBURST C2 address an IOC alert, an indicator added to a user list is matched
   after SIGHUP (not before), and a port added to the configuration's beacon allow-list silences the same
   beacon after SIGHUP (and not before).
+port_group: a port already held by another SO_REUSEPORT socket is refused; a socket that joins the group
+  while `run` listens is logged and shown in flowguard_listener_foreign_sockets, and cleared when it leaves.
 """
 import argparse
 import json
@@ -19,9 +21,10 @@ import struct
 import subprocess
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, free_udp_port, run_case, wait_for  # noqa: E402
+from harness import check, free_tcp_port, free_udp_port, run_case, wait_for  # noqa: E402
 
 def start_collector(flowguard, port, workdir, name, extra):
     err = os.path.join(workdir, f"{name}.stderr")
@@ -186,15 +189,58 @@ def run_live_alerts(flowguard, workdir):
     print(f"live alerts: {kinds}")
 
 
+def reuseport_socket(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind(("127.0.0.1", port))
+    return s
+
+
+def run_port_group(flowguard, workdir):
+    """Nobody takes a share of the exporters unseen. A program of the same user that holds the port with
+    SO_REUSEPORT first: collect refuses to join its group (exit 1, the holder named). One that joins while
+    collect runs: within seconds an error names it, /metrics shows flowguard_listener_foreign_sockets 1, and when
+    it leaves the gauge is 0 again. Meanwhile every record our sockets receive is still counted."""
+    holder = reuseport_socket(0)
+    port = holder.getsockname()[1]
+    run = subprocess.run([flowguard, "collect", "--listen", f"udp://127.0.0.1:{port}", "--format", "none"],
+                         capture_output=True, text=True, timeout=30)
+    holder.close()
+    check(run.returncode == 1, f"collect joined a foreign SO_REUSEPORT group: exit {run.returncode}")
+    check("the port is held by another socket" in run.stderr, f"the holder is named: {run.stderr[-300:]}")
+
+    port, metrics = free_udp_port(), free_tcp_port()
+    err = os.path.join(workdir, "guard.stderr")
+    proc = subprocess.Popen([flowguard, "run", "--listen", f"udp://127.0.0.1:{port}", "--metrics-listen",
+                             f"127.0.0.1:{metrics}"], stdout=subprocess.DEVNULL, stderr=open(err, "w"))
+    wait_for(lambda: "listening on" in open(err).read(), 20, "run to listen")
+
+    def gauge():
+        text = urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=5).read().decode()
+        return [line for line in text.splitlines() if line.startswith("flowguard_listener_foreign_sockets")]
+
+    check(gauge() == ["flowguard_listener_foreign_sockets 0"], f"no foreign socket at start: {gauge()}")
+    intruder = reuseport_socket(port)
+    wait_for(lambda: "a foreign socket joined the port" in open(err).read(), 20, "the intruder to be named")
+    check(gauge() == ["flowguard_listener_foreign_sockets 1"], f"the gauge shows it: {gauge()}")
+    intruder.close()
+    wait_for(lambda: gauge() == ["flowguard_listener_foreign_sockets 0"], 20, "the gauge to fall back to 0")
+    proc.send_signal(signal.SIGTERM)
+    check(proc.wait(timeout=30) == 0, "run exited non-zero")
+    print("port_group: refused a held port; an intruder was logged and shown, then cleared")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=["restart_state_file", "flood_accounting", "live_alerts"])
+    ap.add_argument("case", choices=["restart_state_file", "flood_accounting", "live_alerts", "port_group"])
     ap.add_argument("--flowguard", required=True)
     ap.add_argument("--flowgen")
     args = ap.parse_args()
     flowguard = os.path.abspath(args.flowguard)
     if args.case == "restart_state_file":
         return run_case(args.case, lambda workdir: run_restart(flowguard, workdir))
+    if args.case == "port_group":
+        return run_case(args.case, lambda workdir: run_port_group(flowguard, workdir))
     if args.case == "live_alerts":
         return run_case(args.case, lambda workdir: run_live_alerts(flowguard, workdir))
     return run_case(args.case, lambda workdir: run_flood(flowguard, os.path.abspath(args.flowgen), workdir))

@@ -5,6 +5,7 @@
 // messages found in its sFlow packet samples) to the pipeline, which routes them to the shards.
 #include <flowguard/collector/config.hpp>
 #include <flowguard/collector/flow_decoder.hpp>
+#include <flowguard/collector/port_guard.hpp>
 #include <flowguard/collector/receive_pacer.hpp>
 #include <flowguard/core/counters.hpp>
 #include <flowguard/core/dns_event.hpp>
@@ -69,6 +70,8 @@ public:
     std::vector<std::string> open(const std::vector<ListenEndpoint>& listeners);
     // The UDP port listener `index` is bound to (what the kernel chose for port 0); 0 if not open.
     std::uint16_t bound_port(std::size_t index) const;
+    // The inodes of this receiver's sockets, as /proc/net/udp lists them (PortGuard tells ours from others).
+    std::vector<std::uint64_t> socket_inodes() const;
 
     std::string_view kind() const override { return "recv"; }
     // Receives until `stop` is set, then reads what the sockets still hold, hands over every record and
@@ -110,7 +113,10 @@ private:
 
 // A collector's receive threads: `threads` receivers, each with its own SO_REUSEPORT socket on every listener
 // (the kernel spreads exporters over them, keeping each on one). The first one's warnings are logged. Throws
-// std::system_error naming the listener (a port in use, an address not on this host).
+// std::system_error naming the listener (a port in use, or held by another socket whose SO_REUSEPORT group we
+// would join: port_guard.hpp; an address not on this host).
 std::vector<std::unique_ptr<UdpReceiver>> open_receivers(const CollectorConfig& config, std::size_t threads);
+// The guard of the receivers' ports: their listeners with the bound ports and every socket they opened.
+PortGuard guard_ports(const CollectorConfig& config, const std::vector<const UdpReceiver*>& receivers);
 
 }  // namespace flowguard::collector
