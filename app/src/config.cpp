@@ -49,11 +49,17 @@ Config parse_config(std::string_view yaml_text) {
     }
     Config config;
     if (root.IsNull()) return config;
-    yaml::require_unique_keys(root, "");
-    yaml::require_known_keys(root, "",
-                             {"collector", "meter", "analyzer", "pipeline", "output", "log", "metrics", "alerts"});
-    for (const auto& s : kSections)
-        if (const auto node = root[std::string(s.name)]) s.read(node, config);
+    try {
+        yaml::require_unique_keys(root, "");
+        yaml::require_known_keys(root, "",
+                                 {"collector", "meter", "analyzer", "pipeline", "output", "log", "metrics", "alerts"});
+        for (const auto& s : kSections)
+            if (const auto node = root[std::string(s.name)]) s.read(node, config);
+    } catch (const YAML::Exception& e) {
+        // The readers check types where they read; a conversion yaml-cpp still refuses (found by fuzzing: a key
+        // that is a list) is a configuration error too, never an escaped exception.
+        throw ConfigError("", fmt::format("unexpected YAML structure: {}", e.what()));
+    }
     return config;
 }
 

@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -50,10 +52,14 @@ StateFileResult save_template_state(const std::string& path, const std::vector<c
 }
 
 StateFileResult load_template_state(const std::string& path, const std::vector<FlowDecoder*>& decoders) {
-    StateFileResult result;
-    if (!std::filesystem::exists(path)) return result;
+    if (!std::filesystem::exists(path)) return {};
     std::ifstream in(path);
-    if (!in) throw std::runtime_error(fmt::format("cannot read template state '{}'", path));
+    if (!in) throw std::runtime_error(fmt::format("cannot read template state '{}': {}", path, std::strerror(errno)));
+    return read_template_state(in, decoders);
+}
+
+StateFileResult read_template_state(std::istream& in, const std::vector<FlowDecoder*>& decoders) {
+    StateFileResult result;
     std::string line;
     while (std::getline(in, line)) {
         try {

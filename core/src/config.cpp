@@ -33,7 +33,9 @@ void require_known_keys(const YAML::Node& map, const std::string& where,
                         std::initializer_list<std::string_view> known) {
     if (!map.IsMap()) throw ConfigError(where.empty() ? "(top level)" : where, "expected a mapping");
     for (const auto& kv : map) {
-        const auto name = kv.first.as<std::string>();
+        // A key that is itself a list or a mapping ("? [a, b]: 1", "{[x]: 1}") names nothing we know.
+        if (!kv.first.IsScalar()) throw ConfigError(where.empty() ? "(top level)" : where, "a key must be a name");
+        const auto name = kv.first.Scalar();
         if (std::find(known.begin(), known.end(), name) == known.end()) {
             std::string list;
             for (auto k : known) list += fmt::format("{}{}", list.empty() ? "" : ", ", k);

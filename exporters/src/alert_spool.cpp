@@ -39,8 +39,9 @@ bool write_file(const fs::path& path, std::string_view data) {
     return ::close(fd) == 0;
 }
 
-// "00000000000000000042.json" -> 42; anything else is not a spool entry.
-std::optional<std::uint64_t> entry_id(const fs::path& file) {
+}  // namespace
+
+std::optional<std::uint64_t> spool_entry_id(const fs::path& file) {
     if (file.extension() != ".json") return std::nullopt;
     const auto stem = file.stem().string();
     std::uint64_t id = 0;
@@ -48,8 +49,6 @@ std::optional<std::uint64_t> entry_id(const fs::path& file) {
     if (ec != std::errc{} || ptr != stem.data() + stem.size() || stem.size() != 20) return std::nullopt;
     return id;
 }
-
-}  // namespace
 
 AlertSpool::AlertSpool(fs::path dir, std::size_t max_entries) : dir_(std::move(dir)), max_entries_(max_entries) {
     std::error_code ec;
@@ -64,7 +63,7 @@ AlertSpool::AlertSpool(fs::path dir, std::size_t max_entries) : dir_(std::move(d
             fs::remove(entry.path(), ec);
             continue;
         }
-        if (const auto id = entry_id(entry.path())) ids_.push_back(*id);
+        if (const auto id = spool_entry_id(entry.path())) ids_.push_back(*id);
     }
     if (ec) throw std::runtime_error(fmt::format("alert spool {}: {}", dir_.string(), ec.message()));
     std::sort(ids_.begin(), ids_.end());

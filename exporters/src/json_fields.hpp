@@ -23,9 +23,14 @@ bool read_number(const boost::json::object& o, std::string_view key, T& out, std
         n = v->as_uint64();
     else if (v->is_int64())
         n = v->as_int64() < 0 ? 0 : static_cast<std::uint64_t>(v->as_int64());
-    else if (v->is_double())
-        n = v->as_double() < 0 ? 0 : static_cast<std::uint64_t>(v->as_double());
-    else {
+    else if (v->is_double()) {
+        const double d = v->as_double();
+        if (!(d < 18446744073709551616.0)) {  // 2^64 and above (found by fuzzing: the cast was undefined)
+            error = std::string(key) + ": out of range";
+            return false;
+        }
+        n = d < 0 ? 0 : static_cast<std::uint64_t>(d);
+    } else {
         error = std::string(key) + ": not a number";
         return false;
     }

@@ -51,7 +51,51 @@ std::string base64(std::string_view text) {
     return out;
 }
 
+bool authorized(const http::request<http::empty_body>& request, const std::string& expected_authorization) {
+    if (expected_authorization.empty()) return true;
+    const auto given = request[http::field::authorization];
+    return given.size() == expected_authorization.size() &&
+           CRYPTO_memcmp(given.data(), expected_authorization.data(), given.size()) == 0;
+}
+
+http::response<http::string_body> respond(const http::request<http::empty_body>& request,
+                                          const std::string& expected_authorization,
+                                          const HttpsMetricsServer::Render& provider) {
+    http::response<http::string_body> response;
+    response.version(request.version());
+    response.keep_alive(request.keep_alive());
+    response.set(http::field::server, "flowguard");
+    const auto target = request.target();
+    const auto path = target.substr(0, target.find('?'));
+    if (!authorized(request, expected_authorization)) {
+        response.result(http::status::unauthorized);
+        response.set(http::field::www_authenticate, "Basic realm=\"flowguard\"");
+    } else if (path != "/metrics") {
+        response.result(http::status::not_found);
+    } else if (request.method() != http::verb::get) {
+        response.result(http::status::method_not_allowed);
+        response.set(http::field::allow, "GET");
+    } else {
+        response.result(http::status::ok);
+        response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+        provider(response.body());
+    }
+    response.prepare_payload();
+    return response;
+}
+
 }  // namespace
+
+int https_metrics_response_status(std::string_view bytes, const std::string& expected_authorization,
+                                  const HttpsMetricsServer::Render& render) {
+    http::request_parser<http::empty_body> parser;
+    parser.header_limit(kMaxRequestHeader);
+    parser.eager(true);
+    beast::error_code ec;
+    parser.put(asio::buffer(bytes.data(), bytes.size()), ec);
+    if (ec || !parser.is_done()) return 0;
+    return static_cast<int>(respond(parser.get(), expected_authorization, render).result_int());
+}
 
 struct HttpsMetricsServer::Impl {
     Impl(const MetricsConfig& config, HttpsMetricsServer::Render p)
@@ -109,43 +153,12 @@ struct HttpsMetricsServer::Impl {
             parser.header_limit(kMaxRequestHeader);
             beast::get_lowest_layer(stream).expires_after(kIdleTimeout);
             co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
-            auto response = respond(parser.get());
+            auto response = respond(parser.get(), expected_authorization, provider);
             co_await http::async_write(stream, response, asio::use_awaitable);
             if (!response.keep_alive()) break;
         }
         beast::get_lowest_layer(stream).expires_after(kHandshakeTimeout);
         co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
-    }
-
-    http::response<http::string_body> respond(const http::request<http::empty_body>& request) {
-        http::response<http::string_body> response;
-        response.version(request.version());
-        response.keep_alive(request.keep_alive());
-        response.set(http::field::server, "flowguard");
-        const auto target = request.target();
-        const auto path = target.substr(0, target.find('?'));
-        if (!authorized(request)) {
-            response.result(http::status::unauthorized);
-            response.set(http::field::www_authenticate, "Basic realm=\"flowguard\"");
-        } else if (path != "/metrics") {
-            response.result(http::status::not_found);
-        } else if (request.method() != http::verb::get) {
-            response.result(http::status::method_not_allowed);
-            response.set(http::field::allow, "GET");
-        } else {
-            response.result(http::status::ok);
-            response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-            provider(response.body());
-        }
-        response.prepare_payload();
-        return response;
-    }
-
-    bool authorized(const http::request<http::empty_body>& request) const {
-        if (expected_authorization.empty()) return true;
-        const auto given = request[http::field::authorization];
-        return given.size() == expected_authorization.size() &&
-               CRYPTO_memcmp(given.data(), expected_authorization.data(), given.size()) == 0;
     }
 
     HttpsMetricsServer::Render provider;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace flowguard::exporters {
 
@@ -27,5 +28,10 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
+
+// What the server answers to one request given as raw bytes (after TLS): the HTTP status, or 0 when the bytes
+// are not one complete request within the header limit. The fuzz target of the request parsing drives this.
+int https_metrics_response_status(std::string_view bytes, const std::string& expected_authorization,
+                                  const HttpsMetricsServer::Render& render);
 
 }  // namespace flowguard::exporters

@@ -74,6 +74,10 @@ TEST_CASE("errors name the key and the problem") {
     CHECK(error_key("log: {level: loud}") == "log.level");
     CHECK(error_key("bogus: 1") == "bogus");
     CHECK_THROWS_AS(parse_config("collector: [unclosed"), ConfigError);
+    // Found by fuzzing: keys that are lists or mappings escaped as yaml-cpp's own exception (a crash).
+    CHECK(error_key("{[a]: 1}") == "(top level)");
+    CHECK(error_key("collector: {? [x, y] : 1}") == "collector");
+    CHECK_THROWS_AS(parse_config("alerts: {webhooks: [{name: a, url: 'http://x/', headers: {[h]: v}}]}"), ConfigError);
     CHECK_THROWS_WITH_AS(load_config_file("/nonexistent/flowguard.yaml"), doctest::Contains("cannot read config file"),
                          ConfigError);
 }

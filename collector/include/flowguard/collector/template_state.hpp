@@ -24,6 +24,8 @@ void for_each_distinct_template(const std::vector<const FlowDecoder*>& decoders,
 StateFileResult save_template_state(const std::string& path, const std::vector<const FlowDecoder*>& decoders);
 // A missing file is no error (first start). Throws std::runtime_error if the file exists but cannot be read.
 StateFileResult load_template_state(const std::string& path, const std::vector<FlowDecoder*>& decoders);
+// The same from a stream: one JSON object per line; a damaged line costs its template only (`rejected`).
+StateFileResult read_template_state(std::istream& in, const std::vector<FlowDecoder*>& decoders);
 
 // What `collect` and `run` do at start and stop ("" = no state file): load or save, and log what was done.
 // Never throw: a state file that cannot be read or written is logged and the collector goes on without it.

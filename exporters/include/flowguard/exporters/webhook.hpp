@@ -60,6 +60,9 @@ std::vector<std::pair<std::string, std::string>> webhook_headers(const WebhookCo
 
 // One webhook's spool directory: NNNNNNNNNNNNNNNNNNNN.json files in arrival order, written to a
 // temporary name and renamed, so a crash of flowguard leaves whole alerts or none.
+// A spool file's name, "00000000000000000042.json" -> 42; anything else is not a spool entry (nullopt).
+std::optional<std::uint64_t> spool_entry_id(const std::filesystem::path& file);
+
 class AlertSpool {
 public:
     // Creates the directory (and rejected/) and picks up what a previous run left. Throws
