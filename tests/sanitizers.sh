@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The sanitizer runs of CI (.ci/run calls this after README's commands), sized to keep CI under 25 minutes
+# on 2 cores:
+# - asan (AddressSanitizer + UBSan, Debug, not recoverable): every unit suite, every fuzz corpus replay, and
+#   the live-daemon tests that drive the flowguard binary (pipeline_*, outputs_*, cli_exit_codes);
+# - tsan (ThreadSanitizer): the suites with threads: core (doorbell), collector (receive threads), pipeline
+#   (channels, shards, the forwarder to the global stage, the live pipeline) and exporters (shared line
+#   outputs, webhook delivery threads).
+# Not under sanitizers: the peer, golden, scenario and observability tests (real peers, long scenarios); they
+# run in the default build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+asan_targets=(core_unit_tests collector_unit_tests analyzer_unit_tests pipeline_unit_tests app_unit_tests
+              exporters_unit_tests flowguard)
+for f in fuzz/*_fuzzer.cpp; do asan_targets+=("$(basename "$f" _fuzzer.cpp)_corpus_replay"); done
+cmake --preset asan
+cmake --build --preset asan -j"$jobs" --target "${asan_targets[@]}"
+ctest --preset asan -j"$jobs" -L unit
+ctest --preset asan -R '^(pipeline_(restart_state_file|live_alerts|port_group)|outputs_.*|cli_exit_codes)$'
+
+tsan_targets=(core_unit_tests collector_unit_tests pipeline_unit_tests exporters_unit_tests)
+cmake --preset tsan
+cmake --build --preset tsan -j"$jobs" --target "${tsan_targets[@]}"
+ctest --preset tsan -j"$jobs" -R '^(core|collector|pipeline|exporters)_unit_tests$'
