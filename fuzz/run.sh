@@ -2,17 +2,22 @@
 # Runs every libFuzzer target (or those named) for RUNS executions each, from its seed corpus, and prints one
 # line per target: executions, seconds, coverage (edges), features, corpus size, findings.
 #   cmake --preset fuzz && cmake --build --preset fuzz -j"$(nproc)"
-#   fuzz/run.sh [-n RUNS] [-j JOBS] [TARGET...]        (defaults: 10000000 runs, all targets, 1 job)
+#   fuzz/run.sh [-n RUNS] [-j JOBS] [-m MAX_LEN] [-t SECONDS] [TARGET...]
+#   (defaults: 10000000 runs, all targets, 1 job, libFuzzer's max_len, no time limit; -t stops a target after
+#   SECONDS, its executions reported; a later run goes on from the corpus it grew)
 # New inputs go to build/fuzz/corpora/<target> (merge the interesting ones into fuzz/corpora/<target> with
 # -merge=1); crashers to build/fuzz/artifacts/<target>/ - keep each as a regression input in fuzz/corpora.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=10000000
 jobs=1
-while getopts "n:j:" opt; do
+export FUZZ_EXTRA=""
+while getopts "n:j:m:t:" opt; do
     case $opt in
         n) runs=$OPTARG ;;
         j) jobs=$OPTARG ;;
+        m) FUZZ_EXTRA="$FUZZ_EXTRA -max_len=$OPTARG" ;;
+        t) FUZZ_EXTRA="$FUZZ_EXTRA -max_total_time=$OPTARG" ;;
         *) exit 2 ;;
     esac
 done
@@ -30,7 +35,8 @@ fuzz_one() {
     mkdir -p "$work" "$artifacts"
     local log=build/fuzz/$name.log start end rc=0
     start=$(date +%s)
-    "$bin" -runs="$runs" -print_final_stats=1 -artifact_prefix="$artifacts" -rss_limit_mb=2048 -timeout=10 \
+    # shellcheck disable=SC2086
+    "$bin" -runs="$runs" $FUZZ_EXTRA -print_final_stats=1 -artifact_prefix="$artifacts" -rss_limit_mb=2048 -timeout=10 \
         "$work" "fuzz/corpora/$name" >"$log" 2>&1 || rc=$?
     end=$(date +%s)
     local execs cov ft corpus findings

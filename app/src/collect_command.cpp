@@ -17,6 +17,7 @@
 #include <boost/asio.hpp>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <ctime>
 #include <functional>
 
@@ -94,6 +95,9 @@ exporters::MetricsProvider metrics_provider(const Config& config, const LivePart
 }  // namespace
 
 int run_collect(Config config, const CollectOptions& options) {
+    // A reader of stdout that goes away (`run | head`, a crashed log shipper) must not kill the daemon by
+    // SIGPIPE before it saves its state: the write fails with EPIPE instead, logged and counted as lost.
+    std::signal(SIGPIPE, SIG_IGN);
     // Signals are caught from here on: a SIGTERM during start-up must still drain and print the summary.
     boost::asio::io_context io;
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -6,6 +6,8 @@ alerts_full: `run --alerts /dev/full`; a flow to a published SUNBURST C2 address
   the exit code is 1 (it was 0 with "alerts":0, the alert silently gone).
 flows_full: `collect --output /dev/full`: the same for flow records (logged at once with "No space left on
   device", flowguard_output_lines_lost_total{output="flows"}, records_lost, exit 1).
+closed_pipe: the reader of `collect --output -` goes away: the daemon is not killed by SIGPIPE; the failed
+  write is logged ("Broken pipe") and counted, SIGTERM still gives the summary.
 rotation: `collect --output F --alerts A`; records and an alert arrive; both files are moved away (as
   logrotate does) and SIGHUP sent; what arrives next goes to new files at the old paths, none of it to the moved
   ones, and the CSV header leads the new flow file.
@@ -79,6 +81,23 @@ def flows_full(flowguard, workdir):
     check(summary["records_written"] == 0 and summary["records_lost"] == 5, f"summary: {summary}")
 
 
+def closed_pipe(flowguard, workdir):
+    """The reader of `collect --output -` goes away: no death by SIGPIPE; "Broken pipe" is logged and counted,
+    and SIGTERM still drains and prints the summary (exit 1: records were lost)."""
+    port = free_udp_port()
+    err = os.path.join(workdir, "collect.stderr")
+    proc = subprocess.Popen([flowguard, "collect", "--listen", f"udp://127.0.0.1:{port}", "--output", "-"],
+                            stdout=subprocess.PIPE, stderr=open(err, "w"))
+    wait_for(lambda: "listening on" in open(err).read(), 20, "collect to listen")
+    proc.stdout.close()  # the reader is gone
+    now = int(time.time())
+    send(port, 0, [("10.0.0.1", "10.0.0.2", 40000 + i, 80, 100, now - 5) for i in range(3)], template=True)
+    wait_for(lambda: "write failed: Broken pipe" in open(err).read(), 20, "the broken pipe to be logged")
+    check(proc.poll() is None, "collect died of SIGPIPE")
+    rc, summary = stop(proc, err)
+    check(rc == 1 and summary["records_lost"] == 3, f"exit {rc}, summary {summary}")
+
+
 def rotation(flowguard, workdir):
     flows = os.path.join(workdir, "flows.csv")
     alerts = os.path.join(workdir, "alerts.jsonl")
@@ -109,7 +128,8 @@ def rotation(flowguard, workdir):
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--flowguard", required=True)
-    ap.add_argument("case", choices=["alerts_full", "flows_full", "rotation"])
+    ap.add_argument("case", choices=["alerts_full", "flows_full", "closed_pipe", "rotation"])
     a = ap.parse_args()
-    body = {"alerts_full": alerts_full, "flows_full": flows_full, "rotation": rotation}[a.case]
+    body = {"alerts_full": alerts_full, "flows_full": flows_full, "closed_pipe": closed_pipe,
+            "rotation": rotation}[a.case]
     sys.exit(run_case(f"outputs_{a.case}", lambda w: body(a.flowguard, w)))
