@@ -2,13 +2,20 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace flowguard {
 namespace {
 
 void read_templates(const YAML::Node& n, const std::string& key, TemplateLimits& t) {
-    yaml::require_known_keys(n, key, {"max_templates", "max_templates_per_exporter", "max_fields_per_template"});
+    yaml::require_known_keys(n, key,
+                             {"max_templates", "max_bytes", "max_templates_per_exporter", "max_fields_per_template"});
     if (n["max_templates"])
         t.max_templates = yaml::unsigned_value(n["max_templates"], key + ".max_templates", 1u << 24);
+    if (n["max_bytes"])
+        t.max_bytes = yaml::with_key(
+            key + ".max_bytes", [&] { return parse_size_bytes(yaml::scalar(n["max_bytes"], key + ".max_bytes")); });
+    if (t.max_bytes < (64u << 10)) throw ConfigError(key + ".max_bytes", "must be at least 64KiB");
     if (n["max_templates_per_exporter"])
         t.max_templates_per_exporter =
             yaml::unsigned_value(n["max_templates_per_exporter"], key + ".max_templates_per_exporter", 1u << 20);
@@ -55,10 +62,10 @@ void read_exporters(const YAML::Node& n, const std::string& key, std::vector<Exp
 
 void read_collector_config(const YAML::Node& n, CollectorConfig& c) {
     const std::string key = "collector";
-    yaml::require_known_keys(
-        n, key,
-        {"listen", "socket_receive_buffer", "max_streams", "max_interfaces", "receive_threads", "recv_batch",
-         "max_datagram", "receive_coalesce", "state_file", "templates", "pending_data", "exporters"});
+    yaml::require_known_keys(n, key,
+                             {"listen", "socket_receive_buffer", "max_streams", "max_streams_per_exporter",
+                              "max_interfaces", "receive_threads", "recv_batch", "max_datagram", "receive_coalesce",
+                              "state_file", "templates", "pending_data", "exporters"});
     if (n["receive_threads"])
         c.receive_threads = yaml::unsigned_value(n["receive_threads"], key + ".receive_threads", 256);
     if (n["recv_batch"]) c.recv_batch = yaml::unsigned_value(n["recv_batch"], key + ".recv_batch", 1024);
@@ -90,11 +97,28 @@ void read_collector_config(const YAML::Node& n, CollectorConfig& c) {
         });
     if (n["max_streams"]) c.max_streams = yaml::unsigned_value(n["max_streams"], key + ".max_streams", 1u << 24);
     if (c.max_streams == 0) throw ConfigError(key + ".max_streams", "must be at least 1");
+    if (n["max_streams_per_exporter"])
+        c.max_streams_per_exporter =
+            yaml::unsigned_value(n["max_streams_per_exporter"], key + ".max_streams_per_exporter", 1u << 24);
+    if (c.max_streams_per_exporter == 0) throw ConfigError(key + ".max_streams_per_exporter", "must be at least 1");
     if (n["max_interfaces"])
         c.max_interfaces = yaml::unsigned_value(n["max_interfaces"], key + ".max_interfaces", 1u << 24);
     if (n["templates"]) read_templates(n["templates"], key + ".templates", c.templates);
     if (n["pending_data"]) read_pending(n["pending_data"], key + ".pending_data", c.pending);
     if (n["exporters"]) read_exporters(n["exporters"], key + ".exporters", c.exporters);
+}
+
+CollectorConfig share_per_thread(const CollectorConfig& config, std::size_t threads) {
+    CollectorConfig share = config;
+    threads = std::max<std::size_t>(threads, 1);
+    const auto divide = [&](std::size_t total, std::size_t floor) { return std::max(total / threads, floor); };
+    share.max_streams = divide(config.max_streams, 1);
+    share.max_streams_per_exporter = divide(config.max_streams_per_exporter, 1);
+    share.max_interfaces = divide(config.max_interfaces, 1);
+    share.templates.max_templates = divide(config.templates.max_templates, 1);
+    share.templates.max_bytes = divide(config.templates.max_bytes, 16u << 10);
+    share.pending.max_bytes = divide(config.pending.max_bytes, 4u << 10);
+    return share;
 }
 
 void read_meter_config(const YAML::Node& n, MeterConfig& m) {
@@ -146,6 +170,7 @@ void write_collector_config(YAML::Emitter& out, const CollectorConfig& c) {
     out << YAML::EndSeq;
     out << YAML::Key << "socket_receive_buffer" << YAML::Value << c.socket_receive_buffer;
     out << YAML::Key << "max_streams" << YAML::Value << c.max_streams;
+    out << YAML::Key << "max_streams_per_exporter" << YAML::Value << c.max_streams_per_exporter;
     out << YAML::Key << "max_interfaces" << YAML::Value << c.max_interfaces;
     out << YAML::Key << "receive_threads" << YAML::Value << c.receive_threads;
     out << YAML::Key << "recv_batch" << YAML::Value << c.recv_batch;
@@ -153,9 +178,9 @@ void write_collector_config(YAML::Emitter& out, const CollectorConfig& c) {
     out << YAML::Key << "receive_coalesce" << YAML::Value << fmt::format("{}us", c.receive_coalesce_ns / 1000);
     out << YAML::Key << "state_file" << YAML::Value << c.state_file;
     out << YAML::Key << "templates" << YAML::Value << YAML::BeginMap << YAML::Key << "max_templates" << YAML::Value
-        << c.templates.max_templates << YAML::Key << "max_templates_per_exporter" << YAML::Value
-        << c.templates.max_templates_per_exporter << YAML::Key << "max_fields_per_template" << YAML::Value
-        << c.templates.max_fields_per_template << YAML::EndMap;
+        << c.templates.max_templates << YAML::Key << "max_bytes" << YAML::Value << c.templates.max_bytes << YAML::Key
+        << "max_templates_per_exporter" << YAML::Value << c.templates.max_templates_per_exporter << YAML::Key
+        << "max_fields_per_template" << YAML::Value << c.templates.max_fields_per_template << YAML::EndMap;
     out << YAML::Key << "pending_data" << YAML::Value << YAML::BeginMap << YAML::Key << "max_age" << YAML::Value
         << fmt::format("{}ms", c.pending.max_age_ns / 1'000'000) << YAML::Key << "max_bytes" << YAML::Value
         << c.pending.max_bytes << YAML::Key << "max_sets_per_template" << YAML::Value << c.pending.max_sets_per_template

@@ -1,6 +1,8 @@
+#include "pending_store.hpp"
 #include "record_builder.hpp"
 #include "sflow.hpp"
 #include "stream_state.hpp"
+#include "stream_table.hpp"
 #include "wire_reader.hpp"
 
 #include <flowguard/collector/decode_plan.hpp>
@@ -10,7 +12,6 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 
 #include <algorithm>
-#include <deque>
 
 namespace flowguard::collector {
 namespace {
@@ -23,53 +24,38 @@ constexpr std::size_t kSetHeaderLength = 4;
 // An uptime that goes back by more than this is an exporter restart, not reordering.
 constexpr std::uint32_t kUptimeRestartSlackMs = 10'000;
 
-struct TemplateKey {
-    StreamKey stream;
-    std::uint16_t id = 0;
-    friend bool operator==(const TemplateKey&, const TemplateKey&) = default;
-};
-
-struct StreamKeyHash {
-    std::size_t operator()(const StreamKey& k) const noexcept {
-        std::size_t h = hash_value(k.exporter);
-        boost::hash_combine(h, (std::uint64_t{k.port} << 48) | (std::uint64_t{k.version} << 32) | k.domain);
-        return h;
-    }
-};
-
-struct TemplateKeyHash {
-    std::size_t operator()(const TemplateKey& k) const noexcept {
-        std::size_t h = StreamKeyHash{}(k.stream);
-        boost::hash_combine(h, k.id);
-        return h;
-    }
-};
-
-struct PendingSet {
-    TemplateKey key;
-    PacketContext context;
-    // kDecodeLeadingBytes of zeros, then the set's body: a fixed-length decode reads a little before each
-    // field, which inside a packet falls on its headers.
-    std::vector<std::uint8_t> padded;
-
-    PendingSet(const TemplateKey& k, const PacketContext& c, const std::uint8_t* body, std::size_t length)
-        : key(k), context(c), padded(kDecodeLeadingBytes + length) {
-        std::copy_n(body, length, padded.begin() + kDecodeLeadingBytes);
-    }
-    const std::uint8_t* body() const noexcept { return padded.data() + kDecodeLeadingBytes; }
-    std::size_t size() const noexcept { return padded.size() - kDecodeLeadingBytes; }
-};
+// What a held template costs: its record, its slot in the stream's table, the field list and the plan's
+// step arrays (with their allocations' headers). A 512-field template costs ~5 KB, a small one ~500 B.
+std::size_t template_cost(const StoredTemplate& t) noexcept {
+    constexpr std::size_t kAllocationHeader = 16;
+    return sizeof(StoredTemplate) + sizeof(std::pair<std::uint16_t, std::unique_ptr<StoredTemplate>>) +
+           4 * kAllocationHeader + t.fields.capacity() * sizeof(TemplateField) +
+           t.plan.steps.capacity() * sizeof(DecodeStep) + t.plan.typed.steps.capacity() * sizeof(TypedStep) +
+           t.plan.typed.segment_lengths.capacity() * sizeof(std::uint16_t);
+}
 
 }  // namespace
 
 class FlowDecoder::Impl {
 public:
-    explicit Impl(const CollectorConfig& config) : config_(config), interfaces_(config.max_interfaces) {
+    explicit Impl(const CollectorConfig& config)
+        : config_(config),
+          streams_(config.max_streams, config.max_streams_per_exporter, [this](StreamState& s) { retire(s); }),
+          pending_(config.pending),
+          interfaces_(config.max_interfaces) {
         for (const auto& e : config.exporters) rate_overrides_[e.address] = e.sampling_rate;
     }
 
     void decode(const ExportPacket& packet, std::vector<FlowRecord>& out) {
         ++totals_packets_;
+        current_ = nullptr;
+        const std::size_t records_before = out.size();
+        decode_datagram(packet, out);
+        if (current_ != nullptr) streams_.touch(*current_, out.size() > records_before);
+        expire_pending(packet.received_ns);
+    }
+
+    void decode_datagram(const ExportPacket& packet, std::vector<FlowRecord>& out) {
         const auto& p = packet.payload;
         if (p.size() < 2) {
             ++global_errors_;
@@ -93,11 +79,10 @@ public:
                 ++global_errors_;
                 break;
         }
-        expire_pending(packet.received_ns);
     }
 
     void finish() {
-        while (!pending_.empty()) drop_oldest_pending();
+        pending_.drop_all([this](const PendingSet& set) { count_unknown(set.key.stream, set.size()); });
     }
 
     DecoderTotals totals() const {
@@ -107,24 +92,30 @@ public:
         t.stream_limit_drops = stream_limit_drops_;
         t.interface_counter_rejects = interfaces_.rejected();
         t.templates = template_total_;
-        for (const auto& [key, s] : streams_) {
-            t.records += s.stats.records;
-            t.decode_errors += s.stats.decode_errors;
-            t.unknown_template += s.stats.unknown_template_sets;
-            const auto& c = s.sequence_counters();
-            t.sequence_lost += c.lost;
-            t.sequence_reordered += c.reordered;
-            t.sequence_duplicate += c.duplicate;
-        }
+        t.template_bytes = template_bytes_;
+        t.streams = streams_.size();
+        t.streams_evicted = streams_.evicted();
+        t.pending_bytes = pending_.cost_bytes();
+        // Evicted streams' counts stay in the totals: a counter never goes down.
+        ExporterStats all = retired_;
+        streams_.for_each([&](const StreamKey&, const StreamState& s) { all += stats_of(s); });
+        t.records = all.records;
+        t.decode_errors += all.decode_errors;
+        t.unknown_template = all.unknown_template_sets;
+        t.sequence_lost = all.sequence.lost;
+        t.sequence_reordered = all.sequence.reordered;
+        t.sequence_duplicate = all.sequence.duplicate;
         return t;
     }
 
+    static ExporterStats stats_of(const StreamState& s) {
+        ExporterStats stats = s.stats;
+        stats.sequence = s.sequence_counters();
+        return stats;
+    }
+
     void for_each_stream(const std::function<void(const StreamKey&, const ExporterStats&)>& visit) const {
-        for (const auto& [key, s] : streams_) {
-            ExporterStats stats = s.stats;
-            stats.sequence = s.sequence_counters();
-            visit(key, stats);
-        }
+        streams_.for_each([&](const StreamKey& key, const StreamState& s) { visit(key, stats_of(s)); });
     }
 
     std::size_t template_count() const { return template_total_; }
@@ -132,9 +123,10 @@ public:
     void on_sampled_packet(SampledPacketHandler handler) { sampled_packet_ = std::move(handler); }
 
     void for_each_template(const std::function<void(const TemplateSnapshot&)>& visit) const {
-        for (const auto& [stream, s] : streams_)
+        streams_.for_each([&](const StreamKey& stream, const StreamState& s) {
             for (const auto& [id, t] : s.templates)
                 visit(TemplateSnapshot{stream, id, t->plan.is_options, t->plan.scope_field_count, t->fields});
+        });
     }
 
     bool restore(const TemplateSnapshot& snap) {
@@ -164,20 +156,32 @@ private:
 
     // Exporters send in bursts, so the stream of the previous packet is checked before hashing.
     StreamState* stream_for(const StreamKey& key) {
-        if (last_stream_ != nullptr && last_stream_key_ == key) return last_stream_;
-        auto it = streams_.find(key);
-        if (it == streams_.end()) {
-            if (streams_.size() >= config_.max_streams) {
-                ++stream_limit_drops_;
-                return nullptr;
+        if (last_stream_ == nullptr || !(last_stream_key_ == key)) {
+            StreamState* s = streams_.find(key);
+            if (s == nullptr) {
+                const auto override_rate = rate_overrides_.find(key.exporter);
+                const bool configured = override_rate != rate_overrides_.end();
+                s = streams_.add(key, tracker_for(key.version), configured);
+                if (s == nullptr) {
+                    ++stream_limit_drops_;
+                    return nullptr;
+                }
+                if (configured) s->override_rate = override_rate->second;
             }
-            it = streams_.try_emplace(key, tracker_for(key.version)).first;  // may move every stream
-            if (auto o = rate_overrides_.find(key.exporter); o != rate_overrides_.end())
-                it->second.override_rate = o->second;
+            last_stream_key_ = key;
+            last_stream_ = s;
         }
-        last_stream_key_ = key;
-        last_stream_ = &it->second;
+        current_ = last_stream_;
         return last_stream_;
+    }
+
+    // An evicted stream's counts join the retired totals, its templates leave the budget.
+    void retire(StreamState& s) {
+        retired_ += stats_of(s);
+        for (const auto& [id, t] : s.templates) template_bytes_ -= t->cost;
+        template_total_ -= s.templates.size();
+        if (last_stream_ == &s) last_stream_ = nullptr;
+        if (current_ == &s) current_ = nullptr;
     }
 
     // v5 and v9 carry the exporter's uptime: a jump back means it rebooted.
@@ -401,58 +405,32 @@ private:
                                   std::vector<FlowRecord>& out);
     void store_template(const TemplateKey& key, StreamState& s, std::uint16_t scope_count, bool options, bool ipfix,
                         std::vector<FlowRecord>& out);
+    bool make_template_room(const StreamState& s, std::size_t added, std::size_t cost, std::size_t freed);
     void withdraw_templates(StreamState& s, std::uint16_t template_id, bool options);
 
     void hold_pending(const TemplateKey& key, const PacketContext& ctx, StreamState& s, const std::uint8_t* p,
                       std::size_t length) {
-        auto& held = pending_per_template_[key];
-        if (held >= config_.pending.max_sets_per_template || length > config_.pending.max_bytes) {
+        const auto held = pending_.hold(key, ctx, p, length,
+                                        [this](const PendingSet& set) { count_unknown(set.key.stream, set.size()); });
+        if (held == PendingStore::Hold::held)
+            ++s.stats.pending_sets;
+        else
             count_unknown(s, length);
-            return;
-        }
-        while (!pending_.empty() && pending_bytes_ + length > config_.pending.max_bytes) drop_oldest_pending();
-        ++held;
-        pending_bytes_ += length;
-        ++s.stats.pending_sets;
-        pending_.emplace_back(key, ctx, p, length);
-    }
-
-    void drop_oldest_pending() {
-        auto& front = pending_.front();
-        if (auto it = streams_.find(front.key.stream); it != streams_.end()) count_unknown(it->second, front.size());
-        release_pending_slot(front);
-        pending_.pop_front();
-    }
-
-    void release_pending_slot(const PendingSet& set) {
-        pending_bytes_ -= set.size();
-        if (auto it = pending_per_template_.find(set.key); it != pending_per_template_.end() && --it->second == 0)
-            pending_per_template_.erase(it);
     }
 
 public:
     void expire_pending(std::uint64_t now_ns) {
-        while (!pending_.empty() && now_ns > pending_.front().context.received_ns + config_.pending.max_age_ns)
-            drop_oldest_pending();
+        pending_.expire(now_ns, [this](const PendingSet& set) { count_unknown(set.key.stream, set.size()); });
     }
 
 private:
     // A template arrived: decode, in arrival order, the data that waited for it.
     void release_pending(const TemplateKey& key, StreamState& s, const DecodePlan& plan, std::vector<FlowRecord>& out) {
-        if (!pending_per_template_.contains(key)) return;
-        std::deque<PendingSet> keep;
-        for (auto& set : pending_) {
-            if (!(set.key == key)) {
-                keep.push_back(std::move(set));
-                continue;
-            }
-            ExportPacket origin{
+        pending_.release(key, [&](const PendingSet& set) {
+            const ExportPacket origin{
                 {set.body(), set.size()}, key.stream.exporter, key.stream.port, set.context.received_ns};
             s.stats.pending_decoded += decode_data_set(origin, set.context, s, plan, set.body(), set.size(), out);
-            pending_bytes_ -= set.size();
-        }
-        pending_.swap(keep);
-        pending_per_template_.erase(key);
+        });
     }
 
     static void count_packet(StreamState& s, std::size_t size, std::uint64_t received_ns) {
@@ -461,20 +439,27 @@ private:
         s.stats.bytes += size;
     }
 
-    static void count_unknown(StreamState& s, std::size_t bytes) {
-        ++s.stats.unknown_template_sets;
-        s.stats.unknown_template_bytes += bytes;
+    static void count_unknown(ExporterStats& stats, std::size_t bytes) {
+        ++stats.unknown_template_sets;
+        stats.unknown_template_bytes += bytes;
+    }
+    static void count_unknown(StreamState& s, std::size_t bytes) { count_unknown(s.stats, bytes); }
+    // A held set dropped after its stream was evicted still counts, in the retired totals.
+    void count_unknown(const StreamKey& stream, std::size_t bytes) {
+        StreamState* s = streams_.find(stream);
+        count_unknown(s != nullptr ? s->stats : retired_, bytes);
     }
 
     CollectorConfig config_;
-    boost::unordered_flat_map<StreamKey, StreamState, StreamKeyHash> streams_;  // never erased
+    StreamTable streams_;
     StreamKey last_stream_key_;
-    StreamState* last_stream_ = nullptr;  // valid until the next insertion, which replaces it
+    StreamState* last_stream_ = nullptr;  // the previous datagram's stream (reset when it is evicted)
+    StreamState* current_ = nullptr;      // the stream of the datagram being decoded
+    ExporterStats retired_;               // counts of evicted streams
     std::size_t template_total_ = 0;      // over every stream
-    boost::unordered_flat_map<TemplateKey, std::size_t, TemplateKeyHash> pending_per_template_;
+    std::size_t template_bytes_ = 0;
     boost::unordered_flat_map<IpAddress, std::uint64_t, boost::hash<IpAddress>> rate_overrides_;
-    std::deque<PendingSet> pending_;
-    std::size_t pending_bytes_ = 0;
+    PendingStore pending_;
     std::vector<TemplateField> scratch_fields_;
     std::uint64_t totals_packets_ = 0;
     std::uint64_t global_errors_ = 0;
@@ -580,27 +565,54 @@ void FlowDecoder::Impl::store_template(const TemplateKey& key, StreamState& s, s
     }
     // A typed plan never walks its steps; a quarter of a held template's memory is not kept for nothing.
     if (plan.has_typed) plan.steps = {};
-    if (it == s.templates.end()) {
-        if (template_total_ >= config_.templates.max_templates ||
-            s.templates.size() >= config_.templates.max_templates_per_exporter) {
-            ++s.stats.template_rejects;
-            return;
-        }
-        it = s.templates.try_emplace(key.id, std::make_unique<StoredTemplate>()).first;
+    auto stored = std::make_unique<StoredTemplate>();
+    stored->fields = scratch_fields_;
+    stored->plan = std::move(plan);
+    stored->cost = template_cost(*stored);
+    const bool added = it == s.templates.end();
+    if (added && s.templates.size() >= config_.templates.max_templates_per_exporter) {
+        ++s.stats.template_rejects;
+        return;
+    }
+    const std::size_t freed = added ? 0 : it->second->cost;
+    if (!make_template_room(s, added ? 1 : 0, stored->cost, freed)) {
+        ++s.stats.template_rejects;
+        return;
+    }
+    template_bytes_ += stored->cost;
+    if (added) {
+        it = s.templates.try_emplace(key.id).first;
         ++template_total_;
     } else {
+        template_bytes_ -= freed;
         ++s.stats.template_changes;
     }
-    it->second->fields = scratch_fields_;
-    it->second->plan = std::move(plan);
+    it->second = std::move(stored);
     release_pending(key, s, it->second->plan, out);
+}
+
+// The template budget (count and bytes, collector.templates) is made room in by evicting whole streams other
+// than the one defining: streams on probation first, and proven streams only for a stream that is itself
+// proven or pinned, so a flood of templates from spoofed sources cannot push out an established exporter's.
+bool FlowDecoder::Impl::make_template_room(const StreamState& s, std::size_t added, std::size_t cost,
+                                           std::size_t freed) {
+    const auto fits = [&] {
+        return template_total_ + added <= config_.templates.max_templates &&
+               template_bytes_ + cost - freed <= config_.templates.max_bytes;
+    };
+    const bool may_evict_proven = s.standing != StreamState::Standing::probation;
+    while (!fits())
+        if (!streams_.evict_one(&s, may_evict_proven)) return false;
+    return true;
 }
 
 void FlowDecoder::Impl::withdraw_templates(StreamState& s, std::uint16_t template_id, bool options) {
     // Id 2 (templates) or 3 (options templates) withdraws every template of that kind from the stream.
     const bool all = template_id == (options ? 3 : 2);
     const auto erased = boost::unordered::erase_if(s.templates, [&](const auto& kv) {
-        return kv.second->plan.is_options == options && (all || kv.first == template_id);
+        const bool withdrawn = kv.second->plan.is_options == options && (all || kv.first == template_id);
+        if (withdrawn) template_bytes_ -= kv.second->cost;
+        return withdrawn;
     });
     template_total_ -= erased;
     s.stats.template_withdrawals += erased;

@@ -92,11 +92,16 @@ private:
         std::uint64_t sampling_size = 0;        // random n-out-of-N (RFC 5477): n
         std::uint64_t sampling_population = 0;  // ... and N
 
+        // 0 = none announced; kImplausibleRate = one beyond kMaxSamplingRate (refused and counted).
         std::uint64_t rate() const noexcept {
-            if (interval) return interval;
-            if (sampling_size && sampling_population >= sampling_size) return sampling_population / sampling_size;
-            if (has_packet_sampling && packet_interval) return (packet_interval + packet_space) / packet_interval;
-            return 0;
+            std::uint64_t r = 0;
+            if (interval)
+                r = interval;
+            else if (sampling_size && sampling_population >= sampling_size)
+                r = sampling_population / sampling_size;
+            else if (has_packet_sampling && packet_interval)
+                r = saturating_add(packet_interval, packet_space) / packet_interval;
+            return r > kMaxSamplingRate ? kImplausibleRate : r;
         }
     };
 
@@ -423,7 +428,10 @@ private:
         }
         if (const auto* sampling = s.sampling_if_any(); sampling && !stream_.override_rate) {
             // otherwise the base record's rate stands
-            if (const auto own = sampling->rate())
+            const auto own = sampling->rate();
+            if (own == kImplausibleRate)
+                ++stream_.stats.sampling_rejects;
+            else if (own != 0)
                 r.sampling_rate = own;
             else if (sampling->has_sampler_id)
                 r.sampling_rate = stream_.rate_for_sampler(sampling->sampler_id);
@@ -440,6 +448,10 @@ private:
         if (sampling == nullptr) return;
         const auto rate = sampling->rate();
         if (rate == 0) return;
+        if (rate == kImplausibleRate) {
+            ++stream_.stats.sampling_rejects;
+            return;
+        }
         const auto id = sampling->sampler_id;
         if (!sampling->has_sampler_id) {
             stream_.default_rate = rate;

@@ -2,9 +2,11 @@
 // Private: what the decoder knows about one exporter stream and one export packet.
 #include <flowguard/collector/decode_plan.hpp>
 #include <flowguard/collector/exporter_stats.hpp>
+#include <flowguard/collector/flow_decoder.hpp>
 #include <flowguard/collector/sequence_tracker.hpp>
 #include <flowguard/core/flow_record.hpp>
 
+#include <boost/intrusive/list.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
 
 #include <cstdint>
@@ -16,6 +18,7 @@ namespace flowguard::collector {
 struct StoredTemplate {
     std::vector<TemplateField> fields;
     DecodePlan plan;
+    std::size_t cost = 0;  // bytes charged against collector.templates.max_bytes
 };
 
 // Header facts of one export packet that record decoding needs (kept with data pending its template).
@@ -36,8 +39,26 @@ struct PacketContext {
     }
 };
 
+// Rates above 1 in 2^32 (sFlow's own limit) are hostile or broken: scaling by them would overflow counters.
+inline constexpr std::uint64_t kMaxSamplingRate = 0xffffffffull;
+inline constexpr std::uint64_t kImplausibleRate = kMaxSamplingRate + 1;
+
+using StreamHook = boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>>;
+
 struct StreamState {
-    explicit StreamState(SequenceTracker tracker) : sequence(tracker), sequence_inclusive(tracker) {}
+    StreamState(const StreamKey& k, SequenceTracker tracker) : key(k), sequence(tracker), sequence_inclusive(tracker) {}
+    StreamState(const StreamState&) = delete;
+    StreamState& operator=(const StreamState&) = delete;
+
+    // Standing in the stream table (stream_table.hpp): which streams make room for new ones. A stream is on
+    // probation until it has decoded records in kProvenDatagrams datagrams; configured exporters are pinned.
+    enum class Standing : std::uint8_t { probation, proven, pinned };
+    static constexpr std::uint32_t kProvenDatagrams = 4;
+    StreamKey key;
+    Standing standing = Standing::probation;
+    std::uint32_t datagrams_with_records = 0;
+    StreamHook age_hook;      // the probation or proven list, least recently active first
+    StreamHook address_hook;  // the streams of the same exporter address, least recently active first
 
     static constexpr std::size_t kMaxSamplers = 1024;
 

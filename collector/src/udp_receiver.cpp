@@ -343,7 +343,7 @@ std::vector<std::unique_ptr<UdpReceiver>> open_receivers(const CollectorConfig& 
     for (const auto& l : config.listen) refuse_if_port_held(l, held);
     std::vector<std::unique_ptr<UdpReceiver>> receivers;
     for (std::size_t i = 0; i < threads; ++i) {
-        receivers.push_back(std::make_unique<UdpReceiver>(config));
+        receivers.push_back(std::make_unique<UdpReceiver>(share_per_thread(config, threads)));
         const auto warnings = receivers.back()->open(config.listen);
         if (i == 0)
             for (const auto& w : warnings) spdlog::warn("{}", w);

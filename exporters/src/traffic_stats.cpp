@@ -156,7 +156,7 @@ TrafficStats::TrafficStats(const MetricsConfig& config, const ApplicationMap& ap
 template <class Map, class Key>
 void TrafficStats::count_window(Map& map, const Key& key, std::uint64_t bytes) {
     if (auto it = map.find(key); it != map.end()) {
-        it->second += bytes;
+        it->second = saturating_add(it->second, bytes);
     } else if (map.size() < config_.max_window_keys) {
         map.emplace(key, bytes);
     }  // beyond the cap a new key cannot enter this window's ranking (its bytes still count everywhere else)
@@ -164,7 +164,7 @@ void TrafficStats::count_window(Map& map, const Key& key, std::uint64_t bytes) {
 
 void TrafficStats::add(const FlowRecord& r) {
     const std::uint64_t scale = r.sampling_rate > 1 ? r.sampling_rate : 1;
-    const TrafficTotals t{r.bytes * scale, r.packets * scale, 1};
+    const TrafficTotals t{saturating_mul(r.bytes, scale), saturating_mul(r.packets, scale), 1};
     auto count_interface = [&](std::uint32_t if_index, bool out) {
         if (if_index == 0) return;
         const InterfaceTrafficKey key{r.sampler_address, if_index, out};

@@ -62,17 +62,28 @@ TEST_CASE("a template flood is capped per exporter and overall") {
                 packet_of(v9_packet(v9_header(1, 1, 1, id, domain), {set(0, template_record(id, {{8, 4}}))})), out);
         }
     }
-    CHECK(decoder.template_count() == 100);
+    // Each new stream on probation makes room by evicting the oldest: the newest three hold 30 each.
+    CHECK(decoder.template_count() == 90);
+    std::size_t streams_with_templates = 0;
+    decoder.for_each_template([&](const collector::TemplateSnapshot& t) {
+        CHECK(t.stream.domain >= 7);
+        ++streams_with_templates;
+    });
+    CHECK(streams_with_templates == 90);
 }
 
-TEST_CASE("exporter streams are capped") {
+TEST_CASE("exporter streams are capped: the least recently active makes room") {
     CollectorConfig config;
     config.max_streams = 8;
     collector::FlowDecoder decoder(config);
     std::vector<FlowRecord> out;
     for (std::uint32_t domain = 0; domain < 50; ++domain)
         decoder.decode(packet_of(v9_packet(v9_header(0, 1, 1, 1, domain), {})), out);
-    CHECK(decoder.totals().stream_limit_drops == 42);
+    const auto totals = decoder.totals();
+    CHECK(totals.streams == 8);
+    CHECK(totals.streams_evicted == 42);
+    CHECK(totals.stream_limit_drops == 0);
+    CHECK(totals.packets == 50);
 }
 
 TEST_CASE("random mutations of valid packets never crash and never grow memory unbounded") {

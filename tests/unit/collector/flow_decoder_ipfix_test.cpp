@@ -184,6 +184,28 @@ TEST_CASE("IPFIX sampling from samplingPacketInterval/Space and from random n-ou
     CHECK(out[0].sampling_rate == 100);
 }
 
+TEST_CASE("a sampling rate beyond 2^32-1 is refused and counted; records keep the rate announced before") {
+    collector::FlowDecoder decoder(CollectorConfig{});
+    std::vector<FlowRecord> out;
+    Bytes opt_tmpl;  // scope selectorId (302), then samplingSize (309) and samplingPopulation (310), 8 bytes
+    opt_tmpl.u16(259).u16(3).u16(1).u16(302).u16(4).u16(309).u16(8).u16(310).u16(8);
+    Bytes sane;
+    sane.u32(7).u64(1).u64(100);
+    Bytes hostile;
+    hostile.u32(7).u64(1).u64(UINT64_MAX);
+    Bytes rec;
+    rec.ipv4(10, 0, 0, 1).ipv4(10, 0, 0, 2).u32(7);
+    const auto data_template = set(2, template_record(600, {{8, 4}, {12, 4}, {302, 4}}));
+    decoder.decode(packet_of(ipfix_message(kExport, 0, 0, {set(3, opt_tmpl), set(259, sane), data_template})), out);
+    decoder.decode(packet_of(ipfix_message(kExport, 0, 0, {set(259, hostile), set(600, rec)})), out);
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].sampling_rate == 100);
+    std::uint64_t rejects = 0;
+    decoder.for_each_stream(
+        [&](const collector::StreamKey&, const collector::ExporterStats& s) { rejects += s.sampling_rejects; });
+    CHECK(rejects == 1);
+}
+
 TEST_CASE("a message length beyond the datagram is an error") {
     collector::FlowDecoder decoder(CollectorConfig{});
     std::vector<FlowRecord> out;

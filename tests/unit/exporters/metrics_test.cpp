@@ -66,6 +66,23 @@ TEST_CASE("traffic: interfaces, protocols and applications scale by the sampling
     CHECK(s.applications[static_cast<std::size_t>(index("backup"))].bytes == 500);
 }
 
+TEST_CASE("traffic: a hostile rate or byte count saturates the counters, which never go down") {
+    MetricsConfig config;
+    ApplicationMap apps;
+    TrafficStats a(config, apps), b(config, apps);
+    a.add(flow("10.0.0.1", "203.0.113.5", 50000, 443, 1000, UINT64_MAX));
+    const auto key = InterfaceTrafficKey{*IpAddress::parse("192.0.2.1"), 1, false};
+    CHECK(a.snapshot().interfaces.at(key).bytes == UINT64_MAX);
+    a.add(flow("10.0.0.1", "203.0.113.5", 50000, 443, 1000, 2));
+    CHECK(a.snapshot().interfaces.at(key).bytes == UINT64_MAX);
+    CHECK(a.snapshot().protocols[6].packets == UINT64_MAX);
+    b.add(flow("10.0.0.2", "203.0.113.5", 50000, 443, 1000, 1));
+    auto merged = a.snapshot();
+    merged.merge(b.snapshot(), config.top_k);
+    CHECK(merged.interfaces.at(key).bytes == UINT64_MAX);  // a shard's copy added does not wrap it
+    CHECK(merged.protocols[6].flows == 3);
+}
+
 TEST_CASE("traffic: top-K of the last complete window, capped keys, merged across shards") {
     MetricsConfig config;
     config.top_k = 2;

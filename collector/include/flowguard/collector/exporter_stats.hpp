@@ -27,14 +27,15 @@ struct ExporterStats {
     std::uint64_t pending_decoded = 0;        // records decoded late, once their template came
     std::uint64_t unknown_template_sets = 0;  // data sets never decoded: their template never came
     std::uint64_t unknown_template_bytes = 0;
-    SequenceCounters sequence;  // filled from the stream's SequenceTracker
+    std::uint64_t sampling_rejects = 0;  // sampling rates above 2^32-1 announced (ignored)
+    SequenceCounters sequence;           // filled from the stream's SequenceTracker
 
     // One exporter seen by several decoders (receive threads), added up; the newest datagram time wins.
     ExporterStats& operator+=(const ExporterStats& o) noexcept;
 };
 
 // Every stream; metrics are labelled {exporter, flow_protocol}.
-inline constexpr CounterTable<ExporterStats, 18> kExporterStats{{
+inline constexpr CounterTable<ExporterStats, 19> kExporterStats{{
     {"packets", counter_ref<&ExporterStats::packets>, Merge::sum, "flowguard_received_packets_total",
      MetricType::counter, "Export datagrams received and decoded."},
     {"bytes", counter_ref<&ExporterStats::bytes>, Merge::sum, "flowguard_received_bytes_total", MetricType::counter,
@@ -54,6 +55,9 @@ inline constexpr CounterTable<ExporterStats, 18> kExporterStats{{
      "flowguard_unknown_template_total", MetricType::counter,
      "Data sets never decoded because their template never came."},
     {"unknown_template_bytes", counter_ref<&ExporterStats::unknown_template_bytes>},
+    {"sampling_rejects", counter_ref<&ExporterStats::sampling_rejects>, Merge::sum,
+     "flowguard_sampling_rate_rejects_total", MetricType::counter,
+     "Sampling rates above 2^32-1 announced by the exporter, ignored (records keep the previous rate)."},
     {"sequence_lost", counter_ref<&ExporterStats::sequence, &SequenceCounters::lost>, Merge::sum,
      "flowguard_sequence_lost_total", MetricType::counter,
      "Units (v5/IPFIX records, v9/sFlow datagrams) missing from the exporter's sequence."},

@@ -52,8 +52,12 @@ struct DecoderTotals {
     std::uint64_t sequence_reordered = 0;
     std::uint64_t sequence_duplicate = 0;
     std::uint64_t templates = 0;                  // templates held now
-    std::uint64_t stream_limit_drops = 0;         // packets from streams beyond collector.max_streams
+    std::uint64_t stream_limit_drops = 0;         // packets of new streams when every held stream is pinned
     std::uint64_t interface_counter_rejects = 0;  // sFlow interfaces beyond collector.max_interfaces
+    std::uint64_t template_bytes = 0;             // what the held templates cost (collector.templates.max_bytes)
+    std::uint64_t streams = 0;                    // exporter streams held now
+    std::uint64_t streams_evicted = 0;            // streams dropped to make room (their counts are kept)
+    std::uint64_t pending_bytes = 0;              // what data held for its template costs now
 
     // Totals of several decoders (receive threads). `templates` adds up too: a template that every thread
     // holds counts once per thread (the summary counts distinct ones instead).
@@ -61,7 +65,7 @@ struct DecoderTotals {
 };
 
 // The summary's top-level decoder totals; unlabelled metrics.
-inline constexpr CounterTable<DecoderTotals, 10> kDecoderTotals{{
+inline constexpr CounterTable<DecoderTotals, 14> kDecoderTotals{{
     {"packets", counter_ref<&DecoderTotals::packets>},
     {"records", counter_ref<&DecoderTotals::records>},
     {"decode_errors", counter_ref<&DecoderTotals::decode_errors>},
@@ -73,8 +77,18 @@ inline constexpr CounterTable<DecoderTotals, 10> kDecoderTotals{{
      "Templates held (all exporters)."},
     {"stream_limit_drops", counter_ref<&DecoderTotals::stream_limit_drops>, Merge::sum,
      "flowguard_stream_limit_drops_total", MetricType::counter,
-     "Datagrams from exporter streams beyond collector.max_streams."},
+     "Datagrams of new exporter streams refused because every held stream is pinned."},
     {"interface_counter_rejects", counter_ref<&DecoderTotals::interface_counter_rejects>},
+    {"template_bytes", counter_ref<&DecoderTotals::template_bytes>, Merge::sum, "flowguard_template_bytes",
+     MetricType::gauge, "Memory the held templates cost, bytes (collector.templates.max_bytes)."},
+    {"streams", counter_ref<&DecoderTotals::streams>, Merge::sum, "flowguard_exporter_streams", MetricType::gauge,
+     "Exporter streams held (collector.max_streams)."},
+    {"streams_evicted", counter_ref<&DecoderTotals::streams_evicted>, Merge::sum,
+     "flowguard_exporter_streams_evicted_total", MetricType::counter,
+     "Exporter streams dropped to make room for new streams or templates, least valuable first."},
+    {"pending_bytes", counter_ref<&DecoderTotals::pending_bytes>, Merge::sum, "flowguard_pending_data_bytes",
+     MetricType::gauge,
+     "Memory the data sets held for their templates cost, bytes (collector.pending_data.max_bytes)."},
 }};
 static_assert(sizeof(DecoderTotals) == sizeof(std::uint64_t) * kDecoderTotals.size());
 

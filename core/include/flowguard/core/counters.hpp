@@ -35,6 +35,17 @@ public:
     }
 };
 
+// Counters saturate instead of wrapping: a hostile value (a sampling rate of 2^64-1) must not make a shared
+// counter go down, which Prometheus would read as a reset.
+constexpr std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) noexcept {
+    std::uint64_t sum = 0;
+    return __builtin_add_overflow(a, b, &sum) ? UINT64_MAX : sum;
+}
+constexpr std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) noexcept {
+    std::uint64_t product = 0;
+    return __builtin_mul_overflow(a, b, &product) ? UINT64_MAX : product;
+}
+
 enum class Merge : std::uint8_t {
     sum,  // counts: copies from several threads add up
     max,  // times, speeds: the largest copy wins
@@ -81,7 +92,7 @@ void merge_counters(Owner& into, const Owner& from, const CounterTable<Owner, N>
     for (const auto& field : table) {
         auto& value = field.ref(into);
         const auto other = field.get(from);
-        value = field.merge == Merge::sum ? value + other : (other > value ? other : value);
+        value = field.merge == Merge::sum ? saturating_add(value, other) : (other > value ? other : value);
     }
 }
 
