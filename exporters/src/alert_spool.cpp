@@ -68,6 +68,9 @@ AlertSpool::AlertSpool(fs::path dir, std::size_t max_entries) : dir_(std::move(d
     if (ec) throw std::runtime_error(fmt::format("alert spool {}: {}", dir_.string(), ec.message()));
     std::sort(ids_.begin(), ids_.end());
     if (!ids_.empty()) next_id_ = ids_.back() + 1;
+    // Ids go on after the rejected ones too: a new alert must never be renamed over one kept in rejected/.
+    for (const auto& entry : fs::directory_iterator(dir_ / "rejected", ec))
+        if (const auto id = spool_entry_id(entry.path())) next_id_ = std::max(next_id_, *id + 1);
 }
 
 fs::path AlertSpool::file_of(std::uint64_t id) const {

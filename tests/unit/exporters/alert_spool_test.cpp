@@ -54,6 +54,26 @@ TEST_CASE("the spool keeps alerts in order across restarts and refuses beyond it
     fs::remove_all(dir);
 }
 
+TEST_CASE("rejected alerts of earlier runs are never overwritten: ids go on after them") {
+    const auto dir = fresh_dir("rejected");
+    std::atomic<bool> stop{false};
+    for (int run = 0; run < 3; ++run) {
+        AlertSpool spool(dir, 10);
+        for (int i = 0; i < 5; ++i) CHECK(spool.push("run " + std::to_string(run) + " alert " + std::to_string(i)));
+        while (spool.depth() > 0) spool.reject(spool.wait_oldest(stop)->first);
+    }
+    std::size_t kept = 0;
+    for (const auto& entry : fs::directory_iterator(dir / "rejected")) {
+        std::ifstream in(entry.path());
+        std::string body;
+        std::getline(in, body);
+        CHECK(body.rfind("run ", 0) == 0);
+        ++kept;
+    }
+    CHECK(kept == 15);
+    fs::remove_all(dir);
+}
+
 TEST_CASE("a stop request ends a wait on an empty spool; an unusable directory is an error") {
     const auto dir = fresh_dir("stop");
     AlertSpool spool(dir, 10);
