@@ -1,16 +1,11 @@
-#include "metrics_https.hpp"
+#include "metrics_server.hpp"
 
 #include <flowguard/exporters/line_output.hpp>
 #include <flowguard/exporters/metrics.hpp>
 #include <flowguard/exporters/traffic_stats.hpp>
 #include <flowguard/exporters/webhook.hpp>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <fmt/format.h>
-#include <prometheus/collectable.h>
-#include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
@@ -120,84 +115,22 @@ std::vector<prometheus::MetricFamily> collect(const MetricCatalog& catalog, cons
     return out;
 }
 
-class ProviderCollectable : public prometheus::Collectable {
-public:
-    ProviderCollectable(const MetricCatalog& catalog, MetricsProvider provider)
-        : catalog_(catalog), provider_(std::move(provider)) {}
-    std::vector<prometheus::MetricFamily> Collect() const override { return collect(catalog_, provider_); }
-
-private:
-    const MetricCatalog& catalog_;
-    MetricsProvider provider_;
-};
-
-// civetweb options. No TLS: with Debian 12's civetweb the first HTTPS request crashes the process (a worker
-// calls a libssl function its OpenSSL 3 table left NULL); HTTPS is served by HttpsMetricsServer instead.
-std::vector<std::string> civetweb_options(const MetricsConfig& config) {
-    return {"listening_ports", config.listen, "num_threads", "2"};
-}
-
-// civetweb says only "null context when constructing CivetServer" when it cannot listen: binding the same
-// address once more tells why (the port is taken, the address is not on this host, permission).
-std::string why_not_listening(const std::string& listen) {
-    const auto colon = listen.rfind(':');
-    if (colon == std::string::npos) return "expected ADDRESS:PORT";
-    std::string host = listen.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    boost::system::error_code ec;
-    const auto address = boost::asio::ip::make_address(host, ec);
-    if (ec) return fmt::format("'{}' is not an IP address", host);
-    unsigned port = 0;
-    const auto port_text = std::string_view(listen).substr(colon + 1);
-    if (std::from_chars(port_text.data(), port_text.data() + port_text.size(), port).ec != std::errc{} || port > 65535)
-        return fmt::format("'{}' is not a port", port_text);
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::acceptor probe(io);
-    const boost::asio::ip::tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
-    if (!probe.open(endpoint.protocol(), ec)) {
-        probe.set_option(boost::asio::socket_base::reuse_address(true), ec);  // as civetweb does
-        if (!probe.bind(endpoint, ec)) probe.listen(boost::asio::socket_base::max_listen_connections, ec);
-    }
-    return ec ? ec.message() : "civetweb could not start";
-}
-
 }  // namespace
 
 struct MetricsEndpoint::Impl {
-    std::shared_ptr<ProviderCollectable> collectable;
-    std::unique_ptr<prometheus::Exposer> exposer;  // plain HTTP
-    std::unique_ptr<HttpsMetricsServer> https;     // or HTTPS
+    std::unique_ptr<MetricsHttpServer> server;
 };
 
 MetricsEndpoint::MetricsEndpoint(const MetricsConfig& config, const MetricCatalog& catalog, MetricsProvider provider)
     : impl_(std::make_unique<Impl>()) {
-    if (!config.tls_cert_file.empty()) {
-        impl_->https = std::make_unique<HttpsMetricsServer>(
-            config, [&catalog, provider](std::string& body) { body = render_metrics(catalog, provider); });
-        return;
-    }
-    impl_->collectable = std::make_shared<ProviderCollectable>(catalog, std::move(provider));
-    try {
-        impl_->exposer = std::make_unique<prometheus::Exposer>(civetweb_options(config));
-    } catch (const std::exception& e) {
-        throw std::runtime_error(
-            fmt::format("metrics endpoint {}: cannot listen: {}", config.listen, why_not_listening(config.listen)));
-    }
-    if (!config.username.empty()) {
-        impl_->exposer->RegisterAuth(
-            [user = config.username, password = config.password](const std::string& u, const std::string& p) {
-                return u == user && p == password;
-            },
-            "flowguard");
-    }
-    impl_->exposer->RegisterCollectable(impl_->collectable);
+    impl_->server = std::make_unique<MetricsHttpServer>(
+        config, [&catalog, provider](std::string& body) { body = render_metrics(catalog, provider); });
 }
 
 MetricsEndpoint::~MetricsEndpoint() = default;
 
 std::vector<int> MetricsEndpoint::ports() const {
-    if (impl_->https) return {impl_->https->port()};
-    return impl_->exposer->GetListeningPorts();
+    return {impl_->server->port()};
 }
 
 std::string render_metrics(const MetricCatalog& catalog, const MetricsProvider& provider) {

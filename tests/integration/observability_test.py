@@ -23,6 +23,7 @@ import json
 import os
 import re
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -313,9 +314,75 @@ scrape_configs:
         check(stop_prometheus_and_flowguard(prom, fg) == 0, "flowguard run exited non-zero")
 
 
+def scrape_quickly(url, header, context=None, timeout=2.0):
+    """The status of one scrape that must be answered within `timeout` seconds."""
+    req = urllib.request.Request(url)
+    req.add_header("Authorization", header)
+    start = time.monotonic()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as r:
+            status = r.status
+    except urllib.error.HTTPError as e:
+        status = e.code
+    return status, time.monotonic() - start
+
+
+def hold_connections(port, count, tls_context=None, partial=False):
+    """`count` connections to 127.0.0.1:port that send nothing (after a TLS handshake when a context is
+    given; a request line cut short when `partial`), as an attacker without credentials would hold them."""
+    held = []
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if tls_context is not None:
+            s = tls_context.wrap_socket(s, server_hostname="127.0.0.1")
+        if partial:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        held.append(s)
+    return held
+
+
+def run_metrics_idle_clients(flowguard, workdir):
+    """Idle and slow clients cannot starve a scrape, over HTTP and HTTPS; basic auth per RFC 7617."""
+    cert, key = make_certificate(workdir)
+    auth = ("prometheus", "s3cret-for-tests")
+    token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    for scheme in ("http", "https"):
+        port = free_tcp_port()
+        tls = f"  tls_cert_file: {cert}\n  tls_key_file: {key}\n" if scheme == "https" else ""
+        sub = os.path.join(workdir, scheme)
+        os.makedirs(sub)
+        fg, log, _ = start_flowguard_run(
+            flowguard, sub, f"metrics:\n  listen: 127.0.0.1:{port}\n  username: {auth[0]}\n  password: {auth[1]}\n{tls}")
+        context = ssl.create_default_context(cafile=cert) if scheme == "https" else None
+        url = f"{scheme}://127.0.0.1:{port}/metrics"
+        held = []
+        try:
+            for header, expected in ((f"Basic {token}", 200), (f"basic {token}", 200), (f"BASIC   {token}", 200),
+                                     (f"Basic {token[:-4]}", 401), (f"Basic {token}AAAA", 401),
+                                     ("Basic " + base64.b64encode(b"prometheus:s3cret").decode(), 401),
+                                     (f"Bearer {token}", 401)):
+                status, _ = scrape_quickly(url, header, context)
+                check(status == expected, f"{scheme}: '{header[:12]}...' answered {status}, expected {expected}")
+            for what, kwargs in (("2 idle", dict(count=2)), ("100 idle", dict(count=100)),
+                                 ("100 cut-short requests", dict(count=100, partial=True)),
+                                 ("100 idle after a TLS handshake", dict(count=100, tls_context=context))):
+                if "TLS" in what and context is None:
+                    continue
+                held += hold_connections(port, **kwargs)
+                status, seconds = scrape_quickly(url, f"Basic {token}", context)
+                check(status == 200, f"{scheme}: a scrape with {what} connections held: status {status}")
+                print(f"metrics_idle_clients: {scheme}, {what} connections held: scrape answered in {seconds:.3f} s")
+        finally:
+            for s in held:
+                s.close()
+            fg.send_signal(signal.SIGTERM)
+            check(fg.wait(timeout=30) == 0, f"{scheme}: flowguard run exited non-zero")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=["dashboards", "rules", "metrics_doc", "prometheus_e2e", "prometheus_tls"])
+    ap.add_argument("case", choices=["dashboards", "rules", "metrics_doc", "prometheus_e2e", "prometheus_tls",
+                                     "metrics_idle_clients"])
     ap.add_argument("--flowguard", required=True)
     ap.add_argument("--flowgen")
     ap.add_argument("--keep", action="store_true")
@@ -327,6 +394,7 @@ def main():
         "metrics_doc": lambda w: run_metrics_doc(flowguard, w),
         "prometheus_e2e": lambda w: run_prometheus_e2e(flowguard, os.path.abspath(args.flowgen), w),
         "prometheus_tls": lambda w: run_prometheus_tls(flowguard, w),
+        "metrics_idle_clients": lambda w: run_metrics_idle_clients(flowguard, w),
     }
     return run_case(args.case, bodies[args.case], args.keep)
 
