@@ -8,7 +8,9 @@ namespace flowguard {
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
     char buf[INET6_ADDRSTRLEN + 1];
-    if (text.empty() || text.size() >= sizeof buf) return std::nullopt;
+    // inet_pton stops at a NUL: "::\0junk" would be read as "::" (a config fuzzer finding).
+    if (text.empty() || text.size() >= sizeof buf || std::memchr(text.data(), '\0', text.size()) != nullptr)
+        return std::nullopt;
     std::memcpy(buf, text.data(), text.size());
     buf[text.size()] = '\0';
     std::uint8_t raw[16];

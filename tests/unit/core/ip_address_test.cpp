@@ -28,3 +28,11 @@ TEST_CASE("an IPv4 address and its IPv4-mapped IPv6 form are different values") 
     CHECK_FALSE(v4 == *mapped);
     CHECK(hash_value(v4) != hash_value(*mapped));
 }
+
+TEST_CASE("an address with a NUL inside is refused, not read up to the NUL") {
+    using namespace std::string_literals;
+    CHECK_FALSE(IpAddress::parse("::\0\0\xff\xff"s));
+    CHECK_FALSE(IpAddress::parse("10.0.0.1\0junk"s));
+    CHECK_FALSE(IpAddress::parse("\0"s));
+    CHECK(IpAddress::parse("::"));
+}
