@@ -24,6 +24,13 @@ constexpr std::size_t kSetHeaderLength = 4;
 // An uptime that goes back by more than this is an exporter restart, not reordering.
 constexpr std::uint32_t kUptimeRestartSlackMs = 10'000;
 
+// Field and scope counts the RFCs allow: a record has fields, scope fields are among them and only in options
+// templates, and an IPFIX options template has at least one (RFC 7011 3.4.2.2).
+bool template_shape_valid(std::size_t field_count, std::size_t scope_count, bool options, bool ipfix) noexcept {
+    return field_count != 0 && scope_count <= field_count && (options || scope_count == 0) &&
+           !(options && ipfix && scope_count == 0);
+}
+
 // What a held template costs: its record, its slot in the stream's table, the field list and the plan's
 // step arrays (with their allocations' headers). A 512-field template costs ~5 KB, a small one ~500 B.
 std::size_t template_cost(const StoredTemplate& t) noexcept {
@@ -129,11 +136,18 @@ public:
         });
     }
 
+    // A saved template must have a shape the wire parser would have accepted: the state file is input too.
     bool restore(const TemplateSnapshot& snap) {
         const bool ipfix = snap.stream.version == 10;
-        if ((snap.stream.version != 9 && !ipfix) || snap.id < 256 || snap.fields.empty() ||
+        if ((snap.stream.version != 9 && !ipfix) || snap.id < 256 ||
+            !template_shape_valid(snap.fields.size(), snap.scope_field_count, snap.options, ipfix) ||
             snap.fields.size() > config_.templates.max_fields_per_template)
             return false;
+        for (std::size_t i = 0; i < snap.fields.size(); ++i) {
+            const auto& f = snap.fields[i];
+            const std::uint32_t v9_enterprise = snap.options && i < snap.scope_field_count ? 0xffffffff : 0;
+            if (ipfix ? f.id > 0x7fff : f.enterprise != v9_enterprise) return false;
+        }
         StreamState* s = stream_for(snap.stream);
         if (s == nullptr) return false;
         scratch_fields_ = snap.fields;
@@ -505,7 +519,7 @@ void FlowDecoder::Impl::parse_templates(const StreamKey& stream_key, StreamState
             scope_count = scope_bytes / 4u;
             field_count = scope_count + option_bytes / 4u;
         }
-        if (field_count == 0 || scope_count > field_count || (options && ipfix && scope_count == 0)) {
+        if (!template_shape_valid(field_count, scope_count, options, ipfix)) {
             ++s.stats.decode_errors;
             return;
         }

@@ -1,9 +1,12 @@
 #include <flowguard/collector/report.hpp>
 #include <flowguard/collector/template_state.hpp>
 
+#include <algorithm>
 #include <map>
 #include <string>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 namespace flowguard::collector {
 namespace {
@@ -81,12 +84,25 @@ void add_decoder_summary(boost::json::object& summary, std::span<const FlowDecod
     t.templates = 0;  // distinct templates, not one per receive thread that holds them
     for_each_distinct_template({decoders.begin(), decoders.end()}, [&](const TemplateSnapshot&) { ++t.templates; });
     add_to_summary(summary, t, kDecoderTotals);
-    boost::json::array exporters;
+    std::vector<std::pair<StreamKey, ExporterStats>> streams;
     for (const auto* decoder : decoders)
         decoder->for_each_stream([&](const StreamKey& key, const ExporterStats& s) {
-            if (s.packets != 0) exporters.push_back(stream_summary(key, s));  // restored templates only: left out
+            if (s.packets != 0) streams.emplace_back(key, s);  // restored templates only: left out
         });
+    // A flood of spoofed sources must not make the summary a line of tens of MB: the streams that decoded the
+    // most are listed, the rest counted.
+    std::size_t omitted = 0;
+    if (streams.size() > kMaxSummaryStreams) {
+        std::stable_sort(streams.begin(), streams.end(), [](const auto& a, const auto& b) {
+            return std::tie(a.second.records, a.second.packets) > std::tie(b.second.records, b.second.packets);
+        });
+        omitted = streams.size() - kMaxSummaryStreams;
+        streams.resize(kMaxSummaryStreams);
+    }
+    boost::json::array exporters;
+    for (const auto& [key, s] : streams) exporters.push_back(stream_summary(key, s));
     summary["exporters"] = std::move(exporters);
+    summary["exporters_omitted"] = omitted;
     summary["interfaces"] = interface_summary(decoders);
 }
 

@@ -2,7 +2,9 @@
 // eviction (probation before proven, per-address share, pinned exporters), the template budget in bytes, the
 // pending store's true cost, held sets kept when the store was full, and the process-wide shares.
 #include <flowguard/collector/flow_decoder.hpp>
+#include <flowguard/collector/report.hpp>
 
+#include <boost/json/serialize.hpp>
 #include <doctest/doctest.h>
 
 #include <export_builder.hpp>
@@ -276,4 +278,40 @@ TEST_CASE("the process-wide caps are divided between receive threads; per-stream
     CHECK(share.templates.max_templates_per_exporter == config.templates.max_templates_per_exporter);
     CHECK(share.pending.max_sets_per_template == config.pending.max_sets_per_template);
     CHECK(share_per_thread(config, 1).max_streams == 1000);
+}
+
+TEST_CASE("a saved template is restored only in a shape the wire parser accepts") {
+    collector::FlowDecoder decoder(CollectorConfig{});
+    const collector::StreamKey ipfix{IpAddress::from_v4(0x0a000001), 4739, 10, 0};
+    const collector::StreamKey v9{IpAddress::from_v4(0x0a000001), 2055, 9, 0};
+    const std::vector<collector::TemplateField> two{{8, 4, 0}, {12, 4, 0}};
+    CHECK(decoder.restore({ipfix, 256, false, 0, two}));
+    CHECK(decoder.restore({ipfix, 257, true, 1, two}));
+    CHECK_FALSE(decoder.restore({ipfix, 258, true, 0, two}));   // IPFIX options without a scope field
+    CHECK_FALSE(decoder.restore({ipfix, 259, false, 1, two}));  // scope fields in a data template
+    CHECK_FALSE(decoder.restore({ipfix, 260, true, 3, two}));   // more scope fields than fields
+    CHECK_FALSE(decoder.restore({ipfix, 261, false, 0, {{0x8008, 4, 0}, {12, 4, 0}}}));  // id with the PEN bit
+    CHECK_FALSE(decoder.restore({ipfix, 262, false, 0, {}}));
+    CHECK(decoder.restore({v9, 256, true, 1, {{1, 4, 0xffffffff}, {34, 4, 0}}}));
+    CHECK_FALSE(decoder.restore({v9, 257, true, 1, {{1, 4, 0}, {34, 4, 0}}}));  // a v9 scope field as an IE
+    CHECK_FALSE(decoder.restore({v9, 258, false, 0, {{8, 4, 9}}}));             // v9 has no enterprises
+    CHECK(decoder.template_count() == 3);
+}
+
+TEST_CASE("the stop summary lists at most 1,000 streams, those that decoded the most, and counts the rest") {
+    collector::FlowDecoder decoder(CollectorConfig{});
+    std::vector<FlowRecord> out;
+    Bytes storage;
+    std::uint64_t now = kStart;
+    ControlExporter control{0x0a010101};
+    for (int i = 0; i < 3; ++i) decoder.decode(control.datagram(now += 1000, 2, storage), out);
+    for (std::uint32_t i = 0; i < 5'000; ++i) decoder.decode(spoofed(0xc6120000 + i, 0, now += 1000, storage), out);
+    boost::json::object summary;
+    const collector::FlowDecoder* decoders[] = {&decoder};
+    collector::add_decoder_summary(summary, decoders);
+    const auto& listed = summary.at("exporters").as_array();
+    CHECK(listed.size() == collector::kMaxSummaryStreams);
+    CHECK(summary.at("exporters_omitted").as_uint64() + listed.size() == 5'001);
+    CHECK(listed.at(0).as_object().at("exporter").as_string() == "10.1.1.1");
+    CHECK(boost::json::serialize(summary).size() < 1'000'000);
 }

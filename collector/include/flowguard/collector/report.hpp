@@ -17,7 +17,9 @@
 namespace flowguard::collector {
 
 // Totals over every decoder (one per receive thread; `templates` counts distinct ones), one entry per exporter
-// stream that saw a packet (`exporters`), the sFlow interface counters (`interfaces`, the first 100).
+// stream that saw a packet (`exporters`; beyond kMaxSummaryStreams those that decoded the most, the rest
+// counted in `exporters_omitted`), the sFlow interface counters (`interfaces`, the first 100).
+inline constexpr std::size_t kMaxSummaryStreams = 1000;
 void add_decoder_summary(boost::json::object& summary, std::span<const FlowDecoder* const> decoders);
 // kernel_drops, truncated_datagrams and receive_errors over the receive threads (zeros without any).
 void add_receiver_summary(boost::json::object& summary, std::span<const UdpReceiver* const> receivers);
