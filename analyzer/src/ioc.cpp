@@ -44,17 +44,21 @@ IocList IocList::sunburst() {
     return list;
 }
 
-void IocList::add(std::string_view indicator, std::string_view source) {
+std::optional<std::string> IocList::try_add(std::string_view indicator, std::string_view source) {
     const std::string text = undefang(indicator);
     if (const auto address = IpAddress::parse(text)) {
         addresses_[*address] = std::string(source);
-        return;
+        return std::nullopt;
     }
     const std::string name = lower_name(text);
-    if (name.empty() || name.find_first_of(" /:@") != std::string::npos) {
-        throw std::runtime_error(fmt::format("'{}' is neither a domain nor an IP address", text));
-    }
+    if (name.empty() || name.find_first_of(" /:@") != std::string::npos)
+        return fmt::format("'{}' is neither a domain nor an IP address", text);
     domains_[name] = std::string(source);
+    return std::nullopt;
+}
+
+void IocList::add(std::string_view indicator, std::string_view source) {
+    if (auto error = try_add(indicator, source)) throw std::runtime_error(*error);
 }
 
 void IocList::load_file(const std::string& path) {

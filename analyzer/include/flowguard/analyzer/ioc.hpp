@@ -19,7 +19,9 @@ struct IocMatch {
 class IocList {
 public:
     static IocList sunburst();  // embedded: FireEye/Mandiant SUNBURST domains and C2 addresses
+    // Throws std::runtime_error saying why a line is neither a domain nor an address; try_add returns it.
     void add(std::string_view indicator, std::string_view source);
+    std::optional<std::string> try_add(std::string_view indicator, std::string_view source);
     // Adds every indicator in a file; throws std::runtime_error naming the file and line on bad input.
     void load_file(const std::string& path);
 
