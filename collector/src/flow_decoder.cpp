@@ -10,6 +10,7 @@
 
 #include <boost/container_hash/hash.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -57,15 +58,17 @@ public:
         ++totals_packets_;
         current_ = nullptr;
         const std::size_t records_before = out.size();
+        const std::uint64_t errors_before = global_errors_;
         decode_datagram(packet, out);
         if (current_ != nullptr) streams_.touch(*current_, out.size() > records_before);
+        if (global_errors_ != errors_before) note_garbage(packet);
         expire_pending(packet.received_ns);
     }
 
     void decode_datagram(const ExportPacket& packet, std::vector<FlowRecord>& out) {
         const auto& p = packet.payload;
         if (p.size() < 2) {
-            ++global_errors_;
+            reject_global(Rejection::short_datagram);
             return;
         }
         if (SflowDatagram datagram; parse_sflow_header(p, datagram)) {
@@ -83,7 +86,7 @@ public:
                 decode_ipfix(packet, out);
                 break;
             default:
-                ++global_errors_;
+                reject_global(Rejection::unknown_version);
                 break;
         }
     }
@@ -210,7 +213,7 @@ private:
         const auto* p = packet.payload.data();
         const auto size = packet.payload.size();
         if (size < kV5HeaderLength) {
-            ++global_errors_;
+            reject_global(Rejection::short_datagram);
             return;
         }
         const std::uint16_t count = load_be16(p + 2);
@@ -219,7 +222,7 @@ private:
         if (s == nullptr) return;
         count_packet(*s, size, packet.received_ns);
         if (count == 0 || count > 30 || size < kV5HeaderLength + count * kV5RecordLength) {
-            ++s->stats.decode_errors;
+            reject(*s, Rejection::v5_count);
             return;
         }
         PacketContext ctx;
@@ -305,13 +308,14 @@ private:
         s->stats.samples_without_ip += counts.samples_without_ip;
         s->stats.skipped += counts.skipped;
         s->stats.decode_errors += counts.errors;
+        rejections_[static_cast<std::size_t>(Rejection::sflow)] += counts.errors;
     }
 
     void decode_v9(const ExportPacket& packet, std::vector<FlowRecord>& out) {
         const auto* p = packet.payload.data();
         const auto size = packet.payload.size();
         if (size < kV9HeaderLength) {
-            ++global_errors_;
+            reject_global(Rejection::short_datagram);
             return;
         }
         PacketContext ctx;
@@ -337,7 +341,7 @@ private:
         const auto* p = packet.payload.data();
         const auto size = packet.payload.size();
         if (size < kIpfixHeaderLength) {
-            ++global_errors_;
+            reject_global(Rejection::short_datagram);
             return;
         }
         const std::uint16_t length = load_be16(p + 2);
@@ -351,7 +355,7 @@ private:
         if (s == nullptr) return;
         count_packet(*s, size, packet.received_ns);
         if (length < kIpfixHeaderLength || length > size) {
-            ++s->stats.decode_errors;
+            reject(*s, Rejection::message_length);
             return;
         }
         const auto result = walk_sets(packet, ctx, *s, p + kIpfixHeaderLength, length - kIpfixHeaderLength, true, out);
@@ -383,7 +387,7 @@ private:
             const std::uint16_t set_id = load_be16(p);
             const std::uint16_t set_length = load_be16(p + 2);
             if (set_length < kSetHeaderLength || set_length > remaining) {
-                ++s.stats.decode_errors;
+                reject(s, Rejection::set_length);
                 result.uncounted = true;
                 return result;
             }
@@ -447,6 +451,44 @@ private:
         });
     }
 
+    // Datagrams that are no flow export have no stream to be counted under: they are counted by reason and
+    // their senders named in the log, at most once a minute per receive thread.
+    void note_garbage(const ExportPacket& packet) {
+        constexpr std::uint64_t kLogEveryNs = 60'000'000'000ull;
+        ++garbage_since_log_;
+        if (packet.received_ns < last_garbage_log_ns_ + kLogEveryNs && last_garbage_log_ns_ != 0) return;
+        spdlog::warn(
+            "{} datagram(s) that are not flow exports (too short or of an unknown version) since the last "
+            "report, the last from {}:{} ({} bytes); counted in decode_errors by reason",
+            garbage_since_log_, packet.exporter.to_string(), packet.exporter_port, packet.payload.size());
+        garbage_since_log_ = 0;
+        last_garbage_log_ns_ = packet.received_ns;
+    }
+
+    void reject_global(Rejection why) noexcept {
+        ++global_errors_;
+        ++rejections_[static_cast<std::size_t>(why)];
+    }
+    void reject(StreamState& s, Rejection why) noexcept {
+        ++s.stats.decode_errors;
+        ++rejections_[static_cast<std::size_t>(why)];
+    }
+
+public:
+    RejectionCounts rejections() const {
+        RejectionCounts counts = rejections_;
+        counts[static_cast<std::size_t>(Rejection::sampler_limit)] = sampler_limit_total();
+        return counts;
+    }
+
+private:
+    // Counted by the record builder per stream (it has no decoder); evicted streams' counts are in retired_.
+    std::uint64_t sampler_limit_total() const {
+        std::uint64_t n = retired_.sampler_rejects;
+        streams_.for_each([&](const StreamKey&, const StreamState& s) { n += s.stats.sampler_rejects; });
+        return n;
+    }
+
     static void count_packet(StreamState& s, std::size_t size, std::uint64_t received_ns) {
         ++s.stats.packets;
         s.stats.last_packet_ns = std::max(s.stats.last_packet_ns, received_ns);
@@ -477,6 +519,9 @@ private:
     std::vector<TemplateField> scratch_fields_;
     std::uint64_t totals_packets_ = 0;
     std::uint64_t global_errors_ = 0;
+    RejectionCounts rejections_{};
+    std::uint64_t garbage_since_log_ = 0;
+    std::uint64_t last_garbage_log_ns_ = 0;
     std::uint64_t stream_limit_drops_ = 0;
     InterfaceCounterTable interfaces_;
     SampledPacketHandler sampled_packet_;
@@ -498,13 +543,13 @@ void FlowDecoder::Impl::parse_templates(const StreamKey& stream_key, StreamState
         }
         if (template_id < 256) {
             // Zeros after the last template are padding; any other id below 256 is malformed.
-            if (template_id != 0) ++s.stats.decode_errors;
+            if (template_id != 0) reject(s, Rejection::template_record);
             return;
         }
         std::size_t scope_count = 0;
         const std::size_t header = options ? 6 : 4;
         if (remaining < header) {
-            ++s.stats.decode_errors;
+            reject(s, Rejection::template_record);
             return;
         }
         if (options && ipfix) {
@@ -513,14 +558,14 @@ void FlowDecoder::Impl::parse_templates(const StreamKey& stream_key, StreamState
             const std::uint16_t scope_bytes = load_be16(p + 2);
             const std::uint16_t option_bytes = load_be16(p + 4);
             if (scope_bytes % 4 != 0 || option_bytes % 4 != 0) {
-                ++s.stats.decode_errors;
+                reject(s, Rejection::options_scope);
                 return;
             }
             scope_count = scope_bytes / 4u;
             field_count = scope_count + option_bytes / 4u;
         }
         if (!template_shape_valid(field_count, scope_count, options, ipfix)) {
-            ++s.stats.decode_errors;
+            reject(s, options ? Rejection::options_scope : Rejection::template_record);
             return;
         }
         if (field_count > config_.templates.max_fields_per_template) {
@@ -532,7 +577,7 @@ void FlowDecoder::Impl::parse_templates(const StreamKey& stream_key, StreamState
         scratch_fields_.clear();
         for (std::size_t i = 0; i < field_count; ++i) {
             if (remaining < 4) {
-                ++s.stats.decode_errors;
+                reject(s, Rejection::template_record);
                 return;
             }
             TemplateField f;
@@ -542,7 +587,7 @@ void FlowDecoder::Impl::parse_templates(const StreamKey& stream_key, StreamState
             remaining -= 4;
             if (ipfix && (f.id & 0x8000)) {
                 if (remaining < 4) {
-                    ++s.stats.decode_errors;
+                    reject(s, Rejection::template_record);
                     return;
                 }
                 f.id &= 0x7fff;
@@ -657,7 +702,7 @@ std::uint32_t FlowDecoder::Impl::decode_data_set(const ExportPacket& packet, con
                 if (used == 0) out.pop_back();
             }
             if (used == 0) {
-                ++s.stats.decode_errors;  // a variable-length field ran past the set
+                reject(s, Rejection::variable_field);  // ran past the set
                 break;
             }
             p += used;
@@ -665,6 +710,7 @@ std::uint32_t FlowDecoder::Impl::decode_data_set(const ExportPacket& packet, con
             ++decoded;
         }
     }
+    if (decoded == 0 && length > 0) ++rejections_[static_cast<std::size_t>(Rejection::short_data_set)];
     if (plan.is_options)
         s.stats.options_records += decoded;
     else
@@ -685,6 +731,9 @@ void FlowDecoder::finish() {
 }
 DecoderTotals FlowDecoder::totals() const {
     return impl_->totals();
+}
+RejectionCounts FlowDecoder::rejections() const {
+    return impl_->rejections();
 }
 void FlowDecoder::for_each_stream(const std::function<void(const StreamKey&, const ExporterStats&)>& visit) const {
     impl_->for_each_stream(visit);
@@ -709,6 +758,7 @@ std::size_t FlowDecoder::interface_count() const {
 DecoderSnapshot FlowDecoder::snapshot() const {
     DecoderSnapshot snap;
     snap.totals = totals();
+    snap.rejections = rejections();
     for_each_stream([&](const StreamKey& key, const ExporterStats& s) { snap.streams.emplace_back(key, s); });
     for_each_interface(
         [&](const InterfaceKey& key, const InterfaceCounters& c) { snap.interfaces.emplace_back(key, c); });

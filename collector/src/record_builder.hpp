@@ -457,6 +457,8 @@ private:
             stream_.default_rate = rate;
         } else if (stream_.sampler_rates.size() < StreamState::kMaxSamplers || stream_.sampler_rates.contains(id)) {
             stream_.sampler_rates[id] = rate;
+        } else {
+            ++stream_.stats.sampler_rejects;
         }
     }
 

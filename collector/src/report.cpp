@@ -56,10 +56,13 @@ void write_streams(MetricSink& sink, std::span<const UdpReceiver* const> receive
     std::map<StreamLabels, ExporterStats> streams;
     std::map<InterfaceLabels, InterfaceCounters> interfaces;
     DecoderTotals totals;
+    RejectionCounts rejections{};
     ReceiveCounters counters;
     for (const auto* receiver : receivers) {
         const auto snap = receiver->published();
         totals += snap.decoder.totals;
+        for (std::size_t i = 0; i < rejections.size(); ++i)
+            rejections[i] = saturating_add(rejections[i], snap.decoder.rejections[i]);
         merge_counters(counters, snap.counters, kReceiveCounters);
         for (const auto& [key, s] : snap.decoder.streams)
             streams[{labels.exporter(key.exporter), stream_protocol_name(key.version)}] += s;
@@ -74,6 +77,8 @@ void write_streams(MetricSink& sink, std::span<const UdpReceiver* const> receive
     }
     write_metrics(sink, totals, kDecoderTotals);
     write_metrics(sink, counters, kReceiveCounters);
+    for (std::size_t i = 0; i < rejections.size(); ++i)
+        sink.add("flowguard_decode_rejections_total", {kRejectionNames[i]}, static_cast<double>(rejections[i]));
 }
 
 }  // namespace
@@ -84,6 +89,14 @@ void add_decoder_summary(boost::json::object& summary, std::span<const FlowDecod
     t.templates = 0;  // distinct templates, not one per receive thread that holds them
     for_each_distinct_template({decoders.begin(), decoders.end()}, [&](const TemplateSnapshot&) { ++t.templates; });
     add_to_summary(summary, t, kDecoderTotals);
+    RejectionCounts rejections{};
+    for (const auto* d : decoders) {
+        const auto r = d->rejections();
+        for (std::size_t i = 0; i < r.size(); ++i) rejections[i] = saturating_add(rejections[i], r[i]);
+    }
+    boost::json::object by_reason;
+    for (std::size_t i = 0; i < rejections.size(); ++i) by_reason[kRejectionNames[i]] = rejections[i];
+    summary["rejections"] = std::move(by_reason);
     std::vector<std::pair<StreamKey, ExporterStats>> streams;
     for (const auto* decoder : decoders)
         decoder->for_each_stream([&](const StreamKey& key, const ExporterStats& s) {
@@ -163,6 +176,11 @@ void append_collector_metric_specs(std::vector<MetricSpec>& catalog) {
     append_metric_specs(catalog, kReceiveCounters);
     append_metric_specs(catalog, kInterfaceCounters, {"exporter", "if_index", "direction"});
     append_metric_specs(catalog, kInterfaceSpeed, {"exporter", "if_index"});
+    catalog.push_back({"flowguard_decode_rejections_total",
+                       MetricType::counter,
+                       "Input refused as malformed, by reason (short_datagram, unknown_version, set_length, "
+                       "template_record, ...; docs/COLLECTOR.md \"Bounds\").",
+                       {"reason"}});
     catalog.push_back({"flowguard_listener_foreign_sockets",
                        MetricType::gauge,
                        "Sockets of other programs on a listening port (a SO_REUSEPORT group member that takes part "

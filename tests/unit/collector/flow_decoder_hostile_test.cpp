@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <export_builder.hpp>
+#include <log_capture.hpp>
 #include <random>
 
 using namespace flowguard;
@@ -116,4 +117,61 @@ TEST_CASE("random mutations of valid packets never crash and never grow memory u
     decoder.finish();
     CHECK(decoder.template_count() <= 512);
     CHECK(decoder.totals().packets == 20000);
+}
+
+TEST_CASE("every refusal is counted under its reason") {
+    using collector::Rejection;
+    collector::FlowDecoder decoder(CollectorConfig{});
+    std::vector<FlowRecord> out;
+    const auto count = [&](Rejection r) { return decoder.rejections()[static_cast<std::size_t>(r)]; };
+    Bytes tiny;
+    tiny.u8(0);
+    decoder.decode(packet_of(tiny), out);
+    Bytes v7;
+    v7.u16(7).zeros(30);
+    decoder.decode(packet_of(v7), out);
+    Bytes zero_set;
+    zero_set.u16(256).u16(0);
+    decoder.decode(packet_of(v9_packet(v9_header(1, 1, 1, 1, 0), {zero_set})), out);
+    Bytes v5;
+    v5.u16(5).u16(31).zeros(22);
+    decoder.decode(packet_of(v5), out);
+    auto long_ipfix = ipfix_message(1'700'000'000, 0, 0, {});
+    long_ipfix.put16(2, 200);
+    decoder.decode(packet_of(long_ipfix), out);
+    decoder.decode(packet_of(v9_packet(v9_header(1, 1, 1, 2, 0), {set(0, template_record(12, {{8, 4}}))})), out);
+    Bytes bad_scope;  // v9 options template: scope length 3 is not a multiple of 4
+    bad_scope.u16(300).u16(3).u16(4).u16(1).u16(4);
+    decoder.decode(packet_of(v9_packet(v9_header(1, 1, 1, 3, 0), {set(1, bad_scope)})), out);
+    // A data set of 4 bytes for a template whose records take 8: nothing in it.
+    decoder.decode(packet_of(v9_packet(v9_header(2, 1, 1, 4, 0),
+                                       {set(0, template_record(256, {{8, 4}, {12, 4}})), set(256, Bytes().u32(1))})),
+                   out);
+    CHECK(count(Rejection::short_datagram) == 1);
+    CHECK(count(Rejection::unknown_version) == 1);
+    CHECK(count(Rejection::set_length) == 1);
+    CHECK(count(Rejection::v5_count) == 1);
+    CHECK(count(Rejection::message_length) == 1);
+    CHECK(count(Rejection::template_record) == 1);
+    CHECK(count(Rejection::options_scope) == 1);
+    CHECK(count(Rejection::short_data_set) == 1);
+    std::uint64_t sum = 0;
+    for (auto n : decoder.rejections()) sum += n;
+    CHECK(sum == 8);
+    CHECK(decoder.totals().decode_errors == 7);  // a short data set is refused, not malformed
+}
+
+TEST_CASE("datagrams that are no flow export name their sender in the log, at most once a minute") {
+    collector::FlowDecoder decoder(CollectorConfig{});
+    std::vector<FlowRecord> out;
+    test::LogCapture log;
+    Bytes v7;
+    v7.u16(7).zeros(30);
+    const std::uint64_t start = 1'700'000'000'000'000'000ull;
+    for (int i = 0; i < 1000; ++i) decoder.decode(packet_of(v7, start + i * 1'000'000ull), out);  // 1 s
+    decoder.decode(packet_of(v7, start + 61'000'000'000ull), out);
+    const auto text = log.str();
+    CHECK(text.find("1 datagram(s) that are not flow exports") != std::string::npos);
+    CHECK(text.find("1000 datagram(s)") != std::string::npos);  // the 999 held back and the one after a minute
+    CHECK(text.find("192.0.2.1:40000 (32 bytes)") != std::string::npos);
 }

@@ -28,6 +28,7 @@ struct ExporterStats {
     std::uint64_t unknown_template_sets = 0;  // data sets never decoded: their template never came
     std::uint64_t unknown_template_bytes = 0;
     std::uint64_t sampling_rejects = 0;  // sampling rates above 2^32-1 announced (ignored)
+    std::uint64_t sampler_rejects = 0;   // options records of sampler ids beyond kMaxSamplers (rates not kept)
     SequenceCounters sequence;           // filled from the stream's SequenceTracker
 
     // One exporter seen by several decoders (receive threads), added up; the newest datagram time wins.
@@ -35,7 +36,7 @@ struct ExporterStats {
 };
 
 // Every stream; metrics are labelled {exporter, flow_protocol}.
-inline constexpr CounterTable<ExporterStats, 19> kExporterStats{{
+inline constexpr CounterTable<ExporterStats, 20> kExporterStats{{
     {"packets", counter_ref<&ExporterStats::packets>, Merge::sum, "flowguard_received_packets_total",
      MetricType::counter, "Export datagrams received and decoded."},
     {"bytes", counter_ref<&ExporterStats::bytes>, Merge::sum, "flowguard_received_bytes_total", MetricType::counter,
@@ -58,6 +59,7 @@ inline constexpr CounterTable<ExporterStats, 19> kExporterStats{{
     {"sampling_rejects", counter_ref<&ExporterStats::sampling_rejects>, Merge::sum,
      "flowguard_sampling_rate_rejects_total", MetricType::counter,
      "Sampling rates above 2^32-1 announced by the exporter, ignored (records keep the previous rate)."},
+    {"sampler_rejects", counter_ref<&ExporterStats::sampler_rejects>},
     {"sequence_lost", counter_ref<&ExporterStats::sequence, &SequenceCounters::lost>, Merge::sum,
      "flowguard_sequence_lost_total", MetricType::counter,
      "Units (v5/IPFIX records, v9/sFlow datagrams) missing from the exporter's sequence."},

@@ -12,6 +12,7 @@
 #include <flowguard/core/counters.hpp>
 #include <flowguard/core/flow_record.hpp>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -97,6 +98,28 @@ inline DecoderTotals& DecoderTotals::operator+=(const DecoderTotals& o) noexcept
     return *this;
 }
 
+// Why input was refused: every decode error and every data set or options record dropped as malformed has
+// one reason (decode_errors sums the malformed ones; the summary's `rejections` and
+// flowguard_decode_rejections_total{reason} give them apart).
+enum class Rejection : std::uint8_t {
+    short_datagram,   // shorter than any header (no exporter stream to count it under)
+    unknown_version,  // not NetFlow v5/v9, IPFIX or sFlow v5 (no stream either)
+    v5_count,         // a v5 record count of 0, above 30, or past the datagram
+    message_length,   // an IPFIX message length beyond the datagram
+    set_length,       // a set length below 4 or past its message
+    template_record,  // a template record cut short, with an id below 256, or with no fields
+    options_scope,    // an options template whose scope does not fit its fields
+    variable_field,   // a variable-length field running past its set
+    sflow,            // an sFlow sample or record running past its container
+    short_data_set,   // a data set shorter than one record of its template (nothing decoded)
+    sampler_limit,    // sampler ids beyond 1,024 in one stream: their rates are not kept
+    kCount
+};
+inline constexpr std::array<const char*, static_cast<std::size_t>(Rejection::kCount)> kRejectionNames{
+    "short_datagram", "unknown_version", "v5_count", "message_length", "set_length",   "template_record",
+    "options_scope",  "variable_field",  "sflow",    "short_data_set", "sampler_limit"};
+using RejectionCounts = std::array<std::uint64_t, static_cast<std::size_t>(Rejection::kCount)>;
+
 // "netflow_v5", "netflow_v9", "ipfix" or "sflow5" for a StreamKey::version.
 const char* stream_protocol_name(std::uint16_t version) noexcept;
 
@@ -111,6 +134,7 @@ bool is_flow_export(std::span<const std::uint8_t> payload) noexcept;
 // A copy of a decoder's counters, for readers on other threads (the metrics endpoint).
 struct DecoderSnapshot {
     DecoderTotals totals;
+    RejectionCounts rejections{};
     std::vector<std::pair<StreamKey, ExporterStats>> streams;
     std::vector<std::pair<InterfaceKey, InterfaceCounters>> interfaces;
 };
@@ -140,6 +164,7 @@ public:
     bool restore(const TemplateSnapshot& snapshot);
 
     DecoderTotals totals() const;
+    RejectionCounts rejections() const;
     void for_each_stream(const std::function<void(const StreamKey&, const ExporterStats&)>& visit) const;
     std::size_t template_count() const;
 
