@@ -111,6 +111,28 @@ int run_collect(Config config, const CollectOptions& options) {
         spdlog::warn("output.path and alerts.path are both stdout: flow records are not written (set output.path)");
         config.output.format = "none";
     }
+    // Sockets and captures first, then privileges dropped, then everything else: no thread exists yet, and
+    // capabilities belong to each thread (privileges.hpp).
+    LiveParts parts;
+    try {
+        open_sources(config, parts);
+    } catch (const std::system_error& e) {
+        spdlog::error("cannot listen: {}", e.what());  // a port in use, an address not on this host
+        return 1;
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());  // the span-port capture cannot be opened
+        return 1;
+    }
+    if (parts.sources.empty()) {
+        spdlog::error("nothing to collect from: no collector.listen endpoint and no meter.interface");
+        return 2;
+    }
+    try {
+        drop_privileges(config.privileges, !parts.captures.empty());
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 1;
+    }
     FlowOutput flows;
     AlertOutputs alerts;
     DetectorInputs detectors;
@@ -128,7 +150,6 @@ int run_collect(Config config, const CollectOptions& options) {
         return 2;
     }
     std::vector<std::unique_ptr<GlobalStage>> global_stages;
-    LiveParts parts;
     try {
         if (options.detect) {
             if (auto lateral = lateral_stage(config, "", true)) {
@@ -154,19 +175,6 @@ int run_collect(Config config, const CollectOptions& options) {
     };
     hangups.async_wait(on_hangup);
 
-    try {
-        open_sources(config, parts);
-    } catch (const std::system_error& e) {
-        spdlog::error("cannot listen: {}", e.what());  // a port in use, an address not on this host
-        return 1;
-    } catch (const std::exception& e) {
-        spdlog::error("{}", e.what());  // the span-port capture cannot be opened
-        return 1;
-    }
-    if (parts.sources.empty()) {
-        spdlog::error("nothing to collect from: no collector.listen endpoint and no meter.interface");
-        return 2;
-    }
     // Every few seconds: has a foreign socket joined a listening port's SO_REUSEPORT group? (port_guard.hpp)
     auto port_guard = collector::guard_ports(config.collector, parts.receivers);
     boost::asio::steady_timer guard_timer(io);

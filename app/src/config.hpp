@@ -1,6 +1,9 @@
 #pragma once
 // The whole configuration file: one section per module, each read and printed by the module that owns it
-// (collector/config.hpp, analyzer/config.hpp, pipeline/config.hpp, exporters/config.hpp), plus core's `log:`.
+// (collector/config.hpp, analyzer/config.hpp, pipeline/config.hpp, exporters/config.hpp), plus core's `log:`
+// and the daemon's `privileges:` (privileges.hpp).
+#include "privileges.hpp"
+
 #include <flowguard/analyzer/config.hpp>
 #include <flowguard/collector/config.hpp>
 #include <flowguard/core/config.hpp>
@@ -23,6 +26,7 @@ struct Config {
     LogConfig log;
     MetricsConfig metrics;
     AlertsConfig alerts;
+    PrivilegeConfig privileges;
 };
 
 Config parse_config(std::string_view yaml_text);  // throws ConfigError naming the key

@@ -230,15 +230,75 @@ def run_port_group(flowguard, workdir):
     print("port_group: refused a held port; an intruder was logged and shown, then cleared")
 
 
+def task_status(pid):
+    """{thread name: {field: value}} for every thread of the process (/proc/PID/task/*/status)."""
+    tasks = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        fields = {}
+        for line in open(f"/proc/{pid}/task/{tid}/status"):
+            key, _, value = line.partition(":")
+            fields[key] = value.split()
+        tasks[f"{fields['Name'][0]}/{tid}"] = fields
+    return tasks
+
+
+def run_privileges(flowguard, workdir):
+    """Started as root, `run` drops every capability (all threads, bounding set too) and sets no_new_privs;
+    with privileges.user it leaves uid 0, keeping only CAP_NET_RAW while a live capture is open."""
+    out_dir = os.path.join(workdir, "out")
+    os.makedirs(out_dir)
+    os.chown(out_dir, 65534, 65534)
+    os.chmod(workdir, 0o755)
+    for name, user, capture, want_uid, want_caps in (("root", "", False, "0", "0000000000000000"),
+                                                     ("nobody", "nobody", True, "65534", "0000000000002000")):
+        port, metrics = free_udp_port(), free_tcp_port()
+        # uid 0 without CAP_DAC_OVERRIDE writes only where root may as an owner: its own directory.
+        out = os.path.join(out_dir if user else workdir, f"{name}.jsonl")
+        config = os.path.join(workdir, f"{name}.yml")
+        with open(config, "w") as f:
+            f.write(f"metrics:\n  listen: 127.0.0.1:{metrics}\noutput:\n  path: {out}\n"
+                    + (f"privileges:\n  user: {user}\n" if user else ""))
+        err = os.path.join(workdir, f"{name}.stderr")
+        argv = [flowguard, "-c", config, "run", "--listen", f"udp://127.0.0.1:{port}"] + (["-i", "lo"] if capture else [])
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(err, "w"))
+        try:
+            wait_for(lambda: "listening on" in open(err).read(), 20, f"{name}: run to listen")
+            time.sleep(0.5)  # every thread started
+            tasks = task_status(proc.pid)
+            check(len(tasks) >= 4, f"{name}: only {len(tasks)} threads")
+            for task, fields in tasks.items():
+                check(fields["Uid"] == [want_uid] * 4, f"{name}: {task} uid {fields['Uid']}, expected {want_uid}")
+                for cap in ("CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb"):
+                    expected = "0000000000000000" if cap in ("CapInh", "CapAmb") else want_caps
+                    check(fields[cap] == [expected], f"{name}: {task} {cap} {fields[cap]}, expected {expected}")
+                check(fields["NoNewPrivs"] == ["1"], f"{name}: {task} NoNewPrivs {fields['NoNewPrivs']}")
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.sendto(ipfix(0, template=True, records=[("10.0.0.1", "10.0.0.2", 1000, 443, 99)]), ("127.0.0.1", port))
+            wait_for(lambda: os.path.exists(out) and "10.0.0.2" in open(out).read(), 10, f"{name}: the record written")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            check(proc.wait(timeout=30) == 0, f"{name}: run exited non-zero")
+        log = open(err).read()
+        check(("uid stays 0" in log) == (user == ""), f"{name}: the warning about uid 0 is {'missing' if not user else 'there'}")
+        print(f"privileges: {name}: {len(tasks)} threads at uid {want_uid} with capabilities {want_caps}, no_new_privs;"
+              " records written")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=["restart_state_file", "flood_accounting", "live_alerts", "port_group"])
+    ap.add_argument("case", choices=["restart_state_file", "flood_accounting", "live_alerts", "port_group",
+                                     "privileges"])
     ap.add_argument("--flowguard", required=True)
     ap.add_argument("--flowgen")
     args = ap.parse_args()
     flowguard = os.path.abspath(args.flowguard)
     if args.case == "restart_state_file":
         return run_case(args.case, lambda workdir: run_restart(flowguard, workdir))
+    if args.case == "privileges":
+        if os.geteuid() != 0:
+            print("skipped: needs root")
+            return 77  # CTest SKIP_RETURN_CODE: reported as skipped, never as passed
+        return run_case(args.case, lambda workdir: run_privileges(flowguard, workdir))
     if args.case == "port_group":
         return run_case(args.case, lambda workdir: run_port_group(flowguard, workdir))
     if args.case == "live_alerts":

@@ -27,7 +27,7 @@ struct UdpSocketEntry {
 // Parses the kernel's table text (the header line is skipped; malformed lines are ignored).
 std::vector<UdpSocketEntry> parse_udp_table(std::string_view text, bool v6);
 // Both tables of this network namespace, from `proc_net` (normally /proc/net).
-std::vector<UdpSocketEntry> read_udp_sockets(const std::string& proc_net = "/proc/net");
+std::vector<UdpSocketEntry> read_udp_sockets(const std::string& proc_net = "/proc/self/net");
 
 // True when a datagram for `listener` could be delivered to `socket` instead: same port and family, and the
 // same address or either one the wildcard.
