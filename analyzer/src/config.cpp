@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace flowguard {
 
 void read_analyzer_config(const YAML::Node& n, AnalyzerConfig& a) {
@@ -34,6 +36,14 @@ void write_analyzer_config(YAML::Emitter& out, const AnalyzerConfig& a) {
     out << YAML::Key << "ioc_files" << YAML::Value << YAML::Flow << a.ioc_files << YAML::Key << "resolvers"
         << YAML::Value << YAML::Flow << a.resolvers << YAML::Key << "public_suffix_list" << YAML::Value
         << a.public_suffix_list << YAML::EndMap;
+}
+
+AnalyzerConfig share_per_shard(const AnalyzerConfig& config, std::size_t shards) {
+    AnalyzerConfig share = config;
+    shards = std::max<std::size_t>(shards, 1);
+    share.beacon.max_series = std::max<std::size_t>(config.beacon.max_series / shards, 1);
+    share.max_resolved = std::max<std::size_t>(config.max_resolved / shards, 1);
+    return share;
 }
 
 namespace analyzer {

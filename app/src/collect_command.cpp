@@ -187,15 +187,14 @@ int run_collect(Config config, const CollectOptions& options) {
     check_ports({});
     const exporters::ApplicationMap apps(config.metrics.applications);
     const auto receive_threads = parts.receivers.size();
+    const auto shards = pipeline::or_cores(config.pipeline.shards);
     pipeline::LivePipeline live(
-        {pipeline::or_cores(config.pipeline.shards), config.pipeline.batches_per_channel,
-         config.pipeline.internal_networks},
-        std::move(parts.sources),
+        {shards, config.pipeline.batches_per_channel, config.pipeline.internal_networks}, std::move(parts.sources),
         [&](std::size_t) {
             std::vector<std::unique_ptr<Stage>> stages;
             if (auto s = flows.stage()) stages.push_back(std::move(s));
             if (options.detect) {
-                stages.push_back(detectors.analyzer(config));
+                stages.push_back(detectors.analyzer(config, shards));
                 parts.analyzers.push_back(static_cast<const analyzer::Analyzer*>(stages.back().get()));
             }
             if (options.metrics) {

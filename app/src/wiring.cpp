@@ -23,9 +23,10 @@ DetectorInputs DetectorInputs::load(const AnalyzerConfig& config) {
     return in;
 }
 
-std::unique_ptr<analyzer::Analyzer> DetectorInputs::analyzer(const Config& config) const {
-    return std::make_unique<analyzer::Analyzer>(config.analyzer, config.pipeline.internal_networks, suffixes,
-                                                lists->current()->iocs, lists.get());
+std::unique_ptr<analyzer::Analyzer> DetectorInputs::analyzer(const Config& config, std::size_t shards) const {
+    return std::make_unique<analyzer::Analyzer>(share_per_shard(config.analyzer, shards),
+                                                config.pipeline.internal_networks, suffixes, lists->current()->iocs,
+                                                lists.get());
 }
 
 void DetectorInputs::reload(const std::string& config_path, const AnalyzerConfig& fallback) const {

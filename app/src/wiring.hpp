@@ -31,7 +31,8 @@ struct DetectorInputs {
     analyzer::PublicSuffixList suffixes = analyzer::PublicSuffixList::fallback();
     std::unique_ptr<analyzer::ListUpdates> lists;
     static DetectorInputs load(const AnalyzerConfig& config);
-    std::unique_ptr<analyzer::Analyzer> analyzer(const Config& config) const;
+    // One shard's analyzer, with its share of the process-wide caps (share_per_shard).
+    std::unique_ptr<analyzer::Analyzer> analyzer(const Config& config, std::size_t shards = 1) const;
     // SIGHUP: the lists again, from the analyzer section of `config_path` (or `fallback` without a file); an
     // error anywhere keeps the previous lists, and is logged.
     void reload(const std::string& config_path, const AnalyzerConfig& fallback) const;

@@ -26,6 +26,10 @@ struct AnalyzerConfig {
     std::size_t max_resolved = 1u << 20;                      // (client, address) -> name entries kept
 };
 
+// The caps that hold for the whole process (the detectors' series, the passive-DNS tables), divided between
+// `shards` shards: what each shard's analyzer may hold. The lateral stage is one global view, not divided.
+AnalyzerConfig share_per_shard(const AnalyzerConfig& config, std::size_t shards);
+
 void read_analyzer_config(const YAML::Node& node, AnalyzerConfig& out);  // throws ConfigError naming the key
 void write_analyzer_config(YAML::Emitter& out, const AnalyzerConfig& a);
 
