@@ -36,17 +36,16 @@ StreamTable::AddressList& StreamTable::address_list(const IpAddress& address) {
 }
 
 StreamState* StreamTable::add(const StreamKey& key, SequenceTracker tracker, bool pinned) {
-    if (!pinned) make_room_for(key);
-    if (streams_.size() >= max_streams_ && !pinned) return nullptr;  // every stream is pinned
+    make_room_for(key);
+    if (streams_.size() >= max_streams_) return nullptr;  // every stream is pinned
     auto owned = std::make_unique<StreamState>(key, tracker);
     StreamState& s = *owned;
     streams_.emplace(key, std::move(owned));
-    if (pinned) {
+    if (pinned)
         s.standing = StreamState::Standing::pinned;
-    } else {
+    else
         probation_.push_back(s);
-        address_list(key.exporter).push_back(s);
-    }
+    address_list(key.exporter).push_back(s);
     return &s;
 }
 
@@ -57,25 +56,34 @@ void StreamTable::make_room_for(const StreamKey& key) {
         if (!evict_one(nullptr, true)) return;
 }
 
+namespace {
+
+template <typename List>
+void move_to_back(List& list, StreamState& s) noexcept {
+    if (&list.back() != &s) list.splice(list.end(), list, list.iterator_to(s));
+}
+
+}  // namespace
+
 void StreamTable::touch(StreamState& s, bool decoded_records) noexcept {
+    move_to_back(*addresses_.find(s.key.exporter)->second, s);
     if (s.standing == StreamState::Standing::pinned) return;
-    if (decoded_records && s.standing == StreamState::Standing::probation &&
-        ++s.datagrams_with_records >= StreamState::kProvenDatagrams) {
-        probation_.erase(probation_.iterator_to(s));
-        s.standing = StreamState::Standing::proven;
-        proven_.push_back(s);
-        if (proven_.size() > max_proven_) {  // the least active proven stream goes back on probation
-            auto& demoted = proven_.front();
-            proven_.pop_front();
-            demoted.standing = StreamState::Standing::probation;
-            demoted.datagrams_with_records = 0;
-            probation_.push_back(demoted);
-        }
-    } else if (auto* list = list_of(s); &list->back() != &s) {
-        list->splice(list->end(), *list, list->iterator_to(s));
+    const bool proven_now = decoded_records && s.standing == StreamState::Standing::probation &&
+                            ++s.datagrams_with_records >= StreamState::kProvenDatagrams;
+    if (!proven_now) {
+        move_to_back(*list_of(s), s);
+        return;
     }
-    auto& same_address = *addresses_.find(s.key.exporter)->second;
-    if (&same_address.back() != &s) same_address.splice(same_address.end(), same_address, same_address.iterator_to(s));
+    probation_.erase(probation_.iterator_to(s));
+    s.standing = StreamState::Standing::proven;
+    proven_.push_back(s);
+    if (proven_.size() > max_proven_) {  // the least active proven stream goes back on probation
+        auto& demoted = proven_.front();
+        proven_.pop_front();
+        demoted.standing = StreamState::Standing::probation;
+        demoted.datagrams_with_records = 0;
+        probation_.push_back(demoted);
+    }
 }
 
 StreamState* StreamTable::least_valuable(const StreamState* keep, bool may_evict_proven) noexcept {
@@ -97,7 +105,7 @@ bool StreamTable::evict_one(const StreamState* keep, bool may_evict_proven) {
 void StreamTable::evict(StreamState& s) {
     evicted_handler_(s);
     ++evicted_;
-    list_of(s)->erase(list_of(s)->iterator_to(s));
+    if (auto* list = list_of(s)) list->erase(list->iterator_to(s));
     auto address = addresses_.find(s.key.exporter);
     address->second->erase(address->second->iterator_to(s));
     if (address->second->empty()) {

@@ -8,7 +8,8 @@
 //      always find probation room to prove themselves in);
 //   never a pinned stream (an exporter named in collector.exporters).
 // An address at its own cap gives up its own least recently active stream: an exporter that restarts on a new
-// source port replaces its old stream, and one address cannot fill the table.
+// source port replaces its old stream, and one address cannot fill the table. That holds for pinned addresses
+// too, so datagrams spoofed from a configured exporter's address cannot fill the table with pinned streams.
 #include "pending_store.hpp"
 #include "stream_state.hpp"
 

@@ -151,6 +151,26 @@ TEST_CASE("configured exporters are never evicted; new streams are refused only 
     CHECK(streams_of(decoder, 0x0a010101) == 2);
 }
 
+TEST_CASE("datagrams spoofed from a configured exporter's address cannot fill the table with pinned streams") {
+    CollectorConfig config;
+    config.max_streams = 100;
+    config.max_streams_per_exporter = 8;
+    config.exporters = {ExporterSettings{IpAddress::from_v4(0x0a010101), 0}};
+    collector::FlowDecoder decoder(config);
+    std::vector<FlowRecord> out;
+    Bytes storage;
+    std::uint64_t now = kStart;
+    ControlExporter other{0x0a020202};
+    decoder.decode(other.datagram(now += 1000, 1, storage), out);
+    for (std::uint32_t domain = 0; domain < 10'000; ++domain)
+        decoder.decode(spoofed(0x0a010101, domain, now += 1000, storage), out);
+    CHECK(streams_of(decoder, 0x0a010101) == 8);
+    CHECK(decoder.totals().streams <= 100);
+    out.clear();
+    decoder.decode(other.datagram(now += 1000, 3, storage), out);
+    CHECK(out.size() == 3);
+}
+
 TEST_CASE("templates cost their real size; a template flood from probation streams cannot evict proven ones") {
     CollectorConfig config;
     config.templates.max_bytes = 512u << 10;
