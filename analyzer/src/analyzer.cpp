@@ -64,7 +64,9 @@ AnalyzerStats Analyzer::stats() const {
             detectors.series,
             detectors.series_evictions + context.names_evictions,
             detectors.suppressed_popular,
-            context.resolvers_learned};
+            context.resolvers_learned,
+            context.entries,
+            context.domains_untracked};
 }
 
 void Analyzer::publish() {

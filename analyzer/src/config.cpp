@@ -43,13 +43,14 @@ AnalyzerConfig share_per_shard(const AnalyzerConfig& config, std::size_t shards)
     shards = std::max<std::size_t>(shards, 1);
     share.beacon.max_series = std::max<std::size_t>(config.beacon.max_series / shards, 1);
     share.max_resolved = std::max<std::size_t>(config.max_resolved / shards, 1);
+    share.max_domains = std::max<std::size_t>(config.max_domains / shards, 1);
     return share;
 }
 
 namespace analyzer {
 
 PassiveDnsConfig passive_dns_config(const AnalyzerConfig& c) {
-    return {c.resolvers, c.beacon.allow_domains, c.name_ttl_cap_ns, c.max_resolved, c.beacon.max_series};
+    return {c.resolvers, c.beacon.allow_domains, c.name_ttl_cap_ns, c.max_resolved, c.beacon.max_series, c.max_domains};
 }
 
 }  // namespace analyzer

@@ -5,7 +5,6 @@
 namespace flowguard::analyzer {
 namespace {
 
-constexpr std::uint32_t kMaxDomains = 1u << 20;  // names beyond 1M distinct registered domains are not tracked
 constexpr std::uint64_t kSecondNs = 1'000'000'000;
 
 }  // namespace
@@ -39,7 +38,10 @@ bool PassiveDns::allowed_domain(std::uint32_t id) const {
 std::uint32_t PassiveDns::intern(const std::string& domain) {
     const auto it = domain_ids_.find(domain);
     if (it != domain_ids_.end()) return it->second;
-    if (domains_.size() >= kMaxDomains) return 0;
+    if (domains_.size() >= config_.max_domains) {
+        ++stats_.domains_untracked;
+        return 0;
+    }
     const auto id = static_cast<std::uint32_t>(domains_.size());
     domains_.push_back(domain);
     domain_first_seen_.push_back(0);
@@ -88,7 +90,10 @@ void PassiveDns::note(const DnsEvent& event, DnsNote& note) {
     if (event.response) {
         const std::uint64_t ttl_ns =
             std::min<std::uint64_t>(std::uint64_t{event.min_ttl} * kSecondNs + 60 * kSecondNs, config_.name_ttl_cap_ns);
-        if (resolved_.size() >= config_.max_resolved) resolved_.clear();
+        if (resolved_.size() >= config_.max_resolved) {  // a flood forgets them all, counted
+            stats_.names_evictions += resolved_.size();
+            resolved_.clear();
+        }
         for (std::size_t i = 0; i < event.address_count; ++i)
             resolved_[{event.client, event.addresses[i]}] = ResolvedName{note.domain_id, event.time_ns + ttl_ns};
         return;

@@ -8,6 +8,7 @@ Floods (spoofed source addresses through a raw socket: needs root or CAP_NET_RAW
   pending    2,000,000 empty data sets for unknown templates, then 8,000 held sets released by 8 templates
   templates  42,000 templates of 512 fields from 14,000 spoofed addresses
   pairs      300,000 records of unique (internal, external) pairs through the detectors (no spoofing)
+  dns        200,000 DNS answers for new registered domains, in sFlow packet samples
 
   /usr/bin/python3 tests/integration/hostile_test.py streams --flowguard build/default/app/flowguard
 """
@@ -278,9 +279,64 @@ def run_pairs(flowguard, workdir):
           "control records all decoded")
 
 
+def dns_answer_frame(client, name, address):
+    """Ethernet/IPv4/UDP frame of a DNS answer from 10.0.0.53 to `client`: `name` A `address`."""
+    qname = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    dns = struct.pack("!HHHHHH", 0x1234, 0x8180, 1, 1, 0, 0) + qname + struct.pack("!HH", 1, 1)
+    dns += struct.pack("!HHHIH", 0xC00C, 1, 1, 300, 4) + socket.inet_aton(address)
+    udp = struct.pack("!HHHH", 53, 40000, 8 + len(dns), 0) + dns
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, socket.inet_aton("10.0.0.53"),
+                     socket.inet_aton(client)) + udp
+    return b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip
+
+
+def sflow_datagram(seq, frames):
+    """sFlow v5 from agent 127.0.0.7: one flow sample per frame, each a raw-header record (format 1)."""
+    samples = b""
+    for i, frame in enumerate(frames):
+        padded = frame + b"\0" * (-len(frame) % 4)
+        header = struct.pack(">IIII", 1, len(frame), 0, len(frame)) + padded
+        record = struct.pack(">II", 1, len(header)) + header
+        body = struct.pack(">IIIIIIII", seq * 100 + i, 7, 1, 0, 0, 1, 2, 1) + record
+        samples += struct.pack(">II", 1, len(body)) + body
+    return struct.pack(">II", 5, 1) + socket.inet_aton("127.0.0.7") + struct.pack(">IIII", 3, seq, 1000, len(frames)) \
+        + samples
+
+
+def run_dns(flowguard, workdir):
+    """200,000 DNS answers, each a new registered domain for a new client address, in sFlow samples: passive
+    DNS stays within its process-wide caps (states forgotten at the cap, later domains untracked, counted)."""
+    collector = Collector(flowguard, workdir, "", "pipeline:\n  shards: 2\n")
+    control = Exporter("127.0.0.2", collector.port)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.7", 0))
+    start = time.monotonic()
+    for d in range(5_000):
+        frames = [dns_answer_frame(f"10.{(n := d * 40 + i) >> 16 & 255}.{n >> 8 & 255}.{n & 255}",
+                                   f"w{n}.flood{n}.example", f"198.18.{n >> 8 & 255}.{n & 255}") for i in range(40)]
+        sock.sendto(sflow_datagram(d, frames), ("127.0.0.1", collector.port))
+        if d % 100 == 0:
+            control.send()
+        if d % 5 == 0:
+            time.sleep(0.002)
+    print(f"dns: 200,000 DNS answers in sFlow samples sent in {time.monotonic() - start:.1f} s")
+    settle(collector, [control])
+    metrics = scrape(collector.metrics_port)
+    events = metrics.get("flowguard_analyzer_dns_events_total", 0)
+    entries = metrics.get("flowguard_passive_dns_entries", 0)
+    check(entries <= (1 << 20) + 131072, f"dns: {entries} passive DNS states held, above the caps")
+    report_memory(collector, "dns", 250)
+    summary = collector.stop()
+    check(events + summary["dns_drops"] == 200_000,
+          f"dns: {events:.0f} examined + {summary['dns_drops']} dropped at full shard channels != 200,000")
+    check_exporters(collector, summary, [control], "dns")
+    print(f"dns: {events:.0f} DNS events examined, {summary['dns_drops']} dropped (counted), {entries:.0f} passive DNS "
+          "states held; control records all decoded")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=["streams", "pending", "templates", "pairs"])
+    ap.add_argument("case", choices=["streams", "pending", "templates", "pairs", "dns"])
     ap.add_argument("--flowguard", required=True)
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
@@ -290,7 +346,7 @@ def main():
     except PermissionError:
         print("skipped: spoofing source addresses needs root or CAP_NET_RAW")
         return 77  # CTest SKIP_RETURN_CODE: reported as skipped, never as passed
-    bodies = {"streams": run_streams, "pending": run_pending, "templates": run_templates, "pairs": run_pairs}
+    bodies = {"streams": run_streams, "pending": run_pending, "templates": run_templates, "pairs": run_pairs, "dns": run_dns}
     return run_case(args.case, lambda w: bodies[args.case](flowguard, w), args.keep)
 
 

@@ -145,6 +145,26 @@ TEST_CASE("passive DNS: query names per client and domain, with the table's rese
     CHECK(notes[21].samples == 2);
 }
 
+TEST_CASE("passive DNS: answers beyond max_resolved are forgotten and counted; domains beyond max_domains untracked") {
+    PassiveDnsConfig config;
+    config.max_resolved = 6;
+    config.max_domains = 5;  // id 0 (no name) and four domains
+    PassiveDns context(config, NetworkSet::private_networks(), psl());
+    std::vector<DnsNote> notes;
+    std::vector<DnsEvent> events;
+    for (int i = 0; i < 12; ++i)
+        events.push_back(answer("10.0.1.5", "www.d" + std::to_string(i % 6) + ".com",
+                                ("198.18.0." + std::to_string(i)).c_str(), kT0 + i, 300));
+    context.update(events, notes);
+    const auto stats = context.stats();
+    CHECK(stats.domains_untracked == 4);  // d4 and d5, twice each: their answers keep no name
+    CHECK(stats.names_evictions == 6);    // the 7th named answer found the table full: its 6 entries forgotten
+    const auto client = *IpAddress::parse("10.0.1.5");
+    CHECK(context.resolved_name(client, *IpAddress::parse("198.18.0.0"), kT0 + 20) == 0);  // forgotten
+    CHECK(context.resolved_name(client, *IpAddress::parse("198.18.0.9"), kT0 + 20) != 0);  // d3, after the reset
+    CHECK(context.resolved_name(client, *IpAddress::parse("198.18.0.4"), kT0 + 20) == 0);  // d4: untracked
+}
+
 TEST_CASE("IOC detector: listed addresses in flows, names, CNAMEs and answers in DNS; SIGHUP lists apply") {
     Bench bench(std::make_unique<IocDetector>(IocList::sunburst()));
     auto alerts = bench.flows(

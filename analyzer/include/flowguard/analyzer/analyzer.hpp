@@ -28,10 +28,12 @@ struct AnalyzerStats {
     std::uint64_t pair_evictions = 0;
     std::uint64_t suppressed_popular = 0;  // periodic, but many clients do it: a service, not C2
     std::uint64_t resolvers_learned = 0;
+    std::uint64_t dns_entries = 0;        // passive DNS's (client, address) and (client, domain) states now
+    std::uint64_t domains_untracked = 0;  // new registered domains beyond analyzer max_domains
 };
 
 // `analyze`'s summary and the analyzer metrics.
-inline constexpr CounterTable<AnalyzerStats, 7> kAnalyzerStats{{
+inline constexpr CounterTable<AnalyzerStats, 9> kAnalyzerStats{{
     {"flows", counter_ref<&AnalyzerStats::flows>, Merge::sum, "flowguard_analyzer_flows_total", MetricType::counter,
      "Flow records the detectors examined."},
     {"dns_events", counter_ref<&AnalyzerStats::dns_events>, Merge::sum, "flowguard_analyzer_dns_events_total",
@@ -43,6 +45,10 @@ inline constexpr CounterTable<AnalyzerStats, 7> kAnalyzerStats{{
      "flowguard_analyzer_series_evictions_total", MetricType::counter, "Beacon series evicted at the cap."},
     {"suppressed_popular", counter_ref<&AnalyzerStats::suppressed_popular>},
     {"resolvers_learned", counter_ref<&AnalyzerStats::resolvers_learned>},
+    {"", counter_ref<&AnalyzerStats::dns_entries>, Merge::sum, "flowguard_passive_dns_entries", MetricType::gauge,
+     "Passive DNS states held: (client, address) -> name and (client, domain) query names."},
+    {"", counter_ref<&AnalyzerStats::domains_untracked>, Merge::sum, "flowguard_passive_dns_untracked_total",
+     MetricType::counter, "DNS names of new registered domains not tracked: the domain table was full."},
 }};
 static_assert(sizeof(AnalyzerStats) == sizeof(std::uint64_t) * kAnalyzerStats.size());
 

@@ -73,16 +73,21 @@ struct PassiveDnsConfig {
     std::uint64_t name_ttl_cap_ns = 3600ull * 1'000'000'000;  // how long an address keeps a resolved name at most
     std::size_t max_resolved = 1u << 20;                      // (client, address) -> name entries kept
     std::size_t max_query_names = 131072;                     // (client, domain) query-name states kept
+    std::size_t max_domains = 1u << 20;  // distinct registered domains named; later ones are not tracked
 };
 
 struct PassiveDnsStats {
     std::uint64_t resolvers_learned = 0;
-    std::uint64_t names_evictions = 0;  // (client, domain) query-name states forgotten at the cap
+    std::uint64_t names_evictions = 0;    // (client, domain) and (client, address) states forgotten at the caps
+    std::uint64_t domains_untracked = 0;  // names of new registered domains beyond max_domains: no name kept
+    std::uint64_t entries = 0;            // (client, address) and (client, domain) states held now
 };
 
-inline constexpr CounterTable<PassiveDnsStats, 2> kPassiveDnsStats{{
+inline constexpr CounterTable<PassiveDnsStats, 4> kPassiveDnsStats{{
     {"resolvers_learned", counter_ref<&PassiveDnsStats::resolvers_learned>},
     {"", counter_ref<&PassiveDnsStats::names_evictions>},
+    {"", counter_ref<&PassiveDnsStats::domains_untracked>},
+    {"", counter_ref<&PassiveDnsStats::entries>},
 }};
 
 class PassiveDns {
@@ -102,7 +107,11 @@ public:
     bool allowed_domain(std::uint32_t id) const;
     const QueryNames* query_names(const IpAddress& client, std::uint32_t domain_id) const;
 
-    PassiveDnsStats stats() const noexcept { return stats_; }
+    PassiveDnsStats stats() const noexcept {
+        PassiveDnsStats s = stats_;
+        s.entries = resolved_.size() + query_names_.size();
+        return s;
+    }
 
 private:
     struct ResolvedName {
