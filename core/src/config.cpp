@@ -62,7 +62,13 @@ void require_unique_keys(const YAML::Node& node, const std::string& where) {
 
 std::string scalar(const YAML::Node& node, const std::string& key) {
     if (!node.IsScalar()) throw ConfigError(key, "expected a single value");
-    return node.Scalar();
+    // A control character (a stray \r from a Windows editor, a NUL) is never meant, and check-config could
+    // not print it back as it was read (a config fuzzer finding).
+    const auto& text = node.Scalar();
+    for (const unsigned char c : text)
+        if (c < 0x20 || c == 0x7f)
+            throw ConfigError(key, fmt::format("holds the control character 0x{:02x}", static_cast<unsigned>(c)));
+    return text;
 }
 
 std::uint64_t unsigned_value(const YAML::Node& node, const std::string& key, std::uint64_t max) {

@@ -81,8 +81,10 @@ void read_metrics_config(const YAML::Node& n, MetricsConfig& m) {
                              {"listen", "username", "password", "tls_cert_file", "tls_key_file", "max_exporters",
                               "max_interfaces", "top_k", "top_window", "max_window_keys", "applications"});
     if (n["listen"]) m.listen = yaml::scalar(n["listen"], key + ".listen");
-    if (!m.listen.empty() && m.listen.rfind(':') == std::string::npos)
-        throw ConfigError(key + ".listen", fmt::format("'{}' is not ADDR:PORT", m.listen));
+    // Checked as the endpoint will read it, so that check-config refuses what run would.
+    if (!m.listen.empty() && m.listen.find("://") != std::string::npos)
+        throw ConfigError(key + ".listen", fmt::format("'{}' is ADDR:PORT, without a scheme", m.listen));
+    if (!m.listen.empty()) yaml::with_key(key + ".listen", [&] { return ListenEndpoint::parse(m.listen); });
     if (n["username"]) m.username = yaml::scalar(n["username"], key + ".username");
     if (n["password"]) m.password = yaml::scalar(n["password"], key + ".password");
     if (m.username.empty() != m.password.empty())

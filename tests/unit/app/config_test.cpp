@@ -78,6 +78,15 @@ TEST_CASE("errors name the key and the problem") {
     CHECK(error_key("{[a]: 1}") == "(top level)");
     CHECK(error_key("collector: {? [x, y] : 1}") == "collector");
     CHECK_THROWS_AS(parse_config("alerts: {webhooks: [{name: a, url: 'http://x/', headers: {[h]: v}}]}"), ConfigError);
+    // Found by fuzzing: values check-config could not print back as read, and a metrics listener run refused.
+    CHECK(error_key("metrics:\n  listen: ;o://tk(c90nu93fo\r\n") == "metrics.listen");
+    CHECK(error_key("metrics: {listen: 'localhost:9465'}") == "metrics.listen");
+    CHECK(error_key("metrics: {listen: '127.0.0.1:9465'}") == "no error");
+    CHECK(error_key("metrics: {listen: ''}") == "no error");
+    CHECK(error_key("output: {path: \"/tmp/flows\\r\"}") == "output.path");
+    CHECK(error_key("privileges: {user: \"nobody\\u0000\"}") == "privileges.user");
+    CHECK(error_key("privileges: {user: nobody}") == "no error");
+    CHECK(error_key("privileges: {uid: 1}") == "privileges.uid");
     CHECK_THROWS_WITH_AS(load_config_file("/nonexistent/flowguard.yaml"), doctest::Contains("cannot read config file"),
                          ConfigError);
 }
@@ -122,7 +131,7 @@ TEST_CASE("metrics section: caps, applications, and errors that name the key") {
     CHECK_THROWS_WITH_AS(parse_config("metrics: {top_k: 0}"), "metrics.top_k: must be at least 1", ConfigError);
     CHECK_THROWS_WITH_AS(parse_config("metrics: {username: a}"),
                          "metrics.username: basic auth needs both username and password", ConfigError);
-    CHECK_THROWS_WITH_AS(parse_config("metrics: {listen: nowhere}"), "metrics.listen: 'nowhere' is not ADDR:PORT",
+    CHECK_THROWS_WITH_AS(parse_config("metrics: {listen: nowhere}"), "metrics.listen: 'nowhere' has no :PORT",
                          ConfigError);
     CHECK_THROWS_AS(parse_config("log: {format: xml}"), ConfigError);
     // The effective configuration round-trips.
