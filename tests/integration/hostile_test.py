@@ -6,7 +6,7 @@ record, memory (VmHWM) must stay within the caps, and the caps' gauges must hold
 Floods (spoofed source addresses through a raw socket: needs root or CAP_NET_RAW, as the tshark tests do):
   streams    200,000 stream ids from one address and 50,000 spoofed addresses (header-only datagrams)
   pending    2,000,000 empty data sets for unknown templates, then 8,000 held sets released by 8 templates
-  templates  42,000 templates of 512 fields from 14,000 spoofed addresses
+  templates  90,000 templates of 8 fields, 30,000 of 64, 42,000 of 512 from spoofed addresses
   pairs      300,000 records of unique (internal, external) pairs through the detectors (no spoofing)
   dns        200,000 DNS answers for new registered domains, in sFlow packet samples
 
@@ -217,30 +217,37 @@ def run_pending(flowguard, workdir):
 
 
 def run_templates(flowguard, workdir):
-    collector = Collector(flowguard, workdir, "  templates:\n    max_bytes: 16MiB\n")
-    control = Exporter("127.0.0.2", collector.port)
-    spoofer = Spoofer(collector.port)
-    for _ in range(5):
-        control.send()
-    big = [(1, 4)] * 512
-    start = time.monotonic()
-    for i in range(14_000):  # 42,000 templates: ~200 MB if held (the build before held them all)
-        spoofer.send(spoofed_address(i), 9000, ipfix(0, 1, [template_set(256 + t, big) for t in range(3)]))
-        if i % 100 == 0:
+    """Templates of 8, 64 and 512 fields from spoofed addresses, each flood against a fresh daemon with
+    templates.max_bytes 16 MiB: the bytes held stay within it whatever the template size."""
+    for fields, per_datagram, sources in ((8, 30, 3_000), (64, 10, 3_000), (512, 3, 14_000)):
+        sub = os.path.join(workdir, f"fields{fields}")
+        os.makedirs(sub)
+        collector = Collector(flowguard, sub, "  templates:\n    max_bytes: 16MiB\n")
+        control = Exporter("127.0.0.2", collector.port)
+        spoofer = Spoofer(collector.port)
+        for _ in range(5):
             control.send()
-    print(f"templates: 42,000 templates of 512 fields sent in {time.monotonic() - start:.1f} s")
-    newcomer = Exporter("127.0.0.4", collector.port)
-    for _ in range(20):
-        newcomer.send()
-    settle(collector, [control, newcomer])
-    held = collector.metric("flowguard_template_bytes")
-    check(0 < held <= 16 << 20, f"templates: {held} bytes of templates held, above templates.max_bytes (16 MiB)")
-    count = collector.metric("flowguard_templates")
-    report_memory(collector, "templates", 150)
-    summary = collector.stop()
-    check_exporters(collector, summary, [control, newcomer], "templates")
-    print(f"templates: {count:.0f} templates held in {held / 1048576:.1f} MiB ({held / max(count, 1):.0f} B each); "
-          f"control and newcomer records all decoded")
+        sets = [template_set(256 + t, [(1, 4)] * fields) for t in range(per_datagram)]
+        start = time.monotonic()
+        for i in range(sources):
+            spoofer.send(spoofed_address(i), 9000, ipfix(0, 1, sets))
+            if i % 100 == 0:
+                control.send()
+        sent = sources * per_datagram
+        print(f"templates: {sent:,} templates of {fields} fields sent in {time.monotonic() - start:.1f} s")
+        newcomer = Exporter("127.0.0.4", collector.port)
+        for _ in range(20):
+            newcomer.send()
+        settle(collector, [control, newcomer])
+        held = collector.metric("flowguard_template_bytes")
+        check(0 < held <= 16 << 20, f"templates ({fields} fields): {held} bytes held, not within (0, 16 MiB]")
+        count = collector.metric("flowguard_templates")
+        check(count < sent, f"templates ({fields} fields): all {sent} templates held")
+        report_memory(collector, f"templates ({fields} fields)", 150)
+        summary = collector.stop()
+        check_exporters(collector, summary, [control, newcomer], f"templates ({fields} fields)")
+        print(f"templates: {fields} fields: {count:.0f} of {sent:,} held in {held / 1048576:.1f} MiB "
+              f"({held / max(count, 1):.0f} B each); control and newcomer records all decoded")
 
 
 def run_pairs(flowguard, workdir):
