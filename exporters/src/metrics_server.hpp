@@ -37,7 +37,7 @@ private:
 };
 
 // Basic auth (RFC 7617) as the server checks it: the scheme in any case, the credential compared in constant
-// time whatever its length (digests of both are compared). `user_pass` empty: no auth.
+// time whatever its length (digests of both are compared). Default-constructed: no auth.
 class BasicAuth {
 public:
     BasicAuth() = default;
