@@ -44,14 +44,6 @@ tcp::endpoint parse_listen(const std::string& listen) {
     }
 }
 
-std::string base64(std::string_view text) {
-    std::string out(4 * ((text.size() + 2) / 3) + 1, '\0');
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-    out.resize(static_cast<std::size_t>(n));
-    return out;
-}
-
 std::optional<std::string> base64_decode(std::string_view text) {
     if (text.empty() || text.size() % 4 != 0 || text.size() > 4096) return std::nullopt;
     std::string out(text.size() / 4 * 3, '\0');
