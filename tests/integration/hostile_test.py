@@ -86,6 +86,11 @@ def vm_kib(pid, field):
     return 0
 
 
+def cpu_seconds(pid):
+    """User + system CPU of the process so far (/proc/PID/stat, clock ticks of 1/100 s)."""
+    return sum(int(x) for x in open(f"/proc/{pid}/stat").read().split()[13:15]) / 100
+
+
 class Collector:
     def __init__(self, flowguard, workdir, extra_config="", sections=""):
         self.port, self.metrics_port = free_udp_port(), free_tcp_port()
@@ -198,12 +203,12 @@ def run_pending(flowguard, workdir):
     # burst of released records would overflow the shard's channel: ring_drops, counted).
     for i in range(8_000):
         spoofer.send("127.0.0.5", 9001, ipfix(i, 1, [data_set(700 + i % 8, [("10.9.9.9", "10.0.0.2", 5, 53, 64)])]))
-    cpu_before = sum(int(x) for x in open(f"/proc/{collector.proc.pid}/stat").read().split()[13:15])
+    cpu_before = cpu_seconds(collector.proc.pid)
     for t in range(8):
         spoofer.send("127.0.0.5", 9001, ipfix(8_000 + t, 1, [template_set(700 + t, DATA_FIELDS)]))
     control.send()
     time.sleep(1.0)
-    cpu = (sum(int(x) for x in open(f"/proc/{collector.proc.pid}/stat").read().split()[13:15]) - cpu_before) / 100
+    cpu = cpu_seconds(collector.proc.pid) - cpu_before
     check(cpu < 5, f"pending: releasing 8,000 held sets took {cpu:.1f} s of CPU")
     time.sleep(3.5)  # past max_age: everything still held is dropped and counted
     check(collector.metric("flowguard_pending_data_bytes") == 0, "pending: data still held after max_age")
