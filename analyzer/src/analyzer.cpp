@@ -66,7 +66,9 @@ AnalyzerStats Analyzer::stats() const {
             detectors.suppressed_popular,
             context.resolvers_learned,
             context.entries,
-            context.domains_untracked};
+            context.domains_untracked,
+            context.domains_forgotten,
+            context.domains};
 }
 
 void Analyzer::publish() {

@@ -9,7 +9,9 @@ namespace flowguard {
 
 void read_analyzer_config(const YAML::Node& n, AnalyzerConfig& a) {
     const std::string key = "analyzer";
-    yaml::require_known_keys(n, key, {"beacon", "dga", "lateral", "ioc_files", "resolvers", "public_suffix_list"});
+    yaml::require_known_keys(n, key,
+                             {"beacon", "dga", "lateral", "ioc_files", "resolvers", "public_suffix_list",
+                              "name_ttl_cap", "max_resolved", "max_domains"});
     if (const auto& b = n["beacon"]) analyzer::read_beacon_config(b, key + ".beacon", a.beacon);
     if (const auto& d = n["dga"]) analyzer::read_dga_config(d, key + ".dga", a.dga);
     if (const auto& l = n["lateral"]) analyzer::read_lateral_config(l, key + ".lateral", a.lateral);
@@ -24,6 +26,13 @@ void read_analyzer_config(const YAML::Node& n, AnalyzerConfig& a) {
     }
     if (n["public_suffix_list"])
         a.public_suffix_list = yaml::scalar(n["public_suffix_list"], key + ".public_suffix_list");
+    if (n["name_ttl_cap"]) a.name_ttl_cap_ns = yaml::duration_value(n["name_ttl_cap"], key + ".name_ttl_cap");
+    if (a.name_ttl_cap_ns < 60ull * 1'000'000'000)
+        throw ConfigError(key + ".name_ttl_cap", "must be at least 60s (a name must outlive its answer's flows)");
+    if (n["max_resolved"]) a.max_resolved = yaml::unsigned_value(n["max_resolved"], key + ".max_resolved", 1u << 28);
+    if (n["max_domains"]) a.max_domains = yaml::unsigned_value(n["max_domains"], key + ".max_domains", 1u << 26);
+    if (a.max_resolved < 16) throw ConfigError(key + ".max_resolved", "must be at least 16");
+    if (a.max_domains < 16) throw ConfigError(key + ".max_domains", "must be at least 16");
 }
 
 void write_analyzer_config(YAML::Emitter& out, const AnalyzerConfig& a) {
@@ -35,7 +44,9 @@ void write_analyzer_config(YAML::Emitter& out, const AnalyzerConfig& a) {
     analyzer::write_lateral_config(out, a.lateral);
     out << YAML::Key << "ioc_files" << YAML::Value << YAML::Flow << a.ioc_files << YAML::Key << "resolvers"
         << YAML::Value << YAML::Flow << a.resolvers << YAML::Key << "public_suffix_list" << YAML::Value
-        << a.public_suffix_list << YAML::EndMap;
+        << a.public_suffix_list << YAML::Key << "name_ttl_cap" << YAML::Value << yaml::seconds(a.name_ttl_cap_ns)
+        << YAML::Key << "max_resolved" << YAML::Value << a.max_resolved << YAML::Key << "max_domains" << YAML::Value
+        << a.max_domains << YAML::EndMap;
 }
 
 AnalyzerConfig share_per_shard(const AnalyzerConfig& config, std::size_t shards) {

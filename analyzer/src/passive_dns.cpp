@@ -19,35 +19,82 @@ PassiveDns::PassiveDns(const PassiveDnsConfig& config, const NetworkSet& interna
     : config_(config), internal_(internal), suffixes_(std::move(suffixes)) {
     for (const auto& r : config_.resolvers)
         if (auto a = IpAddress::parse(r)) resolvers_.insert(*a);
-    domains_.emplace_back();  // id 0: no name
-    domain_first_seen_.push_back(0);
-    domain_allowed_.push_back(0);
     replace_allow_list(config_.allow_domains);
 }
 
 void PassiveDns::replace_allow_list(const std::vector<std::string>& domains) {
     allow_domains_.clear();
     for (const auto& d : domains) allow_domains_.insert(lower_name(d));
-    for (std::size_t id = 0; id < domains_.size(); ++id) domain_allowed_[id] = allow_domains_.count(domains_[id]) != 0;
+    for (auto& [id, domain] : domains_) domain.allowed = allow_domains_.count(domain.name) != 0;
+}
+
+const std::string& PassiveDns::domain(std::uint32_t id) const {
+    static const std::string forgotten;
+    const auto it = domains_.find(id);
+    return it == domains_.end() ? forgotten : it->second.name;
+}
+
+std::uint64_t PassiveDns::domain_first_seen(std::uint32_t id) const {
+    const auto it = domains_.find(id);
+    return it == domains_.end() ? 0 : it->second.first_seen_ns;
 }
 
 bool PassiveDns::allowed_domain(std::uint32_t id) const {
-    return domain_allowed_[id] != 0;
+    const auto it = domains_.find(id);
+    return it != domains_.end() && it->second.allowed;
 }
 
-std::uint32_t PassiveDns::intern(const std::string& domain) {
-    const auto it = domain_ids_.find(domain);
-    if (it != domain_ids_.end()) return it->second;
-    if (domains_.size() >= config_.max_domains) {
+std::uint32_t PassiveDns::intern(const std::string& name, std::uint64_t time_ns) {
+    if (const auto it = domain_ids_.find(name); it != domain_ids_.end()) {
+        Domain& known = domains_.find(it->second)->second;
+        known.first_seen_ns = std::min(known.first_seen_ns, time_ns);
+        known.last_seen_ns = std::max(known.last_seen_ns, time_ns);
+        return it->second;
+    }
+    if (domains_.size() >= config_.max_domains && !forget_idle_domains(time_ns)) {
         ++stats_.domains_untracked;
         return 0;
     }
-    const auto id = static_cast<std::uint32_t>(domains_.size());
-    domains_.push_back(domain);
-    domain_first_seen_.push_back(0);
-    domain_allowed_.push_back(allow_domains_.count(domain) != 0);
-    domain_ids_.emplace(domain, id);
+    const std::uint32_t id = unused_domain_id();
+    domains_.emplace(id, Domain{name, time_ns, time_ns, allow_domains_.count(name) != 0});
+    domain_ids_.emplace(name, id);
     return id;
+}
+
+// Ids only grow, so a detector's series or state naming a forgotten domain never takes another's name; after
+// 2^32 - 1 domains the ids wrap, skipping those still held.
+std::uint32_t PassiveDns::unused_domain_id() {
+    do {
+        ++last_domain_id_;
+    } while (last_domain_id_ == 0 || domains_.contains(last_domain_id_));
+    return last_domain_id_;
+}
+
+// The table is full: forget the idle eighth of it that was named longest ago. A domain is idle when nothing
+// named it for name_ttl_cap, so no resolved name still points at it. A flood of new domains cannot push out
+// the ones in use: with too few idle, later domains go untracked (counted) and the sweep waits a minute.
+bool PassiveDns::forget_idle_domains(std::uint64_t now_ns) {
+    if (now_ns < next_forget_ns_) return false;
+    const std::uint64_t idle_before = now_ns > config_.name_ttl_cap_ns ? now_ns - config_.name_ttl_cap_ns : 0;
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> idle;  // (last seen, id)
+    for (const auto& [id, domain] : domains_)
+        if (domain.last_seen_ns < idle_before) idle.emplace_back(domain.last_seen_ns, id);
+    const std::size_t eighth = std::max<std::size_t>(config_.max_domains / 8, 1);
+    if (idle.size() > eighth) {
+        std::nth_element(idle.begin(), idle.begin() + static_cast<std::ptrdiff_t>(eighth), idle.end());
+        idle.resize(eighth);
+    }
+    for (const auto& [last_seen, id] : idle) {
+        const auto it = domains_.find(id);
+        domain_ids_.erase(it->second.name);
+        domains_.erase(it);
+        domain_clients_.erase(id);
+    }
+    stats_.domains_forgotten += idle.size();
+    domain_ids_churn_.erased(domain_ids_, idle.size());
+    domains_churn_.erased(domains_, idle.size());
+    if (idle.size() < eighth) next_forget_ns_ = now_ns + 60 * kSecondNs;
+    return !idle.empty();
 }
 
 std::uint32_t PassiveDns::resolved_name(const IpAddress& client, const IpAddress& address,
@@ -83,9 +130,8 @@ void PassiveDns::note(const DnsEvent& event, DnsNote& note) {
     if (note.name.empty()) return;
     note.skip = false;
     note.domain = suffixes_.registered_domain(note.name);
-    note.domain_id = intern(note.domain);
+    note.domain_id = intern(note.domain, event.time_ns);
     if (note.domain_id == 0) return;
-    if (domain_first_seen_[note.domain_id] == 0) domain_first_seen_[note.domain_id] = event.time_ns;
     note.allowed = allowed_domain(note.domain_id);
     if (event.response) {
         const std::uint64_t ttl_ns =

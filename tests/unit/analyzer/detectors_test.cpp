@@ -148,7 +148,7 @@ TEST_CASE("passive DNS: query names per client and domain, with the table's rese
 TEST_CASE("passive DNS: answers beyond max_resolved are forgotten and counted; domains beyond max_domains untracked") {
     PassiveDnsConfig config;
     config.max_resolved = 6;
-    config.max_domains = 5;  // id 0 (no name) and four domains
+    config.max_domains = 4;
     PassiveDns context(config, NetworkSet::private_networks(), psl());
     std::vector<DnsNote> notes;
     std::vector<DnsEvent> events;
@@ -163,6 +163,41 @@ TEST_CASE("passive DNS: answers beyond max_resolved are forgotten and counted; d
     CHECK(context.resolved_name(client, *IpAddress::parse("198.18.0.0"), kT0 + 20) == 0);  // forgotten
     CHECK(context.resolved_name(client, *IpAddress::parse("198.18.0.9"), kT0 + 20) != 0);  // d3, after the reset
     CHECK(context.resolved_name(client, *IpAddress::parse("198.18.0.4"), kT0 + 20) == 0);  // d4: untracked
+}
+
+TEST_CASE("passive DNS: a full domain table forgets idle domains, never live ones, and names new ones again") {
+    PassiveDnsConfig config;
+    config.max_domains = 16;
+    config.name_ttl_cap_ns = 3600 * kSecond;
+    PassiveDns context(config, NetworkSet::private_networks(), psl());
+    std::vector<DnsNote> notes;
+    std::vector<DnsEvent> events;
+    // 16 domains named at kT0; 4 of them asked again two hours later, when a flood of new domains begins.
+    for (int i = 0; i < 16; ++i) events.push_back(query("10.0.1.5", "www.old" + std::to_string(i) + ".com", kT0));
+    const std::uint64_t later = kT0 + 7200 * kSecond;
+    for (int i = 0; i < 4; ++i) events.push_back(query("10.0.1.5", "www.old" + std::to_string(i) + ".com", later));
+    context.update(events, notes);
+    const auto live_id = notes[0].domain_id;
+    events.clear();
+    for (int i = 0; i < 40; ++i)
+        events.push_back(answer("10.0.1.6", "x.flood" + std::to_string(i) + ".net", "198.18.1.1", later + i, 60));
+    context.update(events, notes);
+    auto stats = context.stats();
+    // The 12 idle domains made room, an eighth of the table (2) per sweep; the 4 live ones were kept.
+    CHECK(stats.domains_forgotten == 12);
+    CHECK(stats.domains == 16);
+    CHECK(stats.domains_untracked == 28);  // 40 new, 12 places: the rest untracked while the table is all live
+    CHECK(context.domain(live_id) == "old0.com");
+    CHECK(notes[0].domain_id != 0);
+    CHECK(notes[39].domain_id == 0);
+    // A minute later (the sweep's pause) and an hour on, the flood's domains are idle in turn: a new one fits.
+    events = {query("10.0.1.7", "www.fresh.org", later + 3700 * kSecond)};
+    context.update(events, notes);
+    CHECK(notes[0].domain_id != 0);
+    CHECK(context.domain(notes[0].domain_id) == "fresh.org");
+    CHECK(context.stats().domains_forgotten > 12);
+    // A forgotten id keeps no name and is not handed to another domain.
+    CHECK(context.domain(notes[0].domain_id + 1000).empty());
 }
 
 TEST_CASE("IOC detector: listed addresses in flows, names, CNAMEs and answers in DNS; SIGHUP lists apply") {

@@ -108,6 +108,14 @@ TEST_CASE("meter and analyzer sections: values, defaults and errors that name th
                          doctest::Contains("analyzer.beacon.threshold"), flowguard::ConfigError);
     CHECK_THROWS_WITH_AS(flowguard::parse_config("analyzer:\n  resolvers: [nope]\n"),
                          doctest::Contains("analyzer.resolvers[0]"), flowguard::ConfigError);
+    const auto bounds = flowguard::parse_config("analyzer: {max_domains: 5000, max_resolved: 70000, name_ttl_cap: 2h}");
+    CHECK(bounds.analyzer.max_domains == 5000);
+    CHECK(bounds.analyzer.max_resolved == 70000);
+    CHECK(bounds.analyzer.name_ttl_cap_ns == 7200'000'000'000ull);
+    CHECK_THROWS_WITH_AS(flowguard::parse_config("analyzer: {max_domains: 3}"),
+                         doctest::Contains("analyzer.max_domains"), flowguard::ConfigError);
+    CHECK_THROWS_WITH_AS(flowguard::parse_config("analyzer: {name_ttl_cap: 5s}"),
+                         doctest::Contains("analyzer.name_ttl_cap"), flowguard::ConfigError);
     CHECK_THROWS_WITH_AS(flowguard::parse_config("meter:\n  idle_timeout: 0s\n"),
                          doctest::Contains("meter.idle_timeout"), flowguard::ConfigError);
     CHECK_THROWS_WITH_AS(flowguard::parse_config("meter:\n  dns: maybe\n"), doctest::Contains("meter.dns"),

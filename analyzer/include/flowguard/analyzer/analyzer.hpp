@@ -29,11 +29,13 @@ struct AnalyzerStats {
     std::uint64_t suppressed_popular = 0;  // periodic, but many clients do it: a service, not C2
     std::uint64_t resolvers_learned = 0;
     std::uint64_t dns_entries = 0;        // passive DNS's (client, address) and (client, domain) states now
-    std::uint64_t domains_untracked = 0;  // new registered domains beyond analyzer max_domains
+    std::uint64_t domains_untracked = 0;  // names of new registered domains while the table held only live ones
+    std::uint64_t domains_forgotten = 0;  // idle registered domains forgotten at max_domains
+    std::uint64_t domains = 0;            // registered domains held now
 };
 
 // `analyze`'s summary and the analyzer metrics.
-inline constexpr CounterTable<AnalyzerStats, 9> kAnalyzerStats{{
+inline constexpr CounterTable<AnalyzerStats, 11> kAnalyzerStats{{
     {"flows", counter_ref<&AnalyzerStats::flows>, Merge::sum, "flowguard_analyzer_flows_total", MetricType::counter,
      "Flow records the detectors examined."},
     {"dns_events", counter_ref<&AnalyzerStats::dns_events>, Merge::sum, "flowguard_analyzer_dns_events_total",
@@ -48,7 +50,13 @@ inline constexpr CounterTable<AnalyzerStats, 9> kAnalyzerStats{{
     {"", counter_ref<&AnalyzerStats::dns_entries>, Merge::sum, "flowguard_passive_dns_entries", MetricType::gauge,
      "Passive DNS states held: (client, address) -> name and (client, domain) query names."},
     {"", counter_ref<&AnalyzerStats::domains_untracked>, Merge::sum, "flowguard_passive_dns_untracked_total",
-     MetricType::counter, "DNS names of new registered domains not tracked: the domain table was full."},
+     MetricType::counter,
+     "DNS names of new registered domains not tracked: the domain table was full of domains named within "
+     "analyzer.name_ttl_cap."},
+    {"", counter_ref<&AnalyzerStats::domains_forgotten>, Merge::sum, "flowguard_passive_dns_domains_forgotten_total",
+     MetricType::counter, "Registered domains idle longer than analyzer.name_ttl_cap forgotten to make room."},
+    {"", counter_ref<&AnalyzerStats::domains>, Merge::sum, "flowguard_passive_dns_domains", MetricType::gauge,
+     "Registered domains the passive-DNS context holds."},
 }};
 static_assert(sizeof(AnalyzerStats) == sizeof(std::uint64_t) * kAnalyzerStats.size());
 

@@ -24,7 +24,7 @@ struct AnalyzerConfig {
     std::string public_suffix_list = "/usr/share/publicsuffix/public_suffix_list.dat";
     std::uint64_t name_ttl_cap_ns = 3600ull * 1'000'000'000;  // how long an address keeps a resolved name at most
     std::size_t max_resolved = 1u << 20;                      // (client, address) -> name entries kept
-    std::size_t max_domains = 1u << 20;                       // distinct registered domains named (then untracked)
+    std::size_t max_domains = 1u << 20;                       // registered domains held (idle ones then forgotten)
 };
 
 // The caps that hold for the whole process (the detectors' series, the passive-DNS tables), divided between

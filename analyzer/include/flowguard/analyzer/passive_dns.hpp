@@ -9,6 +9,7 @@
 #include <flowguard/analyzer/registered_domain.hpp>
 #include <flowguard/core/counters.hpp>
 #include <flowguard/core/dns_event.hpp>
+#include <flowguard/core/flat_map_rebuild.hpp>
 #include <flowguard/core/network_set.hpp>
 
 #include <boost/container_hash/hash.hpp>
@@ -73,20 +74,26 @@ struct PassiveDnsConfig {
     std::uint64_t name_ttl_cap_ns = 3600ull * 1'000'000'000;  // how long an address keeps a resolved name at most
     std::size_t max_resolved = 1u << 20;                      // (client, address) -> name entries kept
     std::size_t max_query_names = 131072;                     // (client, domain) query-name states kept
-    std::size_t max_domains = 1u << 20;  // distinct registered domains named; later ones are not tracked
+    // Distinct registered domains held. A full table forgets the domains idle longest (none asked or answered
+    // within name_ttl_cap, so no resolved name still points at them); with none idle, new ones go untracked.
+    std::size_t max_domains = 1u << 20;
 };
 
 struct PassiveDnsStats {
     std::uint64_t resolvers_learned = 0;
     std::uint64_t names_evictions = 0;    // (client, domain) and (client, address) states forgotten at the caps
-    std::uint64_t domains_untracked = 0;  // names of new registered domains beyond max_domains: no name kept
+    std::uint64_t domains_untracked = 0;  // names of new registered domains while the table was full of live ones
+    std::uint64_t domains_forgotten = 0;  // idle domains forgotten to make room
+    std::uint64_t domains = 0;            // registered domains held now
     std::uint64_t entries = 0;            // (client, address) and (client, domain) states held now
 };
 
-inline constexpr CounterTable<PassiveDnsStats, 4> kPassiveDnsStats{{
+inline constexpr CounterTable<PassiveDnsStats, 6> kPassiveDnsStats{{
     {"resolvers_learned", counter_ref<&PassiveDnsStats::resolvers_learned>},
     {"", counter_ref<&PassiveDnsStats::names_evictions>},
     {"", counter_ref<&PassiveDnsStats::domains_untracked>},
+    {"", counter_ref<&PassiveDnsStats::domains_forgotten>},
+    {"", counter_ref<&PassiveDnsStats::domains>},
     {"", counter_ref<&PassiveDnsStats::entries>},
 }};
 
@@ -102,13 +109,16 @@ public:
     bool internal(const IpAddress& address) const noexcept { return internal_.contains(address); }
     // The registered domain a client resolved `address` to, valid at `time_ns` (0: none known).
     std::uint32_t resolved_name(const IpAddress& client, const IpAddress& address, std::uint64_t time_ns) const;
-    const std::string& domain(std::uint32_t id) const { return domains_[id]; }
-    std::uint64_t domain_first_seen(std::uint32_t id) const { return domain_first_seen_[id]; }
+    // A domain's name ("" once forgotten: ids are not reused while the id space lasts, so a detector holding a
+    // forgotten id never sees another domain's name).
+    const std::string& domain(std::uint32_t id) const;
+    std::uint64_t domain_first_seen(std::uint32_t id) const;
     bool allowed_domain(std::uint32_t id) const;
     const QueryNames* query_names(const IpAddress& client, std::uint32_t domain_id) const;
 
     PassiveDnsStats stats() const noexcept {
         PassiveDnsStats s = stats_;
+        s.domains = domains_.size();
         s.entries = resolved_.size() + query_names_.size();
         return s;
     }
@@ -118,19 +128,29 @@ private:
         std::uint32_t domain;
         std::uint64_t expires_ns;
     };
+    struct Domain {
+        std::string name;
+        std::uint64_t first_seen_ns = 0;
+        std::uint64_t last_seen_ns = 0;  // latest event naming it (events may come out of order)
+        bool allowed = false;            // on the current allow-list
+    };
 
     void note(const DnsEvent& event, DnsNote& note);
     void note_query_names(const DnsEvent& event, DnsNote& note);
-    std::uint32_t intern(const std::string& domain);
+    std::uint32_t intern(const std::string& domain, std::uint64_t time_ns);
+    bool forget_idle_domains(std::uint64_t now_ns);
+    std::uint32_t unused_domain_id();
 
     PassiveDnsConfig config_;
     NetworkSet internal_;
     PublicSuffixList suffixes_;
     std::unordered_set<std::string> allow_domains_;
     boost::unordered_flat_map<std::string, std::uint32_t> domain_ids_;
-    std::vector<std::string> domains_;
-    std::vector<std::uint64_t> domain_first_seen_;
-    std::vector<std::uint8_t> domain_allowed_;  // by id, against the current allow-list
+    boost::unordered_flat_map<std::uint32_t, Domain> domains_;
+    std::uint32_t last_domain_id_ = 0;  // 0: no name
+    std::uint64_t next_forget_ns_ = 0;  // a sweep that freed little is not repeated before this
+    ChurnCounter domain_ids_churn_;
+    ChurnCounter domains_churn_;
     boost::unordered_flat_map<std::pair<IpAddress, IpAddress>, ResolvedName,
                               boost::hash<std::pair<IpAddress, IpAddress>>>
         resolved_;
