@@ -135,7 +135,8 @@ public:
     void for_each_template(const std::function<void(const TemplateSnapshot&)>& visit) const {
         streams_.for_each([&](const StreamKey& stream, const StreamState& s) {
             for (const auto& [id, t] : s.templates)
-                visit(TemplateSnapshot{stream, id, t->plan.is_options, t->plan.scope_field_count, t->fields});
+                visit(TemplateSnapshot{stream, id, t->plan.is_options, t->plan.scope_field_count, t->fields,
+                                       s.standing != StreamState::Standing::probation});
         });
     }
 
@@ -153,6 +154,7 @@ public:
         }
         StreamState* s = stream_for(snap.stream);
         if (s == nullptr) return false;
+        if (snap.proven) streams_.prove(*s);
         scratch_fields_ = snap.fields;
         std::vector<FlowRecord> unused;  // nothing is pending in a decoder that is just starting
         const auto before = s->stats.template_rejects;

@@ -74,6 +74,14 @@ void StreamTable::touch(StreamState& s, bool decoded_records) noexcept {
         move_to_back(*list_of(s), s);
         return;
     }
+    promote(s);
+}
+
+void StreamTable::prove(StreamState& s) noexcept {
+    if (s.standing == StreamState::Standing::probation) promote(s);
+}
+
+void StreamTable::promote(StreamState& s) noexcept {
     probation_.erase(probation_.iterator_to(s));
     s.standing = StreamState::Standing::proven;
     proven_.push_back(s);

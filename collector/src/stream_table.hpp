@@ -45,6 +45,8 @@ public:
     // After each datagram of the stream: it becomes the most recently active, proven after enough datagrams
     // with records.
     void touch(StreamState& s, bool decoded_records) noexcept;
+    // A stream known proven before a restart (the template state file says so) skips probation.
+    void prove(StreamState& s) noexcept;
 
     // Drops the least valuable stream other than `keep` (probation first; proven ones only if allowed), to
     // free what it holds. False when there is none.
@@ -69,6 +71,7 @@ private:
                                boost::intrusive::constant_time_size<true>>;
 
     AgeList* list_of(const StreamState& s) noexcept;
+    void promote(StreamState& s) noexcept;
     AddressList& address_list(const IpAddress& address);
     StreamState* least_valuable(const StreamState* keep, bool may_evict_proven) noexcept;
     void evict(StreamState& s);

@@ -9,21 +9,26 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <set>
+#include <map>
 #include <stdexcept>
 #include <tuple>
 
 namespace flowguard::collector {
 
+// Every receive thread restores every template, so a stream is known to all of them but proven only on the
+// thread its datagrams reach: proven in any decoder is proven.
 void for_each_distinct_template(const std::vector<const FlowDecoder*>& decoders,
                                 const std::function<void(const TemplateSnapshot&)>& visit) {
-    std::set<std::tuple<IpAddress, std::uint16_t, std::uint16_t, std::uint32_t, std::uint16_t>> seen;
+    using Key = std::tuple<IpAddress, std::uint16_t, std::uint16_t, std::uint32_t, std::uint16_t>;
+    std::map<Key, TemplateSnapshot> distinct;
     for (const auto* d : decoders) {
         d->for_each_template([&](const TemplateSnapshot& t) {
-            if (seen.emplace(t.stream.exporter, t.stream.port, t.stream.version, t.stream.domain, t.id).second)
-                visit(t);
+            auto [it, added] =
+                distinct.try_emplace(Key{t.stream.exporter, t.stream.port, t.stream.version, t.stream.domain, t.id}, t);
+            if (!added) it->second.proven = it->second.proven || t.proven;
         });
     }
+    for (const auto& [key, t] : distinct) visit(t);
 }
 
 StateFileResult save_template_state(const std::string& path, const std::vector<const FlowDecoder*>& decoders) {
@@ -41,7 +46,8 @@ StateFileResult save_template_state(const std::string& path, const std::vector<c
                               {"id", t.id},
                               {"options", t.options},
                               {"scope_fields", t.scope_field_count},
-                              {"fields", std::move(fields)}};
+                              {"fields", std::move(fields)},
+                              {"proven", t.proven}};
         out << boost::json::serialize(o) << '\n';
         ++result.templates;
     });
@@ -74,6 +80,7 @@ StateFileResult read_template_state(std::istream& in, const std::vector<FlowDeco
             t.id = o.at("id").to_number<std::uint16_t>();
             t.options = o.at("options").as_bool();
             t.scope_field_count = o.at("scope_fields").to_number<std::uint16_t>();
+            if (const auto* proven = o.if_contains("proven")) t.proven = proven->as_bool();  // older files: probation
             for (const auto& f : o.at("fields").as_array()) {
                 const auto& a = f.as_array();
                 t.fields.push_back(TemplateField{a.at(0).to_number<std::uint16_t>(), a.at(1).to_number<std::uint16_t>(),

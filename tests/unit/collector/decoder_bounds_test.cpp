@@ -3,11 +3,15 @@
 // pending store's true cost, held sets kept when the store was full, and the process-wide shares.
 #include <flowguard/collector/flow_decoder.hpp>
 #include <flowguard/collector/report.hpp>
+#include <flowguard/collector/template_state.hpp>
 
 #include <boost/json/serialize.hpp>
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <export_builder.hpp>
+#include <filesystem>
 
 using namespace flowguard;
 using namespace flowguard::test;
@@ -316,6 +320,39 @@ TEST_CASE("a saved template is restored only in a shape the wire parser accepts"
     CHECK_FALSE(decoder.restore({v9, 257, true, 1, {{1, 4, 0}, {34, 4, 0}}}));  // a v9 scope field as an IE
     CHECK_FALSE(decoder.restore({v9, 258, false, 0, {{8, 4, 9}}}));             // v9 has no enterprises
     CHECK(decoder.template_count() == 3);
+}
+
+TEST_CASE("a stream proven before a restart is restored past probation: a flood right after cannot evict it") {
+    CollectorConfig config;
+    config.max_streams = 64;
+    collector::FlowDecoder before(config);
+    std::vector<FlowRecord> out;
+    ControlExporter control{0x0a010101};
+    Bytes storage;
+    std::uint64_t now = kStart;
+    for (int i = 0; i < 8; ++i) before.decode(control.datagram(now += 1'000'000, 3, storage), out);
+    // A source that sent one template and nothing else stays on probation, in the state file too.
+    storage = v9_packet(v9_header(1, 1, 1, 1, 0), {set(0, template_record(300, {{8, 4}, {12, 4}}))});
+    auto once = packet_of(storage, now += 1000);
+    once.exporter = IpAddress::from_v4(0xc6330001);
+    before.decode(once, out);
+    REQUIRE(before.template_count() == 2);
+    const auto path = std::filesystem::temp_directory_path() / ("fg-proven-" + std::to_string(::getpid()) + ".json");
+    collector::save_template_state(path.string(), {&before});
+
+    collector::FlowDecoder after(config);
+    const auto loaded = collector::load_template_state(path.string(), {&after});
+    std::filesystem::remove(path);
+    CHECK(loaded.templates == 2);
+    for (std::uint32_t i = 0; i < 20'000; ++i) after.decode(spoofed(0xc6120000 + i, i, now += 1000, storage), out);
+    CHECK(after.template_count() == 1);  // the one-template source went with the flood; the control stayed
+    std::size_t records = 0;
+    for (int i = 0; i < 10; ++i) {  // data only: the template was in the control's first datagram, before
+        out.clear();
+        after.decode(control.datagram(now += 1'000'000, 3, storage), out);
+        records += out.size();
+    }
+    CHECK(records == 30);
 }
 
 TEST_CASE("the stop summary lists at most 1,000 streams, those that decoded the most, and counts the rest") {

@@ -42,6 +42,7 @@ struct TemplateSnapshot {
     bool options = false;
     std::uint16_t scope_field_count = 0;
     std::vector<TemplateField> fields;
+    bool proven = false;  // its stream had decoded records in a few datagrams (or is pinned): restored past probation
 };
 
 struct DecoderTotals {
