@@ -2,6 +2,7 @@
 // and an optional IPFIX re-export. Files run through the single-threaded runner; a live interface through the
 // live pipeline (capture threads -> shards).
 #include "commands.hpp"
+#include "privileges.hpp"
 #include "wiring.hpp"
 
 #include <flowguard/collector/capture_file_source.hpp>
@@ -77,6 +78,8 @@ int meter_live(const Config& config, const MeterOutputs& outputs) {
             sources.push_back(std::make_unique<collector::CaptureReceiver>(config.meter, std::move(capture)));
             captures.push_back(static_cast<const collector::CaptureReceiver*>(sources.back().get()));
         }
+        // Captures open, no thread started yet: what `run` drops, dropped here too (privileges.hpp).
+        drop_privileges(config.privileges, true);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         return 1;

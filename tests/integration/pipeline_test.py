@@ -282,6 +282,37 @@ def run_privileges(flowguard, workdir):
         check(("uid stays 0" in log) == (user == ""), f"{name}: the warning about uid 0 is {'missing' if not user else 'there'}")
         print(f"privileges: {name}: {len(tasks)} threads at uid {want_uid} with capabilities {want_caps}, no_new_privs;"
               " records written")
+    meter_privileges(flowguard, workdir)
+
+
+def meter_privileges(flowguard, workdir):
+    """The standalone live meter drops the same way once its captures are open."""
+    config = os.path.join(workdir, "meter.yml")
+    with open(config, "w") as f:
+        f.write("meter:\n  idle_timeout: 1s\nprivileges:\n  user: nobody\n")
+    out, err = os.path.join(workdir, "meter.jsonl"), os.path.join(workdir, "meter.stderr")
+    proc = subprocess.Popen([flowguard, "-c", config, "meter", "-i", "lo"], stdout=open(out, "w"),
+                            stderr=open(err, "w"))
+    try:
+        wait_for(lambda: "metering on lo" in open(err).read(), 20, "meter to start")
+        time.sleep(0.5)
+        tasks = task_status(proc.pid)
+        check(len(tasks) >= 3, f"meter: only {len(tasks)} threads")
+        for task, fields in tasks.items():
+            check(fields["Uid"] == ["65534"] * 4, f"meter: {task} uid {fields['Uid']}")
+            check(fields["CapEff"] == ["0000000000002000"] and fields["CapBnd"] == ["0000000000002000"],
+                  f"meter: {task} CapEff {fields['CapEff']} CapBnd {fields['CapBnd']}")
+            check(fields["NoNewPrivs"] == ["1"], f"meter: {task} NoNewPrivs {fields['NoNewPrivs']}")
+        port = free_udp_port()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for _ in range(3):
+            sock.sendto(b"x" * 100, ("127.0.0.1", port))
+            time.sleep(0.2)
+        wait_for(lambda: f'"dst_port":{port}' in open(out).read(), 15, "meter: the flow written")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        check(proc.wait(timeout=30) == 0, "meter exited non-zero")
+    print(f"privileges: meter -i lo: {len(tasks)} threads at uid 65534 with cap_net_raw only, no_new_privs; flow written")
 
 
 def main():
