@@ -1,3 +1,5 @@
+#include "expiry_wheel.hpp"
+
 #include <flowguard/collector/flow_meter.hpp>
 #include <flowguard/core/stalest.hpp>
 
@@ -43,9 +45,20 @@ std::size_t FlowMeter::FragmentKeyHash::operator()(const FragmentKey& key) const
     return h;
 }
 
-FlowMeter::FlowMeter(const MeterConfig& config, IpAddress observer) : config_(config), observer_(observer) {
+FlowMeter::FlowMeter(const MeterConfig& config, IpAddress observer)
+    : config_(config),
+      observer_(observer),
+      wheel_(std::make_unique<ExpiryWheel<Key>>(
+          std::max({config.active_timeout_ns, config.idle_timeout_ns, config.tcp_end_timeout_ns}))) {
     flows_.reserve(std::min<std::size_t>(config_.max_flows, 1u << 16));
 }
+
+FlowMeter::~FlowMeter() = default;
+std::size_t FlowMeter::timer_entries() const noexcept {
+    return wheel_->size();
+}
+FlowMeter::FlowMeter(FlowMeter&&) noexcept = default;
+FlowMeter& FlowMeter::operator=(FlowMeter&&) noexcept = default;
 
 bool FlowMeter::attribute_fragment(const PacketView& packet, Key& key) {
     FragmentKey fragment{packet.src.bytes(), packet.dst.bytes(), packet.fragment_id, packet.proto};
@@ -88,41 +101,84 @@ void FlowMeter::add(const PacketView& packet, std::uint64_t time_ns, std::vector
     if (it != flows_.end() && time_ns >= it->second.first_ns + config_.active_timeout_ns) {
         emit(it->first, it->second, FlowEndReason::active, time_ns, expired);  // long flow: report and restart
         flows_.erase(it);
+        flow_churn_.erased(flows_);
         it = flows_.end();
     }
     if (it == flows_.end()) {
         if (flows_.size() >= config_.max_flows) evict_stalest(time_ns, expired);
         it = flows_
                  .emplace(key, Flow{time_ns, time_ns, 0, 0, packet.src_mac, packet.dst_mac, packet.flow_label, 0,
-                                    packet.tos, packet.ttl, packet.icmp_type, packet.icmp_code, false})
+                                    packet.tos, packet.ttl, packet.icmp_type, packet.icmp_code, false, 0})
                  .first;
         ++stats_.flows_created;
+        arm(key, it->second, deadline(it->second));
     }
     Flow& flow = it->second;
-    if (time_ns < flow.first_ns) flow.first_ns = time_ns;
+    // A deadline only moves later as packets come, and the wheel's entry is looked at (and armed again) when
+    // it comes due. It moves earlier on the first FIN/RST (the short grace) and when a packet out of order
+    // starts the flow earlier (its active timeout): then the flow is armed again.
+    bool earlier = false;
+    if (time_ns < flow.first_ns) {
+        flow.first_ns = time_ns;
+        earlier = true;
+    }
     if (time_ns > flow.last_ns) flow.last_ns = time_ns;
     ++flow.packets;
     flow.bytes += packet.l3_length;
     flow.tcp_flags |= packet.tcp_flags;
-    if (packet.proto == 6 && (packet.tcp_flags & (kTcpFin | kTcpRst))) flow.ended = true;
+    if (packet.proto == 6 && (packet.tcp_flags & (kTcpFin | kTcpRst)) && !flow.ended) {
+        flow.ended = true;
+        earlier = true;
+    }
+    if (earlier) {
+        const std::uint64_t due = deadline(flow);
+        if (due < flow.armed_ns) arm(key, flow, due);
+    }
+}
+
+std::uint64_t FlowMeter::deadline(const Flow& flow) const noexcept {
+    const std::uint64_t quiet = flow.last_ns + (flow.ended ? config_.tcp_end_timeout_ns : config_.idle_timeout_ns);
+    return std::min(quiet, flow.first_ns + config_.active_timeout_ns);
+}
+
+void FlowMeter::arm(const Key& key, Flow& flow, std::uint64_t deadline_ns) {
+    flow.armed_ns = deadline_ns;
+    wheel_->arm(deadline_ns, key);
+    // Memory stays proportional to the table: with more stale entries than flows, they go (amortised O(1)).
+    if (wheel_->size() > 2 * flows_.size() + 4096) {
+        wheel_->drop_stale([this](const auto& entry) {
+            const auto it = flows_.find(entry.key);
+            return it != flows_.end() && it->second.armed_ns == entry.deadline_ns;
+        });
+    }
+}
+
+// An entry of the wheel came due: the flow it was armed for ends now if one of its timeouts passed (the same
+// order of reasons as ever), or is armed again for its current deadline. Entries of flows that ended
+// otherwise, or were armed again since, are stale.
+void FlowMeter::look_at(const Key& key, std::uint64_t armed_ns, std::uint64_t now_ns,
+                        std::vector<FlowRecord>& expired) {
+    const auto it = flows_.find(key);
+    if (it == flows_.end() || it->second.armed_ns != armed_ns) return;
+    Flow& flow = it->second;
+    FlowEndReason reason;
+    if (flow.ended && now_ns >= flow.last_ns + config_.tcp_end_timeout_ns) {
+        reason = FlowEndReason::end_of_flow;
+    } else if (now_ns >= flow.last_ns + config_.idle_timeout_ns) {
+        reason = FlowEndReason::idle;
+    } else if (now_ns >= flow.first_ns + config_.active_timeout_ns) {
+        reason = FlowEndReason::active;
+    } else {
+        arm(key, flow, deadline(flow));
+        return;
+    }
+    emit(it->first, flow, reason, now_ns, expired);
+    flows_.erase(it);
+    flow_churn_.erased(flows_);
 }
 
 void FlowMeter::expire(std::uint64_t now_ns, std::vector<FlowRecord>& expired) {
-    boost::unordered::erase_if(flows_, [&](auto& entry) {
-        const Flow& flow = entry.second;
-        FlowEndReason reason;
-        if (flow.ended && now_ns >= flow.last_ns + config_.tcp_end_timeout_ns) {
-            reason = FlowEndReason::end_of_flow;
-        } else if (now_ns >= flow.last_ns + config_.idle_timeout_ns) {
-            reason = FlowEndReason::idle;
-        } else if (now_ns >= flow.first_ns + config_.active_timeout_ns) {
-            reason = FlowEndReason::active;
-        } else {
-            return false;
-        }
-        emit(entry.first, flow, reason, now_ns, expired);
-        return true;
-    });
+    wheel_->advance(now_ns, [&](const auto& entry) { look_at(entry.key, entry.deadline_ns, now_ns, expired); });
 }
 
 void FlowMeter::flush(std::vector<FlowRecord>& expired) {
@@ -131,18 +187,20 @@ void FlowMeter::flush(std::vector<FlowRecord>& expired) {
     }
     flows_.clear();
     fragments_.clear();
+    wheel_->clear();
 }
 
 // The table is full: end the stalest eighth of its flows at once (reported, counted).
 void FlowMeter::evict_stalest(std::uint64_t now_ns, std::vector<FlowRecord>& expired) {
     const std::uint64_t threshold = stalest_eighth_cutoff(
         flows_, [](const auto& entry) { return entry.second.last_ns; }, scratch_);
-    boost::unordered::erase_if(flows_, [&](auto& entry) {
+    const std::size_t erased = boost::unordered::erase_if(flows_, [&](auto& entry) {
         if (entry.second.last_ns > threshold) return false;
         emit(entry.first, entry.second, FlowEndReason::lack_of_resources, now_ns, expired);
         ++stats_.evictions;
         return true;
     });
+    flow_churn_.erased(flows_, erased);  // their wheel entries are stale now
 }
 
 void FlowMeter::emit(const Key& key, const Flow& flow, FlowEndReason reason, std::uint64_t now_ns,

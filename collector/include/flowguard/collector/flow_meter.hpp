@@ -6,14 +6,19 @@
 #include <flowguard/collector/config.hpp>
 #include <flowguard/collector/packet_parser.hpp>
 #include <flowguard/core/counters.hpp>
+#include <flowguard/core/flat_map_rebuild.hpp>
 #include <flowguard/core/flow_record.hpp>
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace flowguard::collector {
+
+template <typename Key>
+class ExpiryWheel;
 
 struct MeterStats {
     std::uint64_t packets = 0;  // IP packets accounted to flows
@@ -51,6 +56,9 @@ enum class FlowEndReason : std::uint8_t { idle = 1, active = 2, end_of_flow = 3,
 class FlowMeter {
 public:
     FlowMeter(const MeterConfig& config, IpAddress observer);
+    ~FlowMeter();
+    FlowMeter(FlowMeter&&) noexcept;
+    FlowMeter& operator=(FlowMeter&&) noexcept;
 
     // Accounts one packet seen at time_ns; flows that ended meanwhile are appended to `expired`.
     void add(const PacketView& packet, std::uint64_t time_ns, std::vector<FlowRecord>& expired);
@@ -60,6 +68,7 @@ public:
     void flush(std::vector<FlowRecord>& expired);
 
     std::size_t active_flows() const noexcept { return flows_.size(); }
+    std::size_t timer_entries() const noexcept;  // the expiry wheel's entries, stale ones included
     const MeterStats& stats() const noexcept { return stats_; }
 
 private:
@@ -89,7 +98,8 @@ private:
         std::uint8_t ttl;
         std::uint8_t icmp_type;
         std::uint8_t icmp_code;
-        bool ended;  // FIN or RST seen
+        bool ended;              // FIN or RST seen
+        std::uint64_t armed_ns;  // its live entry in the expiry wheel
     };
     struct FragmentKey {
         std::array<std::uint8_t, 16> src;
@@ -108,6 +118,9 @@ private:
 
     void emit(const Key& key, const Flow& flow, FlowEndReason reason, std::uint64_t now_ns,
               std::vector<FlowRecord>& out);
+    std::uint64_t deadline(const Flow& flow) const noexcept;  // when its first timeout passes
+    void arm(const Key& key, Flow& flow, std::uint64_t deadline_ns);
+    void look_at(const Key& key, std::uint64_t armed_ns, std::uint64_t now_ns, std::vector<FlowRecord>& expired);
     void evict_stalest(std::uint64_t now_ns, std::vector<FlowRecord>& out);
     bool attribute_fragment(const PacketView& packet, Key& key);
 
@@ -115,6 +128,8 @@ private:
     IpAddress observer_;
     boost::unordered_flat_map<Key, Flow, KeyHash> flows_;
     boost::unordered_flat_map<FragmentKey, Ports, FragmentKeyHash> fragments_;
+    std::unique_ptr<ExpiryWheel<Key>> wheel_;  // when each flow is next looked at
+    ChurnCounter flow_churn_;
     std::vector<std::uint64_t> scratch_;  // reused by eviction
     std::uint64_t clock_ns_ = 0;          // latest packet time seen (captures can be slightly out of order)
     std::uint64_t next_sweep_ns_ = 0;
