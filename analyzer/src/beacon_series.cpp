@@ -158,7 +158,10 @@ void BeaconSeries::evict() {
     // Full: forget the eighth of the series that were quiet longest (counted).
     const std::uint64_t threshold = stalest_eighth_cutoff(
         series_, [](const auto& entry) { return entry.second.last_ns; }, eviction_scratch_);
-    evictions_ += boost::unordered::erase_if(series_, [&](const auto& e) { return e.second.last_ns <= threshold; });
+    const std::size_t erased =
+        boost::unordered::erase_if(series_, [&](const auto& e) { return e.second.last_ns <= threshold; });
+    evictions_ += erased;
+    series_churn_.erased(series_, erased);
     if (target_clients_.size() > config_.max_series) target_clients_.clear();
 }
 

@@ -225,8 +225,9 @@ void HostGraph::evict_stalest() {
         }
     }
     edge_evictions_ += removed;
-    // A rebuilt table: probe lengths do not drift with the erasures (Boost 1.81 keeps overflow marks).
-    edges_.rehash(0);
+    // Rebuilt once as many edges went as it holds: probe lengths do not drift with the erasures (Boost 1.81
+    // keeps overflow marks, and rehash(0) to the same capacity does nothing).
+    edge_churn_.erased(edges_, removed);
     rebuild_aggregates();
 }
 
@@ -236,7 +237,7 @@ void HostGraph::maintain(std::uint32_t now_s) {
     boost::unordered::erase_if(edges_, [&](const auto& kv) { return kv.second.last_s + ttl < now_s; });
     edges_expired_ += before - edges_.size();
     if (before != edges_.size()) {
-        edges_.rehash(0);
+        edge_churn_.erased(edges_, before - edges_.size());
         rebuild_aggregates();
     }
 }

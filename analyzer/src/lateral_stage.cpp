@@ -149,9 +149,10 @@ void LateralStage::on_request(HostId src, HostId dst, std::uint8_t service, std:
             session.answer_bytes += it->second.bytes;
             session.last_s = std::max(session.last_s, it->second.last_s);
             orphans_.erase(it);
+            orphan_churn_.erased(orphans_);
             check_dcsync(src, dst, session, t);
         }
-        orphans_.erase(pair_key(src, dst));
+        orphan_churn_.erased(orphans_, orphans_.erase(pair_key(src, dst)));
     }
     if (svc.service_class == ServiceClass::directory && (graph_.state(dst).roles() & kRoleDomainController) != 0)
         count_directory(src, t, 1, 0);
@@ -644,11 +645,12 @@ Alert LateralStage::to_alert(const Finding& f) const {
 void LateralStage::maintain(std::uint32_t t) {
     last_maintain_s_ = t;
     graph_.maintain(t);
-    // Rebuilt after the erasures: with Boost 1.81, erasures leave overflow marks that lengthen probes.
-    boost::unordered::erase_if(rpc_, [t](const auto& kv) { return kv.second.last_s + 3600 < t; });
-    rpc_.rehash(0);
-    boost::unordered::erase_if(orphans_, [t](const auto& kv) { return kv.second.last_s + 3600 < t; });
-    orphans_.rehash(0);
+    // Rebuilt once as many went as they hold: with Boost 1.81, erasures leave overflow marks that lengthen
+    // probes (and rehash(0) to the same capacity does nothing).
+    rpc_churn_.erased(rpc_,
+                      boost::unordered::erase_if(rpc_, [t](const auto& kv) { return kv.second.last_s + 3600 < t; }));
+    orphan_churn_.erased(
+        orphans_, boost::unordered::erase_if(orphans_, [t](const auto& kv) { return kv.second.last_s + 3600 < t; }));
     boost::unordered::erase_if(incidents_, [t](const auto& kv) { return kv.second.until_s < t; });
 }
 

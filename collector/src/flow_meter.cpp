@@ -101,7 +101,6 @@ void FlowMeter::add(const PacketView& packet, std::uint64_t time_ns, std::vector
     if (it != flows_.end() && time_ns >= it->second.first_ns + config_.active_timeout_ns) {
         emit(it->first, it->second, FlowEndReason::active, time_ns, expired);  // long flow: report and restart
         flows_.erase(it);
-        flow_churn_.erased(flows_);
         it = flows_.end();
     }
     if (it == flows_.end()) {
@@ -174,7 +173,6 @@ void FlowMeter::look_at(const Key& key, std::uint64_t armed_ns, std::uint64_t no
     }
     emit(it->first, flow, reason, now_ns, expired);
     flows_.erase(it);
-    flow_churn_.erased(flows_);
 }
 
 void FlowMeter::expire(std::uint64_t now_ns, std::vector<FlowRecord>& expired) {
@@ -194,13 +192,12 @@ void FlowMeter::flush(std::vector<FlowRecord>& expired) {
 void FlowMeter::evict_stalest(std::uint64_t now_ns, std::vector<FlowRecord>& expired) {
     const std::uint64_t threshold = stalest_eighth_cutoff(
         flows_, [](const auto& entry) { return entry.second.last_ns; }, scratch_);
-    const std::size_t erased = boost::unordered::erase_if(flows_, [&](auto& entry) {
+    boost::unordered::erase_if(flows_, [&](auto& entry) {
         if (entry.second.last_ns > threshold) return false;
         emit(entry.first, entry.second, FlowEndReason::lack_of_resources, now_ns, expired);
         ++stats_.evictions;
         return true;
     });
-    flow_churn_.erased(flows_, erased);  // their wheel entries are stale now
 }
 
 void FlowMeter::emit(const Key& key, const Flow& flow, FlowEndReason reason, std::uint64_t now_ns,

@@ -9,6 +9,7 @@
 #include <flowguard/analyzer/detector_stats.hpp>
 #include <flowguard/core/alert.hpp>
 #include <flowguard/core/config.hpp>
+#include <flowguard/core/flat_map_rebuild.hpp>
 #include <flowguard/core/ip_address.hpp>
 
 #include <boost/json/object.hpp>
@@ -109,6 +110,7 @@ private:
     boost::unordered_flat_map<SeriesKey, FirstSighting, KeyHash> first_sightings_;
     boost::unordered_flat_map<SeriesKey, Series, KeyHash> series_;
     boost::unordered_flat_map<SeriesKey, TargetClients, KeyHash> target_clients_;
+    ChurnCounter series_churn_;  // rebuilt after evictions (bulk erasures; core/flat_map_rebuild.hpp)
     std::vector<std::uint64_t> eviction_scratch_;
     std::uint64_t evictions_ = 0;
     std::uint64_t suppressed_popular_ = 0;

@@ -7,6 +7,7 @@
 // (counted); hosts beyond max_hosts are not tracked (counted). Saved and restored as JSON lines, the format
 // `flowguard graph` prints, so a reviewed export can be loaded back as a baseline.
 #include <flowguard/analyzer/lateral_config.hpp>
+#include <flowguard/core/flat_map_rebuild.hpp>
 #include <flowguard/core/ip_address.hpp>
 #include <flowguard/core/network_set.hpp>
 
@@ -181,6 +182,7 @@ private:
     std::vector<HostState> hosts_;
     boost::unordered_flat_map<IpAddress, HostId> ids_;
     boost::unordered_flat_map<std::uint64_t, Edge> edges_;
+    ChurnCounter edge_churn_;
     boost::unordered_flat_set<std::uint64_t> peer_dst_;    // (group key of src, dst, service)
     boost::unordered_flat_set<std::uint64_t> group_pair_;  // (group key of src, group key of dst, service)
     boost::unordered_flat_set<std::uint64_t> external_;    // watched host's (prefix, port, proto)

@@ -13,6 +13,7 @@
 #include <flowguard/analyzer/host_graph.hpp>
 #include <flowguard/analyzer/lateral_config.hpp>
 #include <flowguard/core/counters.hpp>
+#include <flowguard/core/flat_map_rebuild.hpp>
 #include <flowguard/core/metric_samples.hpp>
 #include <flowguard/core/stage.hpp>
 
@@ -186,6 +187,8 @@ private:
         std::uint64_t bytes = 0;
     };
     boost::unordered_flat_map<std::uint64_t, Orphan> orphans_;  // (src, dst) dynamic-port traffic before its 135
+    ChurnCounter rpc_churn_;
+    ChurnCounter orphan_churn_;
     boost::unordered_flat_map<HostId, Finding> pending_;
     boost::unordered_flat_map<HostId, Incident> incidents_;
     std::uint64_t wall_at_last_record_ns_ = 0;
