@@ -32,12 +32,9 @@ using tcp = asio::ip::tcp;
 constexpr std::size_t kMaxRequestHeader = 8 * 1024;
 constexpr std::chrono::seconds kWriteTimeout{30};
 
-// metrics.listen as the collector's listeners are written ("ADDR:PORT", "[V6]:PORT", ":PORT" for all).
 tcp::endpoint parse_listen(const std::string& listen) {
-    if (listen.find("://") != std::string::npos)  // the shared parser would talk of udp:// here
-        throw std::runtime_error(fmt::format("metrics.listen '{}' is ADDR:PORT, without a scheme", listen));
     try {
-        const auto parsed = ListenEndpoint::parse(listen);
+        const auto parsed = parse_metrics_listen(listen);
         return {asio::ip::make_address(parsed.address), parsed.port};
     } catch (const ConfigError& e) {
         throw std::runtime_error(fmt::format("metrics.listen: {}", e.problem()));

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -66,6 +67,9 @@ struct AlertsConfig {
 void read_output_config(const YAML::Node& node, OutputConfig& out);
 void read_metrics_config(const YAML::Node& node, MetricsConfig& out);
 void read_alerts_config(const YAML::Node& node, AlertsConfig& out);
+// metrics.listen as the collector's listeners are written ("ADDR:PORT", "[V6]:PORT", ":PORT" for all), without
+// a scheme; throws ConfigError with an empty key. The config reader and the server both read it so.
+ListenEndpoint parse_metrics_listen(std::string_view text);
 // The effective sections; secrets print as "<set>".
 void write_output_config(YAML::Emitter& out, const OutputConfig& o);
 void write_metrics_config(YAML::Emitter& out, const MetricsConfig& m);
