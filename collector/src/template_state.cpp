@@ -16,19 +16,27 @@
 namespace flowguard::collector {
 
 // Every receive thread restores every template, so a stream is known to all of them but proven only on the
-// thread its datagrams reach: proven in any decoder is proven.
+// thread its datagrams reach: proven in any decoder is proven. Only the keys are gathered (the summary walks
+// this to count templates), each template is copied once, as it is visited.
 void for_each_distinct_template(const std::vector<const FlowDecoder*>& decoders,
                                 const std::function<void(const TemplateSnapshot&)>& visit) {
     using Key = std::tuple<IpAddress, std::uint16_t, std::uint16_t, std::uint32_t, std::uint16_t>;
-    std::map<Key, TemplateSnapshot> distinct;
+    const auto key_of = [](const TemplateSnapshot& t) {
+        return Key{t.stream.exporter, t.stream.port, t.stream.version, t.stream.domain, t.id};
+    };
+    std::map<Key, bool> proven;  // a key leaves once visited
+    for (const auto* d : decoders)
+        d->for_each_template([&](const TemplateSnapshot& t) { proven[key_of(t)] |= t.proven; });
     for (const auto* d : decoders) {
         d->for_each_template([&](const TemplateSnapshot& t) {
-            auto [it, added] =
-                distinct.try_emplace(Key{t.stream.exporter, t.stream.port, t.stream.version, t.stream.domain, t.id}, t);
-            if (!added) it->second.proven = it->second.proven || t.proven;
+            const auto it = proven.find(key_of(t));
+            if (it == proven.end()) return;
+            TemplateSnapshot merged = t;
+            merged.proven = it->second;
+            proven.erase(it);
+            visit(merged);
         });
     }
-    for (const auto& [key, t] : distinct) visit(t);
 }
 
 StateFileResult save_template_state(const std::string& path, const std::vector<const FlowDecoder*>& decoders) {
