@@ -149,10 +149,9 @@ void LateralStage::on_request(HostId src, HostId dst, std::uint8_t service, std:
             session.answer_bytes += it->second.bytes;
             session.last_s = std::max(session.last_s, it->second.last_s);
             orphans_.erase(it);
-            orphan_churn_.erased(orphans_);
             check_dcsync(src, dst, session, t);
         }
-        orphan_churn_.erased(orphans_, orphans_.erase(pair_key(src, dst)));
+        orphans_.erase(pair_key(src, dst));
     }
     if (svc.service_class == ServiceClass::directory && (graph_.state(dst).roles() & kRoleDomainController) != 0)
         count_directory(src, t, 1, 0);
