@@ -32,27 +32,4 @@ std::string IpAddress::to_string() const {
     return std::string(buf, format_to(buf));
 }
 
-namespace {
-
-// splitmix64's finaliser: every input bit reaches every output bit, so any slice of the hash (low bits
-// for a table, high bits for a shard) is well spread even for addresses that differ in one byte.
-std::uint64_t mix64(std::uint64_t x) noexcept {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
-
-}  // namespace
-
-std::size_t hash_value(const IpAddress& a) noexcept {
-    std::uint64_t hi;
-    std::uint64_t lo;
-    std::memcpy(&hi, a.bytes().data(), 8);
-    std::memcpy(&lo, a.bytes().data() + 8, 8);
-    return static_cast<std::size_t>(mix64(hi ^ mix64(lo ^ static_cast<std::uint64_t>(a.family()))));
-}
-
 }  // namespace flowguard

@@ -39,17 +39,22 @@ void NetworkSet::add(std::string_view text) {
     prefixes_.push_back(Prefix{*addr, length});
     if (addr->is_v4()) {
         const std::uint32_t mask = length == 0 ? 0 : ~std::uint32_t{0} << (32 - length);
-        v4_.push_back(V4Prefix{addr->v4() & mask, mask});
+        const std::uint32_t network = addr->v4() & mask;
+        v4_.push_back(V4Prefix{network, mask});
+        const std::uint32_t first = network >> 16;
+        const std::uint32_t count = length >= 16 ? 1 : std::uint32_t{1} << (16 - length);
+        auto& index = length <= 16 ? v4_whole_ : v4_split_;
+        for (std::uint32_t s = first; s < first + count; ++s) index[s >> 6] |= std::uint64_t{1} << (s & 63);
     }
 }
 
-bool NetworkSet::contains(const IpAddress& a) const noexcept {
-    if (a.is_v4()) {
-        const auto v = a.v4();
-        for (const auto& p : v4_)
-            if ((v & p.mask) == p.network) return true;
-        return false;
-    }
+bool NetworkSet::contains_split_v4(std::uint32_t v) const noexcept {
+    for (const auto& p : v4_)
+        if ((v & p.mask) == p.network) return true;
+    return false;
+}
+
+bool NetworkSet::contains_v6(const IpAddress& a) const noexcept {
     for (const auto& p : prefixes_)
         if (prefix_matches(a, p.network, p.length)) return true;
     return false;

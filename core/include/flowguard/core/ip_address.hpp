@@ -78,6 +78,26 @@ private:
     Family family_ = Family::none;
 };
 
-std::size_t hash_value(const IpAddress& a) noexcept;
+namespace detail {
+// splitmix64's finaliser: every input bit reaches every output bit, so any slice of the hash (low bits
+// for a table, high bits for a shard) is well spread even for addresses that differ in one byte.
+constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+}  // namespace detail
+
+// Inline: the receive threads hash every record's host to pick its shard.
+inline std::size_t hash_value(const IpAddress& a) noexcept {
+    std::uint64_t hi;
+    std::uint64_t lo;
+    std::memcpy(&hi, a.bytes().data(), 8);
+    std::memcpy(&lo, a.bytes().data() + 8, 8);
+    return static_cast<std::size_t>(detail::mix64(hi ^ detail::mix64(lo ^ static_cast<std::uint64_t>(a.family()))));
+}
 
 }  // namespace flowguard
