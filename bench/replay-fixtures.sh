@@ -10,7 +10,11 @@ a=$f/akvorado/netflow
 s=$f/akvorado/sflow
 exec "$bin" "$@" \
   "softflowd 1.1.0 IPFIX=$f/corpus/beacon-softflowd-ipfix.pcap" \
+  "softflowd 1.1.0 v9=$f/corpus/beacon-softflowd-v9.pcap" \
+  "softflowd 1.1.0 v5=$f/corpus/beacon-softflowd-v5.pcap" \
   "pmacctd 1.7.7 v9=$f/corpus/beacon-pmacctd-v9.pcap" \
+  "pmacctd 1.7.7 IPFIX=$f/corpus/beacon-pmacctd-ipfix.pcap" \
+  "fprobe 1.1 v5=$f/corpus/beacon-fprobe-v5.pcap" \
   "pmacctd 1.7.7 sFlow=$f/corpus/pmacctd_sflow_mixed.pcap" \
   "Cisco ASR9k IPFIX (pmacct 100)=$f/pmacct/100-IPFIXv10-CISCO/traffic-00.pcap" \
   "Cisco v9 (pmacct 101)=$f/pmacct/101-NFv9-CISCO-cust_primitives/traffic-00.pcap" \
