@@ -1,6 +1,8 @@
 #include <flowguard/exporters/flow_csv.hpp>
 #include <flowguard/exporters/flow_format.hpp>
 
+#include <fmt/compile.h>
+
 #include <array>
 #include <charconv>
 #include <iterator>
@@ -159,15 +161,17 @@ void split(std::string_view line, Visit visit) {
 }  // namespace
 
 void append_flow_csv(fmt::memory_buffer& out, const FlowRecord& r) {
-    auto it = std::back_inserter(out);
-    fmt::format_to(it, "{},{},", flow_type_name(r.type), r.time_received_ns);
+    auto it = fmt::appender(out);
+    fmt::format_to(it, FMT_COMPILE("{},{},"), flow_type_name(r.type), r.time_received_ns);
     append_address(out, r.sampler_address);
-    fmt::format_to(it, ",{},{},{},{},", r.sequence_num, r.sampling_rate, r.time_flow_start_ns, r.time_flow_end_ns);
+    fmt::format_to(it, FMT_COMPILE(",{},{},{},{},"), r.sequence_num, r.sampling_rate, r.time_flow_start_ns,
+                   r.time_flow_end_ns);
     append_address(out, r.src_addr);
     out.push_back(',');
     append_address(out, r.dst_addr);
-    fmt::format_to(it, ",{},{},{},{},{},{},{},{},{},{},{},{},{},", r.proto, r.src_port, r.dst_port, r.icmp_type,
-                   r.icmp_code, r.packets, r.bytes, r.tcp_flags, r.ip_tos, r.in_if, r.out_if, r.src_as, r.dst_as);
+    fmt::format_to(it, FMT_COMPILE(",{},{},{},{},{},{},{},{},{},{},{},{},{},"), r.proto, r.src_port, r.dst_port,
+                   r.icmp_type, r.icmp_code, r.packets, r.bytes, r.tcp_flags, r.ip_tos, r.in_if, r.out_if, r.src_as,
+                   r.dst_as);
     append_address(out, r.next_hop);
     out.push_back('\n');
 }

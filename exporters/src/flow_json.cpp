@@ -3,6 +3,8 @@
 #include <flowguard/exporters/flow_format.hpp>
 #include <flowguard/exporters/flow_json.hpp>
 
+#include <fmt/compile.h>
+
 #include <charconv>
 #include <iterator>
 
@@ -22,7 +24,7 @@ void append_quoted_address(fmt::memory_buffer& out, const IpAddress& a) {
 }
 
 void append_mac(fmt::memory_buffer& out, std::uint64_t mac) {
-    fmt::format_to(std::back_inserter(out), "\"{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\"", (mac >> 40) & 0xff,
+    fmt::format_to(fmt::appender(out), FMT_COMPILE("\"{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\""), (mac >> 40) & 0xff,
                    (mac >> 32) & 0xff, (mac >> 24) & 0xff, (mac >> 16) & 0xff, (mac >> 8) & 0xff, mac & 0xff);
 }
 
@@ -33,13 +35,17 @@ void append_network(fmt::memory_buffer& out, const IpAddress& a, std::uint8_t ma
     const unsigned first = v6 ? 0 : 12;
     const unsigned bits = v6 ? 128 : 32;
     const unsigned prefix = std::min<unsigned>(mask, bits);
-    for (unsigned i = 0; i < bits; ++i) {
-        if (i >= prefix) bytes[first + i / 8] &= static_cast<std::uint8_t>(~(0x80u >> (i % 8)));
+    for (unsigned start = 0; start < bits; start += 8) {  // host bits cleared a byte at a time
+        auto& byte = bytes[first + start / 8];
+        if (start >= prefix)
+            byte = 0;
+        else if (prefix - start < 8)
+            byte &= static_cast<std::uint8_t>(0xffu << (8 - (prefix - start)));
     }
     const auto net = v6 ? IpAddress::from_v6_bytes(bytes.data()) : IpAddress::from_v4_bytes(bytes.data() + 12);
     out.push_back('"');
     append_address(out, net);
-    fmt::format_to(std::back_inserter(out), "/{}\"", prefix);
+    fmt::format_to(fmt::appender(out), FMT_COMPILE("/{}\""), prefix);
 }
 
 std::string_view etype_name(std::uint16_t etype) {
@@ -136,46 +142,51 @@ bool read_protocol(const boost::json::object& o, FlowRecord& r, std::string& err
 }  // namespace
 
 void append_flow_json(fmt::memory_buffer& out, const FlowRecord& r) {
-    auto it = std::back_inserter(out);
-    fmt::format_to(it, R"({{"type":"{}","time_received_ns":{},"sequence_num":{},"sampling_rate":{},"sampler_address":)",
-                   flow_type_name(r.type), r.time_received_ns, r.sequence_num, r.sampling_rate);
+    auto it = fmt::appender(out);
+    fmt::format_to(
+        it,
+        FMT_COMPILE(R"({{"type":"{}","time_received_ns":{},"sequence_num":{},"sampling_rate":{},"sampler_address":)"),
+        flow_type_name(r.type), r.time_received_ns, r.sequence_num, r.sampling_rate);
     append_quoted_address(out, r.sampler_address);
-    fmt::format_to(it, R"(,"time_flow_start_ns":{},"time_flow_end_ns":{},"bytes":{},"packets":{},"src_addr":)",
+    fmt::format_to(it,
+                   FMT_COMPILE(R"(,"time_flow_start_ns":{},"time_flow_end_ns":{},"bytes":{},"packets":{},"src_addr":)"),
                    r.time_flow_start_ns, r.time_flow_end_ns, r.bytes, r.packets);
     append_quoted_address(out, r.src_addr);
     out.append(std::string_view(R"(,"dst_addr":)"));
     append_quoted_address(out, r.dst_addr);
     const auto proto = protocol_name(r.proto);
     if (proto.empty()) {
-        fmt::format_to(it, R"(,"etype":"{}","proto":"{}")", etype_name(r.etype), r.proto);
+        fmt::format_to(it, FMT_COMPILE(R"(,"etype":"{}","proto":"{}")"), etype_name(r.etype), r.proto);
     } else {
-        fmt::format_to(it, R"(,"etype":"{}","proto":"{}")", etype_name(r.etype), proto);
+        fmt::format_to(it, FMT_COMPILE(R"(,"etype":"{}","proto":"{}")"), etype_name(r.etype), proto);
     }
-    fmt::format_to(it, R"(,"src_port":{},"dst_port":{},"in_if":{},"out_if":{},"src_mac":)", r.src_port, r.dst_port,
-                   r.in_if, r.out_if);
+    fmt::format_to(it, FMT_COMPILE(R"(,"src_port":{},"dst_port":{},"in_if":{},"out_if":{},"src_mac":)"), r.src_port,
+                   r.dst_port, r.in_if, r.out_if);
     append_mac(out, r.src_mac);
     out.append(std::string_view(R"(,"dst_mac":)"));
     append_mac(out, r.dst_mac);
-    fmt::format_to(it,
-                   R"(,"src_vlan":{},"dst_vlan":{},"vlan_id":{},"ip_tos":{},"forwarding_status":{},"ip_ttl":{},)"
-                   R"("ip_flags":0,"tcp_flags":{},"icmp_type":{},"icmp_code":{},"ipv6_flow_label":{},)"
-                   R"("fragment_id":0,"fragment_offset":0,"src_as":{},"dst_as":{},"next_hop":)",
-                   r.src_vlan, r.dst_vlan, r.src_vlan, r.ip_tos, r.forwarding_status, r.ip_ttl, r.tcp_flags,
-                   r.icmp_type, r.icmp_code, r.ipv6_flow_label, r.src_as, r.dst_as);
+    fmt::format_to(
+        it,
+        FMT_COMPILE(R"(,"src_vlan":{},"dst_vlan":{},"vlan_id":{},"ip_tos":{},"forwarding_status":{},"ip_ttl":{},)"
+                    R"("ip_flags":0,"tcp_flags":{},"icmp_type":{},"icmp_code":{},"ipv6_flow_label":{},)"
+                    R"("fragment_id":0,"fragment_offset":0,"src_as":{},"dst_as":{},"next_hop":)"),
+        r.src_vlan, r.dst_vlan, r.src_vlan, r.ip_tos, r.forwarding_status, r.ip_ttl, r.tcp_flags, r.icmp_type,
+        r.icmp_code, r.ipv6_flow_label, r.src_as, r.dst_as);
     append_quoted_address(out, r.next_hop);
-    fmt::format_to(it, R"(,"next_hop_as":{},"src_net":)", r.next_hop_as);
+    fmt::format_to(it, FMT_COMPILE(R"(,"next_hop_as":{},"src_net":)"), r.next_hop_as);
     append_network(out, r.src_addr, r.src_mask);
     out.append(std::string_view(R"(,"dst_net":)"));
     append_network(out, r.dst_addr, r.dst_mask);
     out.append(std::string_view(R"(,"bgp_next_hop":)"));
     append_quoted_address(out, r.bgp_next_hop);
-    fmt::format_to(it,
-                   R"(,"bgp_communities":[],"as_path":[],"mpls_ttl":[],"mpls_label":[],"mpls_ip":[],)"
-                   R"("observation_domain_id":{},"observation_point_id":0,"layer_stack":[],"layer_size":[],)"
-                   R"("ipv6_routing_header_addresses":[],"ipv6_routing_header_seg_left":0,)"
-                   R"("sampler_port":{},"flow_direction":{},"flow_end_reason":{}}})",
-                   r.observation_domain_id, r.sampler_port,
-                   r.direction == FlowDirection::unknown ? -1 : static_cast<int>(r.direction), r.flow_end_reason);
+    fmt::format_to(
+        it,
+        FMT_COMPILE(R"(,"bgp_communities":[],"as_path":[],"mpls_ttl":[],"mpls_label":[],"mpls_ip":[],)"
+                    R"("observation_domain_id":{},"observation_point_id":0,"layer_stack":[],"layer_size":[],)"
+                    R"("ipv6_routing_header_addresses":[],"ipv6_routing_header_seg_left":0,)"
+                    R"("sampler_port":{},"flow_direction":{},"flow_end_reason":{}}})"),
+        r.observation_domain_id, r.sampler_port,
+        r.direction == FlowDirection::unknown ? -1 : static_cast<int>(r.direction), r.flow_end_reason);
     out.push_back('\n');
 }
 

@@ -2,6 +2,11 @@
 
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+
+#include <cstring>
+#include <string>
+
 using namespace flowguard;
 
 TEST_CASE("IPv4 and IPv6 round-trip through text") {
@@ -35,4 +40,22 @@ TEST_CASE("an address with a NUL inside is refused, not read up to the NUL") {
     CHECK_FALSE(IpAddress::parse("10.0.0.1\0junk"s));
     CHECK_FALSE(IpAddress::parse("\0"s));
     CHECK(IpAddress::parse("::"));
+}
+
+TEST_CASE("IPv4 text is what inet_ntop writes, for every octet value in every position") {
+    char ours[64];
+    char theirs[INET_ADDRSTRLEN];
+    for (unsigned position = 0; position < 4; ++position) {
+        for (unsigned v = 0; v < 256; ++v) {
+            std::uint8_t b[4] = {192, 0, 2, 1};
+            b[position] = static_cast<std::uint8_t>(v);
+            const auto a = IpAddress::from_v4_bytes(b);
+            const auto n = a.format_to(ours);
+            REQUIRE(inet_ntop(AF_INET, b, theirs, sizeof theirs) != nullptr);
+            CHECK(std::string(ours, n) == theirs);
+            CHECK(std::strlen(ours) == n);  // NUL-terminated as inet_ntop's was
+        }
+    }
+    CHECK(IpAddress::from_v4(0xffffffffu).to_string() == "255.255.255.255");
+    CHECK(IpAddress::from_v4(0).to_string() == "0.0.0.0");
 }

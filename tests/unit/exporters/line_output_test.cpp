@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace flowguard;
 using namespace flowguard::exporters;
@@ -225,4 +226,47 @@ TEST_CASE("flow formats are chosen by name; none is no output, anything else is 
     CHECK(known_flow_format("none"));
     CHECK_FALSE(known_flow_format("xml"));
     CHECK(flow_format_names() == "json, csv, none");
+}
+
+namespace {
+// Keeps the size of every write, and the lines.
+class RecordingTransport final : public LineTransport {
+public:
+    const std::string& target() const override { return target_; }
+    int write(std::string_view lines) override {
+        sizes.push_back(lines.size());
+        text.append(lines);
+        return 0;
+    }
+    void reopen() override {}
+    std::vector<std::size_t> sizes;
+    std::string text;
+
+private:
+    std::string target_ = "recording";
+};
+}  // namespace
+
+TEST_CASE("one call with a capture's worth of records is written in bounded pieces, every line in order") {
+    // A meter hands every flow still open at the end of a capture to the output in one call: formatting
+    // them all before the first write grew one buffer of the whole output (156 MB for one capture).
+    auto transport = std::make_unique<RecordingTransport>();
+    auto& recording = *transport;
+    LineOutput output("flows", std::move(transport));
+    FlowOutputStage stage(*find_flow_format("json"), output);
+    Alerts alerts;
+    std::vector<FlowRecord> records;
+    for (std::uint16_t i = 0; i < 5000; ++i) records.push_back(record(i));
+    stage.on_flows(records, 0, alerts);
+    stage.flush(0);
+    REQUIRE_FALSE(recording.sizes.empty());
+    const std::size_t line = recording.text.size() / records.size();
+    for (const auto size : recording.sizes) CHECK(size <= LineBuffer::kFlushBytes + 64 * (line + 64));
+    CHECK(output.counters().lines_written == 5000);
+    std::size_t at = 0;
+    for (std::uint16_t i = 0; i < 5000; ++i) {
+        const auto found = recording.text.find(fmt::format("\"dst_port\":{},", i), at);
+        REQUIRE(found != std::string::npos);
+        at = found;
+    }
 }
