@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Same flowgen traffic into flowguard, nfcapd (nfdump) and nfacctd (pmacct), one after another, in the
-# same run. For each: records sent, records received, loss, and CPU seconds (user+sys of the collector's
-# processes, kernel receive included) per million records. Medians over --runs, and flowguard's ratio.
+# The same traffic into flowguard and its peers - nfcapd (nfdump), nfacctd (pmacct), FastNetMon, and sfcapd for
+# sFlow - one after another, in the same run. For each: records sent, records received, loss, and CPU seconds
+# (user+sys of the collector's processes, kernel receive included) per million records. Medians over --runs,
+# and each peer's ratio to flowguard.
 #
 #   bench/compare-collectors.sh [--version 10] [--rate 25000] [--duration 10] [--runs 3] [--exporters 4]
 #                               [--batch 32] [--max-rates "25000 50000 100000 200000"]
-#                               [--collectors "flowguard nfcapd nfacctd"] [--flowguard-config FILE]
+#                               [--replay NAME=FILE[+FILE...]] [--run-format json]
+#                               [--collectors "flowguard nfcapd nfacctd fastnetmon"] [--flowguard-config FILE]
+# Collectors: flowguard (`collect --format none`), flowguard-run (the daemon with every detector on, flows
+# written as JSON lines - or --run-format csv|none - alerts written, /metrics scraped every 5 s), nfcapd,
+# sfcapd, nfacctd, fastnetmon.
+# Traffic: flowgen's generated v5/v9/IPFIX (--version), or with --replay a real exporter's capture (e.g.
+# tests/fixtures/corpus/beacon-softflowd-ipfix.pcap) sent by replay_send as --exporters exporters, each from
+# its own loopback address, sequence numbers moving on per loop as a live exporter's. --rate is datagrams/s.
 # --batch: datagrams each exporter sends back to back (one sendmmsg). 32 sends bursts, which lets a
 # collector that wakes per datagram read many at once; 1 spreads them out, as exporters that send each
 # export packet when it fills do.
@@ -13,10 +21,11 @@
 # such run also prints the datagrams the kernel dropped and, for flowguard, the records dropped at its rings.
 # FLOWGUARD=/path/to/flowguard measures another build (an older commit's) in the same session.
 # Needs the release build (cmake --preset release && cmake --build --preset release) and the packages of
-# deploy/setup.sh. Traffic goes to 127.0.0.1 only.
+# deploy/setup.sh. Traffic goes to 127.0.0.0/8 only. nfcapd reads no sFlow: use sfcapd for sFlow replays.
 set -euo pipefail
 
-version=10; rate=25000; duration=10; runs=3; exporters=4; batch=32; max_rates=""; collectors="flowguard nfcapd nfacctd"; flowguard_config=""
+version=10; rate=25000; duration=10; runs=3; exporters=4; batch=32; max_rates=""; replay=""
+collectors="flowguard nfcapd nfacctd fastnetmon"; flowguard_config=""; run_format=json
 while [ $# -gt 0 ]; do
   case "$1" in
     --version) version=$2; shift ;;
@@ -28,6 +37,8 @@ while [ $# -gt 0 ]; do
     --collectors) collectors=$2; shift ;;
     --flowguard-config) flowguard_config=$2; shift ;;
     --max-rates) max_rates=$2; shift ;;
+    --replay) replay=$2; shift ;;
+    --run-format) run_format=$2; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -36,7 +47,8 @@ done
 root=$(cd "$(dirname "$0")/.." && pwd)
 flowguard=${FLOWGUARD:-$root/build/release/app/flowguard}
 flowgen=$root/build/release/bench/flowgen
-[ -x "$flowguard" ] && [ -x "$flowgen" ] || { echo "build the release preset first" >&2; exit 2; }
+replay_send=$root/build/release/bench/replay_send
+[ -x "$flowguard" ] && [ -x "$flowgen" ] && [ -x "$replay_send" ] || { echo "build the release preset first" >&2; exit 2; }
 work=$(mktemp -d /tmp/compare-collectors.XXXXXX)
 trap 'pkill -P $$ 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -56,14 +68,65 @@ cpu_ns() {
 # Kernel drops on the UDP socket bound to a port (last column of /proc/net/udp).
 udp_drops() { awk -v p=$(printf ':%04X' "$1") '$2 ~ p"$" {d+=$NF} END {print d+0}' /proc/net/udp; }
 
+# Waits (up to 60 s) until something listens on UDP port $1 of 127.0.0.1: FastNetMon first fills its
+# per-host counters, nfacctd starts its plugins.
+wait_listening() {
+  local i; for i in $(seq 600); do
+    awk -v p=$(printf ':%04X' "$1") '$2 ~ p"$" {found=1} END {exit !found}' /proc/net/udp && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on UDP port $1" >&2; return 1
+}
+
+# FastNetMon's shipped configuration with NetFlow/IPFIX and sFlow on 127.0.0.1 (sFlow on $2), bans, its API and
+# its usage report off, counters for three /16 internal networks (a /8 would take 12 GB), Prometheus on $3.
+fastnetmon_config() {
+  local dir=$1 port=$2 metrics=$3 netflow_port sflow_port
+  if [ "$traffic_is_sflow" = 1 ]; then sflow_port=$port; netflow_port=$(free_port); else netflow_port=$port; sflow_port=$(free_port); fi
+  printf '10.0.0.0/16\n192.168.0.0/16\n172.16.0.0/16\n' > "$dir/networks"; : > "$dir/whitelist"
+  awk -v dir="$dir" -v np="$netflow_port" -v sp="$sflow_port" -v mp="$metrics" '
+    BEGIN { set["enable_ban"]="off"; set["enable_ban_ipv6"]="off"; set["netflow"]="on"; set["sflow"]="on";
+            set["netflow_host"]="127.0.0.1"; set["netflow_port"]=np; set["sflow_host"]="127.0.0.1"; set["sflow_port"]=sp;
+            set["disable_usage_report"]="on"; set["enable_api"]="off"; set["prometheus"]="on";
+            set["prometheus_host"]="127.0.0.1"; set["prometheus_port"]=mp; set["pid_path"]=dir "/pid";
+            set["cli_stats_file_path"]=dir "/stats"; set["cli_stats_ipv6_file_path"]=dir "/stats6";
+            set["networks_list_path"]=dir "/networks"; set["white_list_path"]=dir "/whitelist"; set["interfaces"]="" }
+    /^#/ || !/=/ { next }
+    { key=$1; if (key in set) { print key " = " set[key]; delete set[key] } else print }
+    END { for (k in set) print k " = " set[k] }' /etc/fastnetmon.conf > "$dir/fastnetmon.conf"
+}
+
+send_traffic() {  # port rate -> records sent
+  if [ -n "$replay" ]; then
+    "$replay_send" --dest 127.0.0.1:$1 --rate "$2" --duration "$duration" --copies "$exporters" --batch "$batch" "${replay#*=}"
+  else
+    "$flowgen" --dest 127.0.0.1:$1 --version "$version" --rate "$2" --duration "$duration" --exporters "$exporters" --batch "$batch"
+  fi | python3 -c 'import sys,json; print(json.load(sys.stdin)["records"])'
+}
+
 run_one() {  # collector rate -> "sent received cpu_seconds kernel_drops ring_drops"
   # kernel_drops: datagrams the collector's sockets dropped; ring_drops: records flowguard dropped between its
   # receive threads and shards ("-" for the others)
-  local collector=$1 pps=$2 port dir pid sent received used_ns ring_drops=-
+  local collector=$1 pps=$2 port dir pid sent received used_ns ring_drops=- metrics="" scraper=""
   port=$(free_port); dir=$work/$collector-$pps-$RANDOM; mkdir -p "$dir"
   case $collector in
     flowguard) "$flowguard" ${flowguard_config:+-c "$flowguard_config"} collect --listen udp://127.0.0.1:$port --format none 2> "$dir/err" & pid=$! ;;
-    nfcapd) nfcapd -b 127.0.0.1 -p $port -w "$dir" -t 86400 > /dev/null 2>&1 & pid=$! ;;
+    flowguard-run)  # the daemon, every detector on, flows and alerts written, /metrics scraped every 5 s
+      metrics=$(free_port)
+      cat > "$dir/run.yml" <<CONF
+collector: {listen: [udp://127.0.0.1:$port], state_file: $dir/templates.json}
+analyzer: {lateral: {state_file: $dir/lateral.jsonl}}
+metrics: {listen: 127.0.0.1:$metrics}
+alerts: {path: $dir/alerts.jsonl, spool_dir: $dir/spool}
+output: {path: $dir/flows.jsonl, format: $run_format}
+CONF
+      "$flowguard" -c "$dir/run.yml" run 2> "$dir/err" & pid=$!
+      (while sleep 5; do curl -s -o /dev/null "http://127.0.0.1:$metrics/metrics"; done) & scraper=$! ;;
+    nfcapd|sfcapd) $collector -b 127.0.0.1 -p $port -w "$dir" -t 86400 > /dev/null 2>&1 & pid=$! ;;
+    fastnetmon)
+      metrics=$(free_port)
+      fastnetmon_config "$dir" "$port" "$metrics"
+      fastnetmon --configuration_file "$dir/fastnetmon.conf" --log_file "$dir/log" --disable_pid_logic > /dev/null 2>&1 & pid=$! ;;
     nfacctd)
       cat > "$dir/nfacctd.conf" <<CONF
 daemonize: false
@@ -78,18 +141,24 @@ print_refresh_time[p]: 3600
 CONF
       nfacctd -f "$dir/nfacctd.conf" > "$dir/err" 2>&1 & pid=$! ;;
   esac
-  sleep 1
+  wait_listening $port; sleep 1
   local base; base=$(cpu_ns $pid)
-  sent=$("$flowgen" --dest 127.0.0.1:$port --version "$version" --rate "$pps" --duration "$duration" \
-           --exporters "$exporters" --batch "$batch" | python3 -c 'import sys,json; print(json.load(sys.stdin)["records"])')
+  sent=$(send_traffic $port "$pps")
   sleep 1
   used_ns=$(( $(cpu_ns $pid) - base ))
   local kdrops; kdrops=$(udp_drops $port)
+  # FastNetMon counts in its metrics, refreshed about once a second.
+  [ "$collector" = fastnetmon ] && { sleep 2; received=$(curl -s 127.0.0.1:$metrics/metrics | awk '$1 == "fastnetmon_total_simple_packets_processed" {print $2}'); }
+  [ -n "$scraper" ] && { kill "$scraper"; wait "$scraper" 2>/dev/null || true; }
   stop_collector $pid
   case $collector in
     flowguard)
       read -r received ring_drops < <(tail -1 "$dir/err" | python3 -c 'import sys,json; d=json.load(sys.stdin); print(d["records"]-d["ring_drops"], d["ring_drops"])') ;;
-    nfcapd) received=$(nfdump -R "$dir" -I | awk '/^Flows:/ {print $2}') ;;
+    # Received: records written to the flow file (with --run-format none: decoded and not dropped); drops: at
+    # the rings, towards the global stage, at the output.
+    flowguard-run)
+      read -r received ring_drops < <(tail -1 "$dir/err" | python3 -c 'import sys,json; d=json.load(sys.stdin); drops=d["ring_drops"]+d["global_forward_drops"]+d["records_lost"]; print(d["records_written"] if sys.argv[1] != "none" else d["records"]-drops, drops)' "$run_format") ;;
+    nfcapd|sfcapd) received=$(nfdump -R "$dir" -I | awk '/^Flows:/ {print $2}') ;;
     # nfacctd aggregates, so its output does not count records; its loss is what the kernel dropped,
     # in datagrams, converted at the mean records per datagram of this traffic.
     nfacctd) received=$(python3 -c "print(round($sent - $kdrops * $sent / max(1, $pps * $duration)))") ;;
@@ -114,8 +183,16 @@ stop_collector() {
 
 median() { python3 -c 'import sys,statistics; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
-echo "# flowgen -> collector on 127.0.0.1: version $version, $rate packets/s, ${duration}s, $exporters exporters, batch $batch, $runs runs"
-echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $(nfcapd -V 2>&1 | head -1); pmacct $(nfacctd -V 2>&1 | grep -o '[0-9]\+\.[0-9]\+\.[0-9]\+' | head -1)"
+traffic_is_sflow=0
+if [ -n "$replay" ]; then
+  first_file=${replay#*=}; first_file=${first_file%%+*}
+  # sFlow v5 starts with the 32-bit version 5 (NetFlow/IPFIX with a 16-bit version); FastNetMon takes it on its sFlow port.
+  case $(tshark -r "$first_file" -c 1 -T fields -e udp.payload 2>/dev/null) in 00000005*) traffic_is_sflow=1 ;; esac
+  echo "# replay_send ${replay%%=*} ($first_file...) -> collector on 127.0.0.1: $rate datagrams/s, ${duration}s, $exporters exporters, batch $batch, $runs runs"
+else
+  echo "# flowgen -> collector on 127.0.0.1: version $version, $rate packets/s, ${duration}s, $exporters exporters, batch $batch, $runs runs"
+fi
+echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; $(nfcapd -V 2>&1 | head -1); pmacct $(nfacctd -V 2>&1 | grep -o '[0-9]\+\.[0-9]\+\.[0-9]\+' | head -1); fastnetmon $(dpkg-query -W -f '${Version}' fastnetmon 2>/dev/null || echo none)"
 printf '%-10s %12s %12s %8s %10s %14s\n' collector sent received loss% cpu_s cpu_s_per_Mrec
 declare -A per_m
 for c in $collectors; do
@@ -130,11 +207,12 @@ for c in $collectors; do
   per_m[$c]=$(median "${vals[@]}")
 done
 echo "# median CPU seconds per million records: $(for c in $collectors; do printf '%s %s, ' "$c" "${per_m[$c]}"; done | sed 's/, $//')"
-if [ -n "${per_m[flowguard]:-}" ]; then
-  for c in nfcapd nfacctd; do
-    [ -n "${per_m[$c]:-}" ] && python3 -c "print(f'# $c / flowguard = {${per_m[$c]}/${per_m[flowguard]}:.2f}x')"
+for ours in flowguard flowguard-run; do
+  [ -n "${per_m[$ours]:-}" ] || continue
+  for c in nfcapd sfcapd nfacctd fastnetmon; do
+    if [ -n "${per_m[$c]:-}" ]; then python3 -c "print(f'# $c / $ours = {${per_m[$c]}/${per_m[$ours]}:.2f}x')"; fi
   done
-fi
+done
 
 if [ -n "$max_rates" ]; then
   for c in $collectors; do
