@@ -11,6 +11,8 @@
 // 5 times, 10 M flows are created and ended, and the table holds ~200,000-400,000 flows throughout.
 //   churn_bench --raw-map [--packets N] [--flows N]   the bare flat map under insert/erase churn, with and
 //                                                      without the periodic rebuild (ChurnCounter)
+#include "process_probes.hpp"
+
 #include <flowguard/analyzer/analyzer.hpp>
 #include <flowguard/collector/flow_meter.hpp>
 #include <flowguard/core/flat_map_rebuild.hpp>
@@ -27,14 +29,9 @@
 #include <vector>
 
 using namespace flowguard;
+using flowguard::bench::cpu_seconds;
 
 namespace {
-
-double cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 struct Options {
     std::uint64_t packets = 50'000'000;

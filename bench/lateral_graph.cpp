@@ -3,7 +3,7 @@
 // records on known edges (a network's everyday admin traffic); phase 3, after learning, sends records of new
 // edges through the scoring path (a sweep's worth per source). Prints JSON with bytes per edge (RSS growth),
 // edges/s and records/s per core.  build/release/bench/lateral_graph [--hosts 50000] [--edges 2000000]
-#include "rss.hpp"
+#include "process_probes.hpp"
 
 #include <flowguard/analyzer/lateral_stage.hpp>
 

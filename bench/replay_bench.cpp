@@ -5,6 +5,7 @@
 // the template shapes it uses and the CPU nanoseconds per decoded record.
 //
 //   replay_bench [--seconds 2] NAME=FILE[+FILE...] ...
+#include "process_probes.hpp"
 #include "replay_capture.hpp"
 
 #include <flowguard/collector/flow_decoder.hpp>
@@ -25,12 +26,6 @@ using namespace flowguard::collector;
 using namespace flowguard::bench;
 
 namespace {
-
-double cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 struct Result {
     double ns_per_record = 0;

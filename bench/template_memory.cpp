@@ -1,7 +1,7 @@
 // Memory of decoder state: RSS with many exporters x templates at steady state, and under a template
 // flood (random template ids and field lists from spoofed exporters), where the configured caps must
 // hold memory flat. Prints JSON.  build/release/bench/template_memory [--exporters 10000] [--templates 10]
-#include "rss.hpp"
+#include "process_probes.hpp"
 
 #include <flowguard/collector/flow_decoder.hpp>
 

@@ -5,7 +5,6 @@
 
 #include <array>
 #include <charconv>
-#include <iterator>
 #include <limits>
 
 namespace flowguard::exporters {

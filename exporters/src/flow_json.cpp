@@ -6,7 +6,6 @@
 #include <fmt/compile.h>
 
 #include <charconv>
-#include <iterator>
 
 namespace flowguard::exporters {
 namespace {
