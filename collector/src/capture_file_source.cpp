@@ -1,5 +1,6 @@
 #include <flowguard/collector/capture_file_source.hpp>
 #include <flowguard/collector/packet_parser.hpp>
+#include <flowguard/collector/span_meter.hpp>
 #include <flowguard/core/ordered_batch.hpp>
 
 #include <spdlog/spdlog.h>
@@ -9,8 +10,17 @@ namespace {
 
 constexpr std::uint64_t kProgressEvery = 1u << 20;
 
+// DNS first on port 53: a DNS message whose transaction id reads as an export version (5, 9, 10) belongs to
+// passive DNS, whatever the decoder might make of it.
+bool is_dns_message(const PacketView& p) {
+    if (p.src_port != 53 && p.dst_port != 53) return false;
+    DnsEvent scratch;
+    return extract_dns(p, 0, scratch) == DnsExtract::ok;
+}
+
 bool looks_like_flow_export(const PacketView& p) {
-    return p.proto == 17 && p.fragment == FragmentKind::none && is_flow_export({p.payload, p.payload_length});
+    return p.proto == 17 && p.fragment == FragmentKind::none && !is_dns_message(p) &&
+           is_flow_export({p.payload, p.payload_length});
 }
 
 }  // namespace

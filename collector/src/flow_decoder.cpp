@@ -785,6 +785,26 @@ const char* stream_protocol_name(std::uint16_t version) noexcept {
     }
 }
 
+namespace {
+
+// The sets after an export header tile the rest of the message exactly, at least one of them, each of a
+// known kind (templates, options templates, data: >= 256) and no shorter than its own header. A datagram
+// that merely starts like an export - a DNS message whose transaction id is 5, 9 or 10 - does not.
+bool sets_tile(std::span<const std::uint8_t> sets, std::uint16_t templates, std::uint16_t options) noexcept {
+    std::size_t at = 0;
+    while (at < sets.size()) {
+        if (sets.size() - at < kSetHeaderLength) return false;
+        const std::uint16_t id = load_be16(sets.data() + at);
+        const std::size_t length = load_be16(sets.data() + at + 2);
+        if ((id < 256 && id != templates && id != options) || length < kSetHeaderLength || length > sets.size() - at)
+            return false;
+        at += length;
+    }
+    return at > 0;
+}
+
+}  // namespace
+
 bool is_flow_export(std::span<const std::uint8_t> payload) noexcept {
     if (SflowDatagram datagram; parse_sflow_header(payload, datagram))
         return datagram.sample_count >= 1 && datagram.sample_count <= datagram.samples.size() / 8;
@@ -792,16 +812,12 @@ bool is_flow_export(std::span<const std::uint8_t> payload) noexcept {
     const std::uint16_t version = load_be16(payload.data());
     const std::size_t count = load_be16(payload.data() + 2);
     switch (version) {
-        case 10:
-            return count == payload.size();  // IPFIX: the message length
+        case 10:  // IPFIX: the header's length is the message's
+            return count == payload.size() && sets_tile(payload.subspan(kIpfixHeaderLength), 2, 3);
         case 5:
             return count >= 1 && count <= 30 && kV5HeaderLength + kV5RecordLength * count == payload.size();
-        case 9: {
-            // The first flowset after the header: 0 template, 1 options template, >= 256 data.
-            if (count < 1 || count > 1000 || payload.size() < kV9HeaderLength + kSetHeaderLength) return false;
-            const std::uint16_t set_id = load_be16(payload.data() + kV9HeaderLength);
-            return set_id <= 1 || set_id >= 256;
-        }
+        case 9:  // flowsets 0 (templates), 1 (options templates), >= 256 (data)
+            return count >= 1 && count <= 1000 && sets_tile(payload.subspan(kV9HeaderLength), 0, 1);
         default:
             return false;
     }

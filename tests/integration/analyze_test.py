@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """flowguard analyze on captures: the corpus beacon capture as raw traffic (metered) and as softflowd/pmacctd
 exports of the same traffic (decoded) must raise the beacon alert for 10.1.1.50 -> 198.51.100.77:443 and
-nothing about the irregular noise host; the SUNBURST names as DNS events raise sunburst_dns alerts.
+nothing about the irregular noise host; the SUNBURST names as DNS events raise sunburst_dns alerts; DNS
+messages whose transaction id reads as an export version reach passive DNS.
 
 Usage: analyze_test.py --flowguard BIN --fixtures DIR --shared-exports DIR(optional)
 """
@@ -42,6 +43,27 @@ def run(flowguard, fixtures, workdir):
     check(any(a["kind"] == "sunburst_dns" and a["severity"] == "critical" and "T1195.002" in a["techniques"]
               for a in alerts), "sunburst_dns is critical with T1195.002")
     print(f"SUNBURST names: {len(alerts)} alerts, kinds {sorted(kinds)}")
+    dns_ids_that_read_as_versions(flowguard, workdir)
+
+
+def dns_ids_that_read_as_versions(flowguard, workdir):
+    """A DNS message's transaction id sits where an export has its version: ids 5, 9 and 10 must still reach
+    passive DNS, not the flow decoder (analyze once took id 9 for NetFlow v9, 1 query in ~22,000)."""
+    from scapy.all import DNS, DNSQR, DNSRR, IP, UDP, Ether, wrpcap
+    packets, t = [], 1_600_000_000.0
+    for i, ident in enumerate([5, 9, 10, 0x1234]):
+        name = f"host{i}.example.com"
+        q = Ether() / IP(src="10.1.1.7", dst="10.0.0.53") / UDP(sport=40000 + i, dport=53) / DNS(id=ident, rd=1, qd=DNSQR(qname=name))
+        r = Ether() / IP(src="10.0.0.53", dst="10.1.1.7") / UDP(sport=53, dport=40000 + i) / DNS(
+            id=ident, qr=1, rd=1, ra=1, qd=DNSQR(qname=name), an=DNSRR(rrname=name, rdata="198.51.100.9", ttl=60))
+        q.time, r.time = t + i, t + i + 0.01
+        packets += [q, r]
+    pcap = os.path.join(workdir, "dns_ids.pcap")
+    wrpcap(pcap, packets)
+    _, summary = analyze(flowguard, pcap)
+    check(summary["export_datagrams"] == 0, f"DNS ids 5/9/10: {summary['export_datagrams']} datagrams taken for exports")
+    check(summary["dns_events"] == 8, f"DNS ids 5/9/10: {summary['dns_events']} of 8 DNS messages reached passive DNS")
+    print(f"DNS ids 5, 9, 10: {summary['dns_events']} DNS events, {summary['export_datagrams']} export datagrams")
 
 
 def main():

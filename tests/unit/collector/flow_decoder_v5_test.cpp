@@ -1,8 +1,12 @@
 #include <flowguard/collector/flow_decoder.hpp>
+#include <flowguard/collector/pcap_datagrams.hpp>
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <export_builder.hpp>
+#include <string>
 
 using namespace flowguard;
 using namespace flowguard::test;
@@ -123,4 +127,65 @@ TEST_CASE("is_flow_export: a whole v5 message is an export; cut, padded or other
     Bytes dns;  // a DNS query is not mistaken for an export
     dns.u16(0x1234).u16(0x0100).u16(1).u16(0).u16(0).u16(0).u8(3).u8('w').u8('w').u8('w').u8(0).u16(1).u16(1);
     CHECK_FALSE(collector::is_flow_export(dns.data()));
+}
+
+TEST_CASE("is_flow_export: a DNS message whose transaction id reads as version 5, 9 or 10 is not an export") {
+    // The id is the first 16 bits, where an export has its version; the flags follow where v5/v9 have their
+    // count and IPFIX its length. 1 query in ~22,000 has one of these ids.
+    for (const std::uint16_t id : {std::uint16_t{5}, std::uint16_t{9}, std::uint16_t{10}}) {
+        for (const std::uint16_t flags :
+             {std::uint16_t{0x0100}, std::uint16_t{0x0000}, std::uint16_t{0x8180}, std::uint16_t{0x0120}}) {
+            Bytes query;
+            query.u16(id).u16(flags).u16(1).u16(0).u16(0).u16(0);
+            for (const char* label : {"central", "pima", "gov"}) {
+                query.u8(static_cast<std::uint8_t>(std::strlen(label)));
+                for (const char* c = label; *c != 0; ++c) query.u8(static_cast<std::uint8_t>(*c));
+            }
+            query.u8(0).u16(1).u16(1);
+            CAPTURE(id);
+            CAPTURE(flags);
+            CHECK_FALSE(collector::is_flow_export(query.data()));
+            // Even one sized so that the IPFIX length field agrees with it.
+            Bytes sized = query;
+            while (sized.data().size() < flags && flags < 2048) sized.u8('a');
+            if (flags >= 20 && flags < 2048) CHECK_FALSE(collector::is_flow_export(sized.data()));
+        }
+    }
+}
+
+TEST_CASE("is_flow_export: v9 and IPFIX sets must tile the message; every real export in the fixtures does") {
+    Bytes v9;  // header, then a data set of 8 bytes
+    v9.u16(9).u16(1).u32(0).u32(0).u32(0).u32(0).u16(256).u16(8).u32(0);
+    CHECK(collector::is_flow_export(v9.data()));
+    Bytes short_set = v9;
+    short_set.u8(0);  // a byte no set accounts for
+    CHECK_FALSE(collector::is_flow_export(short_set.data()));
+    Bytes reserved;  // set id 2 is IPFIX's, reserved in v9
+    reserved.u16(9).u16(1).u32(0).u32(0).u32(0).u32(0).u16(2).u16(8).u32(0);
+    CHECK_FALSE(collector::is_flow_export(reserved.data()));
+    Bytes ipfix_v9_ids;  // IPFIX with a v9 template set id
+    ipfix_v9_ids.u16(10).u16(24).u32(0).u32(0).u32(0).u16(0).u16(8).u32(0);
+    CHECK_FALSE(collector::is_flow_export(ipfix_v9_ids.data()));
+
+    const char* root = std::getenv("FLOWGUARD_FIXTURES");
+    REQUIRE(root != nullptr);
+    std::size_t datagrams = 0;
+    for (const char* name :
+         {"corpus/beacon-softflowd-ipfix.pcap", "corpus/beacon-softflowd-v9.pcap", "corpus/beacon-softflowd-v5.pcap",
+          "corpus/beacon-pmacctd-v9.pcap", "corpus/beacon-pmacctd-ipfix.pcap", "corpus/pmacctd_sflow_mixed.pcap",
+          "pmacct/100-IPFIXv10-CISCO/traffic-00.pcap", "pmacct/101-NFv9-CISCO-cust_primitives/traffic-00.pcap",
+          "pmacct/104-IPFIXv10-IPv6-CISCO-sampling_option/traffic-00.pcap",
+          "pmacct/106-IPFIXv10-HUAWEI-vrf_name/traffic-00.pcap", "akvorado/netflow/template.pcap",
+          "akvorado/netflow/data.pcap", "akvorado/netflow/juniper-cpid-data.pcap",
+          "akvorado/netflow/ipfix-srv6-data.pcap", "akvorado/netflow/ipfixprobe-data.pcap"}) {
+        collector::PcapDatagramReader reader(std::string(root) + "/" + name);
+        collector::ExportPacket packet;
+        std::uint16_t port = 0;
+        while (reader.next(packet, port)) {
+            CAPTURE(name);
+            CHECK(collector::is_flow_export(packet.payload));
+            ++datagrams;
+        }
+    }
+    CHECK(datagrams > 100);
 }

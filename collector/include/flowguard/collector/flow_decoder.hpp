@@ -128,8 +128,8 @@ const char* stream_protocol_name(std::uint16_t version) noexcept;
 using SampledPacketHandler = std::function<void(const PacketView& packet, const FlowRecord& record)>;
 
 // True when a UDP payload is one whole NetFlow v5/v9 or IPFIX export message (its header agrees with its
-// length) or an sFlow v5 datagram: `analyze` uses it to tell flow exports from ordinary traffic in a capture, packet by
-// packet.
+// length; v9/IPFIX: its sets, of known kinds, tile the rest exactly) or an sFlow v5 datagram: `analyze` uses
+// it to tell flow exports from ordinary traffic in a capture, packet by packet (DNS on port 53 first).
 bool is_flow_export(std::span<const std::uint8_t> payload) noexcept;
 
 // A copy of a decoder's counters, for readers on other threads (the metrics endpoint).
