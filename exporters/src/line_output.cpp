@@ -3,7 +3,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <cstring>
 
 namespace flowguard::exporters {
@@ -73,20 +72,13 @@ void append_line_output_metric_specs(std::vector<MetricSpec>& catalog) {
 }
 
 void FlowOutputStage::on_flows(std::span<const FlowRecord> records, std::uint64_t, Alerts&) {
-    // In chunks, so the buffer stays near LineBuffer::kFlushBytes: a meter's last call can carry every flow
-    // still open at the end of a capture (156,000 in one 2 M-packet capture), which grew one 156 MB
-    // buffer by copying it over and over.
-    constexpr std::size_t kChunk = 64;
-    for (std::size_t at = 0; at < records.size(); at += kChunk) {
-        const auto chunk = records.subspan(at, std::min(kChunk, records.size() - at));
-        format_.append(lines_.buffer(), chunk);
-        lines_.added(chunk.size());
-    }
+    lines_.append(records, format_.append);
 }
 
 void DnsLogStage::on_dns(std::span<const DnsEvent> events, std::uint64_t, Alerts&) {
-    for (const auto& event : events) append_dns_json(lines_.buffer(), event);
-    lines_.added(events.size());
+    lines_.append(events, [](fmt::memory_buffer& out, std::span<const DnsEvent> chunk) {
+        for (const auto& event : chunk) append_dns_json(out, event);
+    });
 }
 
 void AlertLog::publish(std::span<const Alert> alerts) {

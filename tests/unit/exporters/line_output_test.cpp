@@ -270,3 +270,28 @@ TEST_CASE("one call with a capture's worth of records is written in bounded piec
         at = found;
     }
 }
+
+TEST_CASE("the DNS log writes a large call in the same bounded pieces, every event in order") {
+    auto transport = std::make_unique<RecordingTransport>();
+    auto& recording = *transport;
+    LineOutput output("dns", std::move(transport));
+    DnsLogStage stage(output);
+    Alerts alerts;
+    std::vector<DnsEvent> events(3000);
+    for (std::uint16_t i = 0; i < events.size(); ++i) {
+        events[i].id = i;
+        events[i].qname.assign("a.example");
+    }
+    stage.on_dns(events, 0, alerts);
+    stage.flush(0);
+    REQUIRE(recording.sizes.size() > 1);
+    const std::size_t line = recording.text.size() / events.size();
+    for (const auto size : recording.sizes) CHECK(size <= LineBuffer::kFlushBytes + 64 * (line + 64));
+    CHECK(output.counters().lines_written == 3000);
+    std::size_t at = 0;
+    for (std::uint16_t i = 0; i < events.size(); ++i) {
+        const auto found = recording.text.find(fmt::format("\"id\":{},", i), at);
+        REQUIRE(found != std::string::npos);
+        at = found;
+    }
+}
