@@ -71,20 +71,7 @@ Result run(const std::vector<Datagram*>& warm_up, const std::vector<Datagram*>& 
 
 std::string template_shapes(std::vector<Datagram>& datagrams) {
     FlowDecoder decoder{CollectorConfig{}};
-    std::vector<FlowRecord> out;
-    for (auto& d : datagrams) {
-        out.clear();
-        decoder.decode({d.payload(), d.exporter, d.port, d.received_ns}, out);
-    }
-    // A second pass with the templates known: what each datagram decodes to in steady state (its sequence
-    // moved on, or the decoder would take it for a duplicate).
-    for (auto& d : datagrams) {
-        std::vector<std::uint8_t> copy = d.bytes;
-        if (d.sequence_at != 0) store32(copy.data() + 8 + d.sequence_at, d.sequence + (1u << 19));
-        out.clear();
-        decoder.decode({{copy.data() + 8, copy.size() - 8}, d.exporter, d.port, d.received_ns}, out);
-        d.records = out.size();
-    }
+    count_records(datagrams, decoder);  // sets each datagram's steady-state records
     std::set<std::string> shapes;
     decoder.for_each_template([&](const TemplateSnapshot& t) {
         std::size_t bytes = 0;

@@ -3,6 +3,7 @@
 // datagrams in capture order, where each one's sequence number sits, and how far each stream's sequence moves
 // on per loop, so a collector sees a stream continuing, not duplicates. Shared by replay_bench (decode cost)
 // and replay_send (the same captures over UDP to a live collector).
+#include <flowguard/collector/flow_decoder.hpp>
 #include <flowguard/collector/pcap_datagrams.hpp>
 
 #include <algorithm>
@@ -201,6 +202,27 @@ inline void assign_steps(const std::vector<Datagram*>& datagrams) {
         streams[{d->exporter, d->port, version, domain}].push_back(d);
     }
     for (auto& [key, list] : streams) set_steps(list);
+}
+
+// Decodes the capture twice with `decoder`: as first sent (returned: each datagram's records, data ahead of
+// its template counting none), then with the templates known and each sequence far on (not a duplicate),
+// which sets each datagram's `records` - what it decodes to on every later loop.
+inline std::vector<std::size_t> count_records(std::vector<Datagram>& datagrams, collector::FlowDecoder& decoder) {
+    std::vector<std::size_t> first;
+    std::vector<FlowRecord> out;
+    for (const auto& d : datagrams) {
+        out.clear();
+        decoder.decode({d.payload(), d.exporter, d.port, d.received_ns}, out);
+        first.push_back(out.size());
+    }
+    for (auto& d : datagrams) {
+        std::vector<std::uint8_t> copy = d.bytes;
+        if (d.sequence_at != 0) store32(copy.data() + 8 + d.sequence_at, d.sequence + (1u << 19));
+        out.clear();
+        decoder.decode({{copy.data() + 8, copy.size() - 8}, d.exporter, d.port, d.received_ns}, out);
+        d.records = out.size();
+    }
+    return first;
 }
 
 }  // namespace flowguard::bench

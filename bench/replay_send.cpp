@@ -34,11 +34,10 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct Capture {
-    std::vector<Datagram> datagrams;
-    std::vector<std::size_t> sender_of;       // per datagram: index of its original exporter (address, port)
-    std::size_t exporters = 0;                // distinct original (address, port) pairs
-    std::vector<std::size_t> first_records;   // per datagram: records decoded on the first loop
-    std::vector<std::size_t> steady_records;  // on every later loop, templates known
+    std::vector<Datagram> datagrams;         // `records`: what each decodes to from the second loop on
+    std::vector<std::size_t> sender_of;      // per datagram: index of its original exporter (address, port)
+    std::size_t exporters = 0;               // distinct original (address, port) pairs
+    std::vector<std::size_t> first_records;  // per datagram: records decoded on the first loop
 };
 
 Capture load(const std::string& files) {
@@ -52,24 +51,9 @@ Capture load(const std::string& files) {
         c.sender_of.push_back(index.try_emplace({d.exporter, d.port}, index.size()).first->second);
     }
     c.exporters = index.size();
-    collector::FlowDecoder decoder{CollectorConfig{}};
-    std::vector<FlowRecord> out;
-    for (const auto& d : c.datagrams) {
-        out.clear();
-        decoder.decode({d.payload(), d.exporter, d.port, d.received_ns}, out);
-        c.first_records.push_back(out.size());
-    }
-    // Templates known, sequence far on (not a duplicate): what each datagram decodes to from the second loop
-    // on - and what the last datagram of a stream adds to an IPFIX sequence, which the steps need.
-    for (auto& d : c.datagrams) {
-        std::vector<std::uint8_t> copy = d.bytes;
-        if (d.sequence_at != 0) store32(copy.data() + 8 + d.sequence_at, d.sequence + (1u << 19));
-        out.clear();
-        decoder.decode({{copy.data() + 8, copy.size() - 8}, d.exporter, d.port, d.received_ns}, out);
-        c.steady_records.push_back(out.size());
-        d.records = out.size();
-    }
     assign_steps(all);
+    collector::FlowDecoder decoder{CollectorConfig{}};
+    c.first_records = count_records(c.datagrams, decoder);
     return c;
 }
 
@@ -179,7 +163,7 @@ int main(int argc, char** argv) {
         send_errors += n - ok;  // not sent: sent again next turn, with the same sequence numbers
         for (unsigned i = 0; i < ok; ++i) {
             const std::size_t k = copy.next + i;
-            records += copy.loop == 0 ? capture.first_records[k] : capture.steady_records[k];
+            records += copy.loop == 0 ? capture.first_records[k] : ds[k].records;
             bytes += ds[k].bytes.size() - 8;
         }
         packets += ok;
@@ -195,7 +179,7 @@ int main(int argc, char** argv) {
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     std::size_t per_loop = 0;
-    for (auto r : capture.steady_records) per_loop += r;
+    for (const auto& d : ds) per_loop += d.records;
     std::printf(
         "{\"datagrams_per_loop\":%zu,\"records_per_loop\":%zu,\"exporters_per_copy\":%zu,\"copies\":%u,"
         "\"packets\":%llu,\"records\":%llu,\"bytes\":%llu,\"seconds\":%.3f,\"packets_per_second\":%.0f,"
