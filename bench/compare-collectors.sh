@@ -52,7 +52,8 @@ replay_send=$root/build/release/bench/replay_send
 work=$(mktemp -d /tmp/compare-collectors.XXXXXX)
 trap 'pkill -P $$ 2>/dev/null || true; rm -rf "$work"' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$root/bench/udp_ports.sh"  # free_port, wait_listening
+
 # CPU time (user+sys) in ns of a process's threads and of its children's threads that are alive: the
 # scheduler's own runtime accounting (schedstat), exact, where /proc/PID/stat's clock ticks are
 # sampled at 100 Hz and were seen to swing by 1.5x between identical runs.
@@ -67,16 +68,6 @@ cpu_ns() {
 }
 # Kernel drops on the UDP socket bound to a port (last column of /proc/net/udp).
 udp_drops() { awk -v p=$(printf ':%04X' "$1") '$2 ~ p"$" {d+=$NF} END {print d+0}' /proc/net/udp; }
-
-# Waits (up to 60 s) until something listens on UDP port $1 of 127.0.0.1: FastNetMon first fills its
-# per-host counters, nfacctd starts its plugins.
-wait_listening() {
-  local i; for i in $(seq 600); do
-    awk -v p=$(printf ':%04X' "$1") '$2 ~ p"$" {found=1} END {exit !found}' /proc/net/udp && return 0
-    sleep 0.1
-  done
-  echo "nothing listens on UDP port $1" >&2; return 1
-}
 
 # FastNetMon's shipped configuration with NetFlow/IPFIX and sFlow on 127.0.0.1 (sFlow on $2), bans, its API and
 # its usage report off, counters for three /16 internal networks (a /8 would take 12 GB), Prometheus on $3.

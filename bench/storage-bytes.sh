@@ -28,12 +28,7 @@ replay_send=$root/build/release/bench/replay_send
 [ -x "$flowguard" ] && [ -x "$replay_send" ] || { echo "build the release preset first" >&2; exit 2; }
 work=$(mktemp -d /tmp/storage-bytes.XXXXXX)
 trap 'pkill -P $$ 2>/dev/null || true; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_listening() {
-  local i; for i in $(seq 300); do
-    awk -v p=$(printf ':%04X' "$1") '$2 ~ p"$" {found=1} END {exit !found}' /proc/net/udp && return 0; sleep 0.1
-  done; return 1
-}
+. "$root/bench/udp_ports.sh"  # free_port, wait_listening
 # 5,000 datagrams/s: slow enough that no collector loses any.
 send() { "$replay_send" --dest 127.0.0.1:$1 --rate 5000 --duration "$(python3 -c "print($datagrams / 5000)")" \
            --copies "$exporters" "${replay#*=}" | python3 -c 'import sys,json; print(json.load(sys.stdin)["records"])'; }
