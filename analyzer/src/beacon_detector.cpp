@@ -8,6 +8,12 @@ namespace {
 
 enum SeriesKind : std::uint8_t { kByAddress = 0, kByName = 1 };
 
+constexpr std::uint8_t kTcpSyn = 0x02;
+// Sessions count towards a destination's long-session popularity once they last this long, and again hourly.
+constexpr std::uint64_t kLongSessionNoteNs = 600 * kSecondNs;
+constexpr std::uint64_t kLongSessionRenoteNs = 3600 * kSecondNs;
+constexpr std::uint64_t kDayNs = 86'400 * kSecondNs;
+
 // sFlow records are single sampled packets, not flows: the packets of one connection arrive as a burst, and a
 // burst within this counts as one event (one connection) of the series.
 constexpr std::uint64_t kSampleBurstNs = 2'000'000'000;
@@ -15,7 +21,22 @@ constexpr std::uint64_t kSampleBurstNs = 2'000'000'000;
 }  // namespace
 
 BeaconDetector::BeaconDetector(const BeaconConfig& config)
-    : series_(config, true), allow_ports_(config.allow_ports.begin(), config.allow_ports.end()) {}
+    : config_(config),
+      series_(config, true),
+      connections_(config.connection_timeout_ns, config.max_connections),
+      long_sessions_(kDayNs, config.max_series),
+      allow_ports_(config.allow_ports.begin(), config.allow_ports.end()) {}
+
+DetectorStats BeaconDetector::stats() const {
+    DetectorStats s = series_.stats();
+    s.suppressed_popular += suppressed_long_;
+    return s;
+}
+
+void BeaconDetector::write_metrics(MetricSink& sink) const {
+    const ConnectionCounters counters{connections_.size(), connections_.evictions(), records_continuing_};
+    flowguard::write_metrics(sink, counters, kConnectionCounters);
+}
 
 void BeaconDetector::reload(const AnalyzerLists& lists) {
     allow_ports_.clear();
@@ -35,15 +56,68 @@ void BeaconDetector::on_flows(const FlowBatchView& batch, AlertOut& out) {
         const std::uint64_t time = flow.time_flow_start_ns;
         const std::uint32_t name_id = context.resolved_name(flow.src_addr, flow.dst_addr, time);
         if (name_id && context.allowed_domain(name_id)) continue;
+        const ConnectionKey connection{flow.src_addr, flow.dst_addr, flow.src_port, flow.dst_port, flow.proto};
+        const bool syn = flow.proto == 6 && (flow.tcp_flags & kTcpSyn) != 0;
+        const auto seen = connections_.observe(connection, time, flow.time_flow_end_ns, flow.bytes, syn);
+        if (name_id) seen.connection->domain = name_id;
+        if (!seen.starts) {
+            ++records_continuing_;
+            if (auto alert = long_connection(connection, *seen.connection, context)) out.raise(std::move(*alert), i);
+            continue;
+        }
         const std::uint64_t repeat = flow.type == FlowType::sflow5 ? kSampleBurstNs : 0;
-        if (auto f =
-                series_.record({flow.src_addr, flow.dst_addr, 0, kByAddress, flow.dst_port}, time, flow.bytes, repeat))
+        const SeriesKey by_name{flow.src_addr, IpAddress{}, name_id, kByName, flow.dst_port};
+        if (auto f = series_.record({flow.src_addr, flow.dst_addr, 0, kByAddress, flow.dst_port}, time, flow.bytes,
+                                    repeat, name_id ? &by_name : nullptr))
             out.raise(alert_of(*f, context), i);
         if (name_id == 0) continue;
-        if (auto f =
-                series_.record({flow.src_addr, IpAddress{}, name_id, kByName, flow.dst_port}, time, flow.bytes, repeat))
-            out.raise(alert_of(*f, context), i);
+        if (auto f = series_.record(by_name, time, flow.bytes, repeat)) out.raise(alert_of(*f, context), i);
     }
+}
+
+std::optional<Alert> BeaconDetector::long_connection(const ConnectionKey& key, Connection& c,
+                                                     const PassiveDns& context) {
+    if (config_.long_connection_ns == 0 || c.reported) return std::nullopt;
+    const std::uint64_t duration = c.last_ns - c.start_ns;
+    if (duration < kLongSessionNoteNs) return std::nullopt;
+    const DestinationKey by_address{key.server, 0, key.server_port, kByAddress};
+    const DestinationKey by_name{IpAddress{}, c.domain, key.server_port, kByName};
+    if (c.noted_ns == 0 || c.last_ns >= c.noted_ns + kLongSessionRenoteNs) {
+        long_sessions_.note(by_address, key.client, c.last_ns);
+        if (c.domain) long_sessions_.note(by_name, key.client, c.last_ns);
+        c.noted_ns = c.last_ns;
+    }
+    if (duration < config_.long_connection_ns) return std::nullopt;
+    c.reported = true;
+    const std::size_t by_address_clients = long_sessions_.clients(by_address, c.last_ns);
+    const std::size_t by_name_clients = c.domain ? long_sessions_.clients(by_name, c.last_ns) : 0;
+    if (std::max(by_address_clients, by_name_clients) >= config_.max_clients_per_target) {
+        ++suppressed_long_;
+        return std::nullopt;
+    }
+    Alert alert;
+    alert.kind = "long_connection";
+    alert.severity = Severity::medium;
+    // 0.7 at the threshold, towards 1 as the session outlasts it three times over.
+    const double ratio = static_cast<double>(duration) / static_cast<double>(config_.long_connection_ns);
+    alert.score = std::min(1.0, 0.7 + 0.15 * (ratio - 1.0));
+    alert.src_addr = key.client;
+    alert.dst_addr = key.server;
+    if (c.domain) alert.domain = context.domain(c.domain);
+    alert.first_seen_ns = c.start_ns;
+    alert.last_seen_ns = c.last_ns;
+    alert.techniques = {"T1071", "T1573"};
+    alert.dedup_key =
+        fmt::format("long-connection:{}:{}:{}", key.client.to_string(), key.server.to_string(), key.server_port);
+    auto& e = alert.evidence;
+    e["duration_s"] = duration / kSecondNs;
+    e["records"] = c.records;
+    e["bytes"] = c.bytes;
+    e["src_port"] = key.client_port;
+    e["dst_port"] = key.server_port;
+    e["proto"] = key.proto == 6 ? "TCP" : "UDP";
+    e["clients_with_long_sessions"] = std::max(by_address_clients, by_name_clients);
+    return alert;
 }
 
 void BeaconDetector::finish(const PassiveDns& context, AlertOut& out) {

@@ -11,6 +11,8 @@ namespace flowguard::analyzer {
 namespace {
 
 constexpr std::uint64_t kNsPerMs = 1'000'000;
+constexpr std::uint64_t kNsPerSecond = 1'000'000'000;
+constexpr std::uint64_t kPopularityWindowNs = 86'400ull * 1'000'000'000;  // a sliding day
 
 double round3(double v) {
     return std::round(v * 1000.0) / 1000.0;
@@ -19,9 +21,10 @@ double round3(double v) {
 }  // namespace
 
 void read_beacon_config(const YAML::Node& b, const std::string& bk, BeaconConfig& beacon) {
-    yaml::require_known_keys(b, bk,
-                             {"min_connections", "threshold", "min_dispersion_score", "max_clients_per_target",
-                              "max_series", "allow_ports", "allow_domains"});
+    yaml::require_known_keys(
+        b, bk,
+        {"min_connections", "threshold", "min_dispersion_score", "max_clients_per_target", "max_series",
+         "connection_timeout", "max_connections", "long_connection", "allow_ports", "allow_domains"});
     if (b["min_connections"])
         beacon.min_connections = yaml::unsigned_value(b["min_connections"], bk + ".min_connections", 48);
     if (beacon.min_connections < 4) throw ConfigError(bk + ".min_connections", "must be at least 4");
@@ -33,6 +36,19 @@ void read_beacon_config(const YAML::Node& b, const std::string& bk, BeaconConfig
             yaml::unsigned_value(b["max_clients_per_target"], bk + ".max_clients_per_target", 8);
     if (b["max_series"]) beacon.max_series = yaml::unsigned_value(b["max_series"], bk + ".max_series", 1u << 26);
     if (beacon.max_series < 16) throw ConfigError(bk + ".max_series", "must be at least 16");
+    if (b["connection_timeout"]) {
+        beacon.connection_timeout_ns = yaml::duration_value(b["connection_timeout"], bk + ".connection_timeout");
+        if (beacon.connection_timeout_ns < kNsPerSecond || beacon.connection_timeout_ns > 86'400 * kNsPerSecond)
+            throw ConfigError(bk + ".connection_timeout", "must be between 1s and 1d");
+    }
+    if (b["max_connections"])
+        beacon.max_connections = yaml::unsigned_value(b["max_connections"], bk + ".max_connections", 1u << 26);
+    if (beacon.max_connections < 16) throw ConfigError(bk + ".max_connections", "must be at least 16");
+    if (b["long_connection"]) {
+        beacon.long_connection_ns = yaml::duration_value(b["long_connection"], bk + ".long_connection");
+        if (beacon.long_connection_ns > 30 * 86'400 * kNsPerSecond)
+            throw ConfigError(bk + ".long_connection", "must be at most 30d (0 turns it off)");
+    }
     if (b["allow_ports"]) {
         beacon.allow_ports.clear();
         const auto& ports = b["allow_ports"];
@@ -48,9 +64,11 @@ void write_beacon_config(YAML::Emitter& out, const BeaconConfig& b) {
     out << YAML::BeginMap << YAML::Key << "min_connections" << YAML::Value << b.min_connections << YAML::Key
         << "threshold" << YAML::Value << b.threshold << YAML::Key << "min_dispersion_score" << YAML::Value
         << b.min_dispersion_score << YAML::Key << "max_clients_per_target" << YAML::Value << b.max_clients_per_target
-        << YAML::Key << "max_series" << YAML::Value << b.max_series << YAML::Key << "allow_ports" << YAML::Value
-        << YAML::Flow << b.allow_ports << YAML::Key << "allow_domains" << YAML::Value << YAML::Flow << b.allow_domains
-        << YAML::EndMap;
+        << YAML::Key << "max_series" << YAML::Value << b.max_series << YAML::Key << "connection_timeout" << YAML::Value
+        << yaml::seconds(b.connection_timeout_ns) << YAML::Key << "max_connections" << YAML::Value << b.max_connections
+        << YAML::Key << "long_connection" << YAML::Value << yaml::seconds(b.long_connection_ns) << YAML::Key
+        << "allow_ports" << YAML::Value << YAML::Flow << b.allow_ports << YAML::Key << "allow_domains" << YAML::Value
+        << YAML::Flow << b.allow_domains << YAML::EndMap;
 }
 
 std::size_t BeaconSeries::KeyHash::operator()(const SeriesKey& k) const noexcept {
@@ -60,7 +78,8 @@ std::size_t BeaconSeries::KeyHash::operator()(const SeriesKey& k) const noexcept
     return h;
 }
 
-BeaconSeries::BeaconSeries(const BeaconConfig& config, bool with_sizes) : config_(config), with_sizes_(with_sizes) {
+BeaconSeries::BeaconSeries(const BeaconConfig& config, bool with_sizes)
+    : config_(config), with_sizes_(with_sizes), popularity_(kPopularityWindowNs, config.max_series) {
     // No rehash on the hot path; the slots' memory is touched only when used.
     series_.reserve(config_.max_series);
     first_sightings_.reserve(config_.max_series);
@@ -80,7 +99,7 @@ BeaconSeries::Series& BeaconSeries::promote(const SeriesKey& key, const FirstSig
 }
 
 std::optional<BeaconFinding> BeaconSeries::record(const SeriesKey& key, std::uint64_t time_ns, std::uint64_t size,
-                                                  std::uint64_t repeat_ns) {
+                                                  std::uint64_t repeat_ns, const SeriesKey* alias) {
     auto it = series_.find(key);
     Series* found = it == series_.end() ? nullptr : &it->second;
     if (found == nullptr) {
@@ -111,26 +130,25 @@ std::optional<BeaconFinding> BeaconSeries::record(const SeriesKey& key, std::uin
     if (s.stored < kEvents) ++s.stored;
     ++s.total;
     s.last_ns = std::max(s.last_ns, time_ns);
+    if (alias != nullptr) {
+        s.alias_domain = alias->domain;
+        s.alias_kind = alias->kind;
+    }
     // Popularity matters only for series that may alert: one-off pairs (most of them) are not noted.
-    if (s.total >= 3) note_client(key);
+    if (s.total >= 3) popularity_.note(target_of(key), key.client, time_ns);
     if (!s.decided && s.total >= config_.min_connections && s.total >= s.scored_at + 4) return score(key, s);
     return std::nullopt;
 }
 
-void BeaconSeries::note_client(const SeriesKey& key) {
-    SeriesKey target = key;
-    target.client = IpAddress{};
-    auto& clients = target_clients_[target];
-    for (std::size_t i = 0; i < clients.count; ++i)
-        if (clients.clients[i] == key.client) return;
-    if (clients.count < clients.clients.size()) clients.clients[clients.count++] = key.client;
+DestinationKey BeaconSeries::target_of(const SeriesKey& key) noexcept {
+    return {key.peer, key.domain, key.port, key.kind};
 }
 
-std::size_t BeaconSeries::distinct_clients(const SeriesKey& key) const {
-    SeriesKey target = key;
-    target.client = IpAddress{};
-    const auto it = target_clients_.find(target);
-    return it == target_clients_.end() ? 0 : it->second.count;
+bool BeaconSeries::popular(const SeriesKey& key, const Series& s) const {
+    if (popularity_.clients(target_of(key), s.last_ns) >= config_.max_clients_per_target) return true;
+    if (s.alias_domain == 0) return false;
+    const DestinationKey alias{IpAddress{}, s.alias_domain, key.port, s.alias_kind};
+    return popularity_.clients(alias, s.last_ns) >= config_.max_clients_per_target;
 }
 
 std::optional<BeaconFinding> BeaconSeries::score(const SeriesKey& key, Series& s) {
@@ -147,7 +165,7 @@ std::optional<BeaconFinding> BeaconSeries::score(const SeriesKey& key, Series& s
     if (result.score < config_.threshold || result.dispersion_score < config_.min_dispersion_score) return std::nullopt;
     if (result.median_interval_s < 1.0) return std::nullopt;  // sub-second repeats are bulk transfers, not check-ins
     s.decided = true;
-    if (distinct_clients(key) >= config_.max_clients_per_target) {  // decided: a shared service
+    if (popular(key, s)) {  // decided: a shared service
         ++suppressed_popular_;
         return std::nullopt;
     }
@@ -156,13 +174,10 @@ std::optional<BeaconFinding> BeaconSeries::score(const SeriesKey& key, Series& s
 
 void BeaconSeries::evict() {
     // Full: forget the eighth of the series that were quiet longest (counted).
-    const std::uint64_t threshold = stalest_eighth_cutoff(
+    const std::size_t erased = erase_stalest_eighth(
         series_, [](const auto& entry) { return entry.second.last_ns; }, eviction_scratch_);
-    const std::size_t erased =
-        boost::unordered::erase_if(series_, [&](const auto& e) { return e.second.last_ns <= threshold; });
     evictions_ += erased;
     series_churn_.erased(series_, erased);
-    if (target_clients_.size() > config_.max_series) target_clients_.clear();
 }
 
 std::vector<BeaconFinding> BeaconSeries::finish() {

@@ -53,6 +53,7 @@ AnalyzerConfig share_per_shard(const AnalyzerConfig& config, std::size_t shards)
     AnalyzerConfig share = config;
     shards = std::max<std::size_t>(shards, 1);
     share.beacon.max_series = std::max<std::size_t>(config.beacon.max_series / shards, 1);
+    share.beacon.max_connections = std::max<std::size_t>(config.beacon.max_connections / shards, 1);
     share.max_resolved = std::max<std::size_t>(config.max_resolved / shards, 1);
     share.max_domains = std::max<std::size_t>(config.max_domains / shards, 1);
     return share;

@@ -14,6 +14,8 @@ Usage: generate.py --seed N --hosts H --days D --out DIR   (writes flows.jsonl, 
 """
 import argparse, json, math, os, random, string
 
+import office
+
 B32 = "ph2eifo3n5utg1j8d94qrvbmk0sal76c"
 SUB = "rq3gsalt6u1iyfzop572d49bnx8cvmkewhj"
 REGIONS = ["eu-west-1", "us-west-2", "us-east-1", "us-east-2"]
@@ -50,16 +52,20 @@ class Net:
     def __init__(self, rng):
         self.rng, self.flows, self.dns = rng, [], []
 
-    def flow(self, t, src, dst, sport, dport, proto, nbytes, packets=None):
+    def flow(self, t, src, dst, sport, dport, proto, nbytes, packets=None, tcp_flags=None):
+        """A connection's two one-way records, as meters and exporters report them. tcp_flags: the flags seen
+        (cumulative); a whole short connection (SYN, PSH, ACK, FIN) unless given."""
         packets = packets or max(1, nbytes // 600)
+        flags = (0x1b if tcp_flags is None else tcp_flags) if proto == 6 else 0
         ns = int(t * 1e9)
         self.flows.append({"type": "METER", "time_flow_start_ns": ns, "time_flow_end_ns": ns + 200_000_000,
                            "src_addr": src, "dst_addr": dst, "src_port": sport, "dst_port": dport,
-                           "proto": "TCP" if proto == 6 else "UDP", "bytes": nbytes, "packets": packets})
-        # the answer, as one-way meters and exporters report it
+                           "proto": "TCP" if proto == 6 else "UDP", "bytes": nbytes, "packets": packets,
+                           "tcp_flags": flags})
         self.flows.append({"type": "METER", "time_flow_start_ns": ns + 20_000_000, "time_flow_end_ns": ns + 210_000_000,
                            "src_addr": dst, "dst_addr": src, "src_port": dport, "dst_port": sport,
-                           "proto": "TCP" if proto == 6 else "UDP", "bytes": nbytes * 3, "packets": packets})
+                           "proto": "TCP" if proto == 6 else "UDP", "bytes": nbytes * 3, "packets": packets,
+                           "tcp_flags": flags})
 
     def resolve(self, t, client, name, addresses, ttl=300, via_resolver=True):
         ns = int(t * 1e9)
@@ -84,18 +90,18 @@ def ext_ip(rng):
     return f"{rng.choice([23, 34, 52, 104, 151, 172, 185, 198, 203])}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
 
 
-def background(net, rng, hosts, days):
+def background(net, rng, hosts, days, users, machines):
+    """users[h]: when h's user works (browsing); machines[h]: when h is on (agents, heartbeats)."""
     sites = [(f"{word(rng)}.{rng.choice(['com', 'net', 'org', 'io', 'co.uk', 'de'])}", ext_ip(rng)) for _ in range(400)]
     cdn_edges = [ext_ip(rng) for _ in range(30)]
     o365 = ext_ip(rng)
     mail = ext_ip(rng)
-    start, end = EPOCH, EPOCH + days * 86400
     for h in hosts:
         port = 40000
-        # browsing: Poisson sessions in working hours, a few sites each, names resolved first
-        for day in range(days):
-            t = EPOCH + day * 86400 + 8 * 3600 + rng.uniform(0, 3600)
-            while t < EPOCH + day * 86400 + 18 * 3600:
+        # browsing: Poisson sessions while the user works, a few sites each, names resolved first
+        for first, last in users[h]:
+            t = first + rng.uniform(0, 1800)
+            while t < last:
                 for _ in range(rng.randint(1, 6)):
                     name, addr = rng.choice(sites[: rng.randint(20, 400)])
                     host = rng.choice(["www.", "", "static.", "api."]) + name
@@ -112,27 +118,28 @@ def background(net, rng, hosts, days):
                     t += rng.expovariate(1 / 90)
                 t += rng.expovariate(1 / 1500)
         # NTP every 64..1024 s (allow-listed port), IMAP polling every 5 min (allow-listed port)
-        t = start + rng.uniform(0, 600)
-        while t < end:
-            net.flow(t, h, "162.159.200.123", 123, 123, 17, 76, 1)
-            t += rng.choice([64, 128, 256, 512, 1024])
-        t = start + rng.uniform(0, 300)
-        while t < end:
-            net.flow(t, h, mail, 40000 + int(t) % 20000, 993, 6, rng.randint(900, 1400))
-            t += 300 + rng.uniform(-3, 3)
-        # an Office-365-style heartbeat over HTTPS that most hosts share (periodic, but a service)
-        if rng.random() < 0.6:
-            t = start + rng.uniform(0, 60)
+        heartbeat = rng.random() < 0.6
+        for start, end in machines[h]:
+            t = start + rng.uniform(0, 600)
             while t < end:
+                net.flow(t, h, "162.159.200.123", 123, 123, 17, 76, 1)
+                t += rng.choice([64, 128, 256, 512, 1024])
+            t = start + rng.uniform(0, 300)
+            while t < end:
+                net.flow(t, h, mail, 40000 + int(t) % 20000, 993, 6, rng.randint(900, 1400))
+                t += 300 + rng.uniform(-3, 3)
+            # an Office-365-style heartbeat over HTTPS that most hosts share (periodic, but a service)
+            t = start + rng.uniform(0, 60)
+            while heartbeat and t < end:
                 if rng.random() < 0.02:
                     net.resolve(t, h, "outlook.office365.com", [o365], ttl=60)
                 net.flow(t, h, o365, 30000 + int(t) % 30000, 443, 6, rng.randint(1500, 1700))
                 t += 120 + rng.uniform(-10, 10)
-        # update checks every hour or so (allow-listed domain)
-        t = start + rng.uniform(0, 3600)
-        while t < end:
-            net.resolve(t, h, "fe2.update.microsoft.com", ["13.107.4.50"])
-            t += 3600 + rng.uniform(-300, 300)
+            # update checks every hour or so (allow-listed domain)
+            t = start + rng.uniform(0, 3600)
+            while t < end:
+                net.resolve(t, h, "fe2.update.microsoft.com", ["13.107.4.50"])
+                t += 3600 + rng.uniform(-300, 300)
 
 
 def inject(net, rng, hosts, days):
@@ -190,7 +197,11 @@ def main():
     hosts = [f"10.{1 + i // 250}.{i % 250}.{10 + rng.randrange(200)}" for i in range(args.hosts)]
     hosts = list(dict.fromkeys(hosts))
     net = Net(rng)
-    background(net, rng, hosts, args.days)
+    laptops = set(h for h in hosts if rng.random() < 0.6)
+    users = {h: office.awake_windows(rng, EPOCH, args.days, True) for h in hosts}
+    machines = {h: users[h] if h in laptops else [(EPOCH, EPOCH + args.days * 86400)] for h in hosts}
+    background(net, rng, hosts, args.days, users, machines)
+    office.office_background(net, rng, hosts, machines, args.days, EPOCH, ext_ip)
     truth = inject(net, rng, hosts, args.days)
     os.makedirs(args.out, exist_ok=True)
     net.flows.sort(key=lambda r: r["time_flow_start_ns"])

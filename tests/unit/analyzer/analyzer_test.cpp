@@ -45,7 +45,10 @@ FlowRecord outbound(const char* src, const char* dst, std::uint16_t dport, std::
     FlowRecord r;
     r.src_addr = *IpAddress::parse(src);
     r.dst_addr = *IpAddress::parse(dst);
-    r.src_port = 50000;
+    // A whole short connection: an ephemeral port of its own, SYN to FIN (a record of the same 5-tuple without a
+    // SYN would continue an earlier connection, as a keep-alive does).
+    r.src_port = static_cast<std::uint16_t>(32768 + (t / 1'000'000'000ull) % 28000);
+    r.tcp_flags = 0x1b;
     r.dst_port = dport;
     r.proto = 6;
     r.bytes = bytes;
@@ -165,6 +168,12 @@ TEST_CASE("sFlow packet samples: a connection's burst of sampled packets counts 
             for (std::uint64_t i = 0; i < 6; ++i) {
                 auto r = outbound("10.0.0.5", "198.51.100.7", 443, t + i * 50'000'000ull, 1500);
                 r.type = type;
+                if (type == FlowType::sflow5) {  // packets of one connection: its ports, SYN on the first only
+                    r.src_port = outbound("10.0.0.5", "198.51.100.7", 443, t, 1500).src_port;
+                    r.tcp_flags = i == 0 ? 0x02 : 0x10;
+                } else {  // six short connections
+                    r.src_port = static_cast<std::uint16_t>(r.src_port + i);
+                }
                 engine.on_flow(r, alerts);
             }
         }

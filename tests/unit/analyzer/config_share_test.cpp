@@ -11,6 +11,7 @@ TEST_CASE("the detectors' and passive DNS's caps are divided between shards") {
     config.max_resolved = 999;
     const auto share = share_per_shard(config, 4);
     CHECK(share.beacon.max_series == 250);
+    CHECK(share.beacon.max_connections == config.beacon.max_connections / 4);
     CHECK(share.max_resolved == 249);
     CHECK(analyzer::passive_dns_config(share).max_resolved == 249);
     CHECK(share.lateral.max_edges == config.lateral.max_edges);

@@ -12,6 +12,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <string>
@@ -62,7 +63,10 @@ FlowRecord outbound(const char* src, const char* dst, std::uint16_t port, std::u
     FlowRecord r;
     r.src_addr = *IpAddress::parse(src);
     r.dst_addr = *IpAddress::parse(dst);
-    r.src_port = 50000;
+    // A whole short connection: an ephemeral port of its own, SYN to FIN (a record of the same 5-tuple without a
+    // SYN would continue an earlier connection, as a keep-alive does).
+    r.src_port = static_cast<std::uint16_t>(32768 + (t / 1'000'000'000ull) % 28000);
+    r.tcp_flags = 0x1b;
     r.dst_port = port;
     r.proto = 6;
     r.bytes = bytes;
@@ -329,4 +333,104 @@ TEST_CASE("alert out: a finding once; a batch's alerts in event order; the end's
     CHECK(taken[2].dedup_key == "early");
     CHECK(taken[3].dedup_key == "late");
     CHECK(out.raised() == 4);
+}
+
+namespace {
+
+// One long-lived session's records, as an exporter with a 15 s idle timeout cuts it: one per keep-alive, the
+// first with SYN. flags_exported = false: an exporter that sends no TCP flags at all.
+std::vector<FlowRecord> keepalive_records(const char* client, const char* server, std::uint16_t client_port,
+                                          std::uint64_t start, std::uint64_t interval_s, int count,
+                                          bool flags_exported = true) {
+    std::vector<FlowRecord> records;
+    for (int i = 0; i < count; ++i) {
+        FlowRecord r = outbound(client, server, 443, start + static_cast<std::uint64_t>(i) * interval_s * kSecond, 90);
+        r.src_port = client_port;
+        r.time_flow_end_ns = r.time_flow_start_ns + kSecond / 10;
+        r.tcp_flags = !flags_exported ? 0 : i == 0 ? 0x1a : 0x18;
+        records.push_back(r);
+    }
+    return records;
+}
+
+}  // namespace
+
+TEST_CASE("beacon detector: a long-lived session's keep-alives are one connection, not a beacon") {
+    for (const bool flags : {true, false}) {
+        CAPTURE(flags);
+        BeaconConfig config;
+        config.long_connection_ns = 0;
+        Bench bench(std::make_unique<BeaconDetector>(config));
+        // A chat websocket pinging every 30 s for an hour, and a VPN's UDP keep-alive every 22 s.
+        auto records = keepalive_records("10.0.0.5", "198.51.100.7", 40000, kT0, 30, 120, flags);
+        for (auto r : keepalive_records("10.0.0.5", "198.51.100.9", 40001, kT0, 22, 160, flags)) {
+            r.proto = 17;
+            r.dst_port = 4500;
+            records.push_back(r);
+        }
+        std::sort(records.begin(), records.end(),
+                  [](const auto& a, const auto& b) { return a.time_flow_start_ns < b.time_flow_start_ns; });
+        CHECK(bench.flows(records).empty());
+        CHECK(bench.finish().empty());
+        CHECK(metrics_of(*bench.detector)["flowguard_beacon_records_continuing_total"] == 119 + 159);
+        CHECK(metrics_of(*bench.detector)["flowguard_beacon_connections"] == 2);
+    }
+    // The same schedule as fresh connections (a new port and a SYN each time) is the beacon it looks like.
+    Bench bench(std::make_unique<BeaconDetector>(BeaconConfig{}));
+    auto records = keepalive_records("10.0.0.5", "198.51.100.7", 40000, kT0, 30, 20);
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        records[i].src_port = static_cast<std::uint16_t>(40000 + i);
+        records[i].tcp_flags = 0x1b;
+    }
+    CHECK(bench.flows(records).size() == 1);
+}
+
+TEST_CASE("beacon detector: an hours-long session to a rare destination is a long_connection; a shared one not") {
+    BeaconConfig config;  // long_connection: 4 h
+    Bench bench(std::make_unique<BeaconDetector>(config));
+    bench.dns({answer("10.0.0.5", "shell.rare-host.com", "198.51.100.66", kT0, 86400)});
+    // 5 hours of 60 s keep-alives to a host no one else holds sessions with.
+    auto alerts = bench.flows(keepalive_records("10.0.0.5", "198.51.100.66", 40000, kT0, 60, 300));
+    REQUIRE(alerts.size() == 1);
+    CHECK(alerts[0].kind == "long_connection");
+    CHECK(alerts[0].dedup_key == "long-connection:10.0.0.5:198.51.100.66:443");
+    CHECK(alerts[0].domain == "rare-host.com");
+    CHECK(alerts[0].evidence.at("duration_s").to_number<std::int64_t>() >= 4 * 3600);
+    CHECK(alerts[0].evidence.at("duration_s").to_number<std::int64_t>() < 4 * 3600 + 120);
+    CHECK(alerts[0].evidence.at("src_port").to_number<std::int64_t>() == 40000);
+
+    // Five clients hold day-long sessions to a chat service whose front addresses differ per client (a load
+    // balancer): popular by name, so none is reported although each address has one client.
+    Bench chat(std::make_unique<BeaconDetector>(config));
+    std::vector<FlowRecord> records;
+    for (int client = 0; client < 5; ++client) {
+        const std::string ip = "10.0.1." + std::to_string(client + 1);
+        const std::string front = "198.51.100." + std::to_string(100 + client);
+        chat.dns({answer(ip.c_str(), "wss.chat.example-im.com", front.c_str(), kT0, 86400)});
+        for (auto r : keepalive_records(ip.c_str(), front.c_str(), 41000, kT0 + client * kSecond, 30, 720))
+            records.push_back(r);
+    }
+    std::sort(records.begin(), records.end(),
+              [](const auto& a, const auto& b) { return a.time_flow_start_ns < b.time_flow_start_ns; });
+    CHECK(chat.flows(records).empty());
+    CHECK(chat.detector->stats().suppressed_popular == 5);
+}
+
+TEST_CASE("beacon detector: an address series is popular when its name is (addresses that rotate)") {
+    Bench bench(std::make_unique<BeaconDetector>(BeaconConfig{}));
+    std::vector<FlowRecord> records;
+    // Six clients poll one name every 120 s; each sees its own front address (a new one each day).
+    for (int client = 0; client < 6; ++client) {
+        const std::string ip = "10.0.2." + std::to_string(client + 1);
+        const std::string front = "203.0.113." + std::to_string(10 + client);
+        bench.dns({answer(ip.c_str(), "heartbeat.service-example.com", front.c_str(), kT0, 86400)});
+        for (int i = 0; i < 40; ++i)
+            records.push_back(outbound(ip.c_str(), front.c_str(), 443,
+                                       kT0 + static_cast<std::uint64_t>(i) * 120 * kSecond + client * 3 * kSecond));
+    }
+    std::sort(records.begin(), records.end(),
+              [](const auto& a, const auto& b) { return a.time_flow_start_ns < b.time_flow_start_ns; });
+    CHECK(bench.flows(records).empty());
+    CHECK(bench.finish().empty());
+    CHECK(bench.detector->stats().suppressed_popular == 12);  // each client's address series and name series
 }

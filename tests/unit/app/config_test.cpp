@@ -106,6 +106,18 @@ TEST_CASE("meter and analyzer sections: values, defaults and errors that name th
     CHECK(config.analyzer.resolvers == std::vector<std::string>{"10.0.0.53"});
     CHECK_THROWS_WITH_AS(flowguard::parse_config("analyzer:\n  beacon:\n    threshold: 2\n"),
                          doctest::Contains("analyzer.beacon.threshold"), flowguard::ConfigError);
+    const auto connections = flowguard::parse_config(
+        "analyzer: {beacon: {connection_timeout: 5m, max_connections: 5000, long_connection: 0}}");
+    CHECK(connections.analyzer.beacon.connection_timeout_ns == 300'000'000'000ull);
+    CHECK(connections.analyzer.beacon.max_connections == 5000);
+    CHECK(connections.analyzer.beacon.long_connection_ns == 0);
+    CHECK(config.analyzer.beacon.long_connection_ns == 4 * 3600'000'000'000ull);  // default kept
+    CHECK_THROWS_WITH_AS(flowguard::parse_config("analyzer: {beacon: {connection_timeout: 0s}}"),
+                         doctest::Contains("analyzer.beacon.connection_timeout"), flowguard::ConfigError);
+    CHECK_THROWS_WITH_AS(flowguard::parse_config("analyzer: {beacon: {max_connections: 3}}"),
+                         doctest::Contains("analyzer.beacon.max_connections"), flowguard::ConfigError);
+    CHECK_THROWS_WITH_AS(flowguard::parse_config("analyzer: {beacon: {long_connection: 40d}}"),
+                         doctest::Contains("analyzer.beacon.long_connection"), flowguard::ConfigError);
     CHECK_THROWS_WITH_AS(flowguard::parse_config("analyzer:\n  resolvers: [nope]\n"),
                          doctest::Contains("analyzer.resolvers[0]"), flowguard::ConfigError);
     const auto bounds = flowguard::parse_config("analyzer: {max_domains: 5000, max_resolved: 70000, name_ttl_cap: 2h}");

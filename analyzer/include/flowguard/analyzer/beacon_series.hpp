@@ -3,10 +3,11 @@
 // the beacon and DNS-beacon detectors share, each with a table of its own. A pair seen once waits as a first
 // sighting (40 bytes); a second event makes it a series (~430 bytes) holding its last 48 events. A series is
 // scored once it has min_connections events and every 4 events after, until it is decided; a target that
-// several clients reach on the same schedule is a service, not C2 (popular: suppressed). Bounded by
+// several clients reach on the same schedule within a day is a service, not C2 (popular: suppressed). Bounded by
 // beacon.max_series: a flood of one-off pairs is forgotten, a full table loses its stalest eighth (counted).
 #include <flowguard/analyzer/beacon_score.hpp>
 #include <flowguard/analyzer/detector_stats.hpp>
+#include <flowguard/analyzer/popularity.hpp>
 #include <flowguard/core/alert.hpp>
 #include <flowguard/core/config.hpp>
 #include <flowguard/core/flat_map_rebuild.hpp>
@@ -32,6 +33,13 @@ struct BeaconConfig {
     double min_dispersion_score = 0.55;      // 1 - MAD/median of intervals: jitter up to ~45% on average passes
     std::size_t max_clients_per_target = 4;  // this many clients beaconing to one target: a service, not C2
     std::size_t max_series = 131072;         // (client, target) series kept per detector; the stalest go beyond
+    // Connection reconstruction (connections.hpp): a record of a 5-tuple seen within this continues its
+    // connection; keep-alives every few minutes (180 s collaboration heartbeats) stay one connection.
+    std::uint64_t connection_timeout_ns = 600'000'000'000;
+    std::size_t max_connections = 262144;
+    // A connection open this long to a destination fewer than max_clients_per_target clients hold long
+    // sessions to (by address and by name, over a day) is a long_connection finding; 0 turns it off.
+    std::uint64_t long_connection_ns = 4 * 3600'000'000'000ull;
     std::vector<std::uint16_t> allow_ports{123, 110, 143, 993, 995};  // NTP and mail polling
     std::vector<std::string> allow_domains{"windowsupdate.com", "microsoft.com", "apple.com",  "ntp.org",
                                            "google.com",        "gstatic.com",   "ubuntu.com", "debian.org"};
@@ -64,10 +72,11 @@ public:
     BeaconSeries(const BeaconConfig& config, bool with_sizes);
 
     // Adds one event at `time_ns`. Events closer than `repeat_ns` to the series' last one count once (a
-    // connection's burst of sampled packets, A and AAAA queries). Returns a finding when this event made the
-    // series periodic enough.
+    // connection's burst of sampled packets, A and AAAA queries). `alias`: another series the same event
+    // belongs to (an address series' name series); the target counts as popular when either is. Returns a
+    // finding when this event made the series periodic enough.
     std::optional<BeaconFinding> record(const SeriesKey& key, std::uint64_t time_ns, std::uint64_t size,
-                                        std::uint64_t repeat_ns = 0);
+                                        std::uint64_t repeat_ns = 0, const SeriesKey* alias = nullptr);
     // End of input: scores every series that has enough events and was not decided; findings in a fixed
     // order (first seen, then key), whatever the table's layout.
     std::vector<BeaconFinding> finish();
@@ -84,6 +93,8 @@ private:
         std::uint64_t last_ns = 0;
         std::uint32_t total = 0;
         std::uint32_t scored_at = 0;
+        std::uint32_t alias_domain = 0;  // the alias series' domain (same port), 0 for none
+        std::uint8_t alias_kind = 0;
         std::uint8_t head = 0;
         std::uint8_t stored = 0;
         bool decided = false;
@@ -94,22 +105,18 @@ private:
         std::uint64_t time_ns;
         std::uint32_t size;
     };
-    struct TargetClients {
-        std::array<IpAddress, 8> clients{};
-        std::uint8_t count = 0;
-    };
 
     Series& promote(const SeriesKey& key, const FirstSighting& seen, std::uint64_t time_ns);
     std::optional<BeaconFinding> score(const SeriesKey& key, Series& series);
-    void note_client(const SeriesKey& key);
-    std::size_t distinct_clients(const SeriesKey& key) const;
+    static DestinationKey target_of(const SeriesKey& key) noexcept;
+    bool popular(const SeriesKey& key, const Series& series) const;
     void evict();
 
     BeaconConfig config_;
     bool with_sizes_;
     boost::unordered_flat_map<SeriesKey, FirstSighting, KeyHash> first_sightings_;
     boost::unordered_flat_map<SeriesKey, Series, KeyHash> series_;
-    boost::unordered_flat_map<SeriesKey, TargetClients, KeyHash> target_clients_;
+    Popularity popularity_;      // clients with periodic series (3 events and more) per target, over a sliding day
     ChurnCounter series_churn_;  // rebuilt after evictions (bulk erasures; core/flat_map_rebuild.hpp)
     std::vector<std::uint64_t> eviction_scratch_;
     std::uint64_t evictions_ = 0;

@@ -20,4 +20,12 @@ std::uint64_t stalest_eighth_cutoff(const Table& table, LastSeen last_seen, std:
     return *cut;
 }
 
+// Erases about the stalest eighth of `table` (a Boost flat map) and returns how many entries went; the caller
+// counts them and feeds its ChurnCounter.
+template <typename FlatMap, typename LastSeen>
+std::size_t erase_stalest_eighth(FlatMap& table, LastSeen last_seen, std::vector<std::uint64_t>& scratch) {
+    const std::uint64_t cutoff = stalest_eighth_cutoff(table, last_seen, scratch);
+    return erase_if(table, [&](const auto& entry) { return last_seen(entry) <= cutoff; });  // found by ADL
+}
+
 }  // namespace flowguard
