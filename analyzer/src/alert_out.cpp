@@ -26,6 +26,14 @@ void AlertOut::raise(Alert alert, std::uint32_t event_index) {
     pending_.emplace_back(event_index, std::move(alert));
 }
 
+void AlertOut::update(Alert alert, std::uint32_t event_index) {
+    first_time(alert.dedup_key);
+    alert.status = AlertStatus::updated;
+    alert.id = fmt::format("{}@{}", alert.dedup_key, alert.first_seen_ns / 1'000'000'000ull);
+    ++raised_;
+    pending_.emplace_back(event_index, std::move(alert));
+}
+
 void AlertOut::take(std::vector<Alert>& out) {
     if (pending_.empty()) return;
     // Event order; one event's alerts in the order the detectors raised them (the list's order).

@@ -90,6 +90,7 @@ void Analyzer::write_published_metrics(MetricSink& sink) const {
 void Analyzer::append_metric_specs(std::vector<MetricSpec>& catalog) {
     flowguard::append_metric_specs(catalog, kAnalyzerStats);
     flowguard::append_metric_specs(catalog, kDetectorStats, {"detector"});
+    flowguard::append_metric_specs(catalog, kConnectionCounters);
     flowguard::append_metric_specs(catalog, kDgaCounters);
     flowguard::append_metric_specs(catalog, kSunburstCounters, {"result"});
     flowguard::append_metric_specs(catalog, kIocCounters, {"seen_in"});

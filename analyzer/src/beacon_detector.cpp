@@ -24,8 +24,11 @@ BeaconDetector::BeaconDetector(const BeaconConfig& config)
     : config_(config),
       series_(config, true),
       connections_(config.connection_timeout_ns, config.max_connections),
+      activity_(config.max_series),
       long_sessions_(kDayNs, config.max_series),
-      allow_ports_(config.allow_ports.begin(), config.allow_ports.end()) {}
+      allow_ports_(config.allow_ports.begin(), config.allow_ports.end()) {
+    series_.use_activity(&activity_);
+}
 
 DetectorStats BeaconDetector::stats() const {
     DetectorStats s = series_.stats();
@@ -50,6 +53,7 @@ void BeaconDetector::on_flows(const FlowBatchView& batch, AlertOut& out) {
         // Beacons are outbound: an internal client calling an external peer. One-way records of the answers
         // (external source) and internal-only traffic (lateral movement's business) are not scored here.
         if (!context.internal(flow.src_addr) || context.internal(flow.dst_addr) || flow.dst_addr.empty()) continue;
+        activity_.note(flow.src_addr, flow.time_flow_start_ns);
         if (flow.proto != 6 && flow.proto != 17) continue;
         if (flow.dst_port == 53 || allow_ports_.count(flow.dst_port) || allow_ports_.count(flow.src_port)) continue;
         if (flow.src_port != 0 && flow.src_port < 1024 && flow.dst_port >= 1024) continue;  // a server's answer

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 
 namespace flowguard::analyzer {
@@ -12,6 +13,10 @@ namespace {
 
 constexpr std::uint64_t kNsPerMs = 1'000'000;
 constexpr std::uint64_t kNsPerSecond = 1'000'000'000;
+constexpr std::uint64_t kMinSleepNs = 3600 * kNsPerSecond;  // a client idle this long (or longer) is asleep
+// A schedule is a schedule once it has lasted this long: ten page loads in 20 s (a burst of browsing) are
+// regular enough, but they are not check-ins; a fast beacon keeps going and is decided once it has lasted.
+constexpr std::uint64_t kMinScheduleNs = 300 * kNsPerSecond;
 constexpr std::uint64_t kPopularityWindowNs = 86'400ull * 1'000'000'000;  // a sliding day
 
 double round3(double v) {
@@ -136,8 +141,13 @@ std::optional<BeaconFinding> BeaconSeries::record(const SeriesKey& key, std::uin
     }
     // Popularity matters only for series that may alert: one-off pairs (most of them) are not noted.
     if (s.total >= 3) popularity_.note(target_of(key), key.client, time_ns);
-    if (!s.decided && s.total >= config_.min_connections && s.total >= s.scored_at + 4) return score(key, s);
+    if (!s.decided && s.total >= config_.min_connections && s.total >= s.scored_at + 4 && lasted(s))
+        return score(key, s);
     return std::nullopt;
+}
+
+bool BeaconSeries::lasted(const Series& s) noexcept {
+    return s.last_ns - s.base_ns >= kMinScheduleNs;
 }
 
 DestinationKey BeaconSeries::target_of(const SeriesKey& key) noexcept {
@@ -159,9 +169,11 @@ std::optional<BeaconFinding> BeaconSeries::score(const SeriesKey& key, Series& s
         times[i] = s.base_ns + std::uint64_t{s.offsets_ms[i]} * kNsPerMs;
         sizes[i] = s.sizes[i];
     }
-    const auto result =
-        score_beacon({times.data(), s.stored}, with_sizes_ ? std::span<const std::uint64_t>(sizes.data(), s.stored)
-                                                           : std::span<const std::uint64_t>{});
+    const std::uint64_t asleep = waking_times(key, {times.data(), s.stored});
+    const auto result = score_beacon(
+        {times.data(), s.stored},
+        with_sizes_ ? std::span<const std::uint64_t>(sizes.data(), s.stored) : std::span<const std::uint64_t>{},
+        asleep);
     if (result.score < config_.threshold || result.dispersion_score < config_.min_dispersion_score) return std::nullopt;
     if (result.median_interval_s < 1.0) return std::nullopt;  // sub-second repeats are bulk transfers, not check-ins
     s.decided = true;
@@ -169,7 +181,37 @@ std::optional<BeaconFinding> BeaconSeries::score(const SeriesKey& key, Series& s
         ++suppressed_popular_;
         return std::nullopt;
     }
-    return BeaconFinding{key, result, s.base_ns, s.last_ns, s.total};
+    return BeaconFinding{key, result, s.base_ns, s.last_ns, s.total, static_cast<std::uint32_t>(std::popcount(asleep))};
+}
+
+std::uint64_t BeaconSeries::waking_times(const SeriesKey& key, std::span<std::uint64_t> times) const {
+    std::sort(times.begin(), times.end());
+    if (activity_ == nullptr || times.size() < 3) return 0;
+    std::array<std::uint64_t, kEvents> gaps{};
+    for (std::size_t i = 1; i < times.size(); ++i) gaps[i - 1] = times[i] - times[i - 1];
+    const std::size_t n = times.size() - 1;
+    std::nth_element(gaps.begin(), gaps.begin() + static_cast<std::ptrdiff_t>(n / 2),
+                     gaps.begin() + static_cast<std::ptrdiff_t>(n));
+    const std::uint64_t sleep_ns = std::max(kMinSleepNs, 2 * gaps[n / 2]);
+    std::uint64_t shift = 0;
+    std::uint64_t asleep = 0;
+    std::uint64_t previous = times[0];
+    for (std::size_t i = 1; i < times.size(); ++i) {
+        const std::uint64_t gap = times[i] - previous;
+        previous = times[i];
+        if (gap >= sleep_ns) {
+            // Only the sleep itself leaves the clock: the client's waking hours on either side still count, so
+            // two bursts of browsing a day apart stay far apart (coverage), while the interval itself, cut short
+            // by the sleep, says nothing of the period and is left out of the interval statistics.
+            const std::uint64_t idle = activity_->longest_idle_ns(key.client, times[i] - gap, times[i]);
+            if (idle >= sleep_ns) {
+                shift += idle;
+                asleep |= std::uint64_t{1} << (i - 1);
+            }
+        }
+        times[i] -= shift;
+    }
+    return asleep;
 }
 
 void BeaconSeries::evict() {
@@ -183,7 +225,9 @@ void BeaconSeries::evict() {
 std::vector<BeaconFinding> BeaconSeries::finish() {
     std::vector<BeaconFinding> findings;
     for (auto& [key, series] : series_) {
-        if (series.decided || series.total < config_.min_connections || series.total <= series.scored_at) continue;
+        if (series.decided || series.total < config_.min_connections || series.total <= series.scored_at ||
+            !lasted(series))
+            continue;
         if (auto finding = score(key, series)) findings.push_back(*finding);
     }
     return findings;
@@ -213,6 +257,7 @@ Alert beacon_alert(std::string kind, const BeaconFinding& f) {
     if (s.size_score >= 0) e["size_score"] = round3(s.size_score);
     e["observed_span_s"] = round3(s.span_s);
     e["total_events"] = f.total;
+    if (f.asleep) e["intervals_asleep"] = f.asleep;
     return alert;
 }
 

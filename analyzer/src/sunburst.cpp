@@ -241,10 +241,12 @@ void SunburstDomainAssembler::add(const SunburstMessage& message) {
     if (message.last) {
         if (!victim.has_last) victim.last_fragment = message.encoded_fragment;
         victim.has_last = true;
+        if (victim.previous >= 0 && victim.present == (1ull << (victim.previous + 1)) - 1) victim.confirmed = true;
     } else if (message.sequence && *message.sequence < static_cast<int>(victim.fragments.size())) {
         const auto n = static_cast<std::size_t>(*message.sequence);
         if (!(victim.present & (1ull << n))) victim.fragments[n] = message.encoded_fragment;
         victim.present |= 1ull << n;
+        victim.previous = *message.sequence;
     }
 }
 
@@ -293,6 +295,35 @@ std::optional<std::string> SunburstDomainAssembler::domain(std::uint64_t guid) c
     const auto encoded = encoded_domain(it->second);
     if (!encoded) return std::nullopt;
     return decode_domain(*encoded);
+}
+
+std::optional<std::string> SunburstDomainAssembler::assembled_domain(std::uint64_t guid) const {
+    const auto it = victims_.find(guid);
+    if (it == victims_.end() || !it->second.confirmed) return std::nullopt;
+    const auto encoded = encoded_domain(it->second);
+    if (!encoded) return std::nullopt;
+    return decode_text(*encoded);
+}
+
+std::optional<std::string> SunburstDomainAssembler::partial_domain(std::uint64_t guid) const {
+    const auto it = victims_.find(guid);
+    if (it == victims_.end()) return std::nullopt;
+    const Victim& victim = it->second;
+    std::string encoded;
+    for (int i = 0; i < leading_fragments(victim); ++i) encoded += victim.fragments[static_cast<std::size_t>(i)];
+    std::string text;
+    if (!encoded.empty()) {
+        const auto known = decode_text(encoded);
+        if (!known) return std::nullopt;
+        text = *known;
+    }
+    if (victim.has_last) {
+        const auto tail = decode_text(victim.last_fragment);
+        if (!tail) return std::nullopt;
+        text += (text.empty() ? "" : " ... ") + *tail;
+    }
+    if (text.empty()) return std::nullopt;
+    return text;
 }
 
 std::optional<int> SunburstDomainAssembler::sequence_of(const SunburstMessage& message) const {

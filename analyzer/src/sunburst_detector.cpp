@@ -4,6 +4,28 @@
 #include <fmt/format.h>
 
 namespace flowguard::analyzer {
+namespace {
+
+constexpr std::size_t kMaxReported = 65536;  // findings remembered for updates; beyond, forgotten all at once
+
+}  // namespace
+
+std::string SunburstDetector::describe_victim_domain(std::uint64_t guid, Alert& alert) const {
+    if (auto victim = domains_.assembled_domain(guid)) {
+        alert.evidence["victim_domain"] = *victim;
+        alert.evidence["victim_domain_complete"] = true;
+        return *victim;
+    }
+    if (auto partial = domains_.partial_domain(guid)) {
+        alert.evidence["victim_domain"] = nullptr;
+        alert.evidence["victim_domain_partial"] = *partial;
+        alert.evidence["victim_domain_complete"] = false;
+        alert.evidence["victim_domain_note"] =
+            "fragments seen so far (' ... ' where some are missing; a last fragment alone is the whole domain if it "
+            "is this short, else its tail); this finding is updated once the domain is assembled";
+    }
+    return {};
+}
 
 void SunburstDetector::on_dns(const DnsBatchView& batch, AlertOut& out) {
     for (std::uint32_t i = 0; i < batch.events.size(); ++i) {
@@ -30,7 +52,7 @@ void SunburstDetector::on_dns(const DnsBatchView& batch, AlertOut& out) {
         alert.evidence["name"] = note.name;
         alert.evidence["message"] = std::string(to_string(message.kind));
         alert.evidence["guid"] = guid;
-        if (auto victim = domains_.domain(message.guid)) alert.evidence["victim_domain"] = *victim;
+        const std::string domain = describe_victim_domain(message.guid, alert);
         if (message.kind != SunburstKind::domain_fragment) {
             alert.evidence["timestamp"] =
                 format_iso8601_ns(static_cast<std::uint64_t>(message.timestamp) * 1'000'000'000ull);
@@ -43,7 +65,17 @@ void SunburstDetector::on_dns(const DnsBatchView& batch, AlertOut& out) {
             alert.evidence["cname"] = std::string(event.cnames[c].view());  // the stage-2 C2 domain handed out
             alert.dedup_key += ":cname";
         }
-        out.raise(std::move(alert), i);
+        auto known = reported_.find(alert.dedup_key);
+        if (known == reported_.end()) {
+            if (reported_.size() >= kMaxReported) reported_.clear();
+            reported_.emplace(alert.dedup_key, Reported{alert.first_seen_ns, domain});
+            out.raise(std::move(alert), i);
+        } else if (!domain.empty() && domain != known->second.domain) {
+            // Assembled, or assembled again differently (a fragment lost in one round came in the next).
+            known->second.domain = domain;
+            alert.first_seen_ns = known->second.first_seen_ns;  // the same finding: the same id
+            out.update(std::move(alert), i);
+        }
     }
 }
 

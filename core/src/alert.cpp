@@ -24,6 +24,10 @@ std::string_view severity_name(Severity severity) noexcept {
     return "medium";
 }
 
+std::string_view alert_status_name(AlertStatus status) noexcept {
+    return status == AlertStatus::updated ? "updated" : "open";
+}
+
 boost::json::object to_json(const Alert& a) {
     boost::json::array techniques;
     for (const auto& t : a.techniques) techniques.emplace_back(t);
@@ -31,6 +35,7 @@ boost::json::object to_json(const Alert& a) {
     out["id"] = a.id;
     out["kind"] = a.kind;
     out["severity"] = std::string(severity_name(a.severity));
+    out["status"] = std::string(alert_status_name(a.status));
     out["score"] = static_cast<double>(static_cast<long long>(a.score * 1000 + 0.5)) / 1000.0;
     out["src_addr"] = a.src_addr.to_string();
     out["dst_addr"] = a.dst_addr.empty() ? boost::json::value(nullptr) : boost::json::value(a.dst_addr.to_string());

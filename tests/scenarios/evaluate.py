@@ -5,7 +5,8 @@ Usage: evaluate.py --flowguard BIN [--seeds 1-10] [--hosts 200] [--days 2] [--re
                    [--max-fp-per-1000-host-days X] [--workdir DIR]
 --workdir keeps the generated scenarios there; without it they go to a temporary directory, removed at the end.
 An alert is a true positive when its client is an injected victim and its peer address or domain is the
-injected target; every other alert is a false one. Exit 1 when a requirement is not met.
+injected target; every other alert is a false one (every line counts, updates included). A SUNBURST victim is
+found only when its victim domain is reported complete and never as another domain. Exit 1 when a requirement is not met.
 """
 import argparse, json, os, subprocess, sys, tempfile
 
@@ -27,6 +28,17 @@ def matches(alert, item):
     if alert.get("dst_addr") == target or domain == target or domain.endswith("." + target):
         return True
     return alert.get("dst_addr") in item.get("addresses", [])
+
+
+def victim_domain_reported(alerts, item):
+    """SUNBURST: the victim's domain must be reported complete (first or as an update), and never wrongly."""
+    domains = [a["evidence"].get("victim_domain") for a in alerts
+               if a["src_addr"] == item["client"] and a["kind"] == "sunburst_dns"]
+    complete = [d for d in domains if d]
+    wrong = [d for d in complete if d.lower() != item["victim_domain"].lower()]
+    if wrong:
+        print(f"WRONG victim domain {wrong} for {item['victim_domain']}")
+    return bool(complete) and not wrong
 
 
 def main():
@@ -67,6 +79,9 @@ def evaluate(args, work):
                 hit[i] = True
             if not matched:
                 fps.append(alert)
+        for i, item in enumerate(truth["injected"]):
+            if "victim_domain" in item and hit[i]:
+                hit[i] = victim_domain_reported(alerts, item)
         for item, ok in zip(truth["injected"], hit):
             k = per_kind.setdefault(item["kind"], [0, 0])
             k[0] += ok

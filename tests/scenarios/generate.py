@@ -1,14 +1,23 @@
 #!/usr/bin/env python3
 """Scenario generator for flowguard's detectors: a network of H hosts over D days as JSON-lines flow records
-(goflow2 fields) and DNS events (flowguard meter --dns-log fields), with injected C2 and a truth file.
+(goflow2 fields, with TCP flags) and DNS events (flowguard meter --dns-log fields), with injected C2 and a truth
+file. Day 0 is a Friday: weekends come on days 1-2, 8-9, ...
 
-Background (must raise no alert): browsing bursts through the internal resolver, resolver forwarding, NTP,
-IMAP polling, an Office-365-style heartbeat that many hosts share, update checks, CDN names with random labels
-that many clients resolve irregularly. Injected (must be found), every timing drawn from the seed:
+Background (must raise no alert): users browse on weekdays in office hours (bursts through the internal
+resolver, which forwards a share upstream; CDN names with random labels that many clients resolve); about
+60% of hosts are laptops that sleep outside their user's hours, the rest stay on; while on, hosts run NTP,
+IMAP polling, an Office-365-style heartbeat that many share, update checks, and office.py's traffic: chat
+websockets and collaboration heartbeats kept open with keep-alives behind daily-rotating load balancers, VPN
+keep-alives, AV agents. Injected (must be found), every timing drawn from the seed:
   - https_beacon: one host calls one external address every P (30 s .. 2 h) with J (0..50%) jitter;
-  - sunburst_dns: one host asks a fresh SUNBURST-encoded avsvmcloud.com name every 30-120 min;
-  - dga_dns: one host asks a fresh random subdomain of a lookalike domain every 30-120 min (generic first stage);
-  - stage2_name: one host calls a C2 name resolved by DNS every 60-120 s (SUNBURST's second stage sleeps).
+  - sunburst_dns: one host asks a fresh SUNBURST-encoded avsvmcloud.com name every 30-120 min, among them its
+    victim domain's real fragments (sunburst_victims.json) in order and again, the capture starting at the last;
+  - sunburst_stage2: later a CNAME answer hands it a published stage-2 C2 domain, which it calls over HTTPS
+    every 2-5 minutes;
+  - dga_dns: one host asks a fresh base32 subdomain (12-40 characters) of an unlisted domain every 30-120 min
+    (a generic first stage);
+  - stage2_name: one host calls a C2 name resolved by DNS every 60-120 s (SUNBURST's second stage sleeps);
+  - sleeping_beacon: a laptop calls one address every P (1-3 h) with J (20-50%) jitter while it is awake.
 
 Usage: generate.py --seed N --hosts H --days D --out DIR   (writes flows.jsonl, dns.jsonl, truth.json)
 """
@@ -21,6 +30,8 @@ SUB = "rq3gsalt6u1iyfzop572d49bnx8cvmkewhj"
 REGIONS = ["eu-west-1", "us-west-2", "us-east-1", "us-east-2"]
 RESOLVER = "10.0.0.53"
 EPOCH = 1709251200  # 2024-03-01T00:00:00Z
+SUNBURST_VICTIMS = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "sunburst_victims.json")))[
+    "victims"]
 
 
 def b32(data, rng):
@@ -142,7 +153,7 @@ def background(net, rng, hosts, days, users, machines):
                 t += 3600 + rng.uniform(-300, 300)
 
 
-def inject(net, rng, hosts, days):
+def inject(net, rng, hosts, days, machines):
     truth = []
     start, end = EPOCH + rng.uniform(0, 3600), EPOCH + days * 86400
     victims = rng.sample(hosts, 4)
@@ -157,18 +168,44 @@ def inject(net, rng, hosts, days):
         t += period * (1 + rng.uniform(-jitter, jitter))
     truth.append({"kind": "https_beacon", "client": victims[0], "target": c2, "period_s": round(period, 1),
                   "jitter": round(jitter, 2)})
-    # SUNBURST first stage (real encoding), through the internal resolver
-    guid = rng.getrandbits(64)
+    # SUNBURST first stage (real encoding), through the internal resolver: pings, and the victim's domain in real
+    # fragments seen in passive DNS, the last fragment first (as after capture loss or a restart); then stage 2:
+    # a CNAME to a published C2 domain and HTTPS check-ins to its address.
+    victim = rng.choice(SUNBURST_VICTIMS)
+    guid = int(victim["guid"], 16)
+    # The backdoor sends the fragments in order and again; the capture starts at the last one.
+    fragments = victim["fragments"][-1:] + victim["fragments"][:-1]
     t = start + rng.uniform(0, 1800)
-    while t < end:
-        net.resolve(t, victims[1], sunburst_ping(rng, guid, t), ["20.140.0.1"], ttl=60)
+    stage2_at = t + rng.uniform(0.5, 0.8) * (end - t)
+    sent = 0
+    while t < stage2_at or sent <= len(fragments):  # at least once in order up to the last
+        fragment = rng.random() < 0.5
+        name = fragments[sent % len(fragments)] if fragment else sunburst_ping(rng, guid, t)
+        sent += fragment
+        net.resolve(t, victims[1], name, ["20.140.0.1"], ttl=60)
         t += rng.uniform(30 * 60, 120 * 60)
-    truth.append({"kind": "sunburst_dns", "client": victims[1], "target": "avsvmcloud.com"})
+    stage2_domain = rng.choice(["freescanonline.com", "deftsecurity.com", "thedoccloud.com", "websitetheme.com",
+                                "highdatabase.com", "incomeupdate.com", "databasegalore.com", "panhardware.com"])
+    stage2_address = ext_ip(rng)
+    ns = int(t * 1e9)
+    ping = sunburst_ping(rng, guid, t)
+    net.dns.append({"time_ns": ns, "type": "query", "client": victims[1], "server": RESOLVER, "qname": ping, "qtype": 1})
+    net.dns.append({"time_ns": ns + 15_000_000, "type": "response", "client": victims[1], "server": RESOLVER,
+                    "qname": ping, "qtype": 1, "rcode": 0, "cnames": ["api." + stage2_domain],
+                    "answers": [stage2_address], "ttl": 60})
+    t += 5
+    while t < end:
+        net.flow(t, victims[1], stage2_address, rng.randint(49152, 65535), 443, 6, rng.randint(2000, 5000))
+        t += rng.uniform(120, 300)
+    truth.append({"kind": "sunburst_dns", "client": victims[1], "target": "avsvmcloud.com",
+                  "victim_domain": victim["victim_domain"]})
+    truth.append({"kind": "sunburst_stage2", "client": victims[1], "target": stage2_domain,
+                  "addresses": [stage2_address]})
     # a generic SUNBURST-like first stage under a domain no list knows
     dga_domain = "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(6, 10))) + rng.choice(["cloud.com", "svc.net", "api.org"])
     t = start + rng.uniform(0, 1800)
     while t < end:
-        label = "".join(rng.choice(B32) for _ in range(rng.choice([20, 23, 32])))
+        label = "".join(rng.choice(B32) for _ in range(rng.randint(12, 40)))
         net.resolve(t, victims[2], f"{label}.{dga_domain}", [ext_ip(rng)], ttl=60)
         t += rng.uniform(30 * 60, 120 * 60)
     truth.append({"kind": "dga_dns", "client": victims[2], "target": dga_domain})
@@ -183,6 +220,18 @@ def inject(net, rng, hosts, days):
         net.flow(t + 0.05, victims[3], address, 49152 + int(t) % 16000, 443, 6, rng.randint(2000, 4000))
         t += rng.uniform(60, 120)
     truth.append({"kind": "stage2_name", "client": victims[3], "target": c2_name, "addresses": addresses})
+    # a slow implant on a laptop: a period of hours, strong jitter, asleep whenever the laptop is
+    sleeper = rng.choice([h for h in hosts if h not in victims and machines[h][0] != (EPOCH, end)] or hosts)
+    period = math.exp(rng.uniform(math.log(3600), math.log(3 * 3600)))
+    jitter = rng.uniform(0.2, 0.5)
+    c2 = ext_ip(rng)
+    for first, last in machines[sleeper]:
+        t = first + rng.uniform(60, period)
+        while t < last:
+            net.flow(t, sleeper, c2, rng.randint(49152, 65535), 443, 6, rng.randint(3000, 6000))
+            t += period * (1 + rng.uniform(-jitter, jitter))
+    truth.append({"kind": "sleeping_beacon", "client": sleeper, "target": c2, "period_s": round(period, 1),
+                  "jitter": round(jitter, 2)})
     return truth
 
 
@@ -202,7 +251,7 @@ def main():
     machines = {h: users[h] if h in laptops else [(EPOCH, EPOCH + args.days * 86400)] for h in hosts}
     background(net, rng, hosts, args.days, users, machines)
     office.office_background(net, rng, hosts, machines, args.days, EPOCH, ext_ip)
-    truth = inject(net, rng, hosts, args.days)
+    truth = inject(net, rng, hosts, args.days, machines)
     os.makedirs(args.out, exist_ok=True)
     net.flows.sort(key=lambda r: r["time_flow_start_ns"])
     net.dns.sort(key=lambda r: r["time_ns"])

@@ -434,3 +434,124 @@ TEST_CASE("beacon detector: an address series is popular when its name is (addre
     CHECK(bench.finish().empty());
     CHECK(bench.detector->stats().suppressed_popular == 12);  // each client's address series and name series
 }
+
+TEST_CASE("beacon detector: an implant that sleeps with its laptop is scored on its waking hours") {
+    // Awake 08:00-18:00 for 8 days (other traffic every 5 minutes), a 2 h beacon with +-40% jitter while awake,
+    // and two bursts of page loads on one site a day apart (browsing).
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<double> jitter(-0.4, 0.4);
+    const std::uint64_t day0 = (kT0 / (86'400 * kSecond)) * 86'400 * kSecond;
+    std::vector<FlowRecord> records;
+    std::uint16_t port = 33000;
+    for (std::uint64_t day = 0; day < 8; ++day) {
+        const std::uint64_t wake = day0 + day * 86'400 * kSecond + 8 * 3600 * kSecond;
+        const std::uint64_t sleep = wake + 10 * 3600 * kSecond;
+        for (std::uint64_t t = wake; t < sleep; t += 300 * kSecond) {
+            records.push_back(outbound("10.0.0.5", "203.0.113.80", 443, t + (port % 7) * kSecond, 800 + port % 900));
+            records.back().dst_addr = IpAddress::from_v4(0xCB007100u + port % 200);  // many sites
+            records.back().src_port = ++port;
+        }
+        for (double t = 600 + 3000 * (1 + jitter(rng)); t < 36000; t += 7200 * (1 + jitter(rng))) {
+            records.push_back(outbound("10.0.0.5", "198.51.100.77", 443, wake + static_cast<std::uint64_t>(t * 1e9),
+                                       4000 + port % 400));
+            records.back().src_port = ++port;
+        }
+        if (day == 2 || day == 3)
+            for (int i = 0; i < 6; ++i) {
+                records.push_back(outbound("10.0.0.5", "198.51.100.90", 443, wake + (3600 + i * 4) * kSecond, 9000));
+                records.back().src_port = ++port;
+            }
+    }
+    std::sort(records.begin(), records.end(),
+              [](const auto& a, const auto& b) { return a.time_flow_start_ns < b.time_flow_start_ns; });
+    Bench bench(std::make_unique<BeaconDetector>(BeaconConfig{}));
+    auto alerts = bench.flows(records);
+    for (auto& a : bench.finish()) alerts.push_back(a);
+    REQUIRE(alerts.size() == 1);
+    CHECK(alerts[0].dst_addr.to_string() == "198.51.100.77");
+    CHECK(alerts[0].evidence.at("intervals_asleep").to_number<int>() >= 1);
+}
+
+TEST_CASE("SUNBURST detector: a last fragment first is partial; the domain, once assembled, updates the finding") {
+    // Names of one victim (GUID F90BDDB47E495629, central.pima.gov) from passive DNS, the last fragment first, as
+    // after capture loss or a restart; the backdoor sends the fragments again, in order.
+    Bench bench(std::make_unique<SunburstDetector>());
+    const std::string last = "0oni12r13ficnkqb2w.appsync-api.us-west-2.avsvmcloud.com";
+    const auto opened = bench.dns({query("10.9.9.9", last, kT0)});
+    REQUIRE(opened.size() == 1);
+    CHECK(opened[0].status == AlertStatus::open);
+    CHECK(opened[0].evidence.at("victim_domain").is_null());
+    CHECK(opened[0].evidence.at("victim_domain_partial") == "ov");
+    CHECK(opened[0].evidence.at("victim_domain_complete") == false);
+    // A ping, then the first fragment: the last one came before it, so a fragment between them may be missing.
+    CHECK(bench
+              .dns({query("10.9.9.9", "adqjnvh35j9e64s3gl1m91k.appsync-api.us-west-2.avsvmcloud.com",
+                          kT0 + 1800 * kSecond)})
+              .empty());
+    CHECK(bench
+              .dns({query("10.9.9.9", "r1q6arhpujcf6jb6ervisu10odohu0it.appsync-api.us-west-2.avsvmcloud.com",
+                          kT0 + 3600 * kSecond)})
+              .empty());
+    // The last fragment again, right after the first: assembled.
+    const auto updated = bench.dns({query("10.9.9.9", last, kT0 + 5400 * kSecond)});
+    REQUIRE(updated.size() == 1);
+    CHECK(updated[0].status == AlertStatus::updated);
+    CHECK(updated[0].id == opened[0].id);
+    CHECK(updated[0].evidence.at("victim_domain") == "central.pima.gov");
+    CHECK(updated[0].evidence.at("victim_domain_complete") == true);
+    CHECK(updated[0].last_seen_ns == kT0 + 5400 * kSecond);
+    CHECK(bench.dns({query("10.9.9.9", last, kT0 + 7200 * kSecond)}).empty());  // nothing new
+}
+
+TEST_CASE("SUNBURST detector: a three-fragment domain seen last, first, second is not cut short") {
+    // CIMBMY.CIMBDomain.com (GUID 77FF1196F3432627) in three fragments from passive DNS. Taking the first and the
+    // last fragment as the whole domain would report "CIMBMY.CIom".
+    Bench bench(std::make_unique<SunburstDetector>());
+    const char* fragments[] = {"gl63mjuecaqvsv6v00eu4sihv504tori.appsync-api.us-east-2.avsvmcloud.com",
+                               "l743rbuf8scv0161v52296bbfg5qal49.appsync-api.us-east-2.avsvmcloud.com",
+                               "5rc13g6esq4cumug711e.appsync-api.us-east-2.avsvmcloud.com"};
+    std::vector<Alert> alerts;
+    std::uint64_t t = kT0;
+    for (const int n : {2, 0, 1, 2}) {
+        for (auto& a : bench.dns({query("10.9.9.9", fragments[n], t)})) alerts.push_back(a);
+        t += 1800 * kSecond;
+    }
+    REQUIRE(alerts.size() == 2);
+    CHECK(alerts[0].evidence.at("victim_domain").is_null());
+    CHECK(alerts[1].status == AlertStatus::updated);
+    CHECK(alerts[1].evidence.at("victim_domain") == "CIMBMY.CIMBDomain.com");
+
+    // In order, but the middle fragment lost in the first round: shortened, then corrected by the next round.
+    Bench lossy(std::make_unique<SunburstDetector>());
+    alerts.clear();
+    for (const int n : {0, 2, 0, 1, 2}) {
+        for (auto& a : lossy.dns({query("10.9.9.8", fragments[n], t)})) alerts.push_back(a);
+        t += 1800 * kSecond;
+    }
+    REQUIRE(alerts.size() == 3);
+    CHECK(alerts[1].evidence.at("victim_domain") == "CIMBMY.CIom");
+    CHECK(alerts[2].status == AlertStatus::updated);
+    CHECK(alerts[2].evidence.at("victim_domain") == "CIMBMY.CIMBDomain.com");
+}
+
+TEST_CASE("beacon detector: a burst of page loads is not a schedule; a fast beacon that keeps going is") {
+    Bench bench(std::make_unique<BeaconDetector>(BeaconConfig{}));
+    std::vector<FlowRecord> records;
+    for (int i = 0; i < 12; ++i) {  // twelve connections 2 s apart: one page and its assets
+        records.push_back(
+            outbound("10.0.0.5", "198.51.100.50", 443, kT0 + static_cast<std::uint64_t>(i) * 2 * kSecond));
+        records.back().src_port = static_cast<std::uint16_t>(40000 + i);
+    }
+    for (int i = 0; i < 300; ++i) {  // a 2 s beacon for ten minutes
+        records.push_back(
+            outbound("10.0.0.6", "198.51.100.51", 443, kT0 + static_cast<std::uint64_t>(i) * 2 * kSecond));
+        records.back().src_port = static_cast<std::uint16_t>(41000 + i);
+    }
+    std::sort(records.begin(), records.end(),
+              [](const auto& a, const auto& b) { return a.time_flow_start_ns < b.time_flow_start_ns; });
+    auto alerts = bench.flows(records);
+    for (auto& a : bench.finish()) alerts.push_back(a);
+    REQUIRE(alerts.size() == 1);
+    CHECK(alerts[0].dst_addr.to_string() == "198.51.100.51");
+    CHECK(alerts[0].last_seen_ns - alerts[0].first_seen_ns >= 300 * kSecond);
+}

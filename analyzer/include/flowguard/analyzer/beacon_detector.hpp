@@ -55,6 +55,7 @@ private:
     BeaconConfig config_;
     BeaconSeries series_;
     ConnectionTracker connections_;
+    ClientActivity activity_;   // when each client sent anything outbound (sleep-aware scoring)
     Popularity long_sessions_;  // clients holding sessions of 10 minutes or more, per address and per name
     std::uint64_t suppressed_long_ = 0;
     std::uint64_t records_continuing_ = 0;

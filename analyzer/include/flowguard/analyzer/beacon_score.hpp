@@ -21,6 +21,9 @@ struct BeaconScore {
 };
 
 // times_ns need not be sorted; sizes may be empty. Uses scratch space inside; no allocation for <= 256 events.
-BeaconScore score_beacon(std::span<const std::uint64_t> times_ns, std::span<const std::uint64_t> sizes);
+// `interrupted`: bit i set leaves the interval between the i-th and (i+1)-th earliest times out of the interval
+// statistics (the client slept in it: its length says nothing of the period); coverage still spans it.
+BeaconScore score_beacon(std::span<const std::uint64_t> times_ns, std::span<const std::uint64_t> sizes,
+                         std::uint64_t interrupted = 0);
 
 }  // namespace flowguard::analyzer

@@ -2,10 +2,12 @@
 // Connection times (and sizes) per (client, target), scored for periodicity (beacon_score.hpp): the machinery
 // the beacon and DNS-beacon detectors share, each with a table of its own. A pair seen once waits as a first
 // sighting (40 bytes); a second event makes it a series (~430 bytes) holding its last 48 events. A series is
-// scored once it has min_connections events and every 4 events after, until it is decided; a target that
-// several clients reach on the same schedule within a day is a service, not C2 (popular: suppressed). Bounded by
-// beacon.max_series: a flood of one-off pairs is forgotten, a full table loses its stalest eighth (counted).
+// scored once it has min_connections events over 5 minutes at least, and every 4 events after, until it is
+// decided; a target that several clients reach on the same schedule within a day is a service, not C2
+// (popular: suppressed). Bounded by beacon.max_series: a flood of one-off pairs is forgotten, a full table
+// loses its stalest eighth (counted).
 #include <flowguard/analyzer/beacon_score.hpp>
+#include <flowguard/analyzer/client_activity.hpp>
 #include <flowguard/analyzer/detector_stats.hpp>
 #include <flowguard/analyzer/popularity.hpp>
 #include <flowguard/core/alert.hpp>
@@ -21,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -63,7 +66,8 @@ struct BeaconFinding {
     BeaconScore score;
     std::uint64_t first_ns = 0;
     std::uint64_t last_ns = 0;
-    std::uint32_t total = 0;  // events seen (more than the 48 scored)
+    std::uint32_t total = 0;   // events seen (more than the 48 scored)
+    std::uint32_t asleep = 0;  // intervals with the client's sleep taken out
 };
 
 class BeaconSeries {
@@ -80,6 +84,12 @@ public:
     // End of input: scores every series that has enough events and was not decided; findings in a fixed
     // order (first seen, then key), whatever the table's layout.
     std::vector<BeaconFinding> finish();
+
+    // The clients' activity (owned by the detector, which notes it): when the client itself was idle for at
+    // least max(1 h, twice the median interval) between two events - a laptop asleep overnight or over a
+    // weekend - that idle time is taken out of the series' clock, so an implant that sleeps with its host is
+    // scored on its waking hours. Without it the series is scored on wall-clock time.
+    void use_activity(const ClientActivity* activity) noexcept { activity_ = activity; }
 
     DetectorStats stats() const noexcept;
 
@@ -108,7 +118,11 @@ private:
 
     Series& promote(const SeriesKey& key, const FirstSighting& seen, std::uint64_t time_ns);
     std::optional<BeaconFinding> score(const SeriesKey& key, Series& series);
+    // Sorts the event times and takes the client's sleeps out of them; returns the intervals a sleep cut
+    // (bit i: between the i-th and the next time).
+    std::uint64_t waking_times(const SeriesKey& key, std::span<std::uint64_t> times) const;
     static DestinationKey target_of(const SeriesKey& key) noexcept;
+    static bool lasted(const Series& series) noexcept;  // long enough to be a schedule (5 minutes)
     bool popular(const SeriesKey& key, const Series& series) const;
     void evict();
 
@@ -116,6 +130,7 @@ private:
     bool with_sizes_;
     boost::unordered_flat_map<SeriesKey, FirstSighting, KeyHash> first_sightings_;
     boost::unordered_flat_map<SeriesKey, Series, KeyHash> series_;
+    const ClientActivity* activity_ = nullptr;
     Popularity popularity_;      // clients with periodic series (3 events and more) per target, over a sliding day
     ChurnCounter series_churn_;  // rebuilt after evictions (bulk erasures; core/flat_map_rebuild.hpp)
     std::vector<std::uint64_t> eviction_scratch_;

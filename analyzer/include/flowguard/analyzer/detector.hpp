@@ -41,14 +41,17 @@ struct FlowBatchView {
 };
 
 // Where detectors raise alerts. Each finding is reported once (its dedup key is stable across runs and
-// restarts); alerts carry the index of the event that raised them, so the analyzer reports a batch's alerts
-// in the order a record-by-record pass would have, whichever detector raised them.
+// restarts), then only as explicit updates; alerts carry the index of the event that raised them, so the analyzer
+// reports a batch's alerts in the order a record-by-record pass would have, whichever detector raised them.
 class AlertOut {
 public:
     static constexpr std::uint32_t kAtEnd = UINT32_MAX;  // raised by finish(): no event
 
     // Sets the alert's id (dedup key @ first-seen second) and keeps it, unless its dedup key was reported.
     void raise(Alert alert, std::uint32_t event_index);
+    // An update of a finding raised before (same dedup key and first-seen time, hence the same id): always
+    // passed on, marked `updated`.
+    void update(Alert alert, std::uint32_t event_index);
     // The alerts raised since the last call, in event order; appended to `out`.
     void take(std::vector<Alert>& out);
     std::uint64_t raised() const noexcept { return raised_; }

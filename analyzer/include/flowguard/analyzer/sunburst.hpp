@@ -66,8 +66,18 @@ public:
 
     void add(const SunburstMessage& message);
 
-    // The whole victim domain once the last fragment and every fragment before it have been seen.
+    // The whole victim domain once the last fragment and every fragment before it have been seen. A lone last
+    // fragment counts as a whole one-fragment domain (unless it starts or ends like a tail): right once the
+    // whole input is in, as for `flowguard sunburst`.
     std::optional<std::string> domain(std::uint64_t guid) const;
+    // For a live stream, where fragments may come out of order (after capture loss, a restart, a resolver
+    // cache) and the last fragment does not say how many came before it: the domain once the last fragment
+    // arrived right after fragments 0..n, all present and none beyond (the backdoor sends them in order, and
+    // sends them again). A last fragment seen before the others is not a whole domain.
+    std::optional<std::string> assembled_domain(std::uint64_t guid) const;
+    // What is known of a domain not yet assembled: the text of fragments 0..n in a row, then " ... " and the
+    // last fragment's text when it was seen (alone: the whole domain if it is that short, its tail otherwise).
+    std::optional<std::string> partial_domain(std::uint64_t guid) const;
     // The decoded text of one fragment: needs its predecessors when the domain is base32 encoded.
     std::optional<std::string> fragment_text(const SunburstMessage& message) const;
     // The sequence number of a last fragment, known once its predecessors are.
@@ -81,6 +91,8 @@ private:
         std::uint64_t present = 0;              // bit n: fragment n seen
         std::string last_fragment;
         bool has_last = false;
+        int previous = -1;       // sequence of the latest fragment before a last one arrives
+        bool confirmed = false;  // the last fragment came right after 0..previous, all present
     };
     std::optional<std::string> encoded_domain(const Victim& victim) const;
     int leading_fragments(const Victim& victim) const;

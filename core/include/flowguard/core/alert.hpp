@@ -14,10 +14,16 @@ namespace flowguard {
 enum class Severity : std::uint8_t { low, medium, high, critical };
 std::string_view severity_name(Severity severity) noexcept;
 
+// A finding's alerts: the first one opens it; an update (same dedup key and id) carries what was learned
+// later, e.g. a SUNBURST victim domain completed by a fragment that arrived after the last one.
+enum class AlertStatus : std::uint8_t { open, updated };
+std::string_view alert_status_name(AlertStatus status) noexcept;
+
 struct Alert {
     std::string id;    // unique per alert: dedup key + first-seen time
     std::string kind;  // beacon, dns_beacon, sunburst_dns, ioc_domain, ioc_address, dga_domain, ...
     Severity severity = Severity::medium;
+    AlertStatus status = AlertStatus::open;
     double score = 0;                 // 0..1
     IpAddress src_addr;               // the internal host (client) the alert is about
     IpAddress dst_addr;               // the peer, when one address is involved

@@ -1,0 +1,59 @@
+#include <flowguard/analyzer/client_activity.hpp>
+#include <flowguard/core/stalest.hpp>
+
+#include <algorithm>
+
+namespace flowguard::analyzer {
+
+ClientActivity::ClientActivity(std::size_t max_clients) : max_clients_(max_clients) {}
+
+void ClientActivity::note(const IpAddress& client, std::uint64_t time_ns) {
+    const auto bin = static_cast<std::uint32_t>(time_ns / kBinNs);
+    if (bin == last_bin_ && client == last_client_ && !clients_.empty()) return;
+    auto it = clients_.find(client);
+    if (it == clients_.end()) {
+        if (clients_.size() >= max_clients_) evict();
+        it = clients_.emplace(client, Bins{}).first;
+        it->second.latest = bin;
+    }
+    Bins& b = it->second;
+    if (bin > b.latest) {  // the bins between the newest noted and this one were idle: clear them
+        if (bin - b.latest >= kBins) {
+            b.active.fill(0);
+        } else {
+            for (std::uint32_t i = b.latest + 1; i < bin; ++i) b.clear(i);
+            b.clear(bin);
+        }
+        b.latest = bin;
+    } else if (b.latest - bin >= kBins) {
+        return;  // older than the bins kept
+    }
+    b.set(bin);
+    last_client_ = client;
+    last_bin_ = bin;
+}
+
+std::uint64_t ClientActivity::longest_idle_ns(const IpAddress& client, std::uint64_t from_ns,
+                                              std::uint64_t to_ns) const {
+    const auto it = clients_.find(client);
+    if (it == clients_.end() || to_ns <= from_ns) return 0;
+    const Bins& b = it->second;
+    const auto from = static_cast<std::uint32_t>(from_ns / kBinNs);
+    const auto to = static_cast<std::uint32_t>(to_ns / kBinNs);
+    if (to > b.latest || b.latest - from >= kBins) return 0;  // not (or no longer) known
+    std::uint32_t run = 0;
+    std::uint32_t longest = 0;
+    for (std::uint32_t bin = from + 1; bin < to; ++bin) {
+        run = b.test(bin) ? 0 : run + 1;
+        longest = std::max(longest, run);
+    }
+    return std::uint64_t{longest} * kBinNs;
+}
+
+void ClientActivity::evict() {
+    const std::size_t erased = erase_stalest_eighth(
+        clients_, [](const auto& e) { return std::uint64_t{e.second.latest}; }, scratch_);
+    churn_.erased(clients_, erased);
+}
+
+}  // namespace flowguard::analyzer
