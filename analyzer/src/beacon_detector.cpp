@@ -8,7 +8,9 @@ namespace {
 
 enum SeriesKind : std::uint8_t { kByAddress = 0, kByName = 1 };
 
+constexpr std::uint8_t kTcpFin = 0x01;
 constexpr std::uint8_t kTcpSyn = 0x02;
+constexpr std::uint8_t kTcpRst = 0x04;
 // Sessions count towards a destination's long-session popularity once they last this long, and again hourly.
 constexpr std::uint64_t kLongSessionNoteNs = 600 * kSecondNs;
 constexpr std::uint64_t kLongSessionRenoteNs = 3600 * kSecondNs;
@@ -62,7 +64,10 @@ void BeaconDetector::on_flows(const FlowBatchView& batch, AlertOut& out) {
         if (name_id && context.allowed_domain(name_id)) continue;
         const ConnectionKey connection{flow.src_addr, flow.dst_addr, flow.src_port, flow.dst_port, flow.proto};
         const bool syn = flow.proto == 6 && (flow.tcp_flags & kTcpSyn) != 0;
-        const auto seen = connections_.observe(connection, time, flow.time_flow_end_ns, flow.bytes, syn);
+        // A flow record's FIN or RST ends its connection; a sampled packet's ends nothing (its ACKs follow).
+        const bool ended =
+            flow.proto == 6 && flow.type != FlowType::sflow5 && (flow.tcp_flags & (kTcpFin | kTcpRst)) != 0;
+        const auto seen = connections_.observe(connection, time, flow.time_flow_end_ns, flow.bytes, syn, ended);
         if (name_id) seen.connection->domain = name_id;
         if (!seen.starts) {
             ++records_continuing_;

@@ -15,10 +15,12 @@ std::size_t ConnectionTracker::KeyHash::operator()(const ConnectionKey& k) const
 }
 
 ConnectionTracker::ConnectionTracker(std::uint64_t timeout_ns, std::size_t max_connections)
-    : timeout_ns_(timeout_ns), max_connections_(max_connections) {}
+    : timeout_ns_(timeout_ns), max_connections_(max_connections) {
+    table_.reserve(max_connections_);  // no rehash on the hot path; slots' memory is touched only when used
+}
 
 ConnectionTracker::Seen ConnectionTracker::observe(const ConnectionKey& key, std::uint64_t start_ns,
-                                                   std::uint64_t end_ns, std::uint64_t bytes, bool syn) {
+                                                   std::uint64_t end_ns, std::uint64_t bytes, bool syn, bool ended) {
     end_ns = std::max(end_ns, start_ns);
     if (end_ns > latest_ns_) latest_ns_ = end_ns;
     if (latest_ns_ >= next_sweep_ns_) {
@@ -33,31 +35,35 @@ ConnectionTracker::Seen ConnectionTracker::observe(const ConnectionKey& key, std
             c.start_ns = std::min(c.start_ns, start_ns);
             c.bytes += bytes;
             ++c.records;
-            return {&c, false};
+            if (!ended) return {&c, false};
+            scratch_connection_ = c;  // its last record: the caller still sees the whole connection
+            table_.erase(it);
+            return {&scratch_connection_, false};
         }
-        it->second = Connection{start_ns, end_ns, bytes, 0, 1, 0, false};
-        return {&it->second, true};
+        if (!ended) {
+            it->second = Connection{start_ns, end_ns, bytes, 0, 1, 0, false};
+            return {&it->second, true};
+        }
+        table_.erase(it);
+    } else if (!ended) {
+        if (table_.size() >= max_connections_) evict();
+        Connection& fresh = table_.emplace(key, Connection{start_ns, end_ns, bytes, 0, 1, 0, false}).first->second;
+        return {&fresh, true};
     }
-    if (table_.size() >= max_connections_) evict();
-    Connection& fresh = table_.emplace(key, Connection{start_ns, end_ns, bytes, 0, 1, 0, false}).first->second;
-    return {&fresh, true};
+    scratch_connection_ = Connection{start_ns, end_ns, bytes, 0, 1, 0, false};  // whole in one record
+    return {&scratch_connection_, true};
 }
 
 void ConnectionTracker::sweep(std::uint64_t now_ns) {
     if (now_ns < timeout_ns_) return;
     const std::uint64_t quiet_before = now_ns - timeout_ns_;
-    const std::size_t erased =
-        boost::unordered::erase_if(table_, [&](const auto& e) { return e.second.last_ns < quiet_before; });
-    churn_.erased(table_, erased);
+    boost::unordered::erase_if(table_, [&](const auto& e) { return e.second.last_ns < quiet_before; });
 }
 
 void ConnectionTracker::evict() {
-    sweep(latest_ns_);
-    if (table_.size() < max_connections_) return;
-    const std::size_t erased = erase_stalest_eighth(
+    // Quiet connections go every timeout anyway (observe's sweep): full means live ones, the stalest go.
+    evictions_ += erase_stalest_eighth(
         table_, [](const auto& e) { return e.second.last_ns; }, scratch_);
-    evictions_ += erased;
-    churn_.erased(table_, erased);
 }
 
 }  // namespace flowguard::analyzer

@@ -120,3 +120,19 @@ TEST_CASE("client activity: idle runs between two times, in 10-minute bins; unkn
     for (std::uint32_t n = 0; n < 1000; ++n) bounded.note(IpAddress::from_v4(0x0A000000u + n), kT0 + n * kSecond);
     CHECK(bounded.size() <= 64);
 }
+
+TEST_CASE("connections: a record with FIN or RST ends its connection; a whole short one is never stored") {
+    ConnectionTracker tracker(600 * kSecond, 1024);
+    for (std::uint16_t port = 1; port <= 100; ++port)  // short connections, SYN to FIN in one record each
+        CHECK(tracker.observe(key(port), kT0 + port * kSecond, kT0 + port * kSecond + 1, 900, true, true).starts);
+    CHECK(tracker.size() == 0);
+    // A session: opened, kept alive, closed by its last record; the same ports after it are a new connection.
+    CHECK(tracker.observe(key(5000), kT0, kT0 + kSecond, 100, true).starts);
+    CHECK_FALSE(tracker.observe(key(5000), kT0 + 30 * kSecond, kT0 + 31 * kSecond, 100, false).starts);
+    const auto last = tracker.observe(key(5000), kT0 + 60 * kSecond, kT0 + 61 * kSecond, 100, false, true);
+    CHECK_FALSE(last.starts);
+    CHECK(last.connection->records == 3);
+    CHECK(last.connection->start_ns == kT0);
+    CHECK(tracker.size() == 0);
+    CHECK(tracker.observe(key(5000), kT0 + 90 * kSecond, kT0 + 91 * kSecond, 100, false).starts);
+}

@@ -5,9 +5,9 @@
 // ping or a VPN's 22 s UDP keep-alive would be a perfect beacon. A record continues a connection when its
 // 5-tuple was seen within `timeout` of the record's start and, for TCP, it carries no SYN (a new connection
 // on a reused port starts with one; a record without flags - an exporter that sends none - continues).
-// Bounded: connections quiet longer than the timeout are swept once per timeout of record time, and a full
-// table loses its stalest eighth (counted).
-#include <flowguard/core/flat_map_rebuild.hpp>
+// TCP records with FIN or RST end their connection; most connections are short and whole in one record, so
+// they are never stored. Bounded: connections quiet longer than the timeout are swept once per timeout of
+// record time, and a full table loses its stalest eighth (counted).
 #include <flowguard/core/ip_address.hpp>
 
 #include <boost/unordered/unordered_flat_map.hpp>
@@ -44,7 +44,10 @@ public:
         Connection* connection;  // valid until the next observe()
         bool starts;             // the record opens a connection (its first record)
     };
-    Seen observe(const ConnectionKey& key, std::uint64_t start_ns, std::uint64_t end_ns, std::uint64_t bytes, bool syn);
+    // `syn`: the record carries a SYN; `ended`: a FIN or RST (the connection is over: a whole short connection
+    // is not kept at all, a long one's last record closes it).
+    Seen observe(const ConnectionKey& key, std::uint64_t start_ns, std::uint64_t end_ns, std::uint64_t bytes, bool syn,
+                 bool ended = false);
 
     std::size_t size() const noexcept { return table_.size(); }
     std::uint64_t evictions() const noexcept { return evictions_; }
@@ -62,7 +65,9 @@ private:
     std::uint64_t latest_ns_ = 0;
     std::uint64_t next_sweep_ns_ = 0;
     std::uint64_t evictions_ = 0;
-    ChurnCounter churn_;  // sweeps and evictions erase in bulk: rebuilt (core/flat_map_rebuild.hpp)
+    // Not rebuilt after erasures: connections come and go entry by entry, like the meter's flows, and a rebuild
+    // (fresh arrays, page faults) costs more than the probe drift it removes (core/flat_map_rebuild.hpp).
+    Connection scratch_connection_;  // what a whole short connection's record is seen as (never stored)
     std::vector<std::uint64_t> scratch_;
 };
 
