@@ -1,5 +1,9 @@
 #include "wiring.hpp"
 
+#include <flowguard/analyzer/analyzer.hpp>
+#include <flowguard/analyzer/passive_dns.hpp>
+#include <flowguard/exporters/metrics.hpp>
+
 #include <doctest/doctest.h>
 
 #include <regex>
@@ -38,4 +42,14 @@ TEST_CASE("a metric two modules declare must be declared alike") {
                          {"flowguard_x_total", MetricType::counter, "X.", {"a"}}})
               .specs()
               .size() == 1);
+}
+
+TEST_CASE("every metric the analyzer and its detectors write is in the catalogue") {
+    // A detector that writes a metric the catalogue lacks makes every /metrics scrape fail (MetricWriter
+    // throws): caught here rather than by the integration tests.
+    analyzer::Analyzer engine(AnalyzerConfig{}, NetworkSet::private_networks(), analyzer::PublicSuffixList::fallback(),
+                              analyzer::IocList::sunburst());
+    engine.publish();
+    MetricWriter writer(app::metric_catalog());
+    CHECK_NOTHROW(engine.write_published_metrics(writer));
 }

@@ -99,6 +99,27 @@ TEST_CASE("each webhook kind gets the body its receiver expects") {
     CHECK(am[0].at("startsAt").as_string() == "2023-11-14T22:13:20.000Z");
 }
 
+TEST_CASE("an update of a finding reaches each receiver as the same finding") {
+    auto opened = sample_alert();
+    auto updated = opened;
+    updated.status = AlertStatus::updated;
+    updated.last_seen_ns += 3'600'000'000'000ull;
+    updated.evidence["victim_domain"] = "central.pima.gov";
+    const auto generic = boost::json::parse(webhook_body(hook("generic", "http://x/in"), updated)).as_object();
+    CHECK(generic.at("status").as_string() == "updated");
+    CHECK(boost::json::parse(webhook_body(hook("generic", "http://x/in"), opened)).at("status").as_string() == "open");
+    // PagerDuty: a trigger with the open incident's dedup key adds to it; Alertmanager: the same labels are the
+    // same alert, its annotations replaced.
+    const auto pd = boost::json::parse(webhook_body(hook("pagerduty", "https://e.example/v2/enqueue"), updated));
+    CHECK(pd.at("event_action").as_string() == "trigger");
+    CHECK(pd.at("dedup_key").as_string() == opened.dedup_key);
+    const auto am_hook = hook("alertmanager", "http://am:9093/");
+    const auto am_open = boost::json::parse(webhook_body(am_hook, opened)).as_array();
+    const auto am_updated = boost::json::parse(webhook_body(am_hook, updated)).as_array();
+    CHECK(am_open[0].at("labels") == am_updated[0].at("labels"));
+    CHECK(am_open[0].at("annotations").at("evidence") != am_updated[0].at("annotations").at("evidence"));
+}
+
 TEST_CASE("generic webhooks are signed over timestamp.body with HMAC-SHA256") {
     // Expected value from Python: hmac.new(b"key", b'1700000000.{"kind":"beacon"}', hashlib.sha256)
     CHECK(webhook_signature("key", "1700000000", R"({"kind":"beacon"})") ==
