@@ -98,7 +98,10 @@ def word(rng):
 
 
 def ext_ip(rng):
-    return f"{rng.choice([23, 34, 52, 104, 151, 172, 185, 198, 203])}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+    first, second = rng.choice([23, 34, 52, 104, 151, 172, 185, 198, 203]), rng.randrange(256)
+    if first == 172 and 16 <= second <= 31:  # 172.16.0.0/12 is private: an internal host, not the Internet
+        second += 16
+    return f"{first}.{second}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
 
 
 def background(net, rng, hosts, days, users, machines):
