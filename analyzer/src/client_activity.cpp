@@ -54,6 +54,7 @@ void ClientActivity::evict() {
     const std::size_t erased = erase_stalest_eighth(
         clients_, [](const auto& e) { return std::uint64_t{e.second.latest}; }, scratch_);
     churn_.erased(clients_, erased);
+    last_client_ = IpAddress{};  // the remembered client may be gone: no shortcut past the table
 }
 
 }  // namespace flowguard::analyzer

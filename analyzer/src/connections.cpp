@@ -6,6 +6,18 @@
 #include <algorithm>
 
 namespace flowguard::analyzer {
+namespace {
+
+Connection opened(std::uint64_t start_ns, std::uint64_t end_ns, std::uint64_t bytes) {
+    Connection c;
+    c.start_ns = start_ns;
+    c.last_ns = end_ns;
+    c.bytes = bytes;
+    c.records = 1;
+    return c;
+}
+
+}  // namespace
 
 std::size_t ConnectionTracker::KeyHash::operator()(const ConnectionKey& k) const noexcept {
     std::size_t h = hash_value(k.client);
@@ -41,16 +53,16 @@ ConnectionTracker::Seen ConnectionTracker::observe(const ConnectionKey& key, std
             return {&scratch_connection_, false};
         }
         if (!ended) {
-            it->second = Connection{start_ns, end_ns, bytes, 0, 1, 0, false};
+            it->second = opened(start_ns, end_ns, bytes);
             return {&it->second, true};
         }
         table_.erase(it);
     } else if (!ended) {
         if (table_.size() >= max_connections_) evict();
-        Connection& fresh = table_.emplace(key, Connection{start_ns, end_ns, bytes, 0, 1, 0, false}).first->second;
+        Connection& fresh = table_.emplace(key, opened(start_ns, end_ns, bytes)).first->second;
         return {&fresh, true};
     }
-    scratch_connection_ = Connection{start_ns, end_ns, bytes, 0, 1, 0, false};  // whole in one record
+    scratch_connection_ = opened(start_ns, end_ns, bytes);  // whole in one record
     return {&scratch_connection_, true};
 }
 
