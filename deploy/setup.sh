@@ -30,7 +30,7 @@ build_packages=(
 # Real peers used by the integration tests and benchmarks (exporters, decode oracles, replay).
 peer_packages=(
   softflowd nfdump nfdump-sflow pmacct fastnetmon tshark tcpdump tcpreplay libfixbuf-tools
-  python3 python3-scapy prometheus prometheus-alertmanager iproute2 curl openssl
+  python3 python3-scapy python3-jsonschema prometheus prometheus-alertmanager iproute2 curl openssl
   systemd  # systemd-analyze: the shipped unit is verified and its exposure scored
 )
 

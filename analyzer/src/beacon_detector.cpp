@@ -20,6 +20,15 @@ constexpr std::uint64_t kDayNs = 86'400 * kSecondNs;
 // burst within this counts as one event (one connection) of the series.
 constexpr std::uint64_t kSampleBurstNs = 2'000'000'000;
 
+// The exporter and interface of the record that raised the alert (ECS observer).
+// The record's protocol too: a series is keyed by port, and its records' protocol is the one that raised it.
+Alert observed(Alert alert, const FlowRecord& flow) {
+    alert.exporter = flow.sampler_address;
+    alert.input_interface = flow.in_if;
+    if (alert.proto == 0) alert.proto = flow.proto;
+    return alert;
+}
+
 }  // namespace
 
 BeaconDetector::BeaconDetector(const BeaconConfig& config)
@@ -71,23 +80,32 @@ void BeaconDetector::on_flows(const FlowBatchView& batch, AlertOut& out) {
         if (name_id) seen.connection->domain = name_id;
         if (!seen.starts) {
             ++records_continuing_;
-            if (auto alert = long_connection(connection, *seen.connection, context)) out.raise(std::move(*alert), i);
+            if (auto alert = long_connection(connection, *seen.connection, context))
+                out.raise(observed(std::move(*alert), flow), i);
             continue;
         }
         const std::uint64_t repeat = flow.type == FlowType::sflow5 ? kSampleBurstNs : 0;
         const SeriesKey by_name{flow.src_addr, IpAddress{}, name_id, kByName, flow.dst_port};
         if (auto f = series_.record({flow.src_addr, flow.dst_addr, 0, kByAddress, flow.dst_port}, time, flow.bytes,
                                     repeat, name_id ? &by_name : nullptr))
-            out.raise(alert_of(*f, context), i);
+            out.raise(observed(alert_of(*f, context), flow), i);
         if (name_id == 0) continue;
-        if (auto f = series_.record(by_name, time, flow.bytes, repeat)) out.raise(alert_of(*f, context), i);
+        if (auto f = series_.record(by_name, time, flow.bytes, repeat))
+            out.raise(observed(alert_of(*f, context), flow), i);
     }
 }
 
 std::optional<Alert> BeaconDetector::long_connection(const ConnectionKey& key, Connection& c,
                                                      const PassiveDns& context) {
-    if (config_.long_connection_ns == 0 || c.reported) return std::nullopt;
+    if (config_.long_connection_ns == 0) return std::nullopt;
     const std::uint64_t duration = c.last_ns - c.start_ns;
+    if (c.reported) {  // the session goes on: `ongoing` now and then (noted_ns: when it was last said)
+        if (c.last_ns < c.noted_ns + AlertOut::kOngoingNs) return std::nullopt;
+        c.noted_ns = c.last_ns;
+        Alert ongoing = long_connection_alert(key, c, duration, 0, context);
+        ongoing.status = AlertStatus::ongoing;
+        return ongoing;
+    }
     if (duration < kLongSessionNoteNs) return std::nullopt;
     const DestinationKey by_address{key.server, 0, key.server_port, kByAddress};
     const DestinationKey by_name{IpAddress{}, c.domain, key.server_port, kByName};
@@ -104,6 +122,12 @@ std::optional<Alert> BeaconDetector::long_connection(const ConnectionKey& key, C
         ++suppressed_long_;
         return std::nullopt;
     }
+    c.noted_ns = c.last_ns;
+    return long_connection_alert(key, c, duration, std::max(by_address_clients, by_name_clients), context);
+}
+
+Alert BeaconDetector::long_connection_alert(const ConnectionKey& key, const Connection& c, std::uint64_t duration,
+                                            std::size_t clients, const PassiveDns& context) const {
     Alert alert;
     alert.kind = "long_connection";
     alert.severity = Severity::medium;
@@ -112,6 +136,9 @@ std::optional<Alert> BeaconDetector::long_connection(const ConnectionKey& key, C
     alert.score = std::min(1.0, 0.7 + 0.15 * (ratio - 1.0));
     alert.src_addr = key.client;
     alert.dst_addr = key.server;
+    alert.src_port = key.client_port;
+    alert.dst_port = key.server_port;
+    alert.proto = key.proto;
     if (c.domain) alert.domain = context.domain(c.domain);
     alert.first_seen_ns = c.start_ns;
     alert.last_seen_ns = c.last_ns;
@@ -125,7 +152,7 @@ std::optional<Alert> BeaconDetector::long_connection(const ConnectionKey& key, C
     e["src_port"] = key.client_port;
     e["dst_port"] = key.server_port;
     e["proto"] = key.proto == 6 ? "TCP" : "UDP";
-    e["clients_with_long_sessions"] = std::max(by_address_clients, by_name_clients);
+    e["clients_with_long_sessions"] = clients;
     return alert;
 }
 
@@ -133,21 +160,26 @@ void BeaconDetector::finish(const PassiveDns& context, AlertOut& out) {
     for (const auto& finding : series_.finish()) out.raise(alert_of(finding, context), AlertOut::kAtEnd);
 }
 
+// One finding per client and destination: the registered domain when the address has a name (the address
+// series, the name series and the DNS series of the same C2 then share the key), the address otherwise.
 Alert BeaconDetector::alert_of(const BeaconFinding& f, const PassiveDns& context) const {
     Alert alert = beacon_alert("beacon", f);
     alert.evidence["dst_port"] = f.key.port;
+    alert.dst_port = f.key.port;
     const std::string client = f.key.client.to_string();
     const auto port = f.key.port;
+    alert.techniques = {port == 80 || port == 443 || port == 8080 ? "T1071.001" : "T1071", "T1573"};
     if (f.key.kind == kByAddress) {
         alert.dst_addr = f.key.peer;
-        alert.techniques = {port == 80 || port == 443 || port == 8080 ? "T1071.001" : "T1071", "T1573"};
-        alert.dedup_key = fmt::format("beacon:{}:{}:{}", client, f.key.peer.to_string(), port);
+        if (f.alias_domain) alert.domain = context.domain(f.alias_domain);
+        alert.dedup_key =
+            fmt::format("beacon:{}:{}", client, alert.domain.empty() ? f.key.peer.to_string() : alert.domain);
     } else {
         alert.domain = context.domain(f.key.domain);
         alert.evidence["grouped_by"] = "resolved name (passive DNS), all addresses";
-        alert.techniques = {port == 80 || port == 443 ? "T1071.001" : "T1071", "T1573"};
-        alert.dedup_key = fmt::format("beacon-name:{}:{}:{}", client, alert.domain, port);
+        alert.dedup_key = fmt::format("beacon:{}:{}", client, alert.domain);
     }
+    if (f.continuing) alert.status = AlertStatus::ongoing;
     return alert;
 }
 

@@ -143,6 +143,10 @@ std::optional<BeaconFinding> BeaconSeries::record(const SeriesKey& key, std::uin
     if (s.total >= 3) popularity_.note(target_of(key), key.client, time_ns);
     if (!s.decided && s.total >= config_.min_connections && s.total >= s.scored_at + 4 && lasted(s))
         return score(key, s);
+    if (s.reported) {
+        BeaconFinding goes_on{key, {}, s.base_ns, s.last_ns, s.total, 0, s.alias_domain, true};
+        return goes_on;
+    }
     return std::nullopt;
 }
 
@@ -181,7 +185,9 @@ std::optional<BeaconFinding> BeaconSeries::score(const SeriesKey& key, Series& s
         ++suppressed_popular_;
         return std::nullopt;
     }
-    return BeaconFinding{key, result, s.base_ns, s.last_ns, s.total, static_cast<std::uint32_t>(std::popcount(asleep))};
+    s.reported = true;
+    return BeaconFinding{
+        key, result, s.base_ns, s.last_ns, s.total, static_cast<std::uint32_t>(std::popcount(asleep)), s.alias_domain};
 }
 
 std::uint64_t BeaconSeries::waking_times(const SeriesKey& key, std::span<std::uint64_t> times) const {

@@ -42,6 +42,18 @@ void DgaDetector::on_dns(const DnsBatchView& batch, AlertOut& out) {
             state.lexical_sum += lexical_score(label).score;
             ++counters_.names_scored;
         }
+        if (state.reported && note.new_name) {  // the client keeps generating names: the finding goes on
+            Alert ongoing;
+            ongoing.kind = "dga_domain";
+            ongoing.status = AlertStatus::ongoing;
+            ongoing.src_addr = event.client;
+            ongoing.domain = note.domain;
+            ongoing.query_name = note.name;
+            ongoing.first_seen_ns = note.names_first_ns;
+            ongoing.last_seen_ns = event.time_ns;
+            ongoing.dedup_key = fmt::format("dga:{}:{}", event.client.to_string(), note.domain);
+            out.raise(std::move(ongoing), i);
+        }
         if (state.decided) continue;
         const double unique = note.unique_names;
         if (unique < static_cast<double>(config_.min_unique_names)) continue;
@@ -53,19 +65,21 @@ void DgaDetector::on_dns(const DnsBatchView& batch, AlertOut& out) {
             ++suppressed_popular_;
             continue;
         }
+        state.reported = true;
         Alert alert;
         alert.kind = "dga_domain";
         alert.severity = Severity::high;
         alert.score = std::min(1.0, lexical);
         alert.src_addr = event.client;
         alert.domain = note.domain;
+        alert.query_name = note.name;
         alert.first_seen_ns = note.names_first_ns;
         alert.last_seen_ns = event.time_ns;
         alert.techniques = {"T1568.002", "T1071.004"};
         alert.evidence["unique_names"] = std::round(unique);
         alert.evidence["queries"] = note.queries;
         alert.evidence["mean_lexical_score"] = round3(lexical);
-        alert.evidence["domain_first_seen"] = format_iso8601_ns(context.domain_first_seen(note.domain_id));
+        alert.evidence["domain_first_seen"] = format_iso8601_ms(context.domain_first_seen(note.domain_id));
         boost::json::array samples;
         if (const auto* seen = context.query_names(event.client, note.domain_id))
             for (std::size_t k = 0; k < note.samples && k < seen->sample_count; ++k)

@@ -31,7 +31,9 @@ Alert alert_of(const BeaconFinding& f, const PassiveDns& context, const NamesSee
         if (names->unique >= 0.8 * static_cast<double>(names->queries)) alert.techniques.push_back("T1568.002");
     }
     alert.evidence["grouped_by"] = "client and registered domain (every subdomain counts)";
-    alert.dedup_key = fmt::format("dns-beacon:{}:{}", f.key.client.to_string(), alert.domain);
+    // The same key as the client's connection series to this domain: one finding (AlertOut merges them).
+    alert.dedup_key = fmt::format("beacon:{}:{}", f.key.client.to_string(), alert.domain);
+    if (f.continuing) alert.status = AlertStatus::ongoing;
     return alert;
 }
 
@@ -46,7 +48,11 @@ void DnsBeaconDetector::on_dns(const DnsBatchView& batch, AlertOut& out) {
             series_.record({event.client, IpAddress{}, note.domain_id, 0, 0}, event.time_ns, 0, kDnsRepeatNs);
         if (!finding) continue;
         const NamesSeen names{note.unique_names, note.queries, note.samples};
-        out.raise(alert_of(*finding, batch.context, note.names_present ? &names : nullptr), i);
+        Alert alert = alert_of(*finding, batch.context, note.names_present ? &names : nullptr);
+        alert.query_name = std::string(event.qname.view());
+        // dst_addr stays for the C2 address (a merged connection series brings it); the resolver is evidence.
+        alert.evidence["resolver"] = event.server.to_string();
+        out.raise(std::move(alert), i);
     }
 }
 

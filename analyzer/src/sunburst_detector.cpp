@@ -45,17 +45,19 @@ void SunburstDetector::on_dns(const DnsBatchView& batch, AlertOut& out) {
         alert.severity = Severity::critical;
         alert.score = 1.0;
         alert.src_addr = event.client;
-        alert.dst_addr = event.server;
+        if (event.address_count) alert.dst_addr = event.addresses[0];  // the address the backdoor is sent to
         alert.domain = "avsvmcloud.com";
+        alert.query_name = note.name;
         alert.first_seen_ns = alert.last_seen_ns = event.time_ns;
         alert.techniques = {"T1195.002", "T1071.004", "T1568.002"};
         alert.evidence["name"] = note.name;
         alert.evidence["message"] = std::string(to_string(message.kind));
         alert.evidence["guid"] = guid;
+        alert.evidence["resolver"] = event.server.to_string();
         const std::string domain = describe_victim_domain(message.guid, alert);
         if (message.kind != SunburstKind::domain_fragment) {
             alert.evidence["timestamp"] =
-                format_iso8601_ns(static_cast<std::uint64_t>(message.timestamp) * 1'000'000'000ull);
+                format_iso8601_ms(static_cast<std::uint64_t>(message.timestamp) * 1'000'000'000ull);
             alert.evidence["stage2"] = message.stage2;
         }
         alert.evidence["note"] = "SolarWinds Orion SUNBURST backdoor beacon: treat the client as compromised";
@@ -75,6 +77,8 @@ void SunburstDetector::on_dns(const DnsBatchView& batch, AlertOut& out) {
             known->second.domain = domain;
             alert.first_seen_ns = known->second.first_seen_ns;  // the same finding: the same id
             out.update(std::move(alert), i);
+        } else {
+            out.raise(std::move(alert), i);  // the backdoor keeps beaconing: `ongoing` now and then
         }
     }
 }

@@ -138,7 +138,7 @@ int run_collect(Config config, const CollectOptions& options) {
     DetectorInputs detectors;
     try {
         flows = FlowOutput::open(config.output.format, config.output.path);
-        if (options.detect) alerts = AlertOutputs::open(config.alerts.path, config.alerts);
+        if (options.detect) alerts = AlertOutputs::open(config.alerts.path, config.alerts, true);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());  // an output that cannot be opened, a bad webhook URL or spool directory
         return 1;

@@ -13,7 +13,7 @@ namespace {
 WebhookConfig read_webhook(const YAML::Node& item, const std::string& key) {
     yaml::require_known_keys(item, key,
                              {"name", "kind", "url", "secret", "routing_key", "headers", "min_severity", "timeout",
-                              "ca_file", "tls_verify"});
+                              "ca_file", "tls_verify", "format"});
     WebhookConfig w;
     if (!item["name"]) throw ConfigError(key + ".name", "missing (names the metric label and the spool directory)");
     w.name = yaml::scalar(item["name"], key + ".name");
@@ -47,6 +47,11 @@ WebhookConfig read_webhook(const YAML::Node& item, const std::string& key) {
             w.headers.emplace_back(name, value);
         }
     }
+    if (item["format"]) w.format = yaml::scalar(item["format"], key + ".format");
+    if (w.format != "native" && w.format != "ecs")
+        throw ConfigError(key + ".format", fmt::format("'{}' is not one of native, ecs", w.format));
+    if (w.format == "ecs" && w.kind != "generic")
+        throw ConfigError(key + ".format", "only a generic webhook takes ecs (the others have their receiver's shape)");
     if (item["min_severity"]) w.min_severity = yaml::scalar(item["min_severity"], key + ".min_severity");
     static constexpr std::string_view severities[] = {"low", "medium", "high", "critical"};
     if (std::find(std::begin(severities), std::end(severities), w.min_severity) == std::end(severities))
@@ -124,8 +129,22 @@ void read_metrics_config(const YAML::Node& n, MetricsConfig& m) {
 }
 
 void read_alerts_config(const YAML::Node& n, AlertsConfig& a) {
-    yaml::require_known_keys(n, "alerts", {"path", "webhooks", "spool_dir", "max_spooled", "retry_max"});
+    yaml::require_known_keys(n, "alerts",
+                             {"path", "webhooks", "spool_dir", "max_spooled", "retry_max", "format", "state_file",
+                              "resolve_after", "max_open", "sensor"});
     if (n["path"]) a.path = yaml::scalar(n["path"], "alerts.path");
+    if (n["format"]) a.format = yaml::scalar(n["format"], "alerts.format");
+    if (a.format != "native" && a.format != "ecs")
+        throw ConfigError("alerts.format", fmt::format("'{}' is not one of native, ecs", a.format));
+    if (n["state_file"]) a.state_file = yaml::scalar(n["state_file"], "alerts.state_file");
+    if (n["resolve_after"])
+        a.resolve_after_ns = yaml::with_key("alerts.resolve_after", [&] {
+            return parse_duration_ns(yaml::scalar(n["resolve_after"], "alerts.resolve_after"));
+        });
+    if (a.resolve_after_ns < 1'000'000'000ull) throw ConfigError("alerts.resolve_after", "must be at least 1s");
+    if (n["max_open"]) a.max_open = yaml::unsigned_value(n["max_open"], "alerts.max_open", 10'000'000);
+    if (a.max_open == 0) throw ConfigError("alerts.max_open", "must be at least 1");
+    if (n["sensor"]) a.sensor = yaml::scalar(n["sensor"], "alerts.sensor");
     if (n["spool_dir"]) a.spool_dir = yaml::scalar(n["spool_dir"], "alerts.spool_dir");
     if (n["max_spooled"]) a.max_spooled = yaml::unsigned_value(n["max_spooled"], "alerts.max_spooled", 10'000'000);
     if (a.max_spooled == 0) throw ConfigError("alerts.max_spooled", "must be at least 1");
@@ -167,10 +186,13 @@ void write_metrics_config(YAML::Emitter& out, const MetricsConfig& m) {
 }
 
 void write_alerts_config(YAML::Emitter& out, const AlertsConfig& a) {
-    out << YAML::BeginMap << YAML::Key << "path" << YAML::Value << a.path << YAML::Key << "spool_dir" << YAML::Value
-        << a.spool_dir << YAML::Key << "max_spooled" << YAML::Value << a.max_spooled << YAML::Key << "retry_max"
-        << YAML::Value << fmt::format("{}s", a.retry_max_ns / 1'000'000'000) << YAML::Key << "webhooks" << YAML::Value
-        << YAML::BeginSeq;
+    out << YAML::BeginMap << YAML::Key << "path" << YAML::Value << a.path << YAML::Key << "format" << YAML::Value
+        << a.format << YAML::Key << "state_file" << YAML::Value << a.state_file << YAML::Key << "resolve_after"
+        << YAML::Value << fmt::format("{}s", a.resolve_after_ns / 1'000'000'000) << YAML::Key << "max_open"
+        << YAML::Value << a.max_open << YAML::Key << "sensor" << YAML::Value << a.sensor << YAML::Key << "spool_dir"
+        << YAML::Value << a.spool_dir << YAML::Key << "max_spooled" << YAML::Value << a.max_spooled << YAML::Key
+        << "retry_max" << YAML::Value << fmt::format("{}s", a.retry_max_ns / 1'000'000'000) << YAML::Key << "webhooks"
+        << YAML::Value << YAML::BeginSeq;
     for (const auto& w : a.webhooks) {
         out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << w.name << YAML::Key << "kind" << YAML::Value
             << w.kind << YAML::Key << "url" << YAML::Value << w.url << YAML::Key << "secret" << YAML::Value
@@ -179,7 +201,8 @@ void write_alerts_config(YAML::Emitter& out, const AlertsConfig& a) {
         for (const auto& [name, value] : w.headers) out << YAML::Key << name << YAML::Value << "<set>";
         out << YAML::EndMap << YAML::Key << "min_severity" << YAML::Value << w.min_severity << YAML::Key << "timeout"
             << YAML::Value << fmt::format("{}ms", w.timeout_ns / 1'000'000) << YAML::Key << "ca_file" << YAML::Value
-            << w.ca_file << YAML::Key << "tls_verify" << YAML::Value << w.tls_verify << YAML::EndMap;
+            << w.ca_file << YAML::Key << "tls_verify" << YAML::Value << w.tls_verify << YAML::Key << "format"
+            << YAML::Value << w.format << YAML::EndMap;
     }
     out << YAML::EndSeq << YAML::EndMap;
 }

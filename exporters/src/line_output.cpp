@@ -1,3 +1,4 @@
+#include <flowguard/exporters/alert_format.hpp>
 #include <flowguard/exporters/dns_format.hpp>
 #include <flowguard/exporters/line_output.hpp>
 
@@ -83,11 +84,15 @@ void DnsLogStage::on_dns(std::span<const DnsEvent> events, std::uint64_t, Alerts
 
 void AlertLog::publish(std::span<const Alert> alerts) {
     fmt::memory_buffer lines;
+    std::size_t count = 0;
     for (const auto& alert : alerts) {
-        const auto line = to_json_line(alert);
+        if (alert.status == AlertStatus::ongoing) continue;
+        const auto line = render_alert(alert, format_);
         lines.append(line.data(), line.data() + line.size());
+        lines.push_back('\n');
+        ++count;
     }
-    output_.write(lines, alerts.size());
+    if (count != 0) output_.write(lines, count);
 }
 
 }  // namespace flowguard::exporters

@@ -1,5 +1,6 @@
 #include "metrics_server.hpp"
 
+#include <flowguard/exporters/finding_ledger.hpp>
 #include <flowguard/exporters/line_output.hpp>
 #include <flowguard/exporters/metrics.hpp>
 #include <flowguard/exporters/traffic_stats.hpp>
@@ -56,6 +57,7 @@ void append_exporter_metric_specs(std::vector<MetricSpec>& catalog) {
     append_line_output_metric_specs(catalog);
     append_traffic_metric_specs(catalog);
     append_webhook_metric_specs(catalog);
+    append_finding_metric_specs(catalog);
 }
 
 std::string metrics_markdown(const MetricCatalog& catalog) {

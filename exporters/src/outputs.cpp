@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <stdexcept>
 
 namespace flowguard::exporters {
@@ -30,23 +32,37 @@ void FlowOutput::write_metrics(MetricSink& sink) const {
     if (lines_) lines_->write_metrics(sink);
 }
 
-AlertOutputs AlertOutputs::open(const std::string& target, const AlertsConfig& config) {
+namespace {
+
+std::string host_name() {
+    char name[256] = {};
+    if (gethostname(name, sizeof(name) - 1) != 0) return "flowguard";
+    return name;
+}
+
+}  // namespace
+
+AlertOutputs AlertOutputs::open(const std::string& target, const AlertsConfig& config, bool keep_state) {
     AlertOutputs out;
     out.lines_ = std::make_unique<LineOutput>("alerts", open_line_transport(target));
-    out.log_ = std::make_unique<AlertLog>(*out.lines_);
-    if (config.webhooks.empty()) return out;
-    out.webhooks_ = std::make_unique<WebhookDispatcher>(config);
-    for (const auto& w : config.webhooks)
-        spdlog::info("webhook {} ({}): alerts of severity {} and above to {}, spooled in {}/{}", w.name, w.kind,
-                     w.min_severity, w.url, config.spool_dir, w.name);
+    out.log_ = std::make_unique<AlertLog>(*out.lines_, config.format);
+    std::vector<AlertSink*> outputs{out.log_.get()};
+    if (!config.webhooks.empty()) {
+        out.webhooks_ = std::make_unique<WebhookDispatcher>(config);
+        outputs.push_back(out.webhooks_.get());
+        for (const auto& w : config.webhooks)
+            spdlog::info("webhook {} ({}): alerts of severity {} and above to {}, spooled in {}/{}", w.name, w.kind,
+                         w.min_severity, w.url, config.spool_dir, w.name);
+    }
+    LedgerSettings settings{keep_state ? config.state_file : std::string{}, config.resolve_after_ns, config.max_open,
+                            config.sensor.empty() ? host_name() : config.sensor};
+    out.ledger_ = std::make_unique<FindingLedger>(std::move(settings), std::move(outputs));
     return out;
 }
 
 std::vector<AlertSink*> AlertOutputs::sinks() const {
-    std::vector<AlertSink*> sinks;
-    if (log_) sinks.push_back(log_.get());
-    if (webhooks_) sinks.push_back(webhooks_.get());
-    return sinks;
+    if (!ledger_) return {};
+    return {ledger_.get()};
 }
 
 void AlertOutputs::reopen() const {
@@ -55,9 +71,11 @@ void AlertOutputs::reopen() const {
 
 void AlertOutputs::write_metrics(MetricSink& sink) const {
     if (lines_) lines_->write_metrics(sink);
+    if (ledger_) ledger_->write_metrics(sink);
 }
 
 void AlertOutputs::stop() const {
+    if (ledger_) ledger_->save();
     if (webhooks_) webhooks_->stop(kWebhookShutdownGrace);
 }
 

@@ -86,6 +86,8 @@ void WebhookDispatcher::publish(std::span<const Alert> alerts) {
     for (auto& hook : hooks_) {
         for (const auto& alert : alerts) {
             if (alert.severity < hook->min_severity) continue;
+            // Ongoing findings are re-asserted only to Alertmanager (its alerts expire unless sent again).
+            if (alert.status == AlertStatus::ongoing && hook->config.kind != "alertmanager") continue;
             if (hook->spool.push(webhook_body(hook->config, alert))) continue;
             std::lock_guard lock(hook->stats_mutex);
             ++hook->stats.spool_drops;

@@ -1,5 +1,6 @@
 // What each webhook kind receives: URL parsing, payloads, signature and headers.
 #include <flowguard/core/time_format.hpp>
+#include <flowguard/exporters/alert_format.hpp>
 #include <flowguard/exporters/webhook.hpp>
 
 #include <boost/json/array.hpp>
@@ -22,7 +23,10 @@ std::string one_line_summary(const Alert& a) {
     std::string peer = !a.domain.empty() ? a.domain : a.dst_addr.to_string();
     std::string techniques;
     for (const auto& t : a.techniques) techniques += fmt::format("{}{}", techniques.empty() ? "" : ", ", t);
-    return fmt::format("flowguard {} {}: {}{}{} (score {:.2f}{}{})", severity_name(a.severity), a.kind,
+    const std::string_view prefix = a.status == AlertStatus::resolved  ? "[RESOLVED] "
+                                    : a.status == AlertStatus::updated ? "[UPDATED] "
+                                                                       : "";
+    return fmt::format("{}flowguard {} {}: {}{}{} (score {:.2f}{}{})", prefix, severity_name(a.severity), a.kind,
                        a.src_addr.to_string(), peer.empty() ? "" : " -> ", peer, a.score,
                        techniques.empty() ? "" : "; ATT&CK ", techniques);
 }
@@ -50,23 +54,34 @@ std::string pagerduty_severity(Severity s) {
     return "warning";
 }
 
+// Alertmanager identifies an alert by its label set, so the labels are what stays fixed for a finding's life
+// (an update may add a destination address or a domain: those are annotations). An active alert carries the
+// time it expires unless re-asserted (endsAt); a resolved one, the time it was resolved.
 json::object alertmanager_alert(const Alert& a) {
     json::object labels{{"alertname", "FlowguardDetection"},
                         {"kind", a.kind},
                         {"severity", severity_name(a.severity)},
-                        {"src_addr", a.src_addr.to_string()}};
-    if (!a.dst_addr.empty()) labels["dst_addr"] = a.dst_addr.to_string();
-    if (!a.domain.empty()) labels["domain"] = a.domain;
+                        {"src_addr", a.src_addr.to_string()},
+                        {"dedup_key", a.dedup_key}};
+    if (!a.sensor.empty()) labels["sensor"] = a.sensor;
     std::string techniques;
     for (const auto& t : a.techniques) techniques += fmt::format("{}{}", techniques.empty() ? "" : ",", t);
     json::object annotations{{"summary", one_line_summary(a)},
                              {"techniques", techniques},
                              {"alert_id", a.id},
-                             {"dedup_key", a.dedup_key},
+                             {"status", alert_status_name(a.status)},
                              {"evidence", bounded(serialize_readable(a.evidence), 8000)}};
-    return {{"labels", std::move(labels)},
-            {"annotations", std::move(annotations)},
-            {"startsAt", format_iso8601_ns(a.first_seen_ns)}};
+    if (!a.dst_addr.empty()) annotations["dst_addr"] = a.dst_addr.to_string();
+    if (!a.domain.empty()) annotations["domain"] = a.domain;
+    json::object alert{{"labels", std::move(labels)},
+                       {"annotations", std::move(annotations)},
+                       {"startsAt", format_iso8601_ms(a.first_seen_ns)}};
+    if (a.status == AlertStatus::resolved && a.resolved_ns != 0) {
+        alert["endsAt"] = format_iso8601_ms(a.resolved_ns);
+    } else if (a.expires_ns != 0) {
+        alert["endsAt"] = format_iso8601_ms(a.expires_ns);
+    }
+    return alert;
 }
 
 }  // namespace
@@ -153,11 +168,16 @@ std::string webhook_body(const WebhookConfig& webhook, const Alert& alert) {
         return json::serialize(json::object{{"text", text}});
     }
     if (webhook.kind == "pagerduty") {
+        // Events API v2: a resolve needs only the routing key and the dedup key of the incident it closes.
+        if (alert.status == AlertStatus::resolved)
+            return json::serialize(json::object{{"routing_key", webhook.routing_key},
+                                                {"event_action", "resolve"},
+                                                {"dedup_key", alert.dedup_key.substr(0, 255)}});
         json::object details{{"alert", to_json(alert)}};
         json::object payload{{"summary", bounded(one_line_summary(alert), 1000)},
                              {"source", alert.src_addr.to_string()},
                              {"severity", pagerduty_severity(alert.severity)},
-                             {"timestamp", format_iso8601_ns(alert.first_seen_ns)},
+                             {"timestamp", format_iso8601_ms(alert.first_seen_ns)},
                              {"component", "flowguard"},
                              {"class", alert.kind},
                              {"custom_details", std::move(details)}};
@@ -168,9 +188,7 @@ std::string webhook_body(const WebhookConfig& webhook, const Alert& alert) {
         return json::serialize(event);
     }
     if (webhook.kind == "alertmanager") return json::serialize(json::array{alertmanager_alert(alert)});
-    auto line = to_json_line(alert);  // generic: the alert exactly as the JSON-lines output has it
-    if (!line.empty() && line.back() == '\n') line.pop_back();
-    return line;
+    return render_alert(alert, webhook.format);  // generic: as the alert log has it, in the webhook's format
 }
 
 std::string webhook_signature(std::string_view secret, std::string_view timestamp, std::string_view body) {

@@ -16,6 +16,7 @@ void Runner::run(Source& source) {
 
 void Runner::deliver(std::span<const DnsEvent> dns, std::span<const FlowRecord> flows, std::uint64_t now_ns) {
     now_ns_ = now_ns;
+    for (auto* sink : alert_sinks_) sink->tick(now_ns);  // first: the alerts of this batch are raised at its time
     if (wants_dns_ && !dns.empty())
         for (auto& stage : stages_) stage->on_dns(dns, now_ns, alerts_);
     if (!flows.empty())

@@ -55,7 +55,9 @@ std::size_t Shard::drain_once(std::uint64_t now_ns) {
 
 void Shard::send_alerts() {
     if (pending_alerts_.empty()) return;
-    for (const auto& alert : pending_alerts_) ++alert_counts_[{alert.kind, std::string(severity_name(alert.severity))}];
+    for (const auto& alert : pending_alerts_)
+        if (alert.status != AlertStatus::ongoing)
+            ++alert_counts_[{alert.kind, std::string(severity_name(alert.severity))}];
     for (auto* sink : alert_sinks_) sink->publish(pending_alerts_);
     pending_alerts_.clear();
 }
@@ -100,6 +102,7 @@ void Shard::run(const std::atomic<bool>& producers_done) {
             for (auto& stage : stages_) stage->finish(pending_alerts_);
         for (auto& stage : stages_) stage->flush(now);  // let lines out now rather than when a buffer fills
         send_alerts();
+        for (auto* sink : alert_sinks_) sink->tick(now);
         publish(now, done);
         if (done) return;
         nap = doorbell_.nap(nap) ? std::max(nap / 4, kMinNap) : std::min(nap * 2, kMaxNap);

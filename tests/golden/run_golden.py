@@ -3,6 +3,8 @@
 expected output of `flowguard` running it: stdout, the JSON summary on stderr's last line, and any file the
 command writes. A behaviour change shows up as a reviewable diff of those files.
 
+Alerts' observer.sensor (this machine's host name by default) is compared as "<host>".
+
 cmd is one line of arguments after `flowguard`; in it @fixtures/P is tests/fixtures/P, @case/P a file of the
 case's own folder (inputs), and @out/P a file the command writes, compared with expected/P.
 
@@ -17,6 +19,7 @@ import json
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -48,6 +51,11 @@ def canonical_summary(stderr):
         return f"(last stderr line is not JSON) {lines[-1]}\n"
 
 
+def machine_neutral(text):
+    """Alerts name the sensor, by default this machine's host name: pinned as <host>."""
+    return text.replace(f'"sensor":{json.dumps(socket.gethostname())}', '"sensor":"<host>"')
+
+
 def run_case(flowguard, name):
     """Returns {expected file name: actual text} and the exit code."""
     case_dir = os.path.join(HERE, name)
@@ -59,11 +67,11 @@ def run_case(flowguard, name):
         args = [expand(t, case_dir, out_dir, outputs) for t in tokens]
         env = dict(os.environ, TZ="UTC")
         res = subprocess.run([flowguard, *args], capture_output=True, text=True, env=env, cwd=out_dir, timeout=300)
-        actual = {"stdout": res.stdout, "summary.json": canonical_summary(res.stderr),
+        actual = {"stdout": machine_neutral(res.stdout), "summary.json": canonical_summary(res.stderr),
                   "exit_code": f"{res.returncode}\n"}
         for rel in outputs:
             path = os.path.join(out_dir, rel)
-            actual[rel] = open(path).read() if os.path.exists(path) else "(not written)\n"
+            actual[rel] = machine_neutral(open(path).read()) if os.path.exists(path) else "(not written)\n"
         return actual, res.stderr
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)

@@ -12,6 +12,12 @@ https: the same receiver behind TLS (a certificate made here with openssl for 12
   its alerts spooled.
 alertmanager: a real Alertmanager (Debian's prometheus-alertmanager) receives the alerts on its API v2;
   they are listed by its own /api/v2/alerts with flowguard's labels.
+lifecycle: findings across a restart, with a real Alertmanager, a PagerDuty receiver and a generic webhook:
+  the first run opens the beacon and IOC findings (PagerDuty triggers, Alertmanager alerts whose endsAt lies
+  beyond the quiet period); the second run, on the same alerts.state_file, detects both again and re-sends
+  nothing; once they have been quiet for alerts.resolve_after it resolves them: PagerDuty gets a resolve per
+  dedup key, Alertmanager stops listing them before the endsAt it had, the generic webhook gets status
+  resolved. Every PagerDuty body is checked against the Events API v2 schema (tests/fixtures/pagerduty/).
 analyze: a retro-hunt sends its alerts through the same alert path: `flowguard analyze` of the corpus beacon
   capture delivers the beacon alert to a generic webhook (signed, body identical to the JSON line it prints)
   before it exits, and leaves nothing in the spool.
@@ -237,11 +243,11 @@ def run_https(flowguard, workdir):
     print(f"https: {n} alerts delivered with ca_file; system-CA webhook failures {hooks.get('untrusted', {}).get('failures')}")
 
 
-def run_alertmanager(flowguard, workdir):
+def start_alertmanager(workdir):
+    """Debian's prometheus-alertmanager on 127.0.0.1 (no cluster): (process, port), once it is ready."""
     binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    check(binary is not None, "prometheus-alertmanager is installed (deploy/setup.sh)")
     if binary is None:
-        return
+        raise RuntimeError("prometheus-alertmanager is not installed (deploy/setup.sh)")
     am_port = free_tcp_port()
     am_config = os.path.join(workdir, "alertmanager.yml")
     with open(am_config, "w") as f:
@@ -249,13 +255,24 @@ def run_alertmanager(flowguard, workdir):
     am = subprocess.Popen([binary, f"--config.file={am_config}", f"--storage.path={workdir}/am-data",
                            f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="],
                           stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "alertmanager.log"), "w"))
+
+    def ready():
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{am_port}/-/ready", timeout=1).status == 200
+        except OSError:
+            return False
+    wait_for(ready, 30, "alertmanager to be ready")
+    return am, am_port
+
+
+def alertmanager_alerts(am_port):
+    """What Alertmanager's API v2 lists (active, not yet resolved alerts)."""
+    return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{am_port}/api/v2/alerts", timeout=5).read())
+
+
+def run_alertmanager(flowguard, workdir):
+    am, am_port = start_alertmanager(workdir)
     try:
-        def ready():
-            try:
-                return urllib.request.urlopen(f"http://127.0.0.1:{am_port}/-/ready", timeout=1).status == 200
-            except OSError:
-                return False
-        wait_for(ready, 30, "alertmanager to be ready")
         config = os.path.join(workdir, "config.yaml")
         with open(config, "w") as f:
             f.write(f"alerts:\n  spool_dir: {workdir}/spool\n  webhooks:\n"
@@ -265,8 +282,7 @@ def run_alertmanager(flowguard, workdir):
         send_detections(udp_port)
 
         def listed():
-            data = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{am_port}/api/v2/alerts", timeout=5).read())
-            return [a["labels"] for a in data]
+            return [a["labels"] for a in alertmanager_alerts(am_port)]
         wait_for(lambda: any(l.get("kind") == "ioc_address" for l in listed()), 30, "the alert in Alertmanager")
         labels = listed()
         summary = stop_run(proc, err)
@@ -275,7 +291,7 @@ def run_alertmanager(flowguard, workdir):
         ioc = [l for l in labels if l.get("kind") == "ioc_address"]
         ioc_line = [a for a in alerts if a["kind"] == "ioc_address"]
         check(ioc and ioc_line and ioc[0].get("alertname") == "FlowguardDetection"
-              and ioc[0].get("src_addr") == "10.0.0.6" and ioc[0].get("dst_addr") == "13.59.205.66"
+              and ioc[0].get("src_addr") == "10.0.0.6" and ioc[0].get("dedup_key") == ioc_line[0]["dedup_key"]
               and ioc[0].get("severity") == ioc_line[0]["severity"],
               f"Alertmanager lists the IOC alert with flowguard's labels: {labels}")
         check(len(labels) == len(alerts), f"one Alertmanager alert per flowguard alert: {len(labels)} vs {len(alerts)}")
@@ -283,6 +299,92 @@ def run_alertmanager(flowguard, workdir):
               f"every alert accepted by Alertmanager: {hooks} for {len(alerts)} alerts")
         print(f"alertmanager: {len(labels)} alerts listed, labels {ioc[0] if ioc else None}")
     finally:
+        am.terminate()
+        am.wait(timeout=30)
+
+
+PAGERDUTY_KEY = "R0UT1NGKEY0123456789ABCDEFGHIJKL"  # 32 characters, as PagerDuty's integration keys
+
+
+def run_lifecycle(flowguard, workdir):
+    import jsonschema  # Debian's python3-jsonschema (deploy/setup.sh)
+    here = os.path.dirname(os.path.abspath(__file__))
+    schema = json.load(open(os.path.join(here, "..", "fixtures", "pagerduty", "events-v2-alert.schema.json")))
+    am, am_port = start_alertmanager(workdir)
+    http_port = free_tcp_port()
+    receiver = Receiver(http_port)
+    config = os.path.join(workdir, "config.yaml")
+    state = os.path.join(workdir, "findings.json")
+    quiet_s = 12
+    with open(config, "w") as f:
+        f.write(f"""alerts:
+  spool_dir: {workdir}/spool
+  state_file: {state}
+  resolve_after: {quiet_s}s
+  sensor: sensor-a
+  retry_max: 1s
+  webhooks:
+    - {{name: am, kind: alertmanager, url: "http://127.0.0.1:{am_port}/"}}
+    - {{name: pd, kind: pagerduty, url: "http://127.0.0.1:{http_port}/v2/enqueue", routing_key: {PAGERDUTY_KEY}}}
+    - {{name: tickets, kind: generic, url: "http://127.0.0.1:{http_port}/tickets"}}
+""")
+
+    def pagerduty(action):
+        return [json.loads(b) for _, b in receiver.on("/v2/enqueue") if json.loads(b)["event_action"] == action]
+
+    def tickets(status):
+        return [json.loads(b) for _, b in receiver.on("/tickets") if json.loads(b)["status"] == status]
+    try:
+        # First run: the findings open.
+        udp_port, metrics_port = free_udp_port(), free_tcp_port()
+        proc, err, _ = start_run(flowguard, config, workdir, "first", udp_port, metrics_port)
+        send_detections(udp_port)
+        wait_for(lambda: len({e["dedup_key"] for e in pagerduty("trigger")}) >= 2, 30, "two PagerDuty triggers")
+        wait_for(lambda: len(alertmanager_alerts(am_port)) >= 2, 30, "two alerts in Alertmanager")
+        opened = {e["dedup_key"] for e in pagerduty("trigger")}
+        stop_run(proc, err)
+        check(len(tickets("open")) == len(opened), f"one open ticket per finding: {len(tickets('open'))}")
+        saved = json.load(open(state))
+        check({f["alert"]["dedup_key"] for f in saved["findings"]} == opened,
+              f"the state file holds the open findings: {[f['alert']['dedup_key'] for f in saved['findings']]}")
+
+        # Second run on the same state: found again, not re-sent; then resolved after the quiet period.
+        triggers_before, tickets_before = len(pagerduty("trigger")), len(receiver.on("/tickets"))
+        udp_port, metrics_port = free_udp_port(), free_tcp_port()
+        proc, err, alerts_path = start_run(flowguard, config, workdir, "second", udp_port, metrics_port)
+        send_detections(udp_port)
+        wait_for(lambda: (metric(metrics_port, "flowguard_findings_found_again_total", {}) or 0) >= 2, 30,
+                 "both findings detected again")
+        time.sleep(1)
+        check(len(pagerduty("trigger")) == triggers_before, "no PagerDuty trigger re-sent after the restart")
+        check(len(receiver.on("/tickets")) == tickets_before, "no ticket re-sent after the restart")
+        ends = [a["endsAt"] for a in alertmanager_alerts(am_port)]
+        check(len(ends) == 2, f"Alertmanager still lists both findings after the restart: {ends}")
+        wait_for(lambda: {e["dedup_key"] for e in pagerduty("resolve")} >= opened, quiet_s + 30,
+                 "PagerDuty resolves for every finding")
+        wait_for(lambda: not alertmanager_alerts(am_port), 15, "Alertmanager to drop the resolved alerts")
+        latest_end = max(ends) if ends else ""
+        now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        check(now < latest_end[:19], f"Alertmanager resolved them at flowguard's word ({now}), not at endsAt "
+                                     f"{latest_end}")
+        check({t["dedup_key"] for t in tickets("resolved")} == opened, "the generic webhook got each resolution")
+        summary = stop_run(proc, err)
+        lines = [json.loads(line) for line in open(alerts_path)]
+        check(sorted(a["status"] for a in lines) == ["resolved"] * len(opened),
+              f"the second run's alert log holds the resolutions only: {[a['status'] for a in lines]}")
+        check(all(a["observer"]["sensor"] == "sensor-a" for a in lines), "alerts name the sensor")
+        check(json.load(open(state))["findings"] == [], "nothing open in the state file any more")
+        for _, body in receiver.on("/v2/enqueue"):
+            try:
+                jsonschema.validate(json.loads(body), schema)
+            except jsonschema.ValidationError as e:
+                check(False, f"PagerDuty body against Events API v2: {e.message}: {body[:200]!r}")
+        hooks = {h["name"]: h for h in summary.get("webhooks", [])}
+        check(all(hooks[n]["spool_depth"] == 0 for n in ("am", "pd", "tickets")), f"spools empty: {hooks}")
+        print(f"lifecycle: {len(opened)} findings opened, none re-sent after the restart, "
+              f"{len(pagerduty('resolve'))} PagerDuty resolves, Alertmanager cleared before {latest_end}")
+    finally:
+        receiver.stop()
         am.terminate()
         am.wait(timeout=30)
 
@@ -321,7 +423,7 @@ def run_analyze(flowguard, workdir):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=["spool_and_deliver", "https", "alertmanager", "analyze"])
+    ap.add_argument("case", choices=["spool_and_deliver", "https", "alertmanager", "lifecycle", "analyze"])
     ap.add_argument("--flowguard", required=True)
     args = ap.parse_args()
     flowguard = os.path.abspath(args.flowguard)
@@ -331,6 +433,8 @@ def main():
         return run_case(args.case, lambda workdir: run_https(flowguard, workdir))
     if args.case == "analyze":
         return run_case(args.case, lambda workdir: run_analyze(flowguard, workdir))
+    if args.case == "lifecycle":
+        return run_case(args.case, lambda workdir: run_lifecycle(flowguard, workdir))
     return run_case(args.case, lambda workdir: run_alertmanager(flowguard, workdir))
 
 

@@ -5,7 +5,7 @@ Usage: evaluate.py --flowguard BIN [--seeds 1-10] [--hosts 200] [--days 2] [--re
                    [--max-fp-per-1000-host-days X] [--workdir DIR]
 --workdir keeps the generated scenarios there; without it they go to a temporary directory, removed at the end.
 An alert is a true positive when its client is an injected victim and its peer address or domain is the
-injected target; every other alert is a false one (every line counts, updates included). A SUNBURST victim is
+injected target; every other alert is a false one (every line counts: open, updated and resolved). A SUNBURST victim is
 found only when its victim domain is reported complete and never as another domain. Exit 1 when a requirement is not met.
 """
 import argparse, json, os, subprocess, sys, tempfile
@@ -62,6 +62,7 @@ def evaluate(args, work):
     found = injected = false_alerts = 0
     host_days = 0
     per_kind = {}
+    by_status = {}
     for seed in seeds(args.seeds):
         out = os.path.join(work, f"seed{seed}")
         subprocess.run([sys.executable, os.path.join(HERE, "generate.py"), "--seed", str(seed), "--hosts",
@@ -70,6 +71,8 @@ def evaluate(args, work):
         run = subprocess.run([args.flowguard, "analyze", os.path.join(out, "events.jsonl")], check=True,
                              capture_output=True, text=True)
         alerts = [json.loads(line) for line in run.stdout.splitlines() if line.strip()]
+        for alert in alerts:
+            by_status[alert.get("status", "open")] = by_status.get(alert.get("status", "open"), 0) + 1
         host_days += truth["hosts"] * truth["days"]
         hit = [False] * len(truth["injected"])
         fps = []
@@ -99,7 +102,8 @@ def evaluate(args, work):
     report = {"seeds": args.seeds, "hosts": args.hosts, "days": args.days, "injected": injected, "found": found,
               "recall": round(recall, 3), "false_alerts": false_alerts,
               "false_alerts_per_1000_host_days": round(fp_rate, 2),
-              "recall_by_kind": {k: f"{v[0]}/{v[1]}" for k, v in sorted(per_kind.items())}}
+              "recall_by_kind": {k: f"{v[0]}/{v[1]}" for k, v in sorted(per_kind.items())},
+              "alert_lines_by_status": dict(sorted(by_status.items()))}
     print(json.dumps(report))
     ok = True
     if args.require_recall is not None and recall < args.require_recall:

@@ -201,6 +201,33 @@ TEST_CASE("alert webhooks: every kind, their checks, and secrets hidden in the e
     CHECK(error_key("metrics: {tls_cert_file: /etc/c.pem}") == "metrics.tls_cert_file");  // needs the key too
 }
 
+TEST_CASE("alert lifecycle and rendering: state file, quiet period, cap, sensor, formats") {
+    const auto c = parse_config(R"(alerts:
+  format: ecs
+  state_file: /var/lib/flowguard/findings.json
+  resolve_after: 3d
+  max_open: 500
+  sensor: hq-1
+  webhooks:
+    - {name: siem, url: "https://siem.example/in", format: ecs}
+)");
+    CHECK(c.alerts.format == "ecs");
+    CHECK(c.alerts.state_file == "/var/lib/flowguard/findings.json");
+    CHECK(c.alerts.resolve_after_ns == 3 * 86'400'000'000'000ull);
+    CHECK(c.alerts.max_open == 500);
+    CHECK(c.alerts.sensor == "hq-1");
+    CHECK(c.alerts.webhooks.at(0).format == "ecs");
+    CHECK(parse_config(to_yaml(c)).alerts.resolve_after_ns == c.alerts.resolve_after_ns);
+    CHECK(parse_config("{}").alerts.state_file.empty());  // kept only when configured
+    CHECK(error_key("alerts: {format: cef}") == "alerts.format");
+    CHECK(error_key("alerts: {resolve_after: 500ms}") == "alerts.resolve_after");
+    CHECK(error_key("alerts: {resolve_after: soon}") == "alerts.resolve_after");
+    CHECK(error_key("alerts: {max_open: 0}") == "alerts.max_open");
+    CHECK(error_key("alerts: {webhooks: [{name: a, url: 'http://x/', format: xml}]}") == "alerts.webhooks[0].format");
+    CHECK(error_key("alerts: {webhooks: [{name: a, kind: slack, url: 'http://x/', format: ecs}]}") ==
+          "alerts.webhooks[0].format");
+}
+
 TEST_CASE("a key given twice is an error naming it, at any depth (yaml-cpp would keep the first)") {
     CHECK(error_key("collector:\n  max_datagram: 9000\ncollector:\n  max_datagram: 1500\n") == "collector");
     CHECK(error_key("analyzer:\n  beacon:\n    threshold: 0.5\n    threshold: 0.9\n") == "analyzer.beacon.threshold");

@@ -95,8 +95,53 @@ TEST_CASE("each webhook kind gets the body its receiver expects") {
     const auto am = boost::json::parse(webhook_body(am_hook, alert)).as_array();
     REQUIRE(am.size() == 1);
     CHECK(am[0].at("labels").at("alertname").as_string() == "FlowguardDetection");
-    CHECK(am[0].at("labels").at("dst_addr").as_string() == "13.59.205.66");
+    CHECK(am[0].at("labels").at("dedup_key").as_string() == alert.dedup_key);
+    CHECK(am[0].at("annotations").at("dst_addr").as_string() == "13.59.205.66");
     CHECK(am[0].at("startsAt").as_string() == "2023-11-14T22:13:20.000Z");
+}
+
+TEST_CASE("a resolved finding closes the receiver's incident; an open one says when it expires") {
+    auto open = sample_alert();
+    open.expires_ns = open.first_seen_ns + 72 * 3'600'000'000'000ull;
+    auto resolved = open;
+    resolved.status = AlertStatus::resolved;
+    resolved.resolved_ns = open.first_seen_ns + 3 * 86'400'000'000'000ull;
+    // PagerDuty Events v2: resolve with the incident's dedup key and nothing else it would reject.
+    const auto pd =
+        boost::json::parse(webhook_body(hook("pagerduty", "https://e.example/v2/enqueue"), resolved)).as_object();
+    CHECK(pd.at("event_action").as_string() == "resolve");
+    CHECK(pd.at("dedup_key").as_string() == open.dedup_key);
+    CHECK(pd.at("routing_key").as_string() == "KEY");
+    CHECK_FALSE(pd.contains("payload"));
+    // Alertmanager: the same labels, endsAt in the past of the resolution = resolved; an open alert's endsAt is
+    // its expiry, so Alertmanager does not resolve it after its own resolve_timeout (5 minutes).
+    const auto am_hook = hook("alertmanager", "http://am:9093/");
+    const auto am_open = boost::json::parse(webhook_body(am_hook, open)).as_array();
+    const auto am_resolved = boost::json::parse(webhook_body(am_hook, resolved)).as_array();
+    CHECK(am_open[0].at("labels") == am_resolved[0].at("labels"));
+    CHECK(am_open[0].at("endsAt").as_string() == "2023-11-17T22:13:20.000Z");
+    CHECK(am_resolved[0].at("endsAt").as_string() == "2023-11-17T22:13:20.000Z");
+    CHECK(am_resolved[0].at("annotations").at("status").as_string() == "resolved");
+    // Generic and Slack say it in words.
+    CHECK(boost::json::parse(webhook_body(hook("generic", "http://x/in"), resolved)).at("status").as_string() ==
+          "resolved");
+    const auto slack = boost::json::parse(webhook_body(hook("slack", "https://hooks.slack.com/s/1"), resolved));
+    CHECK(std::string(slack.at("text").as_string()).starts_with("[RESOLVED] flowguard high ioc_address"));
+}
+
+TEST_CASE("a generic webhook can take the ECS rendering") {
+    auto w = hook("generic", "http://x/in");
+    w.format = "ecs";
+    auto alert = sample_alert();
+    alert.dst_port = 443;
+    alert.proto = 6;
+    const auto ecs = boost::json::parse(webhook_body(w, alert)).as_object();
+    CHECK(ecs.at("event").at("kind").as_string() == "alert");
+    CHECK(ecs.at("source").at("ip").as_string() == "10.0.0.6");
+    CHECK(ecs.at("destination").at("ip").as_string() == "13.59.205.66");
+    CHECK(ecs.at("destination").at("port").to_number<int>() == 443);
+    CHECK(ecs.at("network").at("transport").as_string() == "tcp");
+    CHECK(ecs.at("threat").at("technique").at("id").as_array()[0].as_string() == "T1071");
 }
 
 TEST_CASE("an update of a finding reaches each receiver as the same finding") {

@@ -51,6 +51,8 @@ private:
     Alert alert_of(const BeaconFinding& finding, const PassiveDns& context) const;
     // A continued connection: noted for long sessions' popularity, reported once it is long and rare.
     std::optional<Alert> long_connection(const ConnectionKey& key, Connection& connection, const PassiveDns& context);
+    Alert long_connection_alert(const ConnectionKey& key, const Connection& connection, std::uint64_t duration,
+                                std::size_t clients, const PassiveDns& context) const;
 
     BeaconConfig config_;
     BeaconSeries series_;

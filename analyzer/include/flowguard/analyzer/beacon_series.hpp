@@ -66,8 +66,11 @@ struct BeaconFinding {
     BeaconScore score;
     std::uint64_t first_ns = 0;
     std::uint64_t last_ns = 0;
-    std::uint32_t total = 0;   // events seen (more than the 48 scored)
-    std::uint32_t asleep = 0;  // intervals with the client's sleep taken out
+    std::uint32_t total = 0;         // events seen (more than the 48 scored)
+    std::uint32_t asleep = 0;        // intervals with the client's sleep taken out
+    std::uint32_t alias_domain = 0;  // an address series' resolved name (registered domain id), 0 for none
+    // A series reported before that goes on (the score is not recomputed): the finding is `ongoing`.
+    bool continuing = false;
 };
 
 class BeaconSeries {
@@ -78,7 +81,8 @@ public:
     // Adds one event at `time_ns`. Events closer than `repeat_ns` to the series' last one count once (a
     // connection's burst of sampled packets, A and AAAA queries). `alias`: another series the same event
     // belongs to (an address series' name series); the target counts as popular when either is. Returns a
-    // finding when this event made the series periodic enough.
+    // finding when this event made the series periodic enough, or a `continuing` one for each event of a
+    // series reported before.
     std::optional<BeaconFinding> record(const SeriesKey& key, std::uint64_t time_ns, std::uint64_t size,
                                         std::uint64_t repeat_ns = 0, const SeriesKey* alias = nullptr);
     // End of input: scores every series that has enough events and was not decided; findings in a fixed
@@ -108,6 +112,7 @@ private:
         std::uint8_t head = 0;
         std::uint8_t stored = 0;
         bool decided = false;
+        bool reported = false;  // decided and reported (not popular): its later events say the beacon goes on
         std::array<std::uint32_t, kEvents> offsets_ms{};
         std::array<std::uint32_t, kEvents> sizes{};
     };

@@ -20,7 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -40,14 +40,18 @@ struct FlowBatchView {
     const PassiveDns& context;
 };
 
-// Where detectors raise alerts. Each finding is reported once (its dedup key is stable across runs and
-// restarts), then only as explicit updates; alerts carry the index of the event that raised them, so the analyzer
-// reports a batch's alerts in the order a record-by-record pass would have, whichever detector raised them.
+// Where detectors raise alerts. A finding is opened once (its dedup key is stable across runs and restarts);
+// raised again it is `ongoing` (passed on at most every kOngoingNs of event time, so the ledger knows the
+// behaviour goes on), or, when another series of the same client and destination (address, resolved name, DNS)
+// reports it, an `updated` alert with the evidence of both. Alerts carry the index of the event that raised
+// them, so the analyzer reports a batch's alerts in the order a record-by-record pass would have, whichever
+// detector raised them.
 class AlertOut {
 public:
     static constexpr std::uint32_t kAtEnd = UINT32_MAX;  // raised by finish(): no event
+    static constexpr std::uint64_t kOngoingNs = 600'000'000'000ull;
 
-    // Sets the alert's id (dedup key @ first-seen second) and keeps it, unless its dedup key was reported.
+    // Sets the alert's id (dedup key @ first-seen second) and keeps it; see above for a known dedup key.
     void raise(Alert alert, std::uint32_t event_index);
     // An update of a finding raised before (same dedup key and first-seen time, hence the same id): always
     // passed on, marked `updated`.
@@ -57,10 +61,18 @@ public:
     std::uint64_t raised() const noexcept { return raised_; }
 
 private:
-    bool first_time(const std::string& dedup_key);
+    struct Reported {
+        std::uint64_t first_seen_ns = 0;
+        std::uint64_t ongoing_ns = 0;  // last_seen of the last alert passed on
+        std::uint8_t series = 0;       // the series (bits of series_of) that reported the finding
+        std::uint32_t merged = 0;      // index + 1 into merged_ of the finding's alert as last reported; 0: none
+    };
+    void keep(std::uint32_t event_index, Alert alert);
+    void merge_into(Reported& known, Alert alert, std::uint32_t event_index);
 
     std::vector<std::pair<std::uint32_t, Alert>> pending_;
-    std::unordered_set<std::string> reported_;
+    std::unordered_map<std::string, Reported> reported_;
+    std::vector<Alert> merged_;  // the mergeable findings' alerts (beacons), bounded with reported_
     std::uint64_t raised_ = 0;
 };
 

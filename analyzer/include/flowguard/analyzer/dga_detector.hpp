@@ -44,6 +44,7 @@ private:
     struct State {
         double lexical_sum = 0;
         bool decided = false;
+        bool reported = false;  // decided and reported: later names say the finding goes on
     };
 
     DgaConfig config_;

@@ -98,6 +98,9 @@ public:
     virtual ~AlertSink() = default;
     virtual std::string_view name() const = 0;
     virtual void publish(std::span<const Alert> alerts) = 0;
+    // The input's clock (wall clock live, capture time offline), after every round: lets a sink act on time
+    // passing (the finding ledger resolves quiet findings). Called from any shard thread; cheap when idle.
+    virtual void tick(std::uint64_t now_ns) { (void)now_ns; }
 };
 
 }  // namespace flowguard

@@ -49,8 +49,9 @@ struct WebhookConfig {
     std::vector<std::pair<std::string, std::string>> headers;  // added to every request (e.g. Authorization)
     std::string min_severity = "low";                          // low | medium | high | critical
     std::uint64_t timeout_ns = 10ull * 1'000'000'000;
-    std::string ca_file;     // https: a CA bundle to trust instead of the system's
-    bool tls_verify = true;  // https: verify the server's certificate and name
+    std::string ca_file;            // https: a CA bundle to trust instead of the system's
+    bool tls_verify = true;         // https: verify the server's certificate and name
+    std::string format = "native";  // generic: native (flowguard's schema) | ecs (Elastic Common Schema)
 };
 
 // Where `flowguard run` writes alerts.
@@ -61,6 +62,13 @@ struct AlertsConfig {
     std::string spool_dir = "/var/lib/flowguard/spool";
     std::size_t max_spooled = 10000;                      // per webhook; beyond it new alerts are dropped and counted
     std::uint64_t retry_max_ns = 300ull * 1'000'000'000;  // backoff cap between delivery attempts
+    std::string format = "native";                        // the alert log: native | ecs
+    // Findings' lifecycle (exporters/finding_ledger.hpp): open findings kept here across restarts ("" = not
+    // kept; offline commands never use it), resolved after this long without activity, at most this many open.
+    std::string state_file;
+    std::uint64_t resolve_after_ns = 72ull * 3600 * 1'000'000'000;
+    std::size_t max_open = 100000;
+    std::string sensor;  // the observer name in every alert; "" = this host's name
 };
 
 // Read over the defaults in `out`; throw ConfigError naming the key.

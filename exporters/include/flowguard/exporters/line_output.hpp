@@ -135,15 +135,19 @@ private:
 };
 
 // The alert log: every alert as one JSON line. Alerts are rare: one write per publish.
+// The alert log: one line per open, updated and resolved alert (ongoing ones only tell the ledger the finding
+// goes on), in `format` (native | ecs, exporters/alert_format.hpp).
 class AlertLog final : public AlertSink {
 public:
-    explicit AlertLog(LineOutput& output) : output_(output) {}
+    explicit AlertLog(LineOutput& output, std::string format = "native")
+        : output_(output), format_(std::move(format)) {}
     std::string_view name() const override { return "log"; }
     void publish(std::span<const Alert> alerts) override;
     std::uint64_t alerts_written() const noexcept { return output_.lines_written(); }
 
 private:
     LineOutput& output_;
+    std::string format_;
 };
 
 }  // namespace flowguard::exporters

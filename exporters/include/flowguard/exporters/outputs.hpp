@@ -4,6 +4,7 @@
 // command wiring asks for stages and sinks; formats and transports are chosen here.
 #include <flowguard/core/stage.hpp>
 #include <flowguard/exporters/config.hpp>
+#include <flowguard/exporters/finding_ledger.hpp>
 #include <flowguard/exporters/flow_format.hpp>
 #include <flowguard/exporters/line_output.hpp>
 #include <flowguard/exporters/webhook.hpp>
@@ -41,21 +42,24 @@ private:
 class AlertOutputs {
 public:
     AlertOutputs() = default;  // none
-    // The alert log to `target` ("-" or a file) and every webhook of `config`. Throws std::runtime_error (an
-    // alert log that cannot be opened, a bad webhook URL or spool directory).
-    static AlertOutputs open(const std::string& target, const AlertsConfig& config);
-    std::vector<AlertSink*> sinks() const;
+    // The alert log to `target` ("-" or a file) and every webhook of `config`, behind the finding ledger
+    // (finding_ledger.hpp), which keeps `alerts.state_file` only when `keep_state` (the daemon, not `analyze`).
+    // Throws std::runtime_error (an alert log that cannot be opened, a bad webhook URL or spool directory).
+    static AlertOutputs open(const std::string& target, const AlertsConfig& config, bool keep_state = false);
+    std::vector<AlertSink*> sinks() const;  // the ledger
     std::uint64_t written() const { return log_ ? log_->alerts_written() : 0; }
     std::uint64_t lost() const { return lines_ ? lines_->lines_lost() : 0; }  // the alert log's failed writes
     void reopen() const;                                                      // SIGHUP: log rotation
     void write_metrics(MetricSink& sink) const;
     const WebhookDispatcher* webhooks() const { return webhooks_.get(); }
-    void stop() const;  // gives webhooks kWebhookShutdownGrace to deliver what is spooled
+    void stop() const;  // saves the ledger; gives webhooks kWebhookShutdownGrace to deliver what is spooled
+    const FindingLedger* ledger() const { return ledger_.get(); }
 
 private:
     std::unique_ptr<LineOutput> lines_;
     std::unique_ptr<AlertLog> log_;
     std::unique_ptr<WebhookDispatcher> webhooks_;
+    std::unique_ptr<FindingLedger> ledger_;  // declared last: destroyed first, while its outputs still exist
 };
 
 }  // namespace flowguard::exporters
