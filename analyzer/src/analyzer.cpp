@@ -91,6 +91,7 @@ void Analyzer::append_metric_specs(std::vector<MetricSpec>& catalog) {
     flowguard::append_metric_specs(catalog, kAnalyzerStats);
     flowguard::append_metric_specs(catalog, kDetectorStats, {"detector"});
     flowguard::append_metric_specs(catalog, kConnectionCounters);
+    flowguard::append_metric_specs(catalog, kHoldCounters, {"detector"});
     flowguard::append_metric_specs(catalog, kDgaCounters);
     flowguard::append_metric_specs(catalog, kSunburstCounters, {"result"});
     flowguard::append_metric_specs(catalog, kIocCounters, {"seen_in"});

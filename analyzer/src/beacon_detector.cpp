@@ -50,6 +50,7 @@ DetectorStats BeaconDetector::stats() const {
 void BeaconDetector::write_metrics(MetricSink& sink) const {
     const ConnectionCounters counters{connections_.size(), connections_.evictions(), records_continuing_};
     flowguard::write_metrics(sink, counters, kConnectionCounters);
+    flowguard::write_metrics(sink, series_.hold_counters(), kHoldCounters, {name()});
 }
 
 void BeaconDetector::reload(const AnalyzerLists& lists) {
@@ -65,6 +66,8 @@ void BeaconDetector::on_flows(const FlowBatchView& batch, AlertOut& out) {
         // (external source) and internal-only traffic (lateral movement's business) are not scored here.
         if (!context.internal(flow.src_addr) || context.internal(flow.dst_addr) || flow.dst_addr.empty()) continue;
         activity_.note(flow.src_addr, flow.time_flow_start_ns);
+        if (series_.release_due(flow.time_flow_start_ns))
+            for (const auto& f : series_.release(flow.time_flow_start_ns)) out.raise(alert_of(f, context), i);
         if (flow.proto != 6 && flow.proto != 17) continue;
         if (flow.dst_port == 53 || allow_ports_.count(flow.dst_port) || allow_ports_.count(flow.src_port)) continue;
         if (flow.src_port != 0 && flow.src_port < 1024 && flow.dst_port >= 1024) continue;  // a server's answer

@@ -29,7 +29,7 @@ void read_beacon_config(const YAML::Node& b, const std::string& bk, BeaconConfig
     yaml::require_known_keys(
         b, bk,
         {"min_connections", "threshold", "min_dispersion_score", "max_clients_per_target", "max_series",
-         "connection_timeout", "max_connections", "long_connection", "allow_ports", "allow_domains"});
+         "connection_timeout", "max_connections", "long_connection", "hold", "allow_ports", "allow_domains"});
     if (b["min_connections"])
         beacon.min_connections = yaml::unsigned_value(b["min_connections"], bk + ".min_connections", 48);
     if (beacon.min_connections < 4) throw ConfigError(bk + ".min_connections", "must be at least 4");
@@ -54,6 +54,10 @@ void read_beacon_config(const YAML::Node& b, const std::string& bk, BeaconConfig
         if (beacon.long_connection_ns > 30 * 86'400 * kNsPerSecond)
             throw ConfigError(bk + ".long_connection", "must be at most 30d (0 turns it off)");
     }
+    if (b["hold"]) {
+        beacon.hold_ns = yaml::duration_value(b["hold"], bk + ".hold");
+        if (beacon.hold_ns > 86'400 * kNsPerSecond) throw ConfigError(bk + ".hold", "must be at most 1d (0: none)");
+    }
     if (b["allow_ports"]) {
         beacon.allow_ports.clear();
         const auto& ports = b["allow_ports"];
@@ -71,9 +75,10 @@ void write_beacon_config(YAML::Emitter& out, const BeaconConfig& b) {
         << b.min_dispersion_score << YAML::Key << "max_clients_per_target" << YAML::Value << b.max_clients_per_target
         << YAML::Key << "max_series" << YAML::Value << b.max_series << YAML::Key << "connection_timeout" << YAML::Value
         << yaml::seconds(b.connection_timeout_ns) << YAML::Key << "max_connections" << YAML::Value << b.max_connections
-        << YAML::Key << "long_connection" << YAML::Value << yaml::seconds(b.long_connection_ns) << YAML::Key
-        << "allow_ports" << YAML::Value << YAML::Flow << b.allow_ports << YAML::Key << "allow_domains" << YAML::Value
-        << YAML::Flow << b.allow_domains << YAML::EndMap;
+        << YAML::Key << "long_connection" << YAML::Value << yaml::seconds(b.long_connection_ns) << YAML::Key << "hold"
+        << YAML::Value << yaml::seconds(b.hold_ns) << YAML::Key << "allow_ports" << YAML::Value << YAML::Flow
+        << b.allow_ports << YAML::Key << "allow_domains" << YAML::Value << YAML::Flow << b.allow_domains
+        << YAML::EndMap;
 }
 
 std::size_t BeaconSeries::KeyHash::operator()(const SeriesKey& k) const noexcept {
@@ -185,9 +190,15 @@ std::optional<BeaconFinding> BeaconSeries::score(const SeriesKey& key, Series& s
         ++suppressed_popular_;
         return std::nullopt;
     }
-    s.reported = true;
-    return BeaconFinding{
+    const BeaconFinding finding{
         key, result, s.base_ns, s.last_ns, s.total, static_cast<std::uint32_t>(std::popcount(asleep)), s.alias_domain};
+    if (config_.hold_ns != 0) {  // held: reported by release() if the target is still not popular then
+        held_.push_back({finding, s.last_ns + config_.hold_ns});
+        next_release_ns_ = std::min(next_release_ns_, held_.back().release_ns);
+        return std::nullopt;
+    }
+    s.reported = true;
+    return finding;
 }
 
 std::uint64_t BeaconSeries::waking_times(const SeriesKey& key, std::span<std::uint64_t> times) const {
@@ -228,7 +239,40 @@ void BeaconSeries::evict() {
     series_churn_.erased(series_, erased);
 }
 
+std::vector<BeaconFinding> BeaconSeries::release(std::uint64_t now_ns) {
+    std::vector<BeaconFinding> findings;
+    if (now_ns < next_release_ns_) return findings;
+    next_release_ns_ = UINT64_MAX;
+    std::size_t kept = 0;
+    for (auto& h : held_) {
+        if (h.release_ns > now_ns) {
+            next_release_ns_ = std::min(next_release_ns_, h.release_ns);
+            held_[kept++] = h;
+            continue;
+        }
+        const auto it = series_.find(h.finding.key);
+        if (it == series_.end()) {  // evicted while held: reported as it was decided
+            findings.push_back(h.finding);
+            continue;
+        }
+        Series& s = it->second;
+        if (popular(h.finding.key, s)) {
+            ++held_then_popular_;
+            ++suppressed_popular_;
+            continue;
+        }
+        s.reported = true;
+        h.finding.last_ns = s.last_ns;
+        h.finding.total = s.total;
+        findings.push_back(h.finding);
+    }
+    held_.resize(kept);
+    return findings;
+}
+
 std::vector<BeaconFinding> BeaconSeries::finish() {
+    // End of input: series not decided yet are scored, then every held finding is released (popularity as
+    // it stands at the end).
     std::vector<BeaconFinding> findings;
     for (auto& [key, series] : series_) {
         if (series.decided || series.total < config_.min_connections || series.total <= series.scored_at ||
@@ -236,6 +280,7 @@ std::vector<BeaconFinding> BeaconSeries::finish() {
             continue;
         if (auto finding = score(key, series)) findings.push_back(*finding);
     }
+    for (auto& finding : release(UINT64_MAX)) findings.push_back(finding);
     return findings;
 }
 

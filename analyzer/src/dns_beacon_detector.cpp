@@ -37,12 +37,25 @@ Alert alert_of(const BeaconFinding& f, const PassiveDns& context, const NamesSee
     return alert;
 }
 
+// A finding decided earlier (held, or at the end of input): the names as the context holds them now.
+Alert alert_now(const BeaconFinding& finding, const PassiveDns& context) {
+    const auto* seen = context.query_names(finding.key.client, finding.key.domain);
+    const NamesSeen names = seen ? NamesSeen{seen->names.estimate(), seen->queries, seen->sample_count} : NamesSeen{};
+    return alert_of(finding, context, seen ? &names : nullptr);
+}
+
 }  // namespace
+
+void DnsBeaconDetector::write_metrics(MetricSink& sink) const {
+    flowguard::write_metrics(sink, series_.hold_counters(), kHoldCounters, {name()});
+}
 
 void DnsBeaconDetector::on_dns(const DnsBatchView& batch, AlertOut& out) {
     for (std::uint32_t i = 0; i < batch.events.size(); ++i) {
         const DnsEvent& event = batch.events[i];
         const DnsNote& note = batch.notes[i];
+        if (series_.release_due(event.time_ns))
+            for (const auto& f : series_.release(event.time_ns)) out.raise(alert_now(f, batch.context), i);
         if (note.skip || note.domain_id == 0 || event.response || note.allowed) continue;
         const auto finding =
             series_.record({event.client, IpAddress{}, note.domain_id, 0, 0}, event.time_ns, 0, kDnsRepeatNs);
@@ -57,12 +70,7 @@ void DnsBeaconDetector::on_dns(const DnsBatchView& batch, AlertOut& out) {
 }
 
 void DnsBeaconDetector::finish(const PassiveDns& context, AlertOut& out) {
-    for (const auto& finding : series_.finish()) {
-        const auto* seen = context.query_names(finding.key.client, finding.key.domain);
-        const NamesSeen names =
-            seen ? NamesSeen{seen->names.estimate(), seen->queries, seen->sample_count} : NamesSeen{};
-        out.raise(alert_of(finding, context, seen ? &names : nullptr), AlertOut::kAtEnd);
-    }
+    for (const auto& finding : series_.finish()) out.raise(alert_now(finding, context), AlertOut::kAtEnd);
 }
 
 }  // namespace flowguard::analyzer

@@ -42,6 +42,9 @@ from harness import check, free_tcp_port, free_udp_port, make_certificate, run_c
 from pipeline_test import ipfix_timed  # noqa: E402
 
 SECRET = "s3cret-for-tests"
+# The beacon these tests send lasts 16 minutes: reported when decided, not after beacon.hold (1 h of event
+# time, which these tests are not about).
+REPORT_AT_ONCE = "analyzer:\n  beacon:\n    hold: 0s\n"
 
 
 class Receiver:
@@ -128,7 +131,7 @@ def run_spool_and_deliver(flowguard, workdir):
     config = os.path.join(workdir, "config.yaml")
     base = f"http://127.0.0.1:{http_port}"
     with open(config, "w") as f:
-        f.write(f"""alerts:
+        f.write(f"""{REPORT_AT_ONCE}alerts:
   spool_dir: {spool}
   retry_max: 2s
   webhooks:
@@ -216,7 +219,7 @@ def run_https(flowguard, workdir):
     https_port = free_tcp_port()
     config = os.path.join(workdir, "config.yaml")
     with open(config, "w") as f:
-        f.write(f"""alerts:
+        f.write(f"""{REPORT_AT_ONCE}alerts:
   spool_dir: {workdir}/spool
   webhooks:
     - {{name: trusted, kind: generic, url: "https://127.0.0.1:{https_port}/in", ca_file: {cert}, secret: {SECRET}}}
@@ -275,7 +278,7 @@ def run_alertmanager(flowguard, workdir):
     try:
         config = os.path.join(workdir, "config.yaml")
         with open(config, "w") as f:
-            f.write(f"alerts:\n  spool_dir: {workdir}/spool\n  webhooks:\n"
+            f.write(f"{REPORT_AT_ONCE}alerts:\n  spool_dir: {workdir}/spool\n  webhooks:\n"
                     f"    - {{name: am, kind: alertmanager, url: \"http://127.0.0.1:{am_port}/\"}}\n")
         udp_port, metrics_port = free_udp_port(), free_tcp_port()
         proc, err, alerts_path = start_run(flowguard, config, workdir, "am", udp_port, metrics_port)
@@ -317,7 +320,7 @@ def run_lifecycle(flowguard, workdir):
     state = os.path.join(workdir, "findings.json")
     quiet_s = 12
     with open(config, "w") as f:
-        f.write(f"""alerts:
+        f.write(f"""{REPORT_AT_ONCE}alerts:
   spool_dir: {workdir}/spool
   state_file: {state}
   resolve_after: {quiet_s}s
@@ -394,7 +397,7 @@ def run_analyze(flowguard, workdir):
     spool = os.path.join(workdir, "spool")
     config = os.path.join(workdir, "config.yaml")
     with open(config, "w") as f:
-        f.write(f"""alerts:
+        f.write(f"""{REPORT_AT_ONCE}alerts:
   spool_dir: {spool}
   webhooks:
     - {{name: tickets, kind: generic, url: "http://127.0.0.1:{http_port}/hooks/flowguard", secret: {SECRET}}}

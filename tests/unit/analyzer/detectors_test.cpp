@@ -31,6 +31,13 @@ PublicSuffixList psl() {
     return list;
 }
 
+// Beacon settings that report a finding as soon as it is decided (beacon.hold 0): the tests of scoring.
+BeaconConfig immediate() {
+    BeaconConfig config;
+    config.hold_ns = 0;
+    return config;
+}
+
 // A detector with the context it reads: events go through the context first, as the analyzer does.
 struct Bench {
     explicit Bench(std::unique_ptr<Detector> d, AnalyzerConfig config = {})
@@ -274,7 +281,7 @@ TEST_CASE("DGA detector: many random-looking subdomains of one domain; word-like
 }
 
 TEST_CASE("beacon detector: by address and by resolved name; allow-listed ports, inbound and answers are not") {
-    Bench bench(std::make_unique<BeaconDetector>(BeaconConfig{}));
+    Bench bench(std::make_unique<BeaconDetector>(immediate()));
     bench.dns({answer("10.0.0.5", "cdn.example.com", "198.51.100.7", kT0, 86400)});
     std::vector<FlowRecord> flows;
     for (int i = 0; i < 12; ++i) {
@@ -313,7 +320,7 @@ TEST_CASE("beacon detector: by address and by resolved name; allow-listed ports,
 }
 
 TEST_CASE("DNS beacon detector: one registered domain on a schedule, with the names the context saw") {
-    Bench bench(std::make_unique<DnsBeaconDetector>(BeaconConfig{}));
+    Bench bench(std::make_unique<DnsBeaconDetector>(immediate()));
     std::mt19937 rng(9);
     std::vector<DnsEvent> events;
     for (int i = 0; i < 12; ++i) {
@@ -395,13 +402,50 @@ TEST_CASE("beacon detector: a long-lived session's keep-alives are one connectio
         CHECK(metrics_of(*bench.detector)["flowguard_beacon_connections"] == 2);
     }
     // The same schedule as fresh connections (a new port and a SYN each time) is the beacon it looks like.
-    Bench bench(std::make_unique<BeaconDetector>(BeaconConfig{}));
+    Bench bench(std::make_unique<BeaconDetector>(immediate()));
     auto records = keepalive_records("10.0.0.5", "198.51.100.7", 40000, kT0, 30, 20);
     for (std::size_t i = 0; i < records.size(); ++i) {
         records[i].src_port = static_cast<std::uint16_t>(40000 + i);
         records[i].tcp_flags = 0x1b;
     }
     CHECK(bench.flows(records).size() == 1);
+}
+
+TEST_CASE("beacon detector: a decided series waits out the hold; a service others join meanwhile is not reported") {
+    // Today's address of a load-balanced service: its first client's series decides after 10 minutes; three
+    // more clients start on the same schedule within the hour. Held for an hour, the first is not reported.
+    // A lone client's beacon to another host is reported when its hold ends (the next record after it).
+    Bench bench(std::make_unique<BeaconDetector>(BeaconConfig{}));  // hold: 1 h
+    std::vector<FlowRecord> flows;
+    for (int i = 0; i < 120; ++i) {
+        const auto t = kT0 + static_cast<std::uint64_t>(i) * 60 * kSecond + (i % 3) * kSecond;
+        flows.push_back(outbound("10.0.0.5", "198.51.100.7", 443, t));
+        if (i >= 20)
+            for (int c = 1; c <= 3; ++c)
+                flows.push_back(outbound(("10.0.0." + std::to_string(5 + c)).c_str(), "198.51.100.7", 443,
+                                         t + static_cast<std::uint64_t>(c) * kSecond));
+        flows.push_back(outbound("10.0.0.9", "203.0.113.50", 8443, t + 7 * kSecond));
+    }
+    std::vector<Alert> before_hold;
+    std::vector<Alert> after_hold;
+    const auto split = std::find_if(flows.begin(), flows.end(), [](const FlowRecord& r) {
+        return r.time_flow_start_ns >= kT0 + 60 * 60 * kSecond;  // an hour in: no hold has ended yet
+    });
+    before_hold = bench.flows({flows.begin(), split});
+    after_hold = bench.flows({split, flows.end()});
+    CHECK(before_hold.empty());
+    REQUIRE(after_hold.size() == 1);
+    CHECK(after_hold[0].src_addr.to_string() == "10.0.0.9");
+    CHECK(after_hold[0].dst_port == 8443);
+    CHECK(bench.finish().empty());
+    const auto metrics = metrics_of(*bench.detector);
+    CHECK(metrics.at("flowguard_beacon_held_then_popular_total|beacon") >= 1);
+    CHECK(metrics.at("flowguard_beacon_findings_held|beacon") == 0);
+    // Without the hold, the first client of the service is alerted before anyone else joined.
+    Bench eager(std::make_unique<BeaconDetector>(immediate()));
+    const auto eager_alerts = eager.flows(flows);
+    CHECK(std::any_of(eager_alerts.begin(), eager_alerts.end(),
+                      [](const Alert& a) { return a.src_addr.to_string() == "10.0.0.5"; }));
 }
 
 TEST_CASE("beacon detector: an hours-long session to a rare destination is a long_connection; a shared one not") {
@@ -436,7 +480,7 @@ TEST_CASE("beacon detector: an hours-long session to a rare destination is a lon
 }
 
 TEST_CASE("beacon detector: an address series is popular when its name is (addresses that rotate)") {
-    Bench bench(std::make_unique<BeaconDetector>(BeaconConfig{}));
+    Bench bench(std::make_unique<BeaconDetector>(immediate()));
     std::vector<FlowRecord> records;
     // Six clients poll one name every 120 s; each sees its own front address (a new one each day).
     for (int client = 0; client < 6; ++client) {
@@ -483,7 +527,7 @@ TEST_CASE("beacon detector: an implant that sleeps with its laptop is scored on 
     }
     std::sort(records.begin(), records.end(),
               [](const auto& a, const auto& b) { return a.time_flow_start_ns < b.time_flow_start_ns; });
-    Bench bench(std::make_unique<BeaconDetector>(BeaconConfig{}));
+    Bench bench(std::make_unique<BeaconDetector>(immediate()));
     auto alerts = bench.flows(records);
     for (auto& a : bench.finish()) alerts.push_back(a);
     REQUIRE(alerts.size() == 1);
@@ -554,7 +598,7 @@ TEST_CASE("SUNBURST detector: a three-fragment domain seen last, first, second i
 }
 
 TEST_CASE("beacon detector: a burst of page loads is not a schedule; a fast beacon that keeps going is") {
-    Bench bench(std::make_unique<BeaconDetector>(BeaconConfig{}));
+    Bench bench(std::make_unique<BeaconDetector>(immediate()));
     std::vector<FlowRecord> records;
     for (int i = 0; i < 12; ++i) {  // twelve connections 2 s apart: one page and its assets
         records.push_back(

@@ -118,6 +118,11 @@ TEST_CASE("meter and analyzer sections: values, defaults and errors that name th
                          doctest::Contains("analyzer.beacon.max_connections"), flowguard::ConfigError);
     CHECK_THROWS_WITH_AS(flowguard::parse_config("analyzer: {beacon: {long_connection: 40d}}"),
                          doctest::Contains("analyzer.beacon.long_connection"), flowguard::ConfigError);
+    CHECK(config.analyzer.beacon.hold_ns == 3600'000'000'000ull);
+    CHECK(flowguard::parse_config("analyzer: {beacon: {hold: 0}}").analyzer.beacon.hold_ns == 0);
+    CHECK(flowguard::parse_config("analyzer: {beacon: {hold: 20m}}").analyzer.beacon.hold_ns == 1200'000'000'000ull);
+    CHECK_THROWS_WITH_AS(flowguard::parse_config("analyzer: {beacon: {hold: 2d}}"),
+                         doctest::Contains("analyzer.beacon.hold"), flowguard::ConfigError);
     CHECK_THROWS_WITH_AS(flowguard::parse_config("analyzer:\n  resolvers: [nope]\n"),
                          doctest::Contains("analyzer.resolvers[0]"), flowguard::ConfigError);
     const auto bounds = flowguard::parse_config("analyzer: {max_domains: 5000, max_resolved: 70000, name_ttl_cap: 2h}");

@@ -12,6 +12,7 @@
 #include <flowguard/analyzer/popularity.hpp>
 #include <flowguard/core/alert.hpp>
 #include <flowguard/core/config.hpp>
+#include <flowguard/core/counters.hpp>
 #include <flowguard/core/flat_map_rebuild.hpp>
 #include <flowguard/core/ip_address.hpp>
 
@@ -43,6 +44,10 @@ struct BeaconConfig {
     // A connection open this long to a destination fewer than max_clients_per_target clients hold long
     // sessions to (by address and by name, over a day) is a long_connection finding; 0 turns it off.
     std::uint64_t long_connection_ns = 4 * 3600'000'000'000ull;
+    // A series that decided periodic is held this long (event time) before it is reported, and reported only if
+    // its target is still not popular then: the first clients of a service whose addresses rotate are not
+    // alerted before the other clients' series show it is a service. 0 reports at once.
+    std::uint64_t hold_ns = 3600'000'000'000ull;
     std::vector<std::uint16_t> allow_ports{123, 110, 143, 993, 995};  // NTP and mail polling
     std::vector<std::string> allow_domains{"windowsupdate.com", "microsoft.com", "apple.com",  "ntp.org",
                                            "google.com",        "gstatic.com",   "ubuntu.com", "debian.org"};
@@ -73,6 +78,19 @@ struct BeaconFinding {
     bool continuing = false;
 };
 
+// What the hold did (per detector): findings waiting now, and held findings whose target turned out popular.
+struct HoldCounters {
+    std::uint64_t held = 0;
+    std::uint64_t held_then_popular = 0;
+};
+
+inline constexpr CounterTable<HoldCounters, 2> kHoldCounters{{
+    {"", counter_ref<&HoldCounters::held>, Merge::sum, "flowguard_beacon_findings_held", MetricType::gauge,
+     "Periodic series waiting out beacon.hold before they are reported."},
+    {"", counter_ref<&HoldCounters::held_then_popular>, Merge::sum, "flowguard_beacon_held_then_popular_total",
+     MetricType::counter, "Held findings not reported because their target became popular during the hold."},
+}};
+
 class BeaconSeries {
 public:
     // `with_sizes`: connection sizes count in the score (flows); DNS queries have none.
@@ -88,6 +106,11 @@ public:
     // End of input: scores every series that has enough events and was not decided; findings in a fixed
     // order (first seen, then key), whatever the table's layout.
     std::vector<BeaconFinding> finish();
+    // Findings whose hold ended by `now_ns` (event time) and whose target is still not popular, in decision
+    // order. Cheap while nothing is due: callers check release_due() per event.
+    std::vector<BeaconFinding> release(std::uint64_t now_ns);
+    bool release_due(std::uint64_t now_ns) const noexcept { return now_ns >= next_release_ns_; }
+    HoldCounters hold_counters() const noexcept { return {held_.size(), held_then_popular_}; }
 
     // The clients' activity (owned by the detector, which notes it): when the client itself was idle for at
     // least max(1 h, twice the median interval) between two events - a laptop asleep overnight or over a
@@ -141,6 +164,13 @@ private:
     std::vector<std::uint64_t> eviction_scratch_;
     std::uint64_t evictions_ = 0;
     std::uint64_t suppressed_popular_ = 0;
+    struct Held {
+        BeaconFinding finding;
+        std::uint64_t release_ns = 0;
+    };
+    std::vector<Held> held_;  // in decision order; bounded by max_series (a series is held once)
+    std::uint64_t next_release_ns_ = UINT64_MAX;
+    std::uint64_t held_then_popular_ = 0;
 };
 
 // What every beacon alert says: its kind, the score (high severity from 0.9) and its parts rounded for reading

@@ -12,6 +12,7 @@ class DnsBeaconDetector final : public Detector {
 public:
     explicit DnsBeaconDetector(const BeaconConfig& config) : series_(config, false) {}
     std::string_view name() const override { return "dns_beacon"; }
+    void write_metrics(MetricSink& sink) const override;
     void on_dns(const DnsBatchView& batch, AlertOut& out) override;
     void finish(const PassiveDns& context, AlertOut& out) override;
     DetectorStats stats() const override { return series_.stats(); }
