@@ -89,12 +89,7 @@ void FindingLedger::accept(Alert alert, std::vector<Alert>& out) {
             ++stats_.found_again;
             [[fallthrough]];
         case AlertStatus::ongoing:
-            if (f.activity_ns < f.reasserted_ns + reassert_every()) return;
-            f.reasserted_ns = f.activity_ns;
-            f.alert.status = AlertStatus::ongoing;
-            f.alert.expires_ns = active_until(f);
-            ++stats_.reasserted;
-            out.push_back(f.alert);
+            reassert(f, out);
             return;
         case AlertStatus::updated:
         case AlertStatus::resolved:
@@ -111,6 +106,18 @@ void FindingLedger::accept(Alert alert, std::vector<Alert>& out) {
     f.alert = alert;
     ++stats_.updated;
     out.push_back(std::move(alert));
+}
+
+// Alertmanager's alert goes on: a copy of the finding as delivered (which stays open or updated), marked
+// ongoing, with a later expiry; at most every reassert_every() of activity.
+void FindingLedger::reassert(Finding& f, std::vector<Alert>& out) {
+    if (f.activity_ns < f.reasserted_ns + reassert_every()) return;
+    f.reasserted_ns = f.activity_ns;
+    Alert ongoing = f.alert;
+    ongoing.status = AlertStatus::ongoing;
+    ongoing.expires_ns = active_until(f);
+    ++stats_.reasserted;
+    out.push_back(std::move(ongoing));
 }
 
 void FindingLedger::open_finding(Alert alert, std::vector<Alert>& out) {

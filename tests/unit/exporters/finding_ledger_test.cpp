@@ -135,6 +135,12 @@ TEST_CASE("finding ledger: ongoing findings are re-asserted (for Alertmanager) w
     CHECK(out.received[1].status == AlertStatus::ongoing);
     CHECK(out.received[1].expires_ns == kT0 + 49 * kHour + kSecond);
     CHECK(ledger.stats().reasserted == 1);
+    // The finding itself stays open: an update after the re-assertion is an update of an open finding.
+    ledger.tick(kT0 + 2 * kHour);
+    ledger.publish(std::vector<Alert>{finding(key, kT0, kT0 + 2 * kHour, AlertStatus::updated)});
+    REQUIRE(out.received.size() == 3);
+    CHECK(out.received[2].status == AlertStatus::updated);
+    CHECK(out.received[2].id == out.received[0].id);
 }
 
 TEST_CASE("finding ledger: open findings survive a restart; a corrupt state file is set aside") {

@@ -97,6 +97,7 @@ private:
     void load();
     void accept(Alert alert, std::vector<Alert>& out);
     void open_finding(Alert alert, std::vector<Alert>& out);
+    void reassert(Finding& finding, std::vector<Alert>& out);
     void resolve_quiet(std::vector<Alert>& out);
     void evict_oldest(std::vector<Alert>& out);
     void deliver(std::vector<Alert>& out);
