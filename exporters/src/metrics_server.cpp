@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <list>
@@ -83,7 +84,16 @@ http::response<http::string_body> respond(const http::request<http::empty_body>&
     } else {
         response.result(http::status::ok);
         response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-        provider(response.body());
+        try {
+            provider(response.body());
+        } catch (const std::exception& e) {
+            // A metric written that the catalogue does not declare (a programming error the catalogue tests
+            // catch): Prometheus gets a 500 with the reason, and the log says it, rather than a closed socket.
+            spdlog::error("metrics: exposition failed: {}", e.what());
+            response.result(http::status::internal_server_error);
+            response.set(http::field::content_type, "text/plain; charset=utf-8");
+            response.body() = std::string("exposition failed: ") + e.what() + "\n";
+        }
     }
     response.prepare_payload();
     return response;

@@ -47,3 +47,11 @@ TEST_CASE("without auth every well-formed GET /metrics is answered; other paths,
     CHECK(metrics_response_status("GET /metrics HTTP/1.1\r\n", none, kRender) == 0);  // incomplete
     CHECK(metrics_response_status(std::string(20000, 'A'), none, kRender) == 0);
 }
+
+TEST_CASE("an exposition that fails answers 500 with the reason, not a closed connection") {
+    const BasicAuth none;
+    const flowguard::exporters::MetricsHttpServer::Render failing = [](std::string&) {
+        throw std::logic_error("metric flowguard_x is not in the catalogue");
+    };
+    CHECK(metrics_response_status("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", none, failing) == 500);
+}
