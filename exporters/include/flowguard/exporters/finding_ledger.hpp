@@ -2,7 +2,8 @@
 // The finding ledger: the one place that knows which findings are open, between the detectors (every shard and
 // the global stage publish into it) and the alert outputs (the alert log, webhooks). It gives findings a
 // lifecycle the outputs carry:
-//   open      the first alert of a dedup key; delivered, stamped with `raised` (wall clock) and the sensor;
+//   open      the first alert of a dedup key; delivered, stamped with `raised` (the ledger's clock, below)
+//             and the sensor;
 //   updated   new evidence for an open finding (same id); delivered;
 //   ongoing   the behaviour goes on: no delivery, except a re-assertion to Alertmanager (at most hourly,
 //             and at least every half quiet period while the finding is active);
