@@ -1,7 +1,6 @@
 #include <flowguard/analyzer/detector.hpp>
 #include <flowguard/core/time_format.hpp>
 
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
@@ -60,7 +59,7 @@ void AlertOut::raise(Alert alert, std::uint32_t event_index) {
             merged_.push_back(alert);
             fresh.merged = static_cast<std::uint32_t>(merged_.size());
         }
-        alert.id = fmt::format("{}@{}", alert.dedup_key, alert.first_seen_ns / 1'000'000'000ull);
+        alert.id = alert_id(alert.dedup_key, alert.first_seen_ns);
         reported_.emplace(alert.dedup_key, fresh);
         keep(event_index, std::move(alert));
         return;
@@ -75,7 +74,7 @@ void AlertOut::raise(Alert alert, std::uint32_t event_index) {
     known.ongoing_ns = alert.last_seen_ns;
     alert.status = AlertStatus::ongoing;
     alert.first_seen_ns = known.first_seen_ns;
-    alert.id = fmt::format("{}@{}", alert.dedup_key, known.first_seen_ns / 1'000'000'000ull);
+    alert.id = alert_id(alert.dedup_key, known.first_seen_ns);
     pending_.emplace_back(event_index, std::move(alert));  // not counted as raised: nothing new was found
 }
 
@@ -105,7 +104,7 @@ void AlertOut::merge_into(Reported& known, Alert alert, std::uint32_t event_inde
     Alert out = finding;
     out.first_seen_ns = known.first_seen_ns;
     out.status = AlertStatus::updated;
-    out.id = fmt::format("{}@{}", out.dedup_key, known.first_seen_ns / 1'000'000'000ull);
+    out.id = alert_id(out.dedup_key, known.first_seen_ns);
     keep(event_index, std::move(out));
 }
 
@@ -116,7 +115,7 @@ void AlertOut::update(Alert alert, std::uint32_t event_index) {
         alert.first_seen_ns = std::min(alert.first_seen_ns, it->second.first_seen_ns);  // the finding's id stays
     }
     alert.status = AlertStatus::updated;
-    alert.id = fmt::format("{}@{}", alert.dedup_key, alert.first_seen_ns / 1'000'000'000ull);
+    alert.id = alert_id(alert.dedup_key, alert.first_seen_ns);
     keep(event_index, std::move(alert));
 }
 

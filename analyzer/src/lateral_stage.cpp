@@ -589,7 +589,7 @@ Alert LateralStage::to_alert(const Finding& f) const {
     a.last_seen_ns = std::uint64_t{f.last_s} * kSecondNs;
     a.techniques = f.techniques;
     a.dedup_key = fmt::format("{}:{}:{}", a.kind, origin.address.to_string(), f.first_s / kDay);
-    a.id = fmt::format("{}@{}", a.dedup_key, f.first_s);
+    a.id = alert_id(a.dedup_key, std::uint64_t{f.first_s} * 1'000'000'000ull);
     auto& e = a.evidence;
     std::vector<Hop> hops = f.hops;
     std::sort(hops.begin(), hops.end(), [](const Hop& x, const Hop& y) {

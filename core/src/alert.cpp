@@ -27,6 +27,20 @@ std::string_view severity_name(Severity severity) noexcept {
     return "medium";
 }
 
+std::optional<Severity> severity_from_name(std::string_view name) noexcept {
+    for (auto s : {Severity::low, Severity::medium, Severity::high, Severity::critical})
+        if (severity_name(s) == name) return s;
+    return std::nullopt;
+}
+
+std::string alert_id(std::string_view dedup_key, std::uint64_t first_seen_ns) {
+    return fmt::format("{}@{}", dedup_key, first_seen_ns / 1'000'000'000ull);
+}
+
+long long score_thousandths(double score) noexcept {
+    return static_cast<long long>(score * 1000 + 0.5);
+}
+
 int severity_number(Severity severity) noexcept {
     constexpr int numbers[] = {21, 47, 73, 99};
     return numbers[static_cast<int>(severity) & 3];
@@ -85,7 +99,7 @@ boost::json::object to_json(const Alert& a) {
     out["severity"] = std::string(severity_name(a.severity));
     out["status"] = std::string(alert_status_name(a.status));
     out["severity_number"] = severity_number(a.severity);
-    out["score"] = static_cast<double>(static_cast<long long>(a.score * 1000 + 0.5)) / 1000.0;
+    out["score"] = static_cast<double>(score_thousandths(a.score)) / 1000.0;
     const AlertRule rule = alert_rule(a.kind);
     out["rule"] = boost::json::object{{"name", rule.name}, {"version", rule.version}};
     out["src_addr"] = a.src_addr.to_string();
@@ -184,13 +198,9 @@ Alert alert_from_json(const boost::json::object& o) {
     a.dedup_key = text_field(o, "dedup_key");
     if (a.kind.empty() || a.dedup_key.empty()) throw std::invalid_argument("an alert needs a kind and a dedup_key");
     const auto severity = text_field(o, "severity");
-    bool known_severity = false;
-    for (auto s : {Severity::low, Severity::medium, Severity::high, Severity::critical})
-        if (severity_name(s) == severity) {
-            a.severity = s;
-            known_severity = true;
-        }
+    const auto known_severity = severity_from_name(severity);
     if (!known_severity) throw std::invalid_argument(fmt::format("alert severity '{}' is unknown", severity));
+    a.severity = *known_severity;
     const auto status = alert_status_from_name(text_field(o, "status"));
     if (!status) throw std::invalid_argument("alert status is unknown");
     a.status = *status;

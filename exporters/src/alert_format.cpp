@@ -61,7 +61,7 @@ json::object to_ecs(const Alert& a) {
                        {"module", "flowguard"},
                        {"dataset", "flowguard.alerts"},
                        {"severity", severity_number(a.severity)},
-                       {"risk_score", static_cast<double>(static_cast<long long>(a.score * 1000 + 0.5)) / 10.0},
+                       {"risk_score", static_cast<double>(score_thousandths(a.score)) / 10.0},
                        {"start", format_iso8601_ms(a.first_seen_ns)},
                        {"end", format_iso8601_ms(a.last_seen_ns)}};
     if (a.raised_ns) event["created"] = format_iso8601_ms(a.raised_ns);
@@ -92,7 +92,7 @@ json::object to_ecs(const Alert& a) {
     json::object own{{"kind", a.kind},
                      {"status", alert_status_name(a.status)},
                      {"dedup_key", a.dedup_key},
-                     {"score", static_cast<double>(static_cast<long long>(a.score * 1000 + 0.5)) / 1000.0},
+                     {"score", static_cast<double>(score_thousandths(a.score)) / 1000.0},
                      {"evidence", a.evidence}};
     if (a.resolved_ns) own["resolved"] = format_iso8601_ms(a.resolved_ns);
     ecs["flowguard"] = std::move(own);

@@ -24,10 +24,6 @@ constexpr std::uint64_t kSaveActivityEveryNs = 60 * kSecondNs;  // activity alon
 constexpr std::uint64_t kReassertEveryNs = 3600 * kSecondNs;    // Alertmanager re-assertion of ongoing findings
 constexpr int kStateVersion = 1;
 
-std::string id_of(const Alert& alert, std::uint64_t first_ns) {
-    return alert.dedup_key + "@" + std::to_string(first_ns / kSecondNs);
-}
-
 }  // namespace
 
 void append_finding_metric_specs(std::vector<MetricSpec>& catalog) {
@@ -76,7 +72,7 @@ void FindingLedger::accept(Alert alert, std::vector<Alert>& out) {
     auto it = open_.find(alert.dedup_key);
     if (it == open_.end()) {
         // Unknown: new; or an update / ongoing of a finding resolved meanwhile (the behaviour came back).
-        if (alert.status != AlertStatus::open) alert.id = id_of(alert, alert.last_seen_ns);
+        if (alert.status != AlertStatus::open) alert.id = alert_id(alert.dedup_key, alert.last_seen_ns);
         open_finding(std::move(alert), out);
         return;
     }
@@ -167,13 +163,11 @@ void FindingLedger::tick(std::uint64_t now_ns) {
 }
 
 void FindingLedger::resolve_quiet(std::vector<Alert>& out) {
-    std::vector<std::string> quiet;
+    std::vector<std::pair<std::uint64_t, std::string>> quiet;  // (activity, key): resolved quietest first
     for (const auto& [key, f] : open_)
-        if (f.activity_ns + settings_.resolve_after_ns <= now_ns_) quiet.push_back(key);
-    std::sort(quiet.begin(), quiet.end(), [&](const auto& a, const auto& b) {
-        return std::tie(open_[a].activity_ns, a) < std::tie(open_[b].activity_ns, b);
-    });
-    for (const auto& key : quiet) {
+        if (f.activity_ns + settings_.resolve_after_ns <= now_ns_) quiet.emplace_back(f.activity_ns, key);
+    std::sort(quiet.begin(), quiet.end());
+    for (const auto& [activity, key] : quiet) {
         auto node = open_.extract(key);
         Alert resolved = std::move(node.mapped().alert);
         resolved.status = AlertStatus::resolved;

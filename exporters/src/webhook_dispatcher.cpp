@@ -11,13 +11,6 @@
 namespace flowguard::exporters {
 namespace {
 
-Severity severity_from_name(std::string_view name) {
-    if (name == "critical") return Severity::critical;
-    if (name == "high") return Severity::high;
-    if (name == "medium") return Severity::medium;
-    return Severity::low;
-}
-
 constexpr std::uint64_t kFirstRetryNs = 1'000'000'000;
 
 }  // namespace
@@ -27,7 +20,7 @@ struct WebhookDispatcher::Hook {
         : config(c),
           url(parse_webhook_url(c.url)),
           path(webhook_path(c)),
-          min_severity(severity_from_name(c.min_severity)),
+          min_severity(severity_from_name(c.min_severity).value_or(Severity::low)),
           spool(spool_dir / c.name, max_spooled) {}
 
     WebhookConfig config;

@@ -15,6 +15,7 @@ namespace flowguard {
 
 enum class Severity : std::uint8_t { low, medium, high, critical };
 std::string_view severity_name(Severity severity) noexcept;
+std::optional<Severity> severity_from_name(std::string_view name) noexcept;
 // The numeric severity SIEMs sort on (Elastic's detection-rule scale): low 21, medium 47, high 73, critical 99.
 int severity_number(Severity severity) noexcept;
 
@@ -64,6 +65,11 @@ struct Alert {
     std::string dedup_key;                // stable across runs and restarts for the same finding
     boost::json::object evidence;
 };
+
+// A finding's id, the same for every alert of it: "<dedup key>@<first-seen unix seconds>".
+std::string alert_id(std::string_view dedup_key, std::uint64_t first_seen_ns);
+// The score in thousandths, rounded (what every rendering prints: 0.998, risk score 99.8).
+long long score_thousandths(double score) noexcept;
 
 // The alert as flowguard's own JSON schema has it (docs/ALERTS.md); timestamps all in milliseconds.
 boost::json::object to_json(const Alert& alert);
