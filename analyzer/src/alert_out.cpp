@@ -1,7 +1,6 @@
 #include <flowguard/analyzer/detector.hpp>
 #include <flowguard/core/time_format.hpp>
 
-
 #include <algorithm>
 #include <cmath>
 #include <tuple>
