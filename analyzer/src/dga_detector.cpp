@@ -1,3 +1,5 @@
+#include "rounding.hpp"
+
 #include <flowguard/analyzer/dga_detector.hpp>
 #include <flowguard/core/time_format.hpp>
 
@@ -7,13 +9,7 @@
 #include <cmath>
 
 namespace flowguard::analyzer {
-namespace {
-
-double round3(double v) {
-    return std::round(v * 1000.0) / 1000.0;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void read_dga_config(const YAML::Node& d, const std::string& dk, DgaConfig& dga) {
     yaml::require_known_keys(d, dk, {"min_unique_names", "threshold", "max_clients"});

@@ -1,3 +1,5 @@
+#include "rounding.hpp"
+
 #include <flowguard/analyzer/lateral_stage.hpp>
 #include <flowguard/core/clock.hpp>
 #include <flowguard/core/time_format.hpp>
@@ -33,10 +35,6 @@ std::string_view kind_name(int kind) {
 std::uint32_t event_seconds(const FlowRecord& r) {
     const std::uint64_t ns = r.time_flow_start_ns != 0 ? r.time_flow_start_ns : r.time_received_ns;
     return static_cast<std::uint32_t>(std::min<std::uint64_t>(ns / kSecondNs, UINT32_MAX));
-}
-
-double round3(double v) {
-    return std::round(v * 1000) / 1000;
 }
 
 void add_techniques(std::vector<std::string>& to, const std::vector<std::string>& from) {

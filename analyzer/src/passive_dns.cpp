@@ -1,13 +1,10 @@
 #include <flowguard/analyzer/passive_dns.hpp>
+#include <flowguard/core/clock.hpp>
 
 #include <algorithm>
 
 namespace flowguard::analyzer {
-namespace {
-
-constexpr std::uint64_t kSecondNs = 1'000'000'000;
-
-}  // namespace
+namespace {}  // namespace
 
 std::size_t ClientDomainHash::operator()(const ClientDomain& k) const noexcept {
     std::size_t h = hash_value(k.client);

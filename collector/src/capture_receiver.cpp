@@ -8,11 +8,7 @@
 #include <algorithm>
 
 namespace flowguard::collector {
-namespace {
-
-constexpr std::uint64_t kSecondNs = 1'000'000'000;
-
-}  // namespace
+namespace {}  // namespace
 
 CaptureReceiver::CaptureReceiver(const MeterConfig& config, PacketCapture capture)
     : interface_(config.interface), capture_(std::move(capture)), meter_(config, IpAddress{}) {

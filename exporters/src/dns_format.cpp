@@ -1,4 +1,5 @@
 #include "json_fields.hpp"
+#include "text_append.hpp"
 
 #include <flowguard/core/time_format.hpp>
 #include <flowguard/core/utf8.hpp>
@@ -15,14 +16,6 @@ void append_json_string(fmt::memory_buffer& out, std::string_view text) {
     const auto quoted = boost::json::serialize(is_valid_utf8(text) ? boost::json::string(text)
                                                                    : boost::json::string(to_valid_utf8(text)));
     out.append(quoted.data(), quoted.data() + quoted.size());
-}
-
-void append_address(fmt::memory_buffer& out, const IpAddress& address) {
-    char text[64];
-    const auto length = address.format_to(text);
-    out.push_back('"');
-    out.append(text, text + length);
-    out.push_back('"');
 }
 
 }  // namespace
@@ -62,9 +55,9 @@ void append_dns_json(fmt::memory_buffer& out, const DnsEvent& e) {
     auto it = std::back_inserter(out);
     fmt::format_to(it, "{{\"time\":\"{}\",\"time_ns\":{},\"type\":\"{}\",\"client\":", format_iso8601_ns(e.time_ns),
                    e.time_ns, e.response ? "response" : "query");
-    append_address(out, e.client);
+    append_quoted_address(out, e.client);
     fmt::format_to(it, ",\"client_port\":{},\"server\":", e.client_port);
-    append_address(out, e.server);
+    append_quoted_address(out, e.server);
     fmt::format_to(it, ",\"id\":{},\"qname\":", e.id);
     append_json_string(out, e.qname.view());
     fmt::format_to(it, ",\"qtype\":{},\"qtype_name\":\"{}\"", e.qtype, dns_type_name(e.qtype));
@@ -77,7 +70,7 @@ void append_dns_json(fmt::memory_buffer& out, const DnsEvent& e) {
         out.append(std::string_view("],\"answers\":["));
         for (std::size_t i = 0; i < e.address_count; ++i) {
             if (i) out.push_back(',');
-            append_address(out, e.addresses[i]);
+            append_quoted_address(out, e.addresses[i]);
         }
         fmt::format_to(it, "],\"ttl\":{},\"answers_truncated\":{}", e.min_ttl, e.truncated_answers);
     }

@@ -1,3 +1,4 @@
+#include <flowguard/core/clock.hpp>
 #include <flowguard/core/time_format.hpp>
 #include <flowguard/exporters/finding_ledger.hpp>
 
@@ -18,7 +19,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::uint64_t kSecondNs = 1'000'000'000ull;
 constexpr std::uint64_t kCheckEveryNs = kSecondNs;              // resolution checks on the ledger's clock
 constexpr std::uint64_t kSaveActivityEveryNs = 60 * kSecondNs;  // activity alone is saved at most this often
 constexpr std::uint64_t kReassertEveryNs = 3600 * kSecondNs;    // Alertmanager re-assertion of ongoing findings

@@ -1,3 +1,5 @@
+#include "text_append.hpp"
+
 #include <flowguard/exporters/flow_csv.hpp>
 #include <flowguard/exporters/flow_format.hpp>
 
@@ -39,12 +41,6 @@ enum class FlowCsvReader::Column : std::uint8_t {
 namespace {
 
 using Column = FlowCsvReader::Column;
-
-void append_address(fmt::memory_buffer& out, const IpAddress& a) {
-    char text[64];
-    const auto n = a.format_to(text);
-    out.append(text, text + n);
-}
 
 // Column names as the header writes them, in Column's order (after `ignored`).
 constexpr std::array<std::string_view, 23> kNames{"type",

@@ -1,4 +1,5 @@
 #include "json_fields.hpp"
+#include "text_append.hpp"
 
 #include <flowguard/exporters/flow_format.hpp>
 #include <flowguard/exporters/flow_json.hpp>
@@ -9,18 +10,6 @@
 
 namespace flowguard::exporters {
 namespace {
-
-void append_address(fmt::memory_buffer& out, const IpAddress& a) {
-    char text[64];
-    const auto n = a.format_to(text);
-    out.append(text, text + n);
-}
-
-void append_quoted_address(fmt::memory_buffer& out, const IpAddress& a) {
-    out.push_back('"');
-    append_address(out, a);
-    out.push_back('"');
-}
 
 void append_mac(fmt::memory_buffer& out, std::uint64_t mac) {
     fmt::format_to(fmt::appender(out), FMT_COMPILE("\"{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\""), (mac >> 40) & 0xff,

@@ -2,6 +2,7 @@
 // `analyzer.lateral:`: the model of the network the lateral-movement stage works from. What is internal comes
 // from `pipeline.internal_networks`; here: the administrative services (editable), asset groups, watched
 // hosts, the learning period, the graph's bounds, each detection's thresholds and the state file.
+#include <flowguard/core/clock.hpp>
 #include <flowguard/core/config.hpp>
 #include <flowguard/core/network_set.hpp>
 
@@ -12,8 +13,6 @@
 #include <vector>
 
 namespace flowguard::analyzer {
-
-inline constexpr std::uint64_t kSecondNs = 1'000'000'000ull;
 
 // What a service is to the detections.
 enum class ServiceClass : std::uint8_t {

@@ -6,6 +6,8 @@
 
 namespace flowguard {
 
+inline constexpr std::uint64_t kSecondNs = 1'000'000'000ull;
+
 inline std::uint64_t wall_clock_ns() noexcept {
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);
