@@ -14,8 +14,10 @@ Analyzer::Analyzer(const AnalyzerConfig& config, const NetworkSet& internal, Pub
     detectors_.push_back(std::make_unique<IocDetector>(std::move(iocs)));
     detectors_.push_back(std::make_unique<SunburstDetector>());
     detectors_.push_back(std::make_unique<DgaDetector>(config.dga));
-    detectors_.push_back(std::make_unique<BeaconDetector>(config.beacon));
-    detectors_.push_back(std::make_unique<DnsBeaconDetector>(config.beacon));
+    auto beacon = std::make_unique<BeaconDetector>(config.beacon);
+    const Relays* relays = &beacon->relays();  // the DNS series of a proxy resolving for its clients
+    detectors_.push_back(std::move(beacon));
+    detectors_.push_back(std::make_unique<DnsBeaconDetector>(config.beacon, relays));
     if (updates_ != nullptr) lists_generation_ = updates_->generation();
 }
 
@@ -92,6 +94,9 @@ void Analyzer::append_metric_specs(std::vector<MetricSpec>& catalog) {
     flowguard::append_metric_specs(catalog, kDetectorStats, {"detector"});
     flowguard::append_metric_specs(catalog, kConnectionCounters);
     flowguard::append_metric_specs(catalog, kHoldCounters, {"detector"});
+    flowguard::append_metric_specs(catalog, kRelayCounters);
+    flowguard::append_metric_specs(catalog, kRelaySuppression);
+    flowguard::append_metric_specs(catalog, kRelayQueries);
     flowguard::append_metric_specs(catalog, kDgaCounters);
     flowguard::append_metric_specs(catalog, kSunburstCounters, {"result"});
     flowguard::append_metric_specs(catalog, kIocCounters, {"seen_in"});

@@ -37,8 +37,10 @@ BeaconDetector::BeaconDetector(const BeaconConfig& config)
       connections_(config.connection_timeout_ns, config.max_connections),
       activity_(config.max_series),
       long_sessions_(kDayNs, config.max_series),
+      relays_(config.relay),
       allow_ports_(config.allow_ports.begin(), config.allow_ports.end()) {
     series_.use_activity(&activity_);
+    series_.use_relays(&relays_);
 }
 
 DetectorStats BeaconDetector::stats() const {
@@ -51,6 +53,9 @@ void BeaconDetector::write_metrics(MetricSink& sink) const {
     const ConnectionCounters counters{connections_.size(), connections_.evictions(), records_continuing_};
     flowguard::write_metrics(sink, counters, kConnectionCounters);
     flowguard::write_metrics(sink, series_.hold_counters(), kHoldCounters, {name()});
+    flowguard::write_metrics(sink, relays_.counters(), kRelayCounters);
+    const RelaySuppression suppression{series_.suppressed_relay()};
+    flowguard::write_metrics(sink, suppression, kRelaySuppression);
 }
 
 void BeaconDetector::reload(const AnalyzerLists& lists) {
@@ -63,11 +68,17 @@ void BeaconDetector::on_flows(const FlowBatchView& batch, AlertOut& out) {
     for (std::uint32_t i = 0; i < batch.records.size(); ++i) {
         const FlowRecord& flow = batch.records[i];
         // Beacons are outbound: an internal client calling an external peer. One-way records of the answers
-        // (external source) and internal-only traffic (lateral movement's business) are not scored here.
-        if (!context.internal(flow.src_addr) || context.internal(flow.dst_addr) || flow.dst_addr.empty()) continue;
+        // (external source) are not scored; internal-only traffic is lateral movement's business, and here
+        // only tells clients' connections to relays.
+        if (!context.internal(flow.src_addr) || flow.dst_addr.empty()) continue;
+        if (context.internal(flow.dst_addr)) {
+            internal_record(flow);
+            continue;
+        }
         activity_.note(flow.src_addr, flow.time_flow_start_ns);
         if (series_.release_due(flow.time_flow_start_ns))
             for (const auto& f : series_.release(flow.time_flow_start_ns)) out.raise(alert_of(f, context), i);
+        if (relays_.decide_due(flow.time_flow_start_ns)) decide_relayed(flow.time_flow_start_ns, i, context, out);
         if (flow.proto != 6 && flow.proto != 17) continue;
         if (flow.dst_port == 53 || allow_ports_.count(flow.dst_port) || allow_ports_.count(flow.src_port)) continue;
         if (flow.src_port != 0 && flow.src_port < 1024 && flow.dst_port >= 1024) continue;  // a server's answer
@@ -87,15 +98,55 @@ void BeaconDetector::on_flows(const FlowBatchView& batch, AlertOut& out) {
                 out.raise(observed(std::move(*alert), flow), i);
             continue;
         }
-        const std::uint64_t repeat = flow.type == FlowType::sflow5 ? kSampleBurstNs : 0;
-        const SeriesKey by_name{flow.src_addr, IpAddress{}, name_id, kByName, flow.dst_port};
-        if (auto f = series_.record({flow.src_addr, flow.dst_addr, 0, kByAddress, flow.dst_port}, time, flow.bytes,
-                                    repeat, name_id ? &by_name : nullptr))
-            out.raise(observed(alert_of(*f, context), flow), i);
-        if (name_id == 0) continue;
-        if (auto f = series_.record(by_name, time, flow.bytes, repeat))
-            out.raise(observed(alert_of(*f, context), flow), i);
+        relays_.outbound_destination(flow.src_addr, flow.dst_addr, time);
+        const RelayedStart start{flow.src_addr, {},      flow.dst_addr, flow.sampler_address, time,
+                                 flow.bytes,    name_id, flow.in_if,    flow.dst_port,        flow.proto};
+        if (relays_.proxies(flow.src_addr)) {  // scored once attributed (or not) to a client
+            relays_.upstream(start);
+            continue;
+        }
+        score_start(start, flow.type == FlowType::sflow5 ? kSampleBurstNs : 0, i, context, out);
     }
+}
+
+void BeaconDetector::internal_record(const FlowRecord& flow) {
+    if (flow.proto != 6 && flow.proto != 17) return;
+    // A record with flags and no SYN continues a connection (keep-alives, timeout splits): not a new one.
+    if (flow.proto == 6 && flow.tcp_flags != 0 && (flow.tcp_flags & kTcpSyn) == 0) return;
+    // The service side has the lower port, the client an unprivileged one (either record direction).
+    if (flow.dst_port < flow.src_port && flow.src_port >= 1024)
+        relays_.internal_connection(flow.src_addr, flow.src_port, flow.dst_addr, flow.dst_port,
+                                    flow.time_flow_start_ns);
+    else if (flow.src_port < flow.dst_port && flow.dst_port >= 1024)
+        relays_.internal_connection(flow.dst_addr, flow.dst_port, flow.src_addr, flow.src_port,
+                                    flow.time_flow_start_ns);
+}
+
+void BeaconDetector::score_start(const RelayedStart& start, std::uint64_t repeat_ns, std::uint32_t index,
+                                 const PassiveDns& context, AlertOut& out) {
+    FlowRecord flow;  // what the alert's observer fields are taken from
+    flow.sampler_address = start.exporter;
+    flow.in_if = start.input_interface;
+    flow.proto = start.proto;
+    const bool relayed = !start.client.empty();
+    const IpAddress& client = relayed ? start.client : start.relay;
+    if (relayed) activity_.note(client, start.time_ns);
+    const SeriesKey by_name{client, IpAddress{}, start.name_id, kByName, start.port};
+    const SeriesKey by_address{client, start.server, 0, kByAddress, start.port};
+    const IpAddress* via = relayed ? &start.relay : nullptr;
+    if (auto f =
+            series_.record(by_address, start.time_ns, start.bytes, repeat_ns, start.name_id ? &by_name : nullptr, via))
+        out.raise(observed(alert_of(*f, context), flow), index);
+    if (start.name_id == 0) return;
+    if (auto f = series_.record(by_name, start.time_ns, start.bytes, repeat_ns, nullptr, via))
+        out.raise(observed(alert_of(*f, context), flow), index);
+}
+
+void BeaconDetector::decide_relayed(std::uint64_t now_ns, std::uint32_t index, const PassiveDns& context,
+                                    AlertOut& out) {
+    decided_.clear();
+    relays_.decide(now_ns, decided_);
+    for (const auto& start : decided_) score_start(start, 0, index, context, out);
 }
 
 std::optional<Alert> BeaconDetector::long_connection(const ConnectionKey& key, Connection& c,
@@ -160,6 +211,7 @@ Alert BeaconDetector::long_connection_alert(const ConnectionKey& key, const Conn
 }
 
 void BeaconDetector::finish(const PassiveDns& context, AlertOut& out) {
+    decide_relayed(UINT64_MAX, AlertOut::kAtEnd, context, out);
     for (const auto& finding : series_.finish()) out.raise(alert_of(finding, context), AlertOut::kAtEnd);
 }
 

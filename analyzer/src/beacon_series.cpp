@@ -1,3 +1,5 @@
+#include "rounding.hpp"
+
 #include <flowguard/analyzer/beacon_series.hpp>
 #include <flowguard/core/stalest.hpp>
 
@@ -19,17 +21,14 @@ constexpr std::uint64_t kMinSleepNs = 3600 * kNsPerSecond;  // a client idle thi
 constexpr std::uint64_t kMinScheduleNs = 300 * kNsPerSecond;
 constexpr std::uint64_t kPopularityWindowNs = 86'400ull * 1'000'000'000;  // a sliding day
 
-double round3(double v) {
-    return std::round(v * 1000.0) / 1000.0;
-}
-
 }  // namespace
 
 void read_beacon_config(const YAML::Node& b, const std::string& bk, BeaconConfig& beacon) {
     yaml::require_known_keys(
         b, bk,
         {"min_connections", "threshold", "min_dispersion_score", "max_clients_per_target", "max_series",
-         "connection_timeout", "max_connections", "long_connection", "hold", "allow_ports", "allow_domains"});
+         "connection_timeout", "max_connections", "long_connection", "hold", "relays", "relay_threshold",
+         "relay_min_clients", "relay_min_destinations", "relay_window", "allow_ports", "allow_domains"});
     if (b["min_connections"])
         beacon.min_connections = yaml::unsigned_value(b["min_connections"], bk + ".min_connections", 48);
     if (beacon.min_connections < 4) throw ConfigError(bk + ".min_connections", "must be at least 4");
@@ -58,6 +57,7 @@ void read_beacon_config(const YAML::Node& b, const std::string& bk, BeaconConfig
         beacon.hold_ns = yaml::duration_value(b["hold"], bk + ".hold");
         if (beacon.hold_ns > 86'400 * kNsPerSecond) throw ConfigError(bk + ".hold", "must be at most 1d (0: none)");
     }
+    read_relay_config(b, bk, beacon.relay);
     if (b["allow_ports"]) {
         beacon.allow_ports.clear();
         const auto& ports = b["allow_ports"];
@@ -76,9 +76,10 @@ void write_beacon_config(YAML::Emitter& out, const BeaconConfig& b) {
         << YAML::Key << "max_series" << YAML::Value << b.max_series << YAML::Key << "connection_timeout" << YAML::Value
         << yaml::seconds(b.connection_timeout_ns) << YAML::Key << "max_connections" << YAML::Value << b.max_connections
         << YAML::Key << "long_connection" << YAML::Value << yaml::seconds(b.long_connection_ns) << YAML::Key << "hold"
-        << YAML::Value << yaml::seconds(b.hold_ns) << YAML::Key << "allow_ports" << YAML::Value << YAML::Flow
-        << b.allow_ports << YAML::Key << "allow_domains" << YAML::Value << YAML::Flow << b.allow_domains
-        << YAML::EndMap;
+        << YAML::Value << yaml::seconds(b.hold_ns);
+    write_relay_config(out, b.relay);
+    out << YAML::Key << "allow_ports" << YAML::Value << YAML::Flow << b.allow_ports << YAML::Key << "allow_domains"
+        << YAML::Value << YAML::Flow << b.allow_domains << YAML::EndMap;
 }
 
 std::size_t BeaconSeries::KeyHash::operator()(const SeriesKey& k) const noexcept {
@@ -109,7 +110,8 @@ BeaconSeries::Series& BeaconSeries::promote(const SeriesKey& key, const FirstSig
 }
 
 std::optional<BeaconFinding> BeaconSeries::record(const SeriesKey& key, std::uint64_t time_ns, std::uint64_t size,
-                                                  std::uint64_t repeat_ns, const SeriesKey* alias) {
+                                                  std::uint64_t repeat_ns, const SeriesKey* alias,
+                                                  const IpAddress* via) {
     auto it = series_.find(key);
     Series* found = it == series_.end() ? nullptr : &it->second;
     if (found == nullptr) {
@@ -144,12 +146,14 @@ std::optional<BeaconFinding> BeaconSeries::record(const SeriesKey& key, std::uin
         s.alias_domain = alias->domain;
         s.alias_kind = alias->kind;
     }
+    if (via != nullptr) s.via = *via;
     // Popularity matters only for series that may alert: one-off pairs (most of them) are not noted.
     if (s.total >= 3) popularity_.note(target_of(key), key.client, time_ns);
     if (!s.decided && s.total >= config_.min_connections && s.total >= s.scored_at + 4 && lasted(s))
         return score(key, s);
     if (s.reported) {
-        BeaconFinding goes_on{key, {}, s.base_ns, s.last_ns, s.total, 0, s.alias_domain, true};
+        BeaconFinding goes_on{key, {}, s.base_ns, s.last_ns, s.total, 0, s.alias_domain, s.via};
+        goes_on.continuing = true;
         return goes_on;
     }
     return std::nullopt;
@@ -185,13 +189,21 @@ std::optional<BeaconFinding> BeaconSeries::score(const SeriesKey& key, Series& s
         asleep);
     if (result.score < config_.threshold || result.dispersion_score < config_.min_dispersion_score) return std::nullopt;
     if (result.median_interval_s < 1.0) return std::nullopt;  // sub-second repeats are bulk transfers, not check-ins
+    // A relay's own series mixes many clients' traffic: periodic enough for one client is not enough for it.
+    const bool relay_own = relays_ != nullptr && relays_->is_relay(key.client);
+    if (relay_own && result.score < config_.relay.threshold) {
+        ++suppressed_relay_;
+        return std::nullopt;
+    }
     s.decided = true;
     if (popular(key, s)) {  // decided: a shared service
         ++suppressed_popular_;
         return std::nullopt;
     }
-    const BeaconFinding finding{
-        key, result, s.base_ns, s.last_ns, s.total, static_cast<std::uint32_t>(std::popcount(asleep)), s.alias_domain};
+    BeaconFinding finding{
+        key,  result, s.base_ns, s.last_ns, s.total, static_cast<std::uint32_t>(std::popcount(asleep)), s.alias_domain,
+        s.via};
+    finding.relay_own = relay_own;
     if (config_.hold_ns != 0) {  // held: reported by release() if the target is still not popular then
         held_.push_back({finding, s.last_ns + config_.hold_ns});
         next_release_ns_ = std::min(next_release_ns_, held_.back().release_ns);
@@ -261,6 +273,14 @@ std::vector<BeaconFinding> BeaconSeries::release(std::uint64_t now_ns) {
             ++suppressed_popular_;
             continue;
         }
+        // Learned as a relay during the hold: its own series needs the relay's evidence.
+        if (!h.finding.relay_own && relays_ != nullptr && relays_->is_relay(h.finding.key.client)) {
+            h.finding.relay_own = true;
+            if (h.finding.score.score < config_.relay.threshold) {
+                ++suppressed_relay_;
+                continue;
+            }
+        }
         s.reported = true;
         h.finding.last_ns = s.last_ns;
         h.finding.total = s.total;
@@ -309,6 +329,8 @@ Alert beacon_alert(std::string kind, const BeaconFinding& f) {
     e["observed_span_s"] = round3(s.span_s);
     e["total_events"] = f.total;
     if (f.asleep) e["intervals_asleep"] = f.asleep;
+    if (!f.via.empty()) e["via_relay"] = f.via.to_string();
+    if (f.relay_own) e["relay"] = true;  // the client is a proxy or NAT gateway: scored against relay_threshold
     return alert;
 }
 

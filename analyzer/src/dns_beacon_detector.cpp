@@ -48,6 +48,7 @@ Alert alert_now(const BeaconFinding& finding, const PassiveDns& context) {
 
 void DnsBeaconDetector::write_metrics(MetricSink& sink) const {
     flowguard::write_metrics(sink, series_.hold_counters(), kHoldCounters, {name()});
+    flowguard::write_metrics(sink, RelayQueries{relay_queries_}, kRelayQueries);
 }
 
 void DnsBeaconDetector::on_dns(const DnsBatchView& batch, AlertOut& out) {
@@ -57,6 +58,10 @@ void DnsBeaconDetector::on_dns(const DnsBatchView& batch, AlertOut& out) {
         if (series_.release_due(event.time_ns))
             for (const auto& f : series_.release(event.time_ns)) out.raise(alert_now(f, batch.context), i);
         if (note.skip || note.domain_id == 0 || event.response || note.allowed) continue;
+        if (relays_ != nullptr && relays_->is_relay(event.client)) {
+            ++relay_queries_;
+            continue;
+        }
         const auto finding =
             series_.record({event.client, IpAddress{}, note.domain_id, 0, 0}, event.time_ns, 0, kDnsRepeatNs);
         if (!finding) continue;

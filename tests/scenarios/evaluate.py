@@ -21,7 +21,9 @@ def seeds(text):
 
 
 def matches(alert, item):
-    if alert["src_addr"] != item["client"]:
+    # The client under any of its addresses (a laptop elsewhere that day), or the relay its beacon went through
+    # (the relay's own series naming the C2: not a false alert, though only the client's finding counts as found).
+    if alert["src_addr"] not in [item["client"]] + item.get("aliases", []) + [item.get("relay")]:
         return False
     target = item["target"]
     domain = alert.get("domain") or ""
@@ -33,7 +35,7 @@ def matches(alert, item):
 def victim_domain_reported(alerts, item):
     """SUNBURST: the victim's domain must be reported complete (first or as an update), and never wrongly."""
     domains = [a["evidence"].get("victim_domain") for a in alerts
-               if a["src_addr"] == item["client"] and a["kind"] == "sunburst_dns"]
+               if a["src_addr"] in [item["client"]] + item.get("aliases", []) and a["kind"] == "sunburst_dns"]
     complete = [d for d in domains if d]
     wrong = [d for d in complete if d.lower() != item["victim_domain"].lower()]
     if wrong:
@@ -79,7 +81,7 @@ def evaluate(args, work):
         for alert in alerts:
             matched = [i for i, item in enumerate(truth["injected"]) if matches(alert, item)]
             for i in matched:
-                hit[i] = True
+                hit[i] = hit[i] or alert["src_addr"] != truth["injected"][i].get("relay")
             if not matched:
                 fps.append(alert)
         for i, item in enumerate(truth["injected"]):

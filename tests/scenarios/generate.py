@@ -17,13 +17,17 @@ keep-alives, AV agents. Injected (must be found), every timing drawn from the se
   - dga_dns: one host asks a fresh base32 subdomain (12-40 characters) of an unlisted domain every 30-120 min
     (a generic first stage);
   - stage2_name: one host calls a C2 name resolved by DNS every 60-120 s (SUNBURST's second stage sleeps);
-  - sleeping_beacon: a laptop calls one address every P (1-3 h) with J (20-50%) jitter while it is awake.
+  - sleeping_beacon: a laptop calls one address every P (1-3 h) with J (20-50%) jitter while it is awake;
+  - proxy_beacon (servers.py): a server calls a C2 name through the forward proxy.
+servers.py adds the server segment (proxy, agents, backups, monitoring) and laptops that change address, from
+a random stream of their own. A truth item's `aliases` are its client's other addresses; `relay` the proxy.
 
 Usage: generate.py --seed N --hosts H --days D --out DIR   (writes flows.jsonl, dns.jsonl, truth.json)
 """
 import argparse, json, math, os, random, string
 
 import office
+import servers as server_segment
 
 B32 = "ph2eifo3n5utg1j8d94qrvbmk0sal76c"
 SUB = "rq3gsalt6u1iyfzop572d49bnx8cvmkewhj"
@@ -255,6 +259,17 @@ def main():
     background(net, rng, hosts, args.days, users, machines)
     office.office_background(net, rng, hosts, machines, args.days, EPOCH, ext_ip)
     truth = inject(net, rng, hosts, args.days, machines)
+    side = random.Random(args.seed * 1_000_003 + 17)  # the server segment's own stream
+    servers, backup = server_segment.server_segment(net, side, EPOCH, args.days, ext_ip,
+                                                   side.randint(4, max(6, len(hosts) // 10)))
+    server_segment.desktop_backups(net, side, EPOCH, args.days, [h for h in hosts if h not in laptops], backup)
+    server_segment.monitoring(net, side, EPOCH, args.days, hosts + servers)
+    truth.append(server_segment.proxy_beacon(net, side, EPOCH, args.days, servers, ext_ip, word))
+    moved = server_segment.roaming_addresses(side, EPOCH, args.days, laptops)
+    server_segment.move_laptops(net, EPOCH, moved)
+    for item in truth:
+        item["aliases"] = sorted({address for (host, _), address in moved.items() if host == item["client"]})
+    hosts = hosts + servers + [server_segment.PROXY, server_segment.MONITOR]
     os.makedirs(args.out, exist_ok=True)
     net.flows.sort(key=lambda r: r["time_flow_start_ns"])
     net.dns.sort(key=lambda r: r["time_ns"])

@@ -337,6 +337,24 @@ TEST_CASE("DNS beacon detector: one registered domain on a schedule, with the na
     CHECK(alerts[0].techniques.back() == "T1568.002");  // fresh names every time
 }
 
+TEST_CASE("DNS beacon detector: a proxy's lookups for its clients are not a series of its own") {
+    BeaconConfig config = immediate();
+    config.relay.relays.push_back({*IpAddress::parse("10.0.0.30"), {3128}});
+    const Relays relays(config.relay);
+    Bench bench(std::make_unique<DnsBeaconDetector>(config, &relays));
+    std::vector<DnsEvent> events;
+    for (int i = 0; i < 12; ++i) {  // a name its clients use, looked up again whenever its 300 s TTL ran out
+        events.push_back(
+            query("10.0.0.30", "download.example-updates.com", kT0 + static_cast<std::uint64_t>(i) * 301 * kSecond));
+        events.push_back(
+            query("10.0.0.31", "download.example-updates.com", kT0 + static_cast<std::uint64_t>(i) * 301 * kSecond));
+    }
+    const auto alerts = bench.dns(events);
+    REQUIRE(alerts.size() == 1);  // the same schedule from a host that is not a relay
+    CHECK(alerts[0].src_addr == *IpAddress::parse("10.0.0.31"));
+    CHECK(metrics_of(*bench.detector)["flowguard_dns_beacon_relay_queries_total"] == 12);
+}
+
 TEST_CASE("alert out: a finding once; a batch's alerts in event order; the end's in first-seen order") {
     AlertOut out;
     auto alert = [](std::string key, std::uint64_t first) {
@@ -409,6 +427,48 @@ TEST_CASE("beacon detector: a long-lived session's keep-alives are one connectio
         records[i].tcp_flags = 0x1b;
     }
     CHECK(bench.flows(records).size() == 1);
+}
+
+TEST_CASE("beacon detector: a beacon through a proxy is its client's; a relay's own series needs stronger evidence") {
+    BeaconConfig config = immediate();
+    config.relay.relays.push_back({*IpAddress::parse("10.0.0.8"), {3128}});  // a forward proxy
+    config.relay.relays.push_back({*IpAddress::parse("10.0.0.1"), {}});      // a NAT gateway
+    config.relay.threshold = 1.0;  // a relay's own series: never periodic enough here
+    Bench bench(std::make_unique<BeaconDetector>(config));
+    std::vector<FlowRecord> records;
+    for (int i = 0; i < 20; ++i) {
+        const auto t = kT0 + static_cast<std::uint64_t>(i) * 600 * kSecond + (i % 4) * kSecond;
+        // The server's CONNECT to the proxy, the proxy's answer, then the proxy's upstream connection.
+        FlowRecord to_proxy = outbound("10.2.0.5", "10.0.0.8", 3128, t);
+        FlowRecord answer = to_proxy;
+        std::swap(answer.src_addr, answer.dst_addr);
+        std::swap(answer.src_port, answer.dst_port);
+        answer.time_flow_start_ns += 2'000'000;
+        records.push_back(to_proxy);
+        records.push_back(answer);
+        records.push_back(outbound("10.0.0.8", "198.51.100.7", 443, t + 120'000'000));
+        // The same schedule from behind a NAT gateway, seen only on its outside.
+        records.push_back(outbound("10.0.0.1", "198.51.100.9", 443, t + (5 + (i * 37) % 60) * kSecond));
+    }
+    auto alerts = bench.flows(records);
+    for (const auto& a : bench.finish()) alerts.push_back(a);
+    REQUIRE(alerts.size() == 1);
+    CHECK(alerts[0].src_addr == *IpAddress::parse("10.2.0.5"));
+    CHECK(alerts[0].dst_addr == *IpAddress::parse("198.51.100.7"));
+    CHECK(alerts[0].evidence.at("via_relay").as_string() == "10.0.0.8");
+    auto metrics = metrics_of(*bench.detector);
+    CHECK(metrics["flowguard_beacon_relay_attributed_total"] == 20);
+    CHECK(metrics["flowguard_beacon_relays"] == 2);
+    CHECK(metrics["flowguard_beacon_relay_suppressed_total"] >= 1);
+
+    // Without the relays configured, the proxy's and the NAT gateway's series are beacons of their own.
+    Bench plain(std::make_unique<BeaconDetector>(immediate()));
+    alerts = plain.flows(records);
+    for (const auto& a : plain.finish()) alerts.push_back(a);
+    std::vector<std::string> clients;
+    for (const auto& a : alerts) clients.push_back(a.src_addr.to_string());
+    std::sort(clients.begin(), clients.end());
+    CHECK(clients == std::vector<std::string>{"10.0.0.1", "10.0.0.8"});
 }
 
 TEST_CASE("beacon detector: a decided series waits out the hold; a service others join meanwhile is not reported") {

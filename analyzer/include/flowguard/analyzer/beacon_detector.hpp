@@ -10,10 +10,15 @@
 // Long connections (RITA's): a session open for beacon.long_connection to a destination that fewer than
 // max_clients_per_target clients hold sessions of 10 minutes or more to within a day (by address and by name):
 // a reverse shell or a C2 channel kept open, not a shared service such as chat or a VPN gateway.
+//
+// Relays (relays.hpp): a proxy's outbound connections are scored as the series of the client each is attributed
+// to (the finding says `via_relay`); those no client can be matched to, and a NAT gateway's, are the relay's own
+// series and must reach beacon.relay_threshold.
 #include <flowguard/analyzer/beacon_series.hpp>
 #include <flowguard/analyzer/connections.hpp>
 #include <flowguard/analyzer/detector.hpp>
 #include <flowguard/analyzer/popularity.hpp>
+#include <flowguard/analyzer/relays.hpp>
 
 #include <optional>
 #include <unordered_set>
@@ -37,6 +42,16 @@ inline constexpr CounterTable<ConnectionCounters, 3> kConnectionCounters{{
      "Outbound records that continued a connection (keep-alives, timeout splits): not beacon events."},
 }};
 
+struct RelaySuppression {
+    std::uint64_t suppressed = 0;  // scorings of a relay's own series above threshold, below relay_threshold
+};
+
+inline constexpr CounterTable<RelaySuppression, 1> kRelaySuppression{{
+    {"", counter_ref<&RelaySuppression::suppressed>, Merge::sum, "flowguard_beacon_relay_suppressed_total",
+     MetricType::counter,
+     "Scorings of a relay's own series periodic enough for one client but below beacon.relay_threshold."},
+}};
+
 class BeaconDetector final : public Detector {
 public:
     explicit BeaconDetector(const BeaconConfig& config);
@@ -46,9 +61,17 @@ public:
     void reload(const AnalyzerLists& lists) override;
     DetectorStats stats() const override;
     void write_metrics(MetricSink& sink) const override;
+    const Relays& relays() const noexcept { return relays_; }
 
 private:
     Alert alert_of(const BeaconFinding& finding, const PassiveDns& context) const;
+    // A record between two internal hosts: a client's connection to a relay (attribution), or learning.
+    void internal_record(const FlowRecord& flow);
+    // An outbound connection start scored in the series of `client` (the record's source, or the client a
+    // relay's connection is attributed to).
+    void score_start(const RelayedStart& start, std::uint64_t repeat_ns, std::uint32_t index, const PassiveDns& context,
+                     AlertOut& out);
+    void decide_relayed(std::uint64_t now_ns, std::uint32_t index, const PassiveDns& context, AlertOut& out);
     // A continued connection: noted for long sessions' popularity, reported once it is long and rare.
     std::optional<Alert> long_connection(const ConnectionKey& key, Connection& connection, const PassiveDns& context);
     Alert long_connection_alert(const ConnectionKey& key, const Connection& connection, std::uint64_t duration,
@@ -59,6 +82,8 @@ private:
     ConnectionTracker connections_;
     ClientActivity activity_;   // when each client sent anything outbound (sleep-aware scoring)
     Popularity long_sessions_;  // clients holding sessions of 10 minutes or more, per address and per name
+    Relays relays_;
+    std::vector<RelayedStart> decided_;  // scratch for relays_.decide()
     std::uint64_t suppressed_long_ = 0;
     std::uint64_t records_continuing_ = 0;
     std::unordered_set<std::uint16_t> allow_ports_;

@@ -10,6 +10,7 @@
 #include <flowguard/analyzer/client_activity.hpp>
 #include <flowguard/analyzer/detector_stats.hpp>
 #include <flowguard/analyzer/popularity.hpp>
+#include <flowguard/analyzer/relays.hpp>
 #include <flowguard/core/alert.hpp>
 #include <flowguard/core/config.hpp>
 #include <flowguard/core/counters.hpp>
@@ -48,6 +49,7 @@ struct BeaconConfig {
     // its target is still not popular then: the first clients of a service whose addresses rotate are not
     // alerted before the other clients' series show it is a service. 0 reports at once.
     std::uint64_t hold_ns = 3600'000'000'000ull;
+    RelayConfig relay;                                                // forward proxies and NAT gateways (relays.hpp)
     std::vector<std::uint16_t> allow_ports{123, 110, 143, 993, 995};  // NTP and mail polling
     std::vector<std::string> allow_domains{"windowsupdate.com", "microsoft.com", "apple.com",  "ntp.org",
                                            "google.com",        "gstatic.com",   "ubuntu.com", "debian.org"};
@@ -74,6 +76,8 @@ struct BeaconFinding {
     std::uint32_t total = 0;         // events seen (more than the 48 scored)
     std::uint32_t asleep = 0;        // intervals with the client's sleep taken out
     std::uint32_t alias_domain = 0;  // an address series' resolved name (registered domain id), 0 for none
+    IpAddress via;                   // the proxy the client's connections went through, if they did
+    bool relay_own = false;          // the client is a relay: scored against relay_threshold
     // A series reported before that goes on (the score is not recomputed): the finding is `ongoing`.
     bool continuing = false;
 };
@@ -101,8 +105,10 @@ public:
     // belongs to (an address series' name series); the target counts as popular when either is. Returns a
     // finding when this event made the series periodic enough, or a `continuing` one for each event of a
     // series reported before.
+    // `via`: the proxy the connection went through (relays.hpp), kept for the finding.
     std::optional<BeaconFinding> record(const SeriesKey& key, std::uint64_t time_ns, std::uint64_t size,
-                                        std::uint64_t repeat_ns = 0, const SeriesKey* alias = nullptr);
+                                        std::uint64_t repeat_ns = 0, const SeriesKey* alias = nullptr,
+                                        const IpAddress* via = nullptr);
     // End of input: scores every series that has enough events and was not decided; findings in a fixed
     // order (first seen, then key), whatever the table's layout.
     std::vector<BeaconFinding> finish();
@@ -117,6 +123,9 @@ public:
     // weekend - that idle time is taken out of the series' clock, so an implant that sleeps with its host is
     // scored on its waking hours. Without it the series is scored on wall-clock time.
     void use_activity(const ClientActivity* activity) noexcept { activity_ = activity; }
+    // The relays (owned by the detector): a relay's own series must reach relay.threshold.
+    void use_relays(const Relays* relays) noexcept { relays_ = relays; }
+    std::uint64_t suppressed_relay() const noexcept { return suppressed_relay_; }
 
     DetectorStats stats() const noexcept;
 
@@ -136,6 +145,7 @@ private:
         std::uint8_t stored = 0;
         bool decided = false;
         bool reported = false;  // decided and reported (not popular): its later events say the beacon goes on
+        IpAddress via;          // the proxy of the series' latest event, if any
         std::array<std::uint32_t, kEvents> offsets_ms{};
         std::array<std::uint32_t, kEvents> sizes{};
     };
@@ -159,6 +169,8 @@ private:
     boost::unordered_flat_map<SeriesKey, FirstSighting, KeyHash> first_sightings_;
     boost::unordered_flat_map<SeriesKey, Series, KeyHash> series_;
     const ClientActivity* activity_ = nullptr;
+    const Relays* relays_ = nullptr;
+    std::uint64_t suppressed_relay_ = 0;  // a relay's series periodic enough for a client, not for a relay
     Popularity popularity_;      // clients with periodic series (3 events and more) per target, over a sliding day
     ChurnCounter series_churn_;  // rebuilt after evictions (bulk erasures; core/flat_map_rebuild.hpp)
     std::vector<std::uint64_t> eviction_scratch_;
