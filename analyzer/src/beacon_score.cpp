@@ -42,6 +42,13 @@ Spread spread(double* values, std::size_t n) {
     return s;
 }
 
+double regular_share(const double* intervals, std::size_t n, double median) {
+    if (n == 0 || median <= 0) return 0;
+    const auto within =
+        std::count_if(intervals, intervals + n, [&](double gap) { return gap >= 0.5 * median && gap <= 1.5 * median; });
+    return static_cast<double>(within) / static_cast<double>(n);
+}
+
 double relative_dispersion_score(const Spread& s) {
     if (s.median <= 0) return 0;
     return 1.0 - std::min(1.0, s.mad / s.median);
@@ -74,6 +81,11 @@ BeaconScore score_beacon(std::span<const std::uint64_t> times_ns, std::span<cons
     // 1/sqrt(intervals) (0.33 at 9, 0.15 at 47; simulated). Only skew beyond that noise counts against a series.
     const double skew_noise = 1.0 / std::sqrt(static_cast<double>(count));
     out.skew_score = 1.0 - std::min(1.0, std::max(0.0, std::fabs(timing.bowley) - skew_noise));
+    // A schedule with strong jitter keeps every interval within half a period of the period (uniform jitter up
+    // to 50%), however its few intervals happen to skew; random arrivals do not (exponential gaps: 35% of them)
+    // and neither do bursts (most gaps short, a few long). So a series that regular is not called skewed.
+    out.regular_share = regular_share(intervals.data(), count, timing.median);
+    out.skew_score = std::max(out.skew_score, out.regular_share);
     out.dispersion_score = relative_dispersion_score(timing);
     // Coverage: split the observed span into bins of about one median interval (at most 24): a beacon leaves
     // few of them empty, a burst of activity leaves most of them empty.

@@ -323,6 +323,7 @@ Alert beacon_alert(std::string kind, const BeaconFinding& f) {
     e["mad_interval_s"] = round3(s.mad_interval_s);
     e["bowley_skew"] = round3(s.bowley);
     e["skew_score"] = round3(s.skew_score);
+    e["regular_share"] = round3(s.regular_share);
     e["dispersion_score"] = round3(s.dispersion_score);
     e["coverage_score"] = round3(s.coverage_score);
     if (s.size_score >= 0) e["size_score"] = round3(s.size_score);

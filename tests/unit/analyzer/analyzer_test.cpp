@@ -103,6 +103,31 @@ TEST_CASE("a near-constant period with a lopsided pattern of jitter (61, 61, 58 
     CHECK(s.score >= 0.82);
 }
 
+TEST_CASE("a sparse schedule with strong jitter is regular, not skewed; random arrivals and bursts are not") {
+    // 14 check-ins of a 2 h implant with up to 45% jitter: Bowley skewness of 13 intervals is noisy, but every
+    // interval lies within half a median of the median.
+    double sparse_regular = 0;
+    int sparse_passed = 0;
+    for (std::uint32_t seed = 1; seed <= 50; ++seed) {
+        const auto s = score_beacon(periodic(7200, 0.45, 14, seed), {});
+        sparse_regular += s.regular_share / 50;
+        CHECK(s.skew_score >= s.regular_share);
+        if (s.score >= 0.82 && s.dispersion_score >= 0.55) ++sparse_passed;
+    }
+    CHECK(sparse_regular >= 0.9);
+    CHECK(sparse_passed >= 45);
+    double random_regular = 0;
+    for (std::uint32_t seed = 1; seed <= 50; ++seed)
+        random_regular += score_beacon(poisson(7200, 14, seed), {}).regular_share / 50;
+    CHECK(random_regular <= 0.6);
+    std::vector<std::uint64_t> bursts;  // page loads: a few seconds apart, then an hour's pause
+    for (int burst = 0; burst < 3; ++burst)
+        for (int i = 0; i < 5; ++i)
+            bursts.push_back(static_cast<std::uint64_t>(1'700'000'000 + 3600 * burst + 4 * i + i % 2) *
+                             1'000'000'000ull);
+    CHECK(score_beacon(bursts, {}).regular_share <= 0.9);
+}
+
 TEST_CASE("registered domains follow the Public Suffix List rules") {
     PublicSuffixList psl = PublicSuffixList::fallback();
     for (const char* rule : {"com", "uk", "co.uk", "*.ck", "!www.ck", "appspot.com"}) psl.add_rule(rule);
