@@ -232,7 +232,7 @@ std::uint64_t BeaconSeries::waking_times(const SeriesKey& key, std::span<std::ui
             // Only the sleep itself leaves the clock: the client's waking hours on either side still count, so
             // two bursts of browsing a day apart stay far apart (coverage), while the interval itself, cut short
             // by the sleep, says nothing of the period and is left out of the interval statistics.
-            const std::uint64_t idle = activity_->longest_idle_ns(key.client, times[i] - gap, times[i]);
+            const std::uint64_t idle = activity_->asleep_ns(key.client, times[i] - gap, times[i], sleep_ns);
             if (idle >= sleep_ns) {
                 shift += idle;
                 asleep |= std::uint64_t{1} << (i - 1);

@@ -33,21 +33,26 @@ void ClientActivity::note(const IpAddress& client, std::uint64_t time_ns) {
     last_bin_ = bin;
 }
 
-std::uint64_t ClientActivity::longest_idle_ns(const IpAddress& client, std::uint64_t from_ns,
-                                              std::uint64_t to_ns) const {
+std::uint64_t ClientActivity::asleep_ns(const IpAddress& client, std::uint64_t from_ns, std::uint64_t to_ns,
+                                        std::uint64_t min_sleep_ns) const {
     const auto it = clients_.find(client);
     if (it == clients_.end() || to_ns <= from_ns) return 0;
     const Bins& b = it->second;
     const auto from = static_cast<std::uint32_t>(from_ns / kBinNs);
     const auto to = static_cast<std::uint32_t>(to_ns / kBinNs);
     if (to > b.latest || b.latest - from >= kBins) return 0;  // not (or no longer) known
-    std::uint32_t run = 0;
-    std::uint32_t longest = 0;
-    for (std::uint32_t bin = from + 1; bin < to; ++bin) {
-        run = b.test(bin) ? 0 : run + 1;
-        longest = std::max(longest, run);
+    const std::uint64_t min_run = (min_sleep_ns + kBinNs - 1) / kBinNs;
+    std::uint64_t run = 0;
+    std::uint64_t asleep = 0;
+    for (std::uint32_t bin = from + 1; bin <= to; ++bin) {
+        if (bin < to && !b.test(bin)) {
+            ++run;
+            continue;
+        }
+        if (run >= min_run) asleep += run;  // a run ends (at an active bin, or at the end of the range)
+        run = 0;
     }
-    return std::uint64_t{longest} * kBinNs;
+    return asleep * kBinNs;
 }
 
 void ClientActivity::evict() {

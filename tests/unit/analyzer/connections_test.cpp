@@ -95,6 +95,7 @@ TEST_CASE("popularity: distinct clients per destination over a sliding window; t
 
 TEST_CASE("client activity: idle runs between two times, in 10-minute bins; unknown or too old is not idle") {
     using flowguard::analyzer::ClientActivity;
+    constexpr std::uint64_t kHour = 3600 * kSecond;
     ClientActivity activity(1024);
     const auto laptop = *IpAddress::parse("10.0.0.5");
     const std::uint64_t day0 = (kT0 / (86'400 * kSecond)) * 86'400 * kSecond;
@@ -103,18 +104,19 @@ TEST_CASE("client activity: idle runs between two times, in 10-minute bins; unkn
         for (std::uint64_t minute = 8 * 60; minute < 18 * 60; minute += 5)
             activity.note(laptop, day0 + day * 86'400 * kSecond + minute * 60 * kSecond);
     const auto at = [&](std::uint64_t day, std::uint64_t hour) { return day0 + (day * 24 + hour) * 3600 * kSecond; };
-    CHECK(activity.longest_idle_ns(laptop, at(0, 9), at(0, 17)) == 0);
+    CHECK(activity.asleep_ns(laptop, at(0, 9), at(0, 17), kHour) == 0);
     // 18:00 to 08:00: 14 hours asleep.
-    CHECK(activity.longest_idle_ns(laptop, at(0, 17), at(1, 9)) == 14 * 3600 * kSecond);
-    CHECK(activity.longest_idle_ns(laptop, at(0, 17), at(2, 9)) == 14 * 3600 * kSecond);
-    CHECK(activity.longest_idle_ns(*IpAddress::parse("10.0.0.6"), at(0, 17), at(1, 9)) == 0);  // unknown
-    CHECK(activity.longest_idle_ns(laptop, at(1, 9), at(5, 9)) == 0);                          // beyond what was noted
+    CHECK(activity.asleep_ns(laptop, at(0, 17), at(1, 9), kHour) == 14 * 3600 * kSecond);
+    CHECK(activity.asleep_ns(laptop, at(0, 17), at(2, 9), kHour) == 2 * 14 * 3600 * kSecond);   // two nights
+    CHECK(activity.asleep_ns(laptop, at(0, 17), at(2, 9), 15 * kHour) == 0);                    // neither is that long
+    CHECK(activity.asleep_ns(*IpAddress::parse("10.0.0.6"), at(0, 17), at(1, 9), kHour) == 0);  // unknown
+    CHECK(activity.asleep_ns(laptop, at(1, 9), at(5, 9), kHour) == 0);                          // beyond what was noted
     // Ten days later the first days are no longer kept: nothing is claimed about them.
     activity.note(laptop, at(12, 9));
-    CHECK(activity.longest_idle_ns(laptop, at(0, 17), at(1, 9)) == 0);
+    CHECK(activity.asleep_ns(laptop, at(0, 17), at(1, 9), kHour) == 0);
     // Nothing between day 2 and day 12 (off for a week): idle, the bins at both ends excluded.
-    CHECK(activity.longest_idle_ns(laptop, at(11, 9), at(12, 9)) == (24 * 6 - 1) * 600 * kSecond);
-    CHECK(activity.longest_idle_ns(laptop, at(5, 9), at(12, 9)) == (7 * 24 * 6 - 1) * 600 * kSecond);
+    CHECK(activity.asleep_ns(laptop, at(11, 9), at(12, 9), kHour) == (24 * 6 - 1) * 600 * kSecond);
+    CHECK(activity.asleep_ns(laptop, at(5, 9), at(12, 9), kHour) == (7 * 24 * 6 - 1) * 600 * kSecond);
 
     ClientActivity bounded(64);
     for (std::uint32_t n = 0; n < 1000; ++n) bounded.note(IpAddress::from_v4(0x0A000000u + n), kT0 + n * kSecond);

@@ -23,9 +23,11 @@ public:
     explicit ClientActivity(std::size_t max_clients);
 
     void note(const IpAddress& client, std::uint64_t time_ns);
-    // The longest run of inactive bins strictly between the bins of `from_ns` and `to_ns`, in ns; 0 when the
-    // client is unknown or the range is older than the bins kept (nothing is known, so nothing is excluded).
-    std::uint64_t longest_idle_ns(const IpAddress& client, std::uint64_t from_ns, std::uint64_t to_ns) const;
+    // The client's sleeps strictly between the bins of `from_ns` and `to_ns`: the total of its runs of inactive
+    // bins that last `min_sleep_ns` or more (a weekend with an hour's use on Saturday is two sleeps), in ns; 0
+    // when the client is unknown or the range is older than the bins kept (nothing is known, nothing excluded).
+    std::uint64_t asleep_ns(const IpAddress& client, std::uint64_t from_ns, std::uint64_t to_ns,
+                            std::uint64_t min_sleep_ns) const;
     std::size_t size() const noexcept { return clients_.size(); }
 
 private:
