@@ -92,7 +92,6 @@ bool Relays::proxies(const IpAddress& host) const {
 
 void Relays::internal_connection(const IpAddress& client, std::uint16_t client_port, const IpAddress& server,
                                  std::uint16_t port, std::uint64_t time_ns) {
-    latest_ns_ = std::max(latest_ns_, time_ns);
     const auto it = relays_.find(server);
     if (it != relays_.end()) {
         auto& ports = it->second.ports;
@@ -133,7 +132,6 @@ void Relays::learn_port(const IpAddress& client, const IpAddress& server, std::u
 }
 
 void Relays::outbound_destination(const IpAddress& host, const IpAddress& destination, std::uint64_t time_ns) {
-    latest_ns_ = std::max(latest_ns_, time_ns);
     if (candidates_.empty()) return;
     const auto it = candidates_.find(host);
     if (it == candidates_.end()) return;
@@ -172,7 +170,6 @@ void Relays::remember(Relay& relay, const IpAddress& client, std::uint16_t clien
 }
 
 void Relays::upstream(const RelayedStart& start) {
-    latest_ns_ = std::max(latest_ns_, start.time_ns);
     const auto it = relays_.find(start.relay);
     if (it == relays_.end()) return;
     auto& waiting = it->second.waiting;

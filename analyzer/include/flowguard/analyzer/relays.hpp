@@ -152,7 +152,6 @@ private:
     boost::unordered_flat_map<PortKey, PortClients, PortHash> port_clients_;  // learning; cleared daily
     std::uint64_t port_clients_day_ns_ = 0;
     std::uint64_t next_decide_ns_ = UINT64_MAX;
-    std::uint64_t latest_ns_ = 0;
     std::uint64_t learned_ = 0;
     std::uint64_t attributed_ = 0;
     std::uint64_t unattributed_ = 0;
