@@ -1,7 +1,7 @@
 #pragma once
 // Connection times (and sizes) per (client, target), scored for periodicity (beacon_score.hpp): the machinery
 // the beacon and DNS-beacon detectors share, each with a table of its own. A pair seen once waits as a first
-// sighting (40 bytes); a second event makes it a series (~430 bytes) holding its last 48 events. A series is
+// sighting (40 bytes); a second event makes it a series (~450 bytes) holding its last 48 events. A series is
 // scored once it has min_connections events over 5 minutes at least, and every 4 events after, until it is
 // decided; a target that several clients reach on the same schedule within a day is a service, not C2
 // (popular: suppressed). Bounded by beacon.max_series: a flood of one-off pairs is forgotten, a full table
