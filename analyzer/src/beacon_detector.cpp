@@ -22,11 +22,19 @@ constexpr std::uint64_t kSampleBurstNs = 2'000'000'000;
 
 // The exporter and interface of the record that raised the alert (ECS observer).
 // The record's protocol too: a series is keyed by port, and its records' protocol is the one that raised it.
-Alert observed(Alert alert, const FlowRecord& flow) {
-    alert.exporter = flow.sampler_address;
-    alert.input_interface = flow.in_if;
-    if (alert.proto == 0) alert.proto = flow.proto;
+Alert observed(Alert alert, const IpAddress& exporter, std::uint32_t input_interface, std::uint8_t proto) {
+    alert.exporter = exporter;
+    alert.input_interface = input_interface;
+    if (alert.proto == 0) alert.proto = proto;
     return alert;
+}
+
+Alert observed(Alert alert, const FlowRecord& flow) {
+    return observed(std::move(alert), flow.sampler_address, flow.in_if, flow.proto);
+}
+
+Alert observed(Alert alert, const RelayedStart& start) {
+    return observed(std::move(alert), start.exporter, start.input_interface, start.proto);
 }
 
 }  // namespace
@@ -124,10 +132,6 @@ void BeaconDetector::internal_record(const FlowRecord& flow) {
 
 void BeaconDetector::score_start(const RelayedStart& start, std::uint64_t repeat_ns, std::uint32_t index,
                                  const PassiveDns& context, AlertOut& out) {
-    FlowRecord flow;  // what the alert's observer fields are taken from
-    flow.sampler_address = start.exporter;
-    flow.in_if = start.input_interface;
-    flow.proto = start.proto;
     const bool relayed = !start.client.empty();
     const IpAddress& client = relayed ? start.client : start.relay;
     if (relayed) activity_.note(client, start.time_ns);
@@ -136,10 +140,10 @@ void BeaconDetector::score_start(const RelayedStart& start, std::uint64_t repeat
     const IpAddress* via = relayed ? &start.relay : nullptr;
     if (auto f =
             series_.record(by_address, start.time_ns, start.bytes, repeat_ns, start.name_id ? &by_name : nullptr, via))
-        out.raise(observed(alert_of(*f, context), flow), index);
+        out.raise(observed(alert_of(*f, context), start), index);
     if (start.name_id == 0) return;
     if (auto f = series_.record(by_name, start.time_ns, start.bytes, repeat_ns, nullptr, via))
-        out.raise(observed(alert_of(*f, context), flow), index);
+        out.raise(observed(alert_of(*f, context), start), index);
 }
 
 void BeaconDetector::decide_relayed(std::uint64_t now_ns, std::uint32_t index, const PassiveDns& context,

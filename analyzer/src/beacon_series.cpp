@@ -189,12 +189,8 @@ std::optional<BeaconFinding> BeaconSeries::score(const SeriesKey& key, Series& s
         asleep);
     if (result.score < config_.threshold || result.dispersion_score < config_.min_dispersion_score) return std::nullopt;
     if (result.median_interval_s < 1.0) return std::nullopt;  // sub-second repeats are bulk transfers, not check-ins
-    // A relay's own series mixes many clients' traffic: periodic enough for one client is not enough for it.
-    const bool relay_own = relays_ != nullptr && relays_->is_relay(key.client);
-    if (relay_own && result.score < config_.relay.threshold) {
-        ++suppressed_relay_;
-        return std::nullopt;
-    }
+    bool relay_own = false;
+    if (short_of_relay_evidence(key, result, relay_own)) return std::nullopt;
     s.decided = true;
     if (popular(key, s)) {  // decided: a shared service
         ++suppressed_popular_;
@@ -251,6 +247,14 @@ void BeaconSeries::evict() {
     series_churn_.erased(series_, erased);
 }
 
+// A relay's own series mixes many clients' traffic: periodic enough for one client is not enough for it.
+bool BeaconSeries::short_of_relay_evidence(const SeriesKey& key, const BeaconScore& score, bool& relay_own) {
+    if (!relay_own) relay_own = relays_ != nullptr && relays_->is_relay(key.client);
+    if (!relay_own || score.score >= config_.relay.threshold) return false;
+    ++suppressed_relay_;
+    return true;
+}
+
 std::vector<BeaconFinding> BeaconSeries::release(std::uint64_t now_ns) {
     std::vector<BeaconFinding> findings;
     if (now_ns < next_release_ns_) return findings;
@@ -274,13 +278,7 @@ std::vector<BeaconFinding> BeaconSeries::release(std::uint64_t now_ns) {
             continue;
         }
         // Learned as a relay during the hold: its own series needs the relay's evidence.
-        if (!h.finding.relay_own && relays_ != nullptr && relays_->is_relay(h.finding.key.client)) {
-            h.finding.relay_own = true;
-            if (h.finding.score.score < config_.relay.threshold) {
-                ++suppressed_relay_;
-                continue;
-            }
-        }
+        if (short_of_relay_evidence(h.finding.key, h.finding.score, h.finding.relay_own)) continue;
         s.reported = true;
         h.finding.last_ns = s.last_ns;
         h.finding.total = s.total;

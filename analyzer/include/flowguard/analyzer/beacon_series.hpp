@@ -162,6 +162,8 @@ private:
     static DestinationKey target_of(const SeriesKey& key) noexcept;
     static bool lasted(const Series& series) noexcept;  // long enough to be a schedule (5 minutes)
     bool popular(const SeriesKey& key, const Series& series) const;
+    // Sets `relay_own` when the client is a relay; true (counted) when the score falls short of relay.threshold.
+    bool short_of_relay_evidence(const SeriesKey& key, const BeaconScore& score, bool& relay_own);
     void evict();
 
     BeaconConfig config_;

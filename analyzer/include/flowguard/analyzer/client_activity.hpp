@@ -38,12 +38,9 @@ private:
         void set(std::uint32_t bin) noexcept { active[(bin % kBins) / 64] |= std::uint64_t{1} << (bin % 64); }
         void clear(std::uint32_t bin) noexcept { active[(bin % kBins) / 64] &= ~(std::uint64_t{1} << (bin % 64)); }
     };
-    struct Hash {
-        std::size_t operator()(const IpAddress& a) const noexcept { return hash_value(a); }
-    };
     void evict();
 
-    boost::unordered_flat_map<IpAddress, Bins, Hash> clients_;
+    boost::unordered_flat_map<IpAddress, Bins> clients_;  // boost::hash: hash_value(IpAddress)
     std::size_t max_clients_;
     IpAddress last_client_;  // records come in runs of one client: the last note is remembered
     std::uint32_t last_bin_ = 0;

@@ -4,6 +4,8 @@
 // re-read on SIGHUP. File format: one indicator per line, '#' comments, defanged "[.]" accepted.
 #include <flowguard/core/ip_address.hpp>
 
+#include <boost/container_hash/hash.hpp>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,11 +32,8 @@ public:
     std::size_t size() const noexcept { return domains_.size() + addresses_.size(); }
 
 private:
-    std::unordered_map<std::string, std::string> domains_;  // domain -> source
-    struct AddressHash {
-        std::size_t operator()(const IpAddress& a) const noexcept { return hash_value(a); }
-    };
-    std::unordered_map<IpAddress, std::string, AddressHash> addresses_;  // looked up per flow: no allocation
+    std::unordered_map<std::string, std::string> domains_;                          // domain -> source
+    std::unordered_map<IpAddress, std::string, boost::hash<IpAddress>> addresses_;  // looked up per flow: no allocation
 };
 
 }  // namespace flowguard::analyzer

@@ -107,9 +107,6 @@ public:
     RelayCounters counters() const noexcept;
 
 private:
-    struct Hash {
-        std::size_t operator()(const IpAddress& a) const noexcept { return hash_value(a); }
-    };
     struct ClientStart {
         std::uint64_t time_ns = 0;
         IpAddress client;
@@ -147,8 +144,8 @@ private:
     static std::size_t distinct(const std::array<std::uint64_t, 2>& bitmap) noexcept;
 
     RelayConfig config_;
-    boost::unordered_flat_map<IpAddress, Relay, Hash> relays_;
-    boost::unordered_flat_map<IpAddress, Candidate, Hash> candidates_;
+    boost::unordered_flat_map<IpAddress, Relay> relays_;  // boost::hash: hash_value(IpAddress)
+    boost::unordered_flat_map<IpAddress, Candidate> candidates_;
     boost::unordered_flat_map<PortKey, PortClients, PortHash> port_clients_;  // learning; cleared daily
     std::uint64_t port_clients_day_ns_ = 0;
     std::uint64_t next_decide_ns_ = UINT64_MAX;
