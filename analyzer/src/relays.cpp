@@ -104,7 +104,9 @@ void Relays::internal_connection(const IpAddress& client, std::uint16_t client_p
 
 void Relays::learn_port(const IpAddress& client, const IpAddress& server, std::uint16_t port, std::uint64_t time_ns) {
     if (port >= kLowestDynamicPort) return;  // peer-to-peer and RPC's dynamic ports: not a proxy's service
-    if (time_ns >= port_clients_day_ns_ + kLearningDayNs || port_clients_.size() >= kMaxPortsLearning) {
+    const bool full = port_clients_.size() >= kMaxPortsLearning;
+    if (time_ns >= port_clients_day_ns_ + kLearningDayNs || full) {
+        learning_overflows_ += full && time_ns < port_clients_day_ns_ + kLearningDayNs;
         port_clients_.clear();  // a fresh day (or a flood of one-off services): learning starts over
         port_clients_day_ns_ = time_ns;
     }
@@ -125,7 +127,10 @@ void Relays::learn_port(const IpAddress& client, const IpAddress& server, std::u
     if (known + 1 < config_.min_clients) return;
     auto candidate = candidates_.find(server);
     if (candidate == candidates_.end()) {
-        if (candidates_.size() >= kMaxCandidates) return;
+        if (candidates_.size() >= kMaxCandidates) {
+            ++learning_overflows_;
+            return;
+        }
         candidate = candidates_.emplace(server, Candidate{}).first;
     }
     add_port(candidate->second.ports, port);
@@ -146,6 +151,8 @@ void Relays::outbound_destination(const IpAddress& host, const IpAddress& destin
     if (relays_.size() < config_.relays.size() + kMaxLearned) {
         relays_[host].ports = c.ports;
         ++learned_;
+    } else {
+        ++learning_overflows_;
     }
     candidates_.erase(it);
 }
@@ -219,7 +226,7 @@ void Relays::decide(std::uint64_t now_ns, std::vector<RelayedStart>& out) {
 }
 
 RelayCounters Relays::counters() const noexcept {
-    return {relays_.size(), learned_, attributed_, unattributed_};
+    return {relays_.size(), learned_, attributed_, unattributed_, learning_overflows_};
 }
 
 }  // namespace flowguard::analyzer

@@ -134,6 +134,20 @@ TEST_CASE("relays: a host many clients connect to on one port and that reaches m
     CHECK_FALSE(never.is_relay(server));
 }
 
+TEST_CASE("relays: learning beyond its bound is counted, not silent") {
+    Relays relays(RelayConfig{});
+    for (std::uint32_t h = 0; h <= Relays::kMaxLearned; ++h) {
+        const auto server = IpAddress::from_v4(0x0A140000u + h);
+        for (std::uint32_t c = 0; c < 3; ++c)
+            relays.internal_connection(IpAddress::from_v4(0x0A010000u + c), 50000, server, 3128, kT0);
+        for (std::uint32_t d = 0; d < 40; ++d)
+            relays.outbound_destination(server, IpAddress::from_v4(0xC6336400u + d), kT0);
+    }
+    CHECK(relays.counters().learned == Relays::kMaxLearned);
+    CHECK(relays.counters().relays == Relays::kMaxLearned);
+    CHECK(relays.counters().learning_overflows == 1);  // the 257th proxy
+}
+
 TEST_CASE("relays: configuration errors name the key") {
     auto read = [](const char* text) {
         RelayConfig config;

@@ -63,13 +63,14 @@ struct RelayedStart {
 };
 
 struct RelayCounters {
-    std::uint64_t relays = 0;        // configured and learned now
-    std::uint64_t learned = 0;       // learned since start
-    std::uint64_t attributed = 0;    // relay outbound connections attributed to a client
-    std::uint64_t unattributed = 0;  // ... left the relay's own (no client in the window, or several)
+    std::uint64_t relays = 0;              // configured and learned now
+    std::uint64_t learned = 0;             // learned since start
+    std::uint64_t attributed = 0;          // relay outbound connections attributed to a client
+    std::uint64_t unattributed = 0;        // ... left the relay's own (no client in the window, or several)
+    std::uint64_t learning_overflows = 0;  // learning state lost to a bound (see kRelayCounters)
 };
 
-inline constexpr CounterTable<RelayCounters, 4> kRelayCounters{{
+inline constexpr CounterTable<RelayCounters, 5> kRelayCounters{{
     {"", counter_ref<&RelayCounters::relays>, Merge::sum, "flowguard_beacon_relays", MetricType::gauge,
      "Relays (forward proxies, NAT gateways) the beacon detector knows now: configured and learned."},
     {"", counter_ref<&RelayCounters::learned>, Merge::sum, "flowguard_beacon_relays_learned_total", MetricType::counter,
@@ -79,6 +80,10 @@ inline constexpr CounterTable<RelayCounters, 4> kRelayCounters{{
     {"", counter_ref<&RelayCounters::unattributed>, Merge::sum, "flowguard_beacon_relay_unattributed_total",
      MetricType::counter,
      "Proxy outbound connections no single client could be matched to: scored as the relay's own."},
+    {"", counter_ref<&RelayCounters::learning_overflows>, Merge::sum, "flowguard_beacon_relay_learning_overflows_total",
+     MetricType::counter,
+     "Relay learning cut short by a bound: the service-port table cleared when full (65,536), a candidate or a "
+     "learned relay not taken (4,096 candidates, 256 learned relays)."},
 }};
 
 class Relays {
@@ -152,6 +157,7 @@ private:
     std::uint64_t learned_ = 0;
     std::uint64_t attributed_ = 0;
     std::uint64_t unattributed_ = 0;
+    std::uint64_t learning_overflows_ = 0;
 };
 
 }  // namespace flowguard::analyzer
