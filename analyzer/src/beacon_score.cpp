@@ -42,11 +42,20 @@ Spread spread(double* values, std::size_t n) {
     return s;
 }
 
-double regular_share(const double* intervals, std::size_t n, double median) {
-    if (n == 0 || median <= 0) return 0;
-    const auto within =
-        std::count_if(intervals, intervals + n, [&](double gap) { return gap >= 0.5 * median && gap <= 1.5 * median; });
-    return static_cast<double>(within) / static_cast<double>(n);
+// The largest share of the intervals that one period with up to 50% jitter explains: the most intervals
+// inside one band [c/2, 3c/2], i.e. [a, 3a], over every a. Centring the band on the sample median instead
+// undercounts a sparse, strongly jittered schedule whenever its few intervals put the median low (a 2.3 h
+// beacon with 47% jitter whose median came out at 1.6 h kept 75% of them "regular").
+double regular_share(const double* sorted, std::size_t n) {
+    if (n == 0 || sorted[0] <= 0) return 0;
+    std::size_t best = 0;
+    std::size_t end = 0;
+    for (std::size_t begin = 0; begin < n; ++begin) {
+        end = std::max(end, begin);
+        while (end < n && sorted[end] <= 3.0 * sorted[begin]) ++end;
+        best = std::max(best, end - begin);
+    }
+    return static_cast<double>(best) / static_cast<double>(n);
 }
 
 double relative_dispersion_score(const Spread& s) {
@@ -82,9 +91,10 @@ BeaconScore score_beacon(std::span<const std::uint64_t> times_ns, std::span<cons
     const double skew_noise = 1.0 / std::sqrt(static_cast<double>(count));
     out.skew_score = 1.0 - std::min(1.0, std::max(0.0, std::fabs(timing.bowley) - skew_noise));
     // A schedule with strong jitter keeps every interval within half a period of the period (uniform jitter up
-    // to 50%), however its few intervals happen to skew; random arrivals do not (exponential gaps: 35% of them)
-    // and neither do bursts (most gaps short, a few long). So a series that regular is not called skewed.
-    out.regular_share = regular_share(intervals.data(), count, timing.median);
+    // to 50%), however its few intervals happen to skew; random arrivals do not (exponential gaps: at best 39%
+    // of them fall in one such band) and neither do bursts (most gaps short, a few long). So a series that
+    // regular is not called skewed. `intervals` is sorted by spread().
+    out.regular_share = regular_share(intervals.data(), count);
     out.skew_score = std::max(out.skew_score, out.regular_share);
     out.dispersion_score = relative_dispersion_score(timing);
     // Coverage: split the observed span into bins of about one median interval (at most 24): a beacon leaves

@@ -57,8 +57,8 @@ struct KindRule {
 
 // Versions move with the logic that decides what a kind reports (DETECTION.md tells each version's change).
 constexpr KindRule kRules[] = {
-    {"beacon", {"flowguard-beacon", "5", "Periodic connections from an internal host to an external destination"}},
-    {"dns_beacon", {"flowguard-dns-beacon", "4", "Periodic DNS queries of one client for one domain"}},
+    {"beacon", {"flowguard-beacon", "6", "Periodic connections from an internal host to an external destination"}},
+    {"dns_beacon", {"flowguard-dns-beacon", "5", "Periodic DNS queries of one client for one domain"}},
     {"long_connection", {"flowguard-long-connection", "1", "Hours-long session to a rarely used external host"}},
     {"sunburst_dns", {"flowguard-sunburst-dns", "3", "SUNBURST DGA subdomain of avsvmcloud.com (decoded)"}},
     {"ioc_domain", {"flowguard-ioc-domain", "2", "Query or answer naming a listed indicator domain"}},

@@ -128,6 +128,21 @@ TEST_CASE("a sparse schedule with strong jitter is regular, not skewed; random a
     CHECK(score_beacon(bursts, {}).regular_share <= 0.9);
 }
 
+TEST_CASE("regular share: the best band of one period with 50% jitter, not the band around a low median") {
+    // A 2.3 h implant with 47% jitter whose 10 intervals happened to come out mostly short: the median (1.6 h)
+    // sits low, and a band around it would leave the 3 h intervals out, though one period explains them all.
+    std::vector<std::uint64_t> times{1'700'000'000ull * 1'000'000'000ull};
+    for (double gap : {5121.0, 5527.0, 5998.0, 10850.0, 5870.0, 8431.0, 5356.0, 11085.0, 5193.0, 7944.0})
+        times.push_back(times.back() + static_cast<std::uint64_t>(gap * 1e9));
+    const auto s = score_beacon(times, {});
+    CHECK(s.median_interval_s < 6000);
+    CHECK(s.regular_share == doctest::Approx(1.0));
+    CHECK(s.skew_score == doctest::Approx(1.0));
+    // One interval three times the shortest and a bit is outside every band with the rest.
+    times.push_back(times.back() + 16'000ull * 1'000'000'000ull);
+    CHECK(score_beacon(times, {}).regular_share == doctest::Approx(10.0 / 11.0));
+}
+
 TEST_CASE("registered domains follow the Public Suffix List rules") {
     PublicSuffixList psl = PublicSuffixList::fallback();
     for (const char* rule : {"com", "uk", "co.uk", "*.ck", "!www.ck", "appspot.com"}) psl.add_rule(rule);

@@ -93,7 +93,7 @@ TEST_CASE("popularity: distinct clients per destination over a sliding window; t
     CHECK(bounded.size() <= 64);
 }
 
-TEST_CASE("client activity: idle runs between two times, in 10-minute bins; unknown or too old is not idle") {
+TEST_CASE("client activity: idle runs between two times, in 30-minute bins; unknown or too old is not idle") {
     using flowguard::analyzer::ClientActivity;
     constexpr std::uint64_t kHour = 3600 * kSecond;
     ClientActivity activity(1024);
@@ -111,12 +111,16 @@ TEST_CASE("client activity: idle runs between two times, in 10-minute bins; unkn
     CHECK(activity.asleep_ns(laptop, at(0, 17), at(2, 9), 15 * kHour) == 0);                    // neither is that long
     CHECK(activity.asleep_ns(*IpAddress::parse("10.0.0.6"), at(0, 17), at(1, 9), kHour) == 0);  // unknown
     CHECK(activity.asleep_ns(laptop, at(1, 9), at(5, 9), kHour) == 0);                          // beyond what was noted
-    // Ten days later the first days are no longer kept: nothing is claimed about them.
-    activity.note(laptop, at(12, 9));
-    CHECK(activity.asleep_ns(laptop, at(0, 17), at(1, 9), kHour) == 0);
     // Nothing between day 2 and day 12 (off for a week): idle, the bins at both ends excluded.
-    CHECK(activity.asleep_ns(laptop, at(11, 9), at(12, 9), kHour) == (24 * 6 - 1) * 600 * kSecond);
-    CHECK(activity.asleep_ns(laptop, at(5, 9), at(12, 9), kHour) == (7 * 24 * 6 - 1) * 600 * kSecond);
+    activity.note(laptop, at(12, 9));
+    CHECK(activity.asleep_ns(laptop, at(11, 9), at(12, 9), kHour) == (24 * 2 - 1) * 1800 * kSecond);
+    CHECK(activity.asleep_ns(laptop, at(5, 9), at(12, 9), kHour) == (7 * 24 * 2 - 1) * 1800 * kSecond);
+    // Still known 12 days on (a sparse implant's 48 events span weeks) ...
+    CHECK(activity.asleep_ns(laptop, at(0, 17), at(1, 9), kHour) == 14 * 3600 * kSecond);
+    // ... but 25 days later the first days are no longer kept: nothing is claimed about them.
+    activity.note(laptop, at(25, 9));
+    CHECK(activity.asleep_ns(laptop, at(0, 17), at(1, 9), kHour) == 0);
+    CHECK(activity.asleep_ns(laptop, at(24, 9), at(25, 9), kHour) == (24 * 2 - 1) * 1800 * kSecond);
 
     ClientActivity bounded(64);
     for (std::uint32_t n = 0; n < 1000; ++n) bounded.note(IpAddress::from_v4(0x0A000000u + n), kT0 + n * kSecond);

@@ -10,7 +10,7 @@ namespace flowguard::analyzer {
 struct BeaconScore {
     double score = 0;
     double skew_score = 0;     // max(1 - excess |Bowley|, regular_share)
-    double regular_share = 0;  // share of intervals within half a median of the median
+    double regular_share = 0;  // most intervals in one band [c/2, 3c/2] (one period c, 50% jitter), as a share
     double dispersion_score = 0;
     double coverage_score = 0;
     double size_score = -1;  // -1: no sizes (DNS queries)

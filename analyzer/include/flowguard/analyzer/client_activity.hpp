@@ -1,9 +1,12 @@
 #pragma once
-// When each internal client was active, in 10-minute bins over the last 8 days: a bin is active when the
+// When each internal client was active, in 30-minute bins over the last 24 days: a bin is active when the
 // client sent any outbound record in it. Beacon scoring asks how long a client was idle between two events of
 // a series, so that the hours a laptop sleeps (nights, weekends) are not taken as the beacon's irregularity:
-// an implant sleeps when its host does. 152 bytes per client; bounded by `max_clients` (a full table forgets
-// the clients quiet longest).
+// an implant sleeps when its host does. 24 days because a series keeps 48 events, which a 3-hour implant on a
+// laptop awake 10 hours on weekdays spreads over about three weeks (with 8 days of 10-minute bins, a 14-day
+// series' first nights were no longer known and counted as waking time); 30 minutes is fine enough for
+// sleeps of an hour or more. 152 bytes per client; bounded by `max_clients` (a full table forgets the clients
+// quiet longest).
 #include <flowguard/core/flat_map_rebuild.hpp>
 #include <flowguard/core/ip_address.hpp>
 
@@ -17,8 +20,8 @@ namespace flowguard::analyzer {
 
 class ClientActivity {
 public:
-    static constexpr std::uint64_t kBinNs = 600'000'000'000ull;  // 10 minutes
-    static constexpr std::uint32_t kBins = 8 * 144;              // 8 days
+    static constexpr std::uint64_t kBinNs = 1'800'000'000'000ull;  // 30 minutes
+    static constexpr std::uint32_t kBins = 24 * 48;                // 24 days
 
     explicit ClientActivity(std::size_t max_clients);
 
