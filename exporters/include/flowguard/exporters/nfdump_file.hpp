@@ -1,0 +1,146 @@
+#pragma once
+// Flow records in nfdump's own file format (layout 2 with V3 records, as nfcapd 1.7 writes it), so that
+// `nfdump -r/-R`, its filters and `nfexpire` work on flowguard's archive, and flowguard reads nfcapd's files.
+//
+// A file is a 40-byte header, data blocks (a 12-byte block header and up to 1 MiB of records, LZ4-compressed
+// or not) and an appendix block (an ident and the file's statistics). The header is written again when the
+// file is closed, with the block count and where the appendix starts: a file that was never closed (a crash)
+// still says 0 blocks, which nfdump reads as empty and NfdumpFileReader recovers block by block up to the
+// first incomplete one. Byte order is the host's (nfdump's files are native-endian; the magic tells).
+#include <flowguard/core/flow_record.hpp>
+
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace flowguard::exporters {
+
+enum class NfdumpCompression : std::uint8_t { none = 0, lzo = 1, bz2 = 2, lz4 = 3 };
+
+// The totals nfdump keeps in a file's appendix (`nfdump -I` prints them; nfexpire sums them).
+struct NfdumpFileStats {
+    std::uint64_t flows = 0, bytes = 0, packets = 0;
+    std::uint64_t flows_tcp = 0, flows_udp = 0, flows_icmp = 0, flows_other = 0;
+    std::uint64_t bytes_tcp = 0, bytes_udp = 0, bytes_icmp = 0, bytes_other = 0;
+    std::uint64_t packets_tcp = 0, packets_udp = 0, packets_icmp = 0, packets_other = 0;
+    std::uint64_t first_ms = 0, last_ms = 0;
+    std::uint64_t sequence_failures = 0;
+
+    void add(const FlowRecord& r) noexcept;
+};
+
+// Writes one file. Not thread-safe: an archive gives each file one writer. Errors (open, write, a full disk)
+// throw std::system_error naming the file; what was written before stays readable by NfdumpFileReader.
+class NfdumpFileWriter {
+public:
+    static constexpr std::size_t kBlockBytes = 1 << 20;  // nfdump's WRITE_BUFFSIZE: its readers expect <= 5 MiB
+
+    NfdumpFileWriter(std::string path, NfdumpCompression compression, std::string ident = "flowguard");
+    ~NfdumpFileWriter();  // closes if still open (errors logged, not thrown)
+    NfdumpFileWriter(const NfdumpFileWriter&) = delete;
+    NfdumpFileWriter& operator=(const NfdumpFileWriter&) = delete;
+
+    void append(const FlowRecord& record);
+    // Writes the pending block, the appendix and the final header, then closes. Idempotent.
+    void close();
+
+    const NfdumpFileStats& stats() const noexcept { return stats_; }
+    std::uint64_t bytes_written() const noexcept { return offset_; }
+    const std::string& path() const noexcept { return path_; }
+
+private:
+    struct ExporterKey {
+        IpAddress address;
+        std::uint32_t domain = 0;
+        FlowType type = FlowType::unknown;
+        bool operator==(const ExporterKey&) const = default;
+    };
+    struct ExporterKeyHash {
+        std::size_t operator()(const ExporterKey& k) const noexcept;
+    };
+
+    std::uint16_t exporter_of(const FlowRecord& record);
+    void note_sampling(std::uint16_t exporter, std::uint64_t rate);
+    void reserve(std::size_t bytes);
+    void write_block(std::uint32_t records, const std::vector<std::uint8_t>& payload);
+    void write_at(std::uint64_t offset, const void* data, std::size_t size);
+    std::vector<std::uint8_t> header(std::uint32_t blocks, std::uint64_t appendix_offset) const;
+
+    std::string path_;
+    NfdumpCompression compression_;
+    std::string ident_;
+    int fd_ = -1;
+    std::uint64_t offset_ = 0;
+    std::uint32_t blocks_ = 0;
+    std::uint32_t block_records_ = 0;
+    std::vector<std::uint8_t> block_;       // uncompressed records of the block being filled
+    std::vector<std::uint8_t> compressed_;  // scratch for LZ4
+    NfdumpFileStats stats_;
+    boost::unordered_flat_map<ExporterKey, std::uint16_t, ExporterKeyHash> exporters_;
+    std::vector<std::uint64_t> sampling_;  // by exporter sysid: the rate of its last sampler record
+    std::int64_t created_s_ = 0;
+};
+
+// What reading found besides flows: a reader never throws on content, it counts and stops.
+struct NfdumpReadCounters {
+    std::uint64_t blocks = 0;
+    std::uint64_t records = 0;             // flow records returned
+    std::uint64_t skipped_records = 0;     // records of types flowguard does not read (nfdump's internal ones)
+    std::uint64_t damaged_blocks = 0;      // a block cut short, not decompressible or with inconsistent records
+    std::uint64_t unsupported_blocks = 0;  // nfdump 1.6's block type 2: convert with `nfdump -r old -w new`
+    bool unclosed = false;                 // the header says no blocks, yet blocks follow: a writer that died
+};
+
+// Reads one file block by block, with bounds checks everywhere (a hostile or half-written file is counted and
+// ends the read, never a crash). Throws std::runtime_error only when the file cannot be opened or is not an
+// nfdump file of layout 2 (nfdump 1.6 files: `nfdump -r old -w new` converts them).
+class NfdumpFileReader {
+public:
+    explicit NfdumpFileReader(const std::string& path);
+    ~NfdumpFileReader();
+    NfdumpFileReader(const NfdumpFileReader&) = delete;
+    NfdumpFileReader& operator=(const NfdumpFileReader&) = delete;
+
+    // The next block's flow records into `out` (cleared first); false at the end of the data.
+    bool next(std::vector<FlowRecord>& out);
+
+    const NfdumpReadCounters& counters() const noexcept { return counters_; }
+    // The appendix's statistics and ident, when the file was closed properly.
+    const std::optional<NfdumpFileStats>& stats() const noexcept { return stats_; }
+    const std::string& ident() const noexcept { return ident_; }
+    NfdumpCompression compression() const noexcept { return compression_; }
+
+private:
+    struct Exporter {
+        IpAddress address;
+        std::uint32_t domain = 0;
+        FlowType type = FlowType::unknown;
+        std::uint64_t sampling_rate = 0;  // its last sampler record's
+    };
+
+    bool read_block(std::vector<std::uint8_t>& payload, std::uint32_t& records, std::uint16_t& type);
+    void read_appendix();
+    void parse_block(const std::vector<std::uint8_t>& payload, std::uint32_t records, std::vector<FlowRecord>& out);
+    bool parse_v3(const std::uint8_t* p, std::size_t size, FlowRecord& r) const;
+
+    std::string path_;
+    std::FILE* file_ = nullptr;
+    NfdumpCompression compression_ = NfdumpCompression::none;
+    std::uint32_t blocks_total_ = 0;  // 0 with `unclosed`: read until the data ends
+    std::uint64_t appendix_offset_ = 0;
+    std::uint64_t file_size_ = 0;
+    std::uint32_t blocks_read_ = 0;
+    bool done_ = false;
+    std::vector<std::uint8_t> raw_;
+    std::vector<std::uint8_t> payload_;
+    boost::unordered_flat_map<std::uint16_t, Exporter> exporters_;
+    std::optional<NfdumpFileStats> stats_;
+    std::string ident_;
+    NfdumpReadCounters counters_;
+};
+
+}  // namespace flowguard::exporters
