@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bytes per stored flow: the same replayed export (a real exporter's capture, bench/replay_send) written by
-# `flowguard collect` in each output format, and by nfcapd into its files (uncompressed, LZO, LZ4, BZ2).
+# `flowguard collect` in each output format and into its archive (LZ4, uncompressed), and by nfcapd into its
+# files (uncompressed, LZO, LZ4, BZ2).
 # Records are counted from what each wrote (lines; nfdump -I's Flows), so a loss does not skew the ratio.
 #
 # A replay repeats one capture's few hundred flows, which compresses far better than real traffic: for
@@ -46,6 +47,14 @@ for format in json csv; do
   gzip -6 -k "$out"; row "flowguard $format, gzip -6" "$lines" "$(stat -c %s "$out.gz")"
   zstd -q -3 "$out" -o "$out.zst" 2>/dev/null && row "flowguard $format, zstd -3" "$lines" "$(stat -c %s "$out.zst")"
 done
+for compression in lz4 none; do  # flowguard's archive: nfcapd files (docs/STORAGE.md)
+  port=$(free_port); dir=$work/archive-$compression; mkdir -p "$dir"
+  printf 'archive:\n  compression: %s\n' $compression > "$work/archive.yml"
+  "$flowguard" -c "$work/archive.yml" collect --listen udp://127.0.0.1:$port --format none --archive "$dir" 2> "$work/err" & pid=$!
+  wait_listening $port; send $port > /dev/null; sleep 1; kill -INT $pid; wait $pid || true
+  flows=$(nfdump -R "$dir" -I | awk '/^Flows:/ {print $2}')
+  row "flowguard archive ($compression)" "$flows" "$(du -cb "$dir"/nfcapd.* | tail -1 | cut -f1)"
+done
 for option in "" -z -y -j; do
   port=$(free_port); dir=$work/nfcapd$option; mkdir -p "$dir"
   nfcapd -b 127.0.0.1 -p $port -w "$dir" -t 86400 $option > /dev/null 2>&1 & pid=$!
@@ -69,6 +78,14 @@ for format in json csv; do
   zstd -q -3 "$out" -o "$out.zst" 2>/dev/null && row "flowguard meter $format, zstd" "$lines" "$(stat -c %s "$out.zst")"
   rm -f "$out" "$out.gz" "$out.zst"
 done
+# The archive on metered flows: `meter --export` sends the capture's flows as IPFIX to `collect --archive`.
+port=$(free_port); dir=$work/archive-meter; mkdir -p "$dir"
+"$flowguard" collect --listen udp://127.0.0.1:$port --format none --archive "$dir" 2> "$work/err" & pid=$!
+wait_listening $port
+"$flowguard" meter --format none --active-timeout 60s --idle-timeout 15s --no-dns --export udp://127.0.0.1:$port "$pcap" 2> /dev/null
+sleep 2; kill -INT $pid; wait $pid || true
+flows=$(nfdump -R "$dir" -I | awk '/^Flows:/ {print $2}')
+row "flowguard meter -> archive (lz4)" "$flows" "$(du -cb "$dir"/nfcapd.* | tail -1 | cut -f1)"
 for option in "" -z -y; do  # -j (BZ2) left out: nfpcapd 1.7.1 did not finish it here
   dir=$work/nfpcapd$option; mkdir -p "$dir"
   nfpcapd -r "$pcap" -w "$dir" -e 60,15 $option > /dev/null 2>&1

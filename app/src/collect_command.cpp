@@ -11,6 +11,7 @@
 #include <flowguard/collector/template_state.hpp>
 #include <flowguard/core/metric_labels.hpp>
 #include <flowguard/core/metric_samples.hpp>
+#include <flowguard/exporters/archive.hpp>
 #include <flowguard/exporters/traffic_stats.hpp>
 #include <flowguard/pipeline/live_pipeline.hpp>
 
@@ -69,11 +70,12 @@ void open_sources(const Config& config, LiveParts& parts) {
 // Each scrape: what every module's threads last published, written through their declarations.
 exporters::MetricsProvider metrics_provider(const Config& config, const LiveParts& parts,
                                             const pipeline::LivePipeline& live, const exporters::ApplicationMap& apps,
-                                            const FlowOutput& flows, const AlertOutputs& alerts) {
+                                            const FlowOutput& flows, const AlertOutputs& alerts,
+                                            const exporters::Archive* archive) {
     auto labels = std::make_shared<ExporterLabels>(config.metrics.max_exporters, config.metrics.max_interfaces,
                                                    config.meter.interface);
     const double started = static_cast<double>(std::time(nullptr));
-    return [&config, &parts, &live, &apps, &flows, &alerts, labels, started](MetricSink& sink) {
+    return [&config, &parts, &live, &apps, &flows, &alerts, archive, labels, started](MetricSink& sink) {
         sink.add("flowguard_build_info", {FLOWGUARD_VERSION}, 1);
         sink.add("flowguard_start_time_seconds", {}, started);
         if (!parts.receivers.empty())
@@ -83,6 +85,7 @@ exporters::MetricsProvider metrics_provider(const Config& config, const LivePart
         live.write_metrics(sink);
         flows.write_metrics(sink);
         alerts.write_metrics(sink);
+        if (archive != nullptr) archive->write_metrics(sink);
         SummedMetrics shards;  // every shard's detectors, added up series by series
         for (const auto* a : parts.analyzers) a->write_published_metrics(shards);
         shards.write_to(sink);
@@ -143,6 +146,22 @@ int run_collect(Config config, const CollectOptions& options) {
         spdlog::error("{}", e.what());  // an output that cannot be opened, a bad webhook URL or spool directory
         return 1;
     }
+    // The archive directory is made with the privileges the daemon keeps (after they were dropped).
+    std::unique_ptr<exporters::Archive> archive;
+    if (!config.archive.path.empty()) {
+        try {
+            archive = std::make_unique<exporters::Archive>(config.archive);
+            spdlog::info("archiving flows in {}: nfcapd files every {} s (nfdump -R {}){}", config.archive.path,
+                         config.archive.interval_ns / 1'000'000'000, config.archive.path,
+                         config.archive.max_age_ns || config.archive.max_bytes ? "" : ", kept until removed");
+        } catch (const std::exception& e) {
+            if (!options.default_archive) {
+                spdlog::error("archive: {}", e.what());
+                return 1;
+            }
+            spdlog::warn("archive off: {} (set archive.path or --archive to a writable directory)", e.what());
+        }
+    }
     try {
         if (options.detect) detectors = DetectorInputs::load(config.analyzer);
     } catch (const std::exception& e) {
@@ -193,6 +212,7 @@ int run_collect(Config config, const CollectOptions& options) {
         [&](std::size_t) {
             std::vector<std::unique_ptr<Stage>> stages;
             if (auto s = flows.stage()) stages.push_back(std::move(s));
+            if (archive) stages.push_back(archive->stage());
             if (options.detect) {
                 stages.push_back(detectors.analyzer(config, shards));
                 parts.analyzers.push_back(static_cast<const analyzer::Analyzer*>(stages.back().get()));
@@ -208,7 +228,8 @@ int run_collect(Config config, const CollectOptions& options) {
     if (options.metrics && !config.metrics.listen.empty()) {
         try {
             endpoint = std::make_unique<exporters::MetricsEndpoint>(
-                config.metrics, metric_catalog(), metrics_provider(config, parts, live, apps, flows, alerts));
+                config.metrics, metric_catalog(),
+                metrics_provider(config, parts, live, apps, flows, alerts, archive.get()));
             spdlog::info("metrics on {}://{}/metrics{}", config.metrics.tls_cert_file.empty() ? "http" : "https",
                          config.metrics.listen, config.metrics.username.empty() ? "" : " (basic auth)");
         } catch (const std::exception& e) {
@@ -226,6 +247,7 @@ int run_collect(Config config, const CollectOptions& options) {
     live.start();
     io.run();  // returns once the signal handler has run (at once if a signal came during start-up)
     live.stop_and_drain();
+    if (archive) archive->stop();
     alerts.stop();
     collector::persist_templates(config.collector.state_file, parts.decoders());
 
@@ -248,10 +270,19 @@ int run_collect(Config config, const CollectOptions& options) {
         summary["lateral"] = std::move(lateral);
     }
     if (const auto* hooks = alerts.webhooks()) summary["webhooks"] = hooks->summarize();
-    const bool lost = flows.lost() + alerts.lost() > 0;
+    const auto archived = archive ? archive->stats() : exporters::ArchiveStats{};
+    if (archive) {
+        boost::json::object a;
+        add_to_summary(a, archived, exporters::kArchiveStats);
+        summary["archive"] = std::move(a);
+    }
+    const std::uint64_t archive_lost = archived.flows_lost + archived.flows_dropped;
+    const bool lost = flows.lost() + alerts.lost() + archive_lost > 0;
     if (lost)
-        spdlog::error("writing failed: {} flow records and {} alerts lost (the reasons are logged above)", flows.lost(),
-                      alerts.lost());
+        spdlog::error(
+            "writing failed: {} flow records lost, {} alerts lost, {} archived flows lost or dropped (the "
+            "reasons are logged above)",
+            flows.lost(), alerts.lost(), archive_lost);
     print_summary(summary);  // the last line
     return lost ? 1 : 0;
 }

@@ -17,6 +17,7 @@ struct Overrides {
     std::optional<std::string> format;           // output.format
     std::optional<std::string> state_file;       // collector.state_file
     std::optional<std::string> alerts;           // alerts.path
+    std::optional<std::string> archive;          // archive.path
     std::optional<std::string> metrics_listen;   // metrics.listen
     std::optional<std::string> interface;        // meter.interface
     std::optional<std::string> bpf_filter;       // meter.bpf_filter
@@ -35,10 +36,14 @@ struct DecodeOptions {
     std::vector<std::string> captures;
 };
 
+// Where `run` on the embedded default (no --config) archives flows without --archive (the state directory).
+inline constexpr std::string_view kDefaultArchive = "/var/lib/flowguard/archive";
+
 struct CollectOptions {
-    bool detect = false;      // the detectors on every shard, alerts to alerts.path and webhooks
-    bool metrics = false;     // serve /metrics on metrics.listen, count traffic per shard
-    std::string config_path;  // re-read on SIGHUP for the detectors' lists ("" = none)
+    bool detect = false;           // the detectors on every shard, alerts to alerts.path and webhooks
+    bool metrics = false;          // serve /metrics on metrics.listen, count traffic per shard
+    std::string config_path;       // re-read on SIGHUP for the detectors' lists ("" = none)
+    bool default_archive = false;  // archive.path is run's default: a directory that cannot be made is a warning
 };
 
 struct MeterOptions {

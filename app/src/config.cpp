@@ -36,6 +36,7 @@ constexpr Section kSections[] = {
     section<&Config::log, read_log_config, write_log_config>("log"),
     section<&Config::metrics, read_metrics_config, write_metrics_config>("metrics"),
     section<&Config::alerts, read_alerts_config, write_alerts_config>("alerts"),
+    section<&Config::archive, read_archive_config, write_archive_config>("archive"),
     section<&Config::privileges, read_privilege_config, write_privilege_config>("privileges"),
 };
 
@@ -52,9 +53,9 @@ Config parse_config(std::string_view yaml_text) {
     if (root.IsNull()) return config;
     try {
         yaml::require_unique_keys(root, "");
-        yaml::require_known_keys(
-            root, "",
-            {"collector", "meter", "analyzer", "pipeline", "output", "log", "metrics", "alerts", "privileges"});
+        yaml::require_known_keys(root, "",
+                                 {"collector", "meter", "analyzer", "pipeline", "output", "log", "metrics", "alerts",
+                                  "archive", "privileges"});
         for (const auto& s : kSections)
             if (const auto node = root[std::string(s.name)]) s.read(node, config);
     } catch (const YAML::Exception& e) {

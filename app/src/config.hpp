@@ -26,6 +26,7 @@ struct Config {
     LogConfig log;
     MetricsConfig metrics;
     AlertsConfig alerts;
+    ArchiveConfig archive;
     PrivilegeConfig privileges;
 };
 

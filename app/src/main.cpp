@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
                             "save templates here on stop, load them on start (collector.state_file)");
     collect_cmd->add_option("--alerts", overrides.alerts,
                             "run the detectors on every shard and append alerts here as JSON lines (- = stdout)");
+    collect_cmd->add_option("--archive", overrides.archive,
+                            "archive flows in this directory: nfcapd files, a new one every archive.interval");
     add_span_port_options(*collect_cmd, overrides, "also meter this span-port interface into the pipeline");
 
     auto* run_cmd = cli.add_subcommand("run",
@@ -61,6 +63,9 @@ int main(int argc, char** argv) {
     run_cmd->add_option("--metrics-listen", overrides.metrics_listen,
                         "ADDR:PORT of /metrics (metrics.listen; \"\" = off)");
     run_cmd->add_option("--alerts", overrides.alerts, "append alerts here as JSON lines, - = stdout (alerts.path)");
+    run_cmd->add_option(
+        "--archive", overrides.archive,
+        "archive flows in this directory (archive.path; default " + std::string(app::kDefaultArchive) + ")");
     add_span_port_options(*run_cmd, overrides, "also meter this span-port interface: flows and passive DNS");
 
     auto* metrics_doc_cmd = cli.add_subcommand("metrics-doc", "Print docs/METRICS.md from the metric catalogue");

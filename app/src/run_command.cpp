@@ -22,6 +22,10 @@ void Overrides::apply(Config& config) const {
     if (format) config.output.format = *format;
     if (state_file) config.collector.state_file = *state_file;
     if (alerts) config.alerts.path = *alerts;
+    if (archive) {
+        config.archive.path = *archive;
+        config.archive.configured = true;
+    }
     if (metrics_listen) config.metrics.listen = *metrics_listen;
     if (interface) config.meter.interface = *interface;
     if (bpf_filter) config.meter.bpf_filter = *bpf_filter;
@@ -40,7 +44,11 @@ int run_daemon(Config config, const std::string& config_path) {
     if (!config.output.configured) config.output.format = "none";  // alerts own stdout by default
     if (config_path.empty())
         spdlog::info("no --config: running on the embedded default (flowguard check-config shows it)");
-    return run_collect(std::move(config), {true, true, config_path});
+    // The embedded default archives under the package's state directory; a configuration file says where
+    // (archive.path), or nothing and no archive.
+    const bool default_archive = config_path.empty() && !config.archive.configured;
+    if (default_archive) config.archive.path = std::string(kDefaultArchive);
+    return run_collect(std::move(config), {true, true, config_path, default_archive});
 }
 
 int print_metrics_doc(bool names_only) {

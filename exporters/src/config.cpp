@@ -86,6 +86,28 @@ void read_output_config(const YAML::Node& n, OutputConfig& o) {
     }
 }
 
+void read_archive_config(const YAML::Node& n, ArchiveConfig& a) {
+    const std::string key = "archive";
+    yaml::require_known_keys(n, key, {"path", "interval", "max_age", "max_size", "compression", "max_queued_flows"});
+    a.configured = true;
+    constexpr std::uint64_t kMinute = 60ull * 1'000'000'000;
+    if (n["path"]) a.path = yaml::scalar(n["path"], key + ".path");
+    if (n["interval"]) {
+        a.interval_ns = yaml::duration_value(n["interval"], key + ".interval");
+        // Files are named by the minute their interval starts: shorter intervals would share names.
+        if (a.interval_ns < kMinute || a.interval_ns > 1440 * kMinute || a.interval_ns % kMinute != 0)
+            throw ConfigError(key + ".interval", "must be whole minutes from 1m to 1d (nfcapd's default: 5m)");
+    }
+    if (n["max_age"]) a.max_age_ns = yaml::duration_value(n["max_age"], key + ".max_age");
+    if (n["max_size"]) a.max_bytes = yaml::size_value(n["max_size"], key + ".max_size");
+    if (n["compression"]) a.compression = yaml::scalar(n["compression"], key + ".compression");
+    if (a.compression != "lz4" && a.compression != "none")
+        throw ConfigError(key + ".compression", fmt::format("'{}' is not one of lz4, none", a.compression));
+    if (n["max_queued_flows"])
+        a.max_queued_flows = yaml::unsigned_value(n["max_queued_flows"], key + ".max_queued_flows", 1u << 24);
+    if (a.max_queued_flows < 4096) throw ConfigError(key + ".max_queued_flows", "must be at least 4096");
+}
+
 void read_metrics_config(const YAML::Node& n, MetricsConfig& m) {
     const std::string key = "metrics";
     yaml::require_known_keys(n, key,
@@ -183,6 +205,14 @@ void write_metrics_config(YAML::Emitter& out, const MetricsConfig& m) {
         << YAML::BeginMap;
     for (const auto& app : m.applications) out << YAML::Key << app.name << YAML::Value << YAML::Flow << app.ports;
     out << YAML::EndMap << YAML::EndMap;
+}
+
+void write_archive_config(YAML::Emitter& out, const ArchiveConfig& a) {
+    out << YAML::BeginMap << YAML::Key << "path" << YAML::Value << a.path << YAML::Key << "interval" << YAML::Value
+        << fmt::format("{}s", a.interval_ns / 1'000'000'000) << YAML::Key << "max_age" << YAML::Value
+        << fmt::format("{}s", a.max_age_ns / 1'000'000'000) << YAML::Key << "max_size" << YAML::Value << a.max_bytes
+        << YAML::Key << "compression" << YAML::Value << a.compression << YAML::Key << "max_queued_flows" << YAML::Value
+        << a.max_queued_flows << YAML::EndMap;
 }
 
 void write_alerts_config(YAML::Emitter& out, const AlertsConfig& a) {

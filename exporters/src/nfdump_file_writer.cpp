@@ -183,8 +183,18 @@ NfdumpFileWriter::NfdumpFileWriter(std::string path, NfdumpCompression compressi
     created_s_ = static_cast<std::int64_t>(std::time(nullptr));
     block_.reserve(kBlockBytes);
     const auto h = header(0, 0);
-    write_at(0, h.data(), h.size());
+    try {
+        write_at(0, h.data(), h.size());
+    } catch (...) {
+        abandon();  // no destructor runs for a constructor that throws: the descriptor must not leak
+        throw;
+    }
     offset_ = h.size();
+}
+
+void NfdumpFileWriter::abandon() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
 }
 
 NfdumpFileWriter::~NfdumpFileWriter() {
@@ -309,6 +319,15 @@ void NfdumpFileWriter::write_at(std::uint64_t offset, const void* data, std::siz
 
 void NfdumpFileWriter::close() {
     if (fd_ < 0) return;
+    try {
+        complete();
+    } catch (...) {
+        abandon();  // a second close (the destructor's) must not write into a half-completed file
+        throw;
+    }
+}
+
+void NfdumpFileWriter::complete() {
     write_block(block_records_, block_);
     block_.clear();
     block_records_ = 0;

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, run_case  # noqa: E402
@@ -78,8 +79,9 @@ def metrics_port_taken(flowguard):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        run = subprocess.run([flowguard, "run", "--listen", f"udp://127.0.0.1:{free_udp_port()}", "--metrics-listen",
-                              f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=30)
+        with tempfile.TemporaryDirectory() as archive:  # the embedded default would archive in /var/lib/flowguard
+            run = subprocess.run([flowguard, "run", "--listen", f"udp://127.0.0.1:{free_udp_port()}", "--metrics-listen",
+                                  f"127.0.0.1:{port}", "--archive", archive], capture_output=True, text=True, timeout=30)
     check(run.returncode == 1, f"metrics port taken: exit {run.returncode}")
     check(f"metrics endpoint 127.0.0.1:{port}: cannot listen: Address already in use" in run.stderr,
           f"the reason is named: {run.stderr[-300:]}")

@@ -57,7 +57,7 @@ def metric(port, name):
 def alerts_full(flowguard, workdir):
     metrics = free_tcp_port()
     proc, err, port = start(flowguard, workdir, "run", "--alerts", "/dev/full", "--metrics-listen",
-                            f"127.0.0.1:{metrics}")
+                            f"127.0.0.1:{metrics}", "--archive", os.path.join(workdir, "archive"))
     now = int(time.time())
     send(port, 0, [("10.0.0.6", C2, 50000, 443, 900, now - 5)], template=True)
     wait_for(lambda: "alerts output /dev/full: write failed: No space left on device" in open(err).read(), 20,

@@ -212,7 +212,8 @@ def run_port_group(flowguard, workdir):
     port, metrics = free_udp_port(), free_tcp_port()
     err = os.path.join(workdir, "guard.stderr")
     proc = subprocess.Popen([flowguard, "run", "--listen", f"udp://127.0.0.1:{port}", "--metrics-listen",
-                             f"127.0.0.1:{metrics}"], stdout=subprocess.DEVNULL, stderr=open(err, "w"))
+                             f"127.0.0.1:{metrics}", "--archive", os.path.join(workdir, "archive")],
+                            stdout=subprocess.DEVNULL, stderr=open(err, "w"))
     wait_for(lambda: "listening on" in open(err).read(), 20, "run to listen")
 
     def gauge():

@@ -71,10 +71,22 @@ struct AlertsConfig {
     std::string sensor;  // the observer name in every alert; "" = this host's name
 };
 
+// The flow archive (exporters/archive.hpp).
+struct ArchiveConfig {
+    std::string path;                                    // the directory; "" = no archive
+    std::uint64_t interval_ns = 300ull * 1'000'000'000;  // a new file this often (60s .. 1d, whole minutes)
+    std::uint64_t max_age_ns = 0;                        // files older than this are removed (0 = kept)
+    std::uint64_t max_bytes = 0;                         // the oldest files are removed beyond this total (0 = no cap)
+    std::string compression = "lz4";                     // lz4 | none
+    std::size_t max_queued_flows = 262144;               // records waiting for the writer; beyond: dropped, counted
+    bool configured = false;                             // the file has an archive section
+};
+
 // Read over the defaults in `out`; throw ConfigError naming the key.
 void read_output_config(const YAML::Node& node, OutputConfig& out);
 void read_metrics_config(const YAML::Node& node, MetricsConfig& out);
 void read_alerts_config(const YAML::Node& node, AlertsConfig& out);
+void read_archive_config(const YAML::Node& node, ArchiveConfig& out);
 // metrics.listen as the collector's listeners are written ("ADDR:PORT", "[V6]:PORT", ":PORT" for all), without
 // a scheme; throws ConfigError with an empty key. The config reader and the server both read it so.
 ListenEndpoint parse_metrics_listen(std::string_view text);
@@ -82,5 +94,6 @@ ListenEndpoint parse_metrics_listen(std::string_view text);
 void write_output_config(YAML::Emitter& out, const OutputConfig& o);
 void write_metrics_config(YAML::Emitter& out, const MetricsConfig& m);
 void write_alerts_config(YAML::Emitter& out, const AlertsConfig& a);
+void write_archive_config(YAML::Emitter& out, const ArchiveConfig& a);
 
 }  // namespace flowguard

@@ -47,6 +47,8 @@ public:
     void append(const FlowRecord& record);
     // Writes the pending block, the appendix and the final header, then closes. Idempotent.
     void close();
+    // Closes without completing (after a failed write): the blocks written stay readable by NfdumpFileReader.
+    void abandon() noexcept;
 
     const NfdumpFileStats& stats() const noexcept { return stats_; }
     std::uint64_t bytes_written() const noexcept { return offset_; }
@@ -66,6 +68,7 @@ private:
     std::uint16_t exporter_of(const FlowRecord& record);
     void note_sampling(std::uint16_t exporter, std::uint64_t rate);
     void reserve(std::size_t bytes);
+    void complete();
     void write_block(std::uint32_t records, const std::vector<std::uint8_t>& payload);
     void write_at(std::uint64_t offset, const void* data, std::size_t size);
     std::vector<std::uint8_t> header(std::uint32_t blocks, std::uint64_t appendix_offset) const;

@@ -1,0 +1,393 @@
+#include <flowguard/exporters/archive.hpp>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <system_error>
+
+namespace flowguard::exporters {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::uint64_t kSecondNs = 1'000'000'000;
+constexpr std::uint64_t kLogEveryNs = 60 * kSecondNs;  // repeated failures: one log line a minute
+constexpr std::size_t kBufferFlows = 4096;             // a stage hands over this many records at a time
+constexpr std::string_view kPrefix = "nfcapd.";
+constexpr std::string_view kCurrentPrefix = "nfcapd.current.";
+
+std::uint64_t wall_clock_ns() {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+}
+
+std::uint64_t file_size_or_zero(const fs::path& path) {
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    return ec ? 0 : size;
+}
+
+// A shard's records on their way to the writer thread: copied into a buffer, handed over when full and after
+// each round of batches (so a quiet input's records still reach the open interval).
+class ArchiveStage final : public Stage {
+public:
+    explicit ArchiveStage(Archive& archive) : archive_(archive) { buffer_.reserve(kBufferFlows); }
+    void on_flows(std::span<const FlowRecord> records, std::uint64_t, Alerts&) override {
+        while (!records.empty()) {
+            const std::size_t room = kBufferFlows - buffer_.size();
+            const std::size_t take = std::min(room, records.size());
+            buffer_.insert(buffer_.end(), records.begin(), records.begin() + static_cast<std::ptrdiff_t>(take));
+            records = records.subspan(take);
+            if (buffer_.size() == kBufferFlows) archive_.submit(buffer_);
+        }
+    }
+    void flush(std::uint64_t) override {
+        if (!buffer_.empty()) archive_.submit(buffer_);
+    }
+
+private:
+    Archive& archive_;
+    std::vector<FlowRecord> buffer_;
+};
+
+}  // namespace
+
+std::string archive_file_name(std::uint64_t interval_start_ns, unsigned suffix) {
+    const auto seconds = static_cast<std::time_t>(interval_start_ns / kSecondNs);
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    auto name = fmt::format("nfcapd.{:04}{:02}{:02}{:02}{:02}", utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
+                            utc.tm_hour, utc.tm_min);
+    if (suffix > 0) name += fmt::format("-{}", suffix);
+    return name;
+}
+
+std::optional<std::uint64_t> archive_file_start(const std::string& name) {
+    if (name.size() < kPrefix.size() + 12 || name.compare(0, kPrefix.size(), kPrefix) != 0) return std::nullopt;
+    const std::string digits = name.substr(kPrefix.size(), 12);
+    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+    const std::string rest = name.substr(kPrefix.size() + 12);
+    if (!rest.empty() && (rest[0] != '-' || rest.size() < 2 ||
+                          !std::all_of(rest.begin() + 1, rest.end(), [](char c) { return c >= '0' && c <= '9'; })))
+        return std::nullopt;
+    std::tm utc{};
+    utc.tm_year = std::stoi(digits.substr(0, 4)) - 1900;
+    utc.tm_mon = std::stoi(digits.substr(4, 2)) - 1;
+    utc.tm_mday = std::stoi(digits.substr(6, 2));
+    utc.tm_hour = std::stoi(digits.substr(8, 2));
+    utc.tm_min = std::stoi(digits.substr(10, 2));
+    const std::time_t seconds = timegm(&utc);
+    if (seconds < 0) return std::nullopt;
+    return static_cast<std::uint64_t>(seconds) * kSecondNs;
+}
+
+void append_archive_metric_specs(std::vector<MetricSpec>& catalog) {
+    append_metric_specs(catalog, kArchiveStats);
+}
+
+ArchiveWriter::ArchiveWriter(const ArchiveConfig& config)
+    : config_(config),
+      compression_(config.compression == "none" ? NfdumpCompression::none : NfdumpCompression::lz4),
+      current_path_((fs::path(config.path) / fmt::format("{}{}", kCurrentPrefix, ::getpid())).string()) {}
+
+ArchiveWriter::~ArchiveWriter() {
+    try {
+        close();
+    } catch (const std::exception& e) {
+        spdlog::error("archive: {}", e.what());
+    }
+}
+
+void ArchiveWriter::open(std::uint64_t now_ns) {
+    now_ns_ = now_ns;
+    fs::create_directories(config_.path);  // throws std::filesystem_error (a std::system_error) naming the path
+    salvage();
+    expire(now_ns);
+    start_file(now_ns);
+}
+
+// Files a writer that died left behind (nfcapd.current.<pid> of a pid that is gone): their whole blocks go into
+// a complete file of the interval they were opened in, which nfdump then reads too.
+void ArchiveWriter::salvage() {
+    std::vector<fs::path> dead;  // listed first: salvaging adds files to the directory
+    for (const auto& entry : fs::directory_iterator(config_.path)) {
+        const std::string name = entry.path().filename().string();
+        if (name.compare(0, kCurrentPrefix.size(), kCurrentPrefix) == 0 && entry.path() != current_path_)
+            dead.push_back(entry.path());
+    }
+    for (const auto& path : dead) {
+        const std::string name = path.filename().string();
+        const int pid = std::atoi(name.c_str() + kCurrentPrefix.size());
+        if (pid > 0 && pid != ::getpid() && ::kill(pid, 0) == 0) continue;  // another live writer's: not ours
+        try {
+            NfdumpFileReader reader(path.string());
+            std::vector<FlowRecord> records;
+            std::uint64_t first_ns = 0;
+            std::unique_ptr<NfdumpFileWriter> out;
+            std::string target;
+            while (reader.next(records)) {
+                if (!out) {
+                    first_ns = records.front().time_received_ns ? records.front().time_received_ns
+                                                                : records.front().time_flow_end_ns;
+                    target = final_path(first_ns - first_ns % config_.interval_ns);
+                    out = std::make_unique<NfdumpFileWriter>(target + ".salvage", compression_);
+                }
+                for (const auto& r : records) out->append(r);
+            }
+            if (out) {
+                out->close();
+                fs::rename(target + ".salvage", target);
+                ++stats_.files_salvaged;
+                spdlog::warn("archive: {} was left by a writer that stopped abruptly: {} flows recovered into {}{}",
+                             name, reader.counters().records, fs::path(target).filename().string(),
+                             reader.counters().damaged_blocks ? " (its last block was incomplete)" : "");
+            } else {
+                spdlog::warn("archive: {} was left by a writer that stopped abruptly, with no whole block: removed",
+                             name);
+            }
+            fs::remove(path);
+        } catch (const std::exception& e) {
+            ++stats_.write_errors;
+            spdlog::error("archive: cannot salvage {}: {}", name, e.what());
+        }
+    }
+}
+
+std::string ArchiveWriter::final_path(std::uint64_t interval_start_ns) const {
+    for (unsigned suffix = 0;; ++suffix) {  // a restart within an interval: the earlier file keeps its name
+        const fs::path path = fs::path(config_.path) / archive_file_name(interval_start_ns, suffix);
+        std::error_code ec;
+        if (!fs::exists(path, ec) && !fs::exists(path.string() + ".salvage", ec)) return path.string();
+    }
+}
+
+void ArchiveWriter::start_file(std::uint64_t now_ns) {
+    interval_start_ns_ = now_ns - now_ns % config_.interval_ns;
+    try {
+        file_ = std::make_unique<NfdumpFileWriter>(current_path_, compression_);
+    } catch (const std::exception& e) {
+        file_.reset();
+        failed(e.what(), 0);
+    }
+}
+
+void ArchiveWriter::finish_file() {
+    if (!file_) return;
+    try {
+        file_->close();
+        const std::string target = final_path(interval_start_ns_);
+        fs::rename(current_path_, target);
+        closed_bytes_ += file_->bytes_written();
+        ++closed_files_;
+        ++stats_.files_written;
+    } catch (const std::exception& e) {
+        file_->abandon();  // its whole blocks stay readable; the header says 0 blocks, as after a crash
+        failed(e.what(), 0);
+    }
+    file_.reset();
+}
+
+void ArchiveWriter::write(std::span<const FlowRecord> records, std::uint64_t now_ns) {
+    tick(now_ns);
+    if (!file_) start_file(now_ns);  // the last attempt failed: try again
+    if (!file_) {
+        stats_.flows_lost += records.size();
+        return;
+    }
+    try {
+        for (const auto& r : records) file_->append(r);
+        stats_.flows_written += records.size();
+    } catch (const std::exception& e) {
+        // The file is broken (a full disk): what it holds stays readable up to its last whole block; the next
+        // records go to a new file of the same interval.
+        stats_.flows_lost += records.size();
+        failed(e.what(), records.size());
+        file_->abandon();
+        file_.reset();
+        std::error_code ec;
+        fs::rename(current_path_, final_path(interval_start_ns_), ec);
+    }
+}
+
+void ArchiveWriter::tick(std::uint64_t now_ns) {
+    now_ns_ = std::max(now_ns_, now_ns);
+    if (now_ns_ < interval_start_ns_ + config_.interval_ns) return;
+    finish_file();
+    expire(now_ns_);
+    start_file(now_ns_);
+}
+
+ArchiveStats ArchiveWriter::stats() const noexcept {
+    ArchiveStats s = stats_;
+    s.bytes_stored = closed_bytes_ + (file_ ? file_->bytes_written() : 0);
+    s.files_stored = closed_files_ + (file_ ? 1 : 0);
+    return s;
+}
+
+void ArchiveWriter::close() {
+    finish_file();
+}
+
+// Retention: files whose interval ended more than max_age ago, then the oldest while the total exceeds
+// max_size. The open file counts towards the total but is never removed.
+void ArchiveWriter::expire(std::uint64_t now_ns) {
+    struct Stored {
+        std::uint64_t start_ns;
+        std::string name;
+        std::uint64_t bytes;
+    };
+    std::vector<Stored> files;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(config_.path, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (const auto start = archive_file_start(name))
+            files.push_back({*start, name, file_size_or_zero(entry.path())});
+    }
+    if (ec) {
+        failed(fmt::format("cannot list {}: {}", config_.path, ec.message()), 0);
+        return;
+    }
+    std::sort(files.begin(), files.end(), [](const Stored& a, const Stored& b) {
+        return std::tie(a.start_ns, a.name) < std::tie(b.start_ns, b.name);
+    });
+    std::uint64_t total = file_ ? file_->bytes_written() : 0;
+    for (const auto& f : files) total += f.bytes;
+    std::size_t kept_from = 0;
+    auto remove = [&](const Stored& f, const char* why) {
+        std::error_code rm;
+        fs::remove(fs::path(config_.path) / f.name, rm);
+        if (rm) {
+            failed(fmt::format("cannot remove {}: {}", f.name, rm.message()), 0);
+            return;
+        }
+        total -= f.bytes;
+        ++stats_.files_expired;
+        stats_.bytes_expired += f.bytes;
+        spdlog::info("archive: {} removed ({})", f.name, why);
+    };
+    for (; kept_from < files.size(); ++kept_from) {
+        const auto& f = files[kept_from];
+        const bool too_old = config_.max_age_ns != 0 && f.start_ns + config_.interval_ns + config_.max_age_ns <= now_ns;
+        const bool too_big = config_.max_bytes != 0 && total > config_.max_bytes;
+        if (!too_old && !too_big) break;
+        remove(f, too_old ? "older than archive.max_age" : "archive.max_size reached");
+    }
+    closed_files_ = files.size() - kept_from;
+    closed_bytes_ = total - (file_ ? file_->bytes_written() : 0);
+}
+
+void ArchiveWriter::failed(const std::string& what, std::uint64_t flows) {
+    ++stats_.write_errors;
+    if (last_error_log_ns_ != 0 && now_ns_ < last_error_log_ns_ + kLogEveryNs) return;
+    last_error_log_ns_ = now_ns_;
+    spdlog::error("archive {}: {}{} ({} write errors, {} flows lost so far; logged at most once a minute)",
+                  config_.path, what, flows ? fmt::format("; {} flows lost", flows) : "", stats_.write_errors,
+                  stats_.flows_lost);
+}
+
+Archive::Archive(const ArchiveConfig& config, std::function<std::uint64_t()> clock)
+    : path_(config.path),
+      max_queued_(config.max_queued_flows),
+      clock_(clock ? std::move(clock) : wall_clock_ns),
+      writer_(config) {
+    writer_.open(clock_());  // throws when the directory cannot be made: the caller reports it
+    published_ = writer_.stats();
+    thread_ = std::thread([this] { run(); });
+}
+
+Archive::~Archive() {
+    stop();
+}
+
+std::unique_ptr<Stage> Archive::stage() {
+    return std::make_unique<ArchiveStage>(*this);
+}
+
+void Archive::submit(std::vector<FlowRecord>& records) {
+    std::unique_lock lock(mutex_);
+    if (stopping_ && !thread_.joinable()) {
+        dropped_ += records.size();
+        records.clear();
+        return;
+    }
+    if (queued_flows_ + records.size() > max_queued_) {
+        dropped_ += records.size();
+        const std::uint64_t now = clock_();
+        if (last_drop_log_ns_ == 0 || now >= last_drop_log_ns_ + kLogEveryNs) {
+            last_drop_log_ns_ = now;
+            spdlog::warn(
+                "archive {}: the writer is behind (disk slower than the input): {} flows dropped so far "
+                "(archive.max_queued_flows {}; logged at most once a minute)",
+                path_, dropped_, max_queued_);
+        }
+        records.clear();
+        return;
+    }
+    queued_flows_ += records.size();
+    queue_.push_back(std::move(records));
+    if (!spare_.empty()) {
+        records = std::move(spare_.back());
+        spare_.pop_back();
+    } else {
+        records = {};
+        records.reserve(kBufferFlows);
+    }
+    lock.unlock();
+    wake_.notify_one();
+}
+
+void Archive::run() {
+    std::vector<std::vector<FlowRecord>> batch;
+    for (;;) {
+        bool stopping = false;
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait_for(lock, std::chrono::seconds(1), [&] { return !queue_.empty() || stopping_; });
+            batch.swap(queue_);
+            queued_flows_ = 0;
+            stopping = stopping_;
+        }
+        for (auto& records : batch) {
+            writer_.write(records, clock_());
+            records.clear();
+        }
+        writer_.tick(clock_());
+        if (stopping) writer_.close();
+        std::lock_guard lock(mutex_);
+        for (auto& records : batch)
+            if (spare_.size() < 8) spare_.push_back(std::move(records));
+        batch.clear();
+        published_ = writer_.stats();
+        if (stopping && queue_.empty()) return;
+    }
+}
+
+void Archive::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) thread_.join();
+}
+
+ArchiveStats Archive::stats() const {
+    std::lock_guard lock(mutex_);
+    ArchiveStats s = published_;
+    s.flows_dropped = dropped_;
+    return s;
+}
+
+void Archive::write_metrics(MetricSink& sink) const {
+    flowguard::write_metrics(sink, stats(), kArchiveStats, {});
+}
+
+}  // namespace flowguard::exporters
