@@ -93,9 +93,7 @@ void append_archive_metric_specs(std::vector<MetricSpec>& catalog) {
 }
 
 ArchiveWriter::ArchiveWriter(const ArchiveConfig& config)
-    : config_(config),
-      compression_(config.compression == "none" ? NfdumpCompression::none : NfdumpCompression::lz4),
-      current_path_((fs::path(config.path) / fmt::format("{}{}", kCurrentPrefix, ::getpid())).string()) {}
+    : config_(config), compression_(config.compression == "none" ? NfdumpCompression::none : NfdumpCompression::lz4) {}
 
 ArchiveWriter::~ArchiveWriter() {
     try {
@@ -119,8 +117,7 @@ void ArchiveWriter::salvage() {
     std::vector<fs::path> dead;  // listed first: salvaging adds files to the directory
     for (const auto& entry : fs::directory_iterator(config_.path)) {
         const std::string name = entry.path().filename().string();
-        if (name.compare(0, kCurrentPrefix.size(), kCurrentPrefix) == 0 && entry.path() != current_path_)
-            dead.push_back(entry.path());
+        if (name.compare(0, kCurrentPrefix.size(), kCurrentPrefix) == 0) dead.push_back(entry.path());
     }
     for (const auto& path : dead) {
         const std::string name = path.filename().string();
@@ -170,6 +167,10 @@ std::string ArchiveWriter::final_path(std::uint64_t interval_start_ns) const {
 
 void ArchiveWriter::start_file(std::uint64_t now_ns) {
     interval_start_ns_ = now_ns - now_ns % config_.interval_ns;
+    // A name of its own for every file: one that could not be completed or renamed is never truncated by the
+    // next; the next start salvages it.
+    current_path_ =
+        (fs::path(config_.path) / fmt::format("{}{}.{}", kCurrentPrefix, ::getpid(), ++files_started_)).string();
     try {
         file_ = std::make_unique<NfdumpFileWriter>(current_path_, compression_);
     } catch (const std::exception& e) {
@@ -209,10 +210,8 @@ void ArchiveWriter::write(std::span<const FlowRecord> records, std::uint64_t now
         // records go to a new file of the same interval.
         stats_.flows_lost += records.size();
         failed(e.what(), records.size());
-        file_->abandon();
+        file_->abandon();  // left as it is: its whole blocks are salvaged at the next start
         file_.reset();
-        std::error_code ec;
-        fs::rename(current_path_, final_path(interval_start_ns_), ec);
     }
 }
 

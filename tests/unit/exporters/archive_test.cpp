@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace flowguard;
@@ -82,7 +84,7 @@ TEST_CASE("archive writer: a file per interval, named by its start, complete whe
     writer.open(kT0 + 10 * kSecond);
     writer.write(flows(100, kT0 + 20 * kSecond), kT0 + 20 * kSecond);
     writer.tick(kT0 + 4 * kMinute);  // still the first interval
-    CHECK(names(dir) == std::vector<std::string>{"nfcapd.current." + std::to_string(::getpid())});
+    CHECK(names(dir) == std::vector<std::string>{"nfcapd.current." + std::to_string(::getpid()) + ".1"});
     writer.write(flows(50, kT0 + 5 * kMinute + kSecond), kT0 + 5 * kMinute + kSecond);  // the next interval
     writer.tick(kT0 + 11 * kMinute);  // ends the second; the third starts empty
     writer.close();
@@ -173,16 +175,18 @@ TEST_CASE("archive sink: shards' stages hand buffers to the writer thread; a ful
     std::atomic<std::uint64_t> now{kT0 + kSecond};
     {
         Archive archive(config, [&] { return now.load(); });
+        const auto batch = flows(1000, kT0 + 2 * kSecond);
+        auto shard = [&](Stage& stage) {  // as a shard thread does: batches, then a flush after the round
+            Alerts alerts;
+            for (int i = 0; i < 3; ++i) stage.on_flows(batch, 0, alerts);
+            stage.flush(0);
+        };
         auto a = archive.stage();
         auto b = archive.stage();
-        Alerts alerts;
-        const auto batch = flows(1000, kT0 + 2 * kSecond);
-        for (int i = 0; i < 3; ++i) {
-            a->on_flows(batch, 0, alerts);
-            b->on_flows(batch, 0, alerts);
-        }
-        a->flush(0);
-        b->flush(0);
+        std::thread first(shard, std::ref(*a));
+        std::thread second(shard, std::ref(*b));
+        first.join();
+        second.join();
         archive.stop();
         const auto s = archive.stats();
         CHECK(s.flows_written + s.flows_dropped == 6000);

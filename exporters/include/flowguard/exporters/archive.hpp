@@ -5,8 +5,8 @@
 //
 // Shards never wait for the disk: each shard's stage fills buffers of records and hands them to the archive's
 // writer thread through a bounded queue; when the queue is full (the disk is slower than the input) a buffer is
-// dropped, counted and logged. The open interval is written to nfcapd.current.<pid> (nfdump skips that name)
-// and renamed when the interval ends, after its header is complete and synced: a crash loses at most the records
+// dropped, counted and logged. The open interval is written to nfcapd.current.<pid>.<n> (nfdump skips the name)
+// (.<n>) and renamed when the interval ends, after its header is complete and synced: a crash loses at most the records
 // of the open interval not yet in a whole block, and at the next start the writer salvages the dead file's
 // whole blocks into a proper file of that interval.
 #include <flowguard/core/counters.hpp>
@@ -98,7 +98,8 @@ private:
 
     ArchiveConfig config_;
     NfdumpCompression compression_;
-    std::string current_path_;
+    std::string current_path_;  // nfcapd.current.<pid>.<n>: the open file
+    std::uint64_t files_started_ = 0;
     std::unique_ptr<NfdumpFileWriter> file_;
     std::uint64_t interval_start_ns_ = 0;
     std::uint64_t last_error_log_ns_ = 0;
