@@ -13,7 +13,6 @@ namespace {
 
 using namespace nfdump;
 
-constexpr std::uint64_t kNsPerMs = 1'000'000;
 
 IpAddress v6_of(const std::uint8_t* p) {
     std::uint8_t bytes[16];

@@ -8,6 +8,7 @@
 
 namespace flowguard::exporters::nfdump {
 
+inline constexpr std::uint64_t kNsPerMs = 1'000'000;  // nfdump keeps times in ms
 inline constexpr std::uint16_t kMagic = 0xA50C;
 inline constexpr std::uint16_t kLayoutVersion = 2;
 inline constexpr std::uint32_t kNfdumpVersion = 0x01070100;  // 1.7.1, the reader flowguard is tested with
