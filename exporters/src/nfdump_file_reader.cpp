@@ -13,7 +13,6 @@ namespace {
 
 using namespace nfdump;
 
-
 IpAddress v6_of(const std::uint8_t* p) {
     std::uint8_t bytes[16];
     const auto hi = load<std::uint64_t>(p);

@@ -18,7 +18,6 @@ namespace {
 
 using namespace nfdump;
 
-
 [[noreturn]] void fail(const std::string& what, const std::string& path) {
     throw std::system_error(errno, std::generic_category(), what + " " + path);
 }
