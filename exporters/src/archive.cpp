@@ -1,3 +1,4 @@
+#include <flowguard/core/clock.hpp>
 #include <flowguard/exporters/archive.hpp>
 
 #include <fmt/format.h>
@@ -16,17 +17,10 @@ namespace flowguard::exporters {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr std::uint64_t kSecondNs = 1'000'000'000;
 constexpr std::uint64_t kLogEveryNs = 60 * kSecondNs;  // repeated failures: one log line a minute
 constexpr std::size_t kBufferFlows = 4096;             // a stage hands over this many records at a time
 constexpr std::string_view kPrefix = "nfcapd.";
 constexpr std::string_view kCurrentPrefix = "nfcapd.current.";
-
-std::uint64_t wall_clock_ns() {
-    return static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count());
-}
 
 std::uint64_t file_size_or_zero(const fs::path& path) {
     std::error_code ec;
@@ -294,7 +288,7 @@ void ArchiveWriter::failed(const std::string& what, std::uint64_t flows) {
 Archive::Archive(const ArchiveConfig& config, std::function<std::uint64_t()> clock)
     : path_(config.path),
       max_queued_(config.max_queued_flows),
-      clock_(clock ? std::move(clock) : wall_clock_ns),
+      clock_(clock ? std::move(clock) : std::function<std::uint64_t()>(flowguard::wall_clock_ns)),
       writer_(config) {
     writer_.open(clock_());  // throws when the directory cannot be made: the caller reports it
     published_ = writer_.stats();

@@ -138,10 +138,9 @@ void NfdumpFileReader::read_appendix() {
             ident_.assign(reinterpret_cast<const char*>(data),
                           strnlen(reinterpret_cast<const char*>(data), rsize - 4u));
         } else if (rtype == kTypeStat && rsize - 4u == kStatBytes) {
-            std::uint64_t v[18];
-            std::memcpy(v, data, sizeof v);
-            stats_ = NfdumpFileStats{v[0], v[1],  v[2],  v[3],  v[4],  v[5],  v[6],  v[7],  v[8],
-                                     v[9], v[10], v[11], v[12], v[13], v[14], v[15], v[16], v[17]};
+            NfdumpFileStats stats;
+            std::memcpy(&stats, data, kStatBytes);  // nfdump's stat_record_t, field for field (writer's assert)
+            stats_ = stats;
         }
         pos += rsize;
     }

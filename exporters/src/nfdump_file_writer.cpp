@@ -12,8 +12,12 @@
 #include <ctime>
 #include <lz4.h>
 #include <system_error>
+#include <type_traits>
 
 namespace flowguard::exporters {
+// NfdumpFileStats is nfdump's stat_record_t field for field, so the appendix takes it as it is.
+static_assert(sizeof(NfdumpFileStats) == nfdump::kStatBytes && std::is_trivially_copyable_v<NfdumpFileStats>);
+
 namespace {
 
 using namespace nfdump;
@@ -339,12 +343,7 @@ void NfdumpFileWriter::complete() {
     std::uint8_t* stat = appendix.data() + 4 + ident_.size() + 1;
     store<std::uint16_t>(stat, kTypeStat);
     store<std::uint16_t>(stat + 2, static_cast<std::uint16_t>(4 + kStatBytes));
-    const std::uint64_t values[18] = {
-        stats_.flows,       stats_.bytes,       stats_.packets,          stats_.flows_tcp,    stats_.flows_udp,
-        stats_.flows_icmp,  stats_.flows_other, stats_.bytes_tcp,        stats_.bytes_udp,    stats_.bytes_icmp,
-        stats_.bytes_other, stats_.packets_tcp, stats_.packets_udp,      stats_.packets_icmp, stats_.packets_other,
-        stats_.first_ms,    stats_.last_ms,     stats_.sequence_failures};
-    std::memcpy(stat + 4, values, sizeof values);
+    std::memcpy(stat + 4, &stats_, kStatBytes);
     write_block(2, appendix);
     const auto h = header(data_blocks, appendix_offset);
     write_at(0, h.data(), h.size());

@@ -21,7 +21,8 @@ namespace flowguard::exporters {
 
 enum class NfdumpCompression : std::uint8_t { none = 0, lzo = 1, bz2 = 2, lz4 = 3 };
 
-// The totals nfdump keeps in a file's appendix (`nfdump -I` prints them; nfexpire sums them).
+// The totals nfdump keeps in a file's appendix (`nfdump -I` prints them; nfexpire sums them), in the order and
+// layout of nfdump's stat_record_t: the appendix holds this struct as it is.
 struct NfdumpFileStats {
     std::uint64_t flows = 0, bytes = 0, packets = 0;
     std::uint64_t flows_tcp = 0, flows_udp = 0, flows_icmp = 0, flows_other = 0;
