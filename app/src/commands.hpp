@@ -66,6 +66,22 @@ struct AnalyzeOptions {
 int run_analyze(const Config& config, const AnalyzeOptions& options);
 // `flowguard graph`: the lateral stage's learned graph after the inputs, as JSON lines on stdout.
 int run_graph(const Config& config, const AnalyzeOptions& options);
+struct QueryOptions {
+    std::vector<std::string> archives;  // directories (searched recursively) and files; none: archive.path
+    std::vector<std::string> files;     // -r: single files (nfcapd's too)
+    std::optional<std::string> from, to;
+    std::vector<std::string> filter;              // words joined by spaces: `query src net 10.0.0.0/8 and port 443`
+    std::vector<std::string> stats;               // -s FIELD[/ORDER], repeatable
+    bool aggregate = false;                       // -a: by 5-tuple
+    std::optional<std::string> aggregate_fields;  // -A srcip,dstport
+    std::size_t top = 10;                         // -n (0 = all)
+    std::optional<std::uint64_t> limit;           // -c: at most this many flows listed
+    std::optional<std::string> every;             // --every 5m
+    std::optional<std::string> format;            // json, csv, table; default table on a terminal, else json
+    bool progress = true;
+};
+int run_query(const Config& config, const QueryOptions& options);
+
 int run_sunburst(std::vector<std::string> names);  // none: one per line on stdin
 int print_metrics_doc(bool names_only);
 

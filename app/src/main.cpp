@@ -109,6 +109,42 @@ int main(int argc, char** argv) {
         ->check(CLI::ExistingFile);
     graph_cmd->add_option("--baseline", graph.baseline, "start from this saved graph")->check(CLI::ExistingFile);
 
+    app::QueryOptions query;
+    auto* query_cmd = cli.add_subcommand(
+        "query", "Print archived flows matching an nfdump filter, top-N statistics (-s), aggregates or series");
+    query_cmd
+        ->add_option("--archive", query.archives,
+                     "archive directory (searched recursively) or nfcapd file, repeatable (default archive.path, "
+                     "else " +
+                         std::string(app::kDefaultArchive) + ")")
+        ->allow_extra_args(false);
+    query_cmd->add_option("-r,--read", query.files, "read this nfcapd file, repeatable")
+        ->check(CLI::ExistingFile)
+        ->allow_extra_args(false);
+    query_cmd->add_option(
+        "--from", query.from,
+        "flows that ended at or after T: 2026-12-07T10:00:00Z, \"2026-12-07 10:00\", 2026/12/07.10:00, "
+        "epoch seconds, or an age (-30d, -2h)");
+    query_cmd->add_option("--to", query.to, "flows that started before T (same forms as --from)");
+    query_cmd
+        ->add_option("-s,--stat", query.stats,
+                     "top-N statistic FIELD[/ORDER], repeatable: ip srcip dstip port srcport dstport proto "
+                     "exporter interface inif outif as srcas dstas tos conversation record; ORDER flows "
+                     "(default) packets bytes pps bps bpp")
+        ->allow_extra_args(false);
+    query_cmd->add_flag("-a,--aggregate", query.aggregate, "aggregate flows by 5-tuple");
+    query_cmd->add_option(
+        "-A,--aggregate-fields", query.aggregate_fields,
+        "aggregate by these fields: srcip,dstip,srcport,dstport,proto,exporter,inif,outif,srcas,dstas,tos");
+    query_cmd->add_option("-n,--top", query.top, "rows per statistic (default 10, 0 = all)");
+    query_cmd->add_option("-c,--count", query.limit, "list at most this many flows");
+    query_cmd->add_option("--every", query.every,
+                          "time series: totals (or with -s, the top-N) per bucket of this length, e.g. 5m, 1h");
+    query_cmd->add_option("--format", query.format, "json, csv or table (default: table on a terminal, else json)")
+        ->check(CLI::IsMember({"json", "csv", "table"}));
+    query_cmd->add_flag("!--no-progress", query.progress, "no progress line on a terminal");
+    query_cmd->add_option("filter", query.filter, "nfdump filter, e.g. 'src net 10.1.1.0/24 and dst port 443'");
+
     std::vector<std::string> names;
     auto* sunburst_cmd =
         cli.add_subcommand("sunburst", "Decode SUNBURST avsvmcloud.com DNS names (arguments or stdin) into JSON lines");
@@ -146,6 +182,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (decode_cmd->parsed()) return app::run_decode(config, decode);
+    if (query_cmd->parsed()) return app::run_query(config, query);
     if (analyze_cmd->parsed()) return app::run_analyze(config, analyze);
     if (graph_cmd->parsed()) return app::run_graph(config, graph);
     if (meter_cmd->parsed()) return app::run_meter(std::move(config), meter);

@@ -76,4 +76,54 @@ std::string format_iso8601_ns(std::uint64_t ns) {
     return out;
 }
 
+namespace {
+
+std::optional<std::uint64_t> parse_age_ns(std::string_view text) {
+    std::uint64_t value = 0;
+    std::size_t i = 0;
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+        if (value > 1'000'000'000) return std::nullopt;
+        value = value * 10 + static_cast<std::uint64_t>(text[i] - '0');
+    }
+    if (i == 0 || i + 1 != text.size()) return std::nullopt;
+    constexpr std::uint64_t s = 1'000'000'000ull;
+    switch (text[i]) {
+        case 's':
+            return value * s;
+        case 'm':
+            return value * 60 * s;
+        case 'h':
+            return value * 3600 * s;
+        case 'd':
+            return value * 86400 * s;
+        case 'w':
+            return value * 7 * 86400 * s;
+        default:
+            return std::nullopt;
+    }
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> parse_time_argument(std::string_view text, std::uint64_t now_ns) {
+    if (text == "now") return now_ns;
+    if (!text.empty() && text[0] == '-') {
+        const auto age = parse_age_ns(text.substr(1));
+        if (!age || *age > now_ns) return std::nullopt;
+        return now_ns - *age;
+    }
+    if (!text.empty() && text.size() <= 12 && text.find_first_not_of("0123456789") == std::string_view::npos)
+        return std::stoull(std::string(text)) * 1'000'000'000ull;
+    // Dates: "/" as "-", a space or nfdump's "." between date and time as "T", missing parts filled in.
+    std::string iso(text);
+    for (std::size_t i = 0; i < iso.size() && i < 10; ++i)
+        if (iso[i] == '/') iso[i] = '-';
+    if (iso.size() > 10 && (iso[10] == ' ' || iso[10] == '.')) iso[10] = 'T';
+    if (!iso.empty() && iso.back() == 'Z') iso.pop_back();
+    if (iso.size() == 10) iso += "T00:00:00";
+    if (iso.size() == 16) iso += ":00";
+    iso += 'Z';
+    return parse_iso8601_ns(iso);
+}
+
 }  // namespace flowguard

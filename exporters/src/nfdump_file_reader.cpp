@@ -1,5 +1,6 @@
 #include "nfdump_layout.hpp"
 
+#include <flowguard/exporters/flow_filter.hpp>
 #include <flowguard/exporters/nfdump_file.hpp>
 
 #include <cerrno>
@@ -39,7 +40,10 @@ FlowType type_of(std::uint8_t nfversion) {
 
 }  // namespace
 
-NfdumpFileReader::NfdumpFileReader(const std::string& path) : path_(path) {
+NfdumpFileReader::NfdumpFileReader(const std::string& path)
+    : path_(path),
+      raw_(std::make_unique_for_overwrite<std::uint8_t[]>(kMaxBlockBytes)),
+      payload_(std::make_unique_for_overwrite<std::uint8_t[]>(kMaxBlockBytes)) {
     file_ = std::fopen(path.c_str(), "rb");
     if (file_ == nullptr) throw std::system_error(errno, std::generic_category(), "cannot open " + path);
     std::uint8_t h[kFileHeaderBytes];
@@ -81,7 +85,7 @@ NfdumpFileReader::~NfdumpFileReader() {
 }
 
 // One block's payload, decompressed; false at the end of the data or at a damaged block (counted).
-bool NfdumpFileReader::read_block(std::vector<std::uint8_t>& payload, std::uint32_t& records, std::uint16_t& type) {
+bool NfdumpFileReader::read_block(std::span<const std::uint8_t>& payload, std::uint32_t& records, std::uint16_t& type) {
     std::uint8_t head[kBlockHeaderBytes];
     const long at = std::ftell(file_);
     if (appendix_offset_ != 0 && static_cast<std::uint64_t>(at) >= appendix_offset_) return false;
@@ -95,25 +99,23 @@ bool NfdumpFileReader::read_block(std::vector<std::uint8_t>& payload, std::uint3
         ++counters_.damaged_blocks;  // cut short: the rest of the file is not trusted
         return false;
     }
-    raw_.resize(size);
-    if (std::fread(raw_.data(), 1, size, file_) != size) {
+    if (std::fread(raw_.get(), 1, size, file_) != size) {
         ++counters_.damaged_blocks;
         return false;
     }
     const bool compressed = compression_ == NfdumpCompression::lz4 && (flags & 1u) == 0;
     if (!compressed) {
-        payload.assign(raw_.begin(), raw_.end());
+        payload = {raw_.get(), size};
         return true;
     }
-    payload.resize(kMaxBlockBytes);
     const int n =
-        LZ4_decompress_safe(reinterpret_cast<const char*>(raw_.data()), reinterpret_cast<char*>(payload.data()),
-                            static_cast<int>(size), static_cast<int>(payload.size()));
+        LZ4_decompress_safe(reinterpret_cast<const char*>(raw_.get()), reinterpret_cast<char*>(payload_.get()),
+                            static_cast<int>(size), static_cast<int>(kMaxBlockBytes));
     if (n < 0) {
         ++counters_.damaged_blocks;
         return false;
     }
-    payload.resize(static_cast<std::size_t>(n));
+    payload = {payload_.get(), static_cast<std::size_t>(n)};
     return true;
 }
 
@@ -124,16 +126,17 @@ void NfdumpFileReader::read_appendix() {
     appendix_offset_ = 0;  // read_block stops at the appendix; this once it is the block wanted
     std::uint32_t records = 0;
     std::uint16_t type = 0;
-    const bool ok = read_block(payload_, records, type);
+    std::span<const std::uint8_t> payload;
+    const bool ok = read_block(payload, records, type);
     appendix_offset_ = appendix;
     std::fseek(file_, resume, SEEK_SET);
     if (!ok) return;
     std::size_t pos = 0;
-    for (std::uint32_t i = 0; i < records && pos + 4 <= payload_.size(); ++i) {
-        const auto rtype = load<std::uint16_t>(payload_.data() + pos);
-        const auto rsize = load<std::uint16_t>(payload_.data() + pos + 2);
-        if (rsize < 4 || pos + rsize > payload_.size()) break;
-        const std::uint8_t* data = payload_.data() + pos + 4;
+    for (std::uint32_t i = 0; i < records && pos + 4 <= payload.size(); ++i) {
+        const auto rtype = load<std::uint16_t>(payload.data() + pos);
+        const auto rsize = load<std::uint16_t>(payload.data() + pos + 2);
+        if (rsize < 4 || pos + rsize > payload.size()) break;
+        const std::uint8_t* data = payload.data() + pos + 4;
         if (rtype == kTypeIdent) {
             ident_.assign(reinterpret_cast<const char*>(data),
                           strnlen(reinterpret_cast<const char*>(data), rsize - 4u));
@@ -146,13 +149,14 @@ void NfdumpFileReader::read_appendix() {
     }
 }
 
-bool NfdumpFileReader::next(std::vector<FlowRecord>& out) {
+bool NfdumpFileReader::next(std::vector<FlowRecord>& out, const FlowFilter* keep) {
     out.clear();
     while (!done_) {
         if (!counters_.unclosed && blocks_read_ >= blocks_total_) break;
         std::uint32_t records = 0;
         std::uint16_t type = 0;
-        if (!read_block(payload_, records, type)) break;
+        std::span<const std::uint8_t> payload;
+        if (!read_block(payload, records, type)) break;
         ++blocks_read_;
         ++counters_.blocks;
         if (type == kBlockTypeV2) {
@@ -163,15 +167,18 @@ bool NfdumpFileReader::next(std::vector<FlowRecord>& out) {
             ++counters_.skipped_records;  // a block of another kind: its records are not flows
             continue;
         }
-        parse_block(payload_, records, out);
-        if (!out.empty()) return true;
+        const auto before = counters_.records;
+        parse_block(payload, records, out, keep);
+        if (counters_.records != before) return true;
     }
     done_ = true;
     return !out.empty();
 }
 
-void NfdumpFileReader::parse_block(const std::vector<std::uint8_t>& payload, std::uint32_t records,
-                                   std::vector<FlowRecord>& out) {
+void NfdumpFileReader::parse_block(std::span<const std::uint8_t> payload, std::uint32_t records,
+                                   std::vector<FlowRecord>& out, const FlowFilter* keep) {
+    // Parsed into one scratch record that stays in L1; only what `keep` matches is copied out.
+    FlowRecord r;
     std::size_t pos = 0;
     for (std::uint32_t i = 0; i < records; ++i) {
         if (pos + 4 > payload.size()) {
@@ -186,10 +193,10 @@ void NfdumpFileReader::parse_block(const std::vector<std::uint8_t>& payload, std
         }
         const std::uint8_t* p = payload.data() + pos;
         if (type == kTypeV3) {
-            FlowRecord r;
+            r = FlowRecord{};
             if (parse_v3(p, size, r)) {
-                out.push_back(r);
                 ++counters_.records;
+                if (keep == nullptr || keep->matches(r)) out.push_back(r);
             } else {
                 ++counters_.skipped_records;
             }

@@ -1,0 +1,225 @@
+// flowguard query: the archive read back through an nfdump filter, as flows, top-N statistics (-s),
+// aggregates (-a/-A) or time series (--every). The summary (files, flows read and matched, damage) is the last
+// line on stderr, as for the other commands.
+#include "commands.hpp"
+#include "wiring.hpp"
+
+#include <flowguard/core/clock.hpp>
+#include <flowguard/core/config.hpp>
+#include <flowguard/core/time_format.hpp>
+#include <flowguard/exporters/archive_scan.hpp>
+#include <flowguard/exporters/query_output.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <map>
+
+namespace flowguard::app {
+namespace {
+
+using exporters::GroupTotals;
+using exporters::StatSpec;
+using exporters::StatTable;
+
+// "--from" / "--to" into the window; false (logged) when one does not parse.
+bool parse_window(const QueryOptions& o, exporters::ScanWindow& w) {
+    const std::uint64_t now = wall_clock_ns();
+    for (auto [text, out, name] : {std::tuple{&o.from, &w.from_ns, "--from"}, std::tuple{&o.to, &w.to_ns, "--to"}}) {
+        if (!*text) continue;
+        const auto t = parse_time_argument(**text, now);
+        if (!t) {
+            spdlog::error("{} '{}': not a time (2026-12-07T10:00:00Z, \"2026-12-07 10:00\", epoch seconds, -2h, ...)",
+                          name, **text);
+            return false;
+        }
+        *out = *t;
+    }
+    if (w.from_ns >= w.to_ns) {
+        spdlog::error("--from must be before --to");
+        return false;
+    }
+    return true;
+}
+
+std::string joined(const std::vector<std::string>& words) {
+    std::string text;
+    for (const auto& w : words) text += (text.empty() ? "" : " ") + w;
+    return text;
+}
+
+// A terminal line that says how far the scan is, at most four times a second.
+class ProgressLine {
+public:
+    explicit ProgressLine(bool enabled) : enabled_(enabled && ::isatty(STDERR_FILENO) == 1) {}
+    ~ProgressLine() {
+        if (shown_) std::fprintf(stderr, "\r\033[K");
+    }
+    void update(const exporters::ScanProgress& p) {
+        if (!enabled_) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_ < std::chrono::milliseconds(250)) return;
+        last_ = now;
+        shown_ = true;
+        const double share =
+            p.bytes_total ? 100.0 * static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total) : 0;
+        std::fprintf(stderr, "\r\033[Kquery: file %zu/%zu (%.0f%%), %llu flows read, %llu matched", p.files_done,
+                     p.files_total, share, static_cast<unsigned long long>(p.flows_read),
+                     static_cast<unsigned long long>(p.flows_matched));
+        std::fflush(stderr);
+    }
+
+private:
+    bool enabled_;
+    bool shown_ = false;
+    std::chrono::steady_clock::time_point last_{};
+};
+
+// What the query collects while scanning: flows go straight out; statistics, aggregates and series are kept
+// (per bucket with --every) and printed at the end.
+struct Collected {
+    std::vector<StatSpec> stats;
+    std::optional<StatSpec> aggregation;
+    std::uint64_t every_ns = 0;
+    std::map<std::uint64_t, std::vector<StatTable>> tables;  // by bucket (0 without --every)
+    std::map<std::uint64_t, GroupTotals> series;
+    GroupTotals matched;
+
+    bool grouping() const { return !stats.empty() || aggregation; }
+    std::vector<StatTable>& tables_for(std::uint64_t bucket) {
+        auto [it, added] = tables.try_emplace(bucket);
+        if (added) {
+            for (const auto& s : stats) it->second.emplace_back(s);
+            if (aggregation) it->second.emplace_back(*aggregation);
+        }
+        return it->second;
+    }
+    void add(std::span<const FlowRecord> records) {
+        for (const auto& r : records) {
+            matched.add(r);
+            const std::uint64_t bucket = every_ns ? r.time_flow_start_ns / every_ns * every_ns : 0;
+            if (!grouping()) {
+                series[bucket].add(r);
+                continue;
+            }
+            for (auto& t : tables_for(bucket)) t.add(r);
+        }
+    }
+};
+
+void print_collected(Collected& c, const QueryOptions& o, exporters::QueryPrinter& out) {
+    if (!c.grouping()) {
+        for (const auto& [bucket, totals] : c.series) out.series(bucket, totals);
+        return;
+    }
+    for (auto& [bucket, tables] : c.tables) {
+        const std::optional<std::uint64_t> when = c.every_ns ? std::optional(bucket) : std::nullopt;
+        for (std::size_t i = 0; i < c.stats.size(); ++i) out.statistic(tables[i], tables[i].top(o.top), when);
+        if (!c.aggregation) continue;
+        auto rows = tables.back().top(0);
+        std::stable_sort(rows.begin(), rows.end(),
+                         [](const auto& a, const auto& b) { return a.totals.first_ns < b.totals.first_ns; });
+        if (o.limit && rows.size() > *o.limit) rows.resize(*o.limit);
+        out.aggregated(rows);
+    }
+}
+
+bool setup(const QueryOptions& o, Collected& c) {
+    try {
+        for (const auto& s : o.stats) c.stats.push_back(StatSpec::parse(s));
+        if (o.aggregate || o.aggregate_fields) {
+            StatSpec a;
+            a.name = "aggregate";
+            a.fields = o.aggregate_fields ? StatSpec::parse_fields(*o.aggregate_fields) : exporters::kFiveTuple;
+            c.aggregation = a;
+        }
+        if (o.every) {
+            try {
+                c.every_ns = parse_duration_ns(*o.every);
+            } catch (const ConfigError& e) {
+                throw std::invalid_argument(std::string("--every: ") + e.what());
+            }
+            if (c.every_ns < kSecondNs) throw std::invalid_argument("--every must be at least 1s");
+        }
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+int run_query(const Config& config, const QueryOptions& o) {
+    exporters::ScanWindow window;
+    Collected collected;
+    if (!parse_window(o, window) || !setup(o, collected)) return 2;
+    const std::string text = joined(o.filter);
+    exporters::FlowFilter filter;
+    try {
+        filter = exporters::FlowFilter::compile(text);
+    } catch (const exporters::FilterError& e) {
+        std::fprintf(stderr, "flowguard: filter: %s\n  %s\n  %*s^\n", e.what(), text.c_str(),
+                     static_cast<int>(e.position()), "");
+        return 2;
+    }
+    std::vector<std::string> roots = o.archives;
+    roots.insert(roots.end(), o.files.begin(), o.files.end());
+    if (roots.empty())
+        roots.push_back(config.archive.path.empty() ? std::string(kDefaultArchive) : config.archive.path);
+    std::optional<exporters::ArchiveScan> scan;
+    try {
+        scan.emplace(roots, window, filter);
+    } catch (const std::exception& e) {
+        spdlog::error("query: {}", e.what());
+        return 2;
+    }
+    const auto format =
+        o.format ? *exporters::query_format_of(*o.format)
+                 : (::isatty(STDOUT_FILENO) == 1 ? exporters::QueryFormat::table : exporters::QueryFormat::json);
+    std::signal(SIGPIPE, SIG_IGN);  // `query | head`: a failed write ends the scan, quietly
+    exporters::QueryPrinter out(format, stdout);
+    std::uint64_t listed = 0;
+    const auto started = std::chrono::steady_clock::now();
+    {
+        ProgressLine progress(o.progress);
+        scan->run(
+            [&](std::span<const FlowRecord> records) {
+                if (collected.grouping() || collected.every_ns) {
+                    collected.add(records);
+                    return;
+                }
+                if (o.limit) records = records.first(std::min<std::size_t>(records.size(), *o.limit - listed));
+                for (const auto& r : records) collected.matched.add(r);
+                listed += records.size();
+                out.flows(records);
+            },
+            [&](const exporters::ScanProgress& p) { progress.update(p); },
+            [&] {
+                return !out.ok() || (o.limit && !collected.grouping() && !collected.every_ns && listed >= *o.limit);
+            });
+    }
+    print_collected(collected, o, out);
+    const auto& c = scan->counters();
+    out.summary(collected.matched.flows, collected.matched.packets, collected.matched.bytes, c.flows_read, c.files);
+    out.flush();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    boost::json::object summary{
+        {"files", c.files},
+        {"open_files", c.open_files},
+        {"unreadable_files", c.unreadable_files},
+        {"damaged_blocks", c.damaged_blocks},
+        {"flows_read", c.flows_read},
+        {"flows_matched", collected.matched.flows},
+        {"milliseconds", static_cast<std::uint64_t>(seconds * 1000)},
+        {"flows_read_per_second",
+         seconds > 0 ? static_cast<std::uint64_t>(static_cast<double>(c.flows_read) / seconds) : 0}};
+    print_summary(summary);
+    return 0;
+}
+
+}  // namespace flowguard::app
