@@ -81,7 +81,8 @@ private:
 
 // What the query collects while scanning: flows go straight out; statistics, aggregates and series are kept
 // (per bucket with --every) and printed at the end.
-struct Collected {
+class Collected {
+public:
     std::vector<StatSpec> stats;
     std::optional<StatSpec> aggregation;
     std::uint64_t every_ns = 0;
@@ -106,9 +107,17 @@ struct Collected {
                 series[bucket].add(r);
                 continue;
             }
-            for (auto& t : tables_for(bucket)) t.add(r);
+            if (current == nullptr || bucket != current_bucket) {  // a map lookup per bucket change, not per record
+                current = &tables_for(bucket);
+                current_bucket = bucket;
+            }
+            for (auto& t : *current) t.add(r);
         }
     }
+
+private:
+    std::vector<StatTable>* current = nullptr;
+    std::uint64_t current_bucket = 0;
 };
 
 void print_collected(Collected& c, const QueryOptions& o, exporters::QueryPrinter& out) {

@@ -532,6 +532,35 @@ private:
     FlowFilter& f_;
 };
 
+namespace {
+
+// The fields an nfdump record's generic flow and address elements hold (NfdumpFileReader::parse_core).
+bool core_field(FlowFilter::Field f) {
+    using F = FlowFilter::Field;
+    switch (f) {
+        case F::src_port:
+        case F::dst_port:
+        case F::proto:
+        case F::bytes:
+        case F::packets:
+        case F::tos:
+        case F::icmp_type:
+        case F::icmp_code:
+        case F::duration_ms:
+        case F::pps:
+        case F::bps:
+        case F::bpp:
+        case F::fwdstat:
+        case F::family:
+        case F::tcp_flags_all:
+            return true;
+        default:
+            return false;
+    }
+}
+
+}  // namespace
+
 FlowFilter::FlowFilter() {
     nodes_.push_back({});
 }
@@ -541,6 +570,12 @@ FlowFilter FlowFilter::compile(std::string_view text, const NameAddresses& names
     f.nodes_.clear();
     FilterParser parser(text, names, f);
     f.root_ = parser.parse();
+    for (const auto& n : f.nodes_) {
+        const bool outside =
+            (n.kind == Node::Kind::address && n.address != AddressField::src && n.address != AddressField::dst) ||
+            ((n.kind == Node::Kind::compare || n.kind == Node::Kind::in_set) && !core_field(n.field));
+        if (outside) f.core_only_ = false;
+    }
     return f;
 }
 
@@ -597,9 +632,15 @@ void FlowFilter::AddressSet::add(const IpAddress& a) {
     exact.insert(a);
 }
 
+namespace {
+
+std::uint64_t duration_ms_of(const FlowRecord& r) noexcept {
+    return r.time_flow_end_ns > r.time_flow_start_ns ? (r.time_flow_end_ns - r.time_flow_start_ns) / 1'000'000 : 0;
+}
+
+}  // namespace
+
 std::uint64_t FlowFilter::value_of(Field f, const FlowRecord& r) noexcept {
-    const std::uint64_t duration_ms =
-        r.time_flow_end_ns > r.time_flow_start_ns ? (r.time_flow_end_ns - r.time_flow_start_ns) / 1'000'000 : 0;
     switch (f) {
         case Field::src_port:
             return r.src_port;
@@ -634,11 +675,15 @@ std::uint64_t FlowFilter::value_of(Field f, const FlowRecord& r) noexcept {
         case Field::icmp_code:
             return r.is_icmp() ? r.icmp_code : 0;
         case Field::duration_ms:
-            return duration_ms;
-        case Field::pps:
-            return duration_ms ? r.packets * 1000 / duration_ms : 0;
-        case Field::bps:
-            return duration_ms ? r.bytes * 8000 / duration_ms : 0;
+            return duration_ms_of(r);
+        case Field::pps: {
+            const auto ms = duration_ms_of(r);
+            return ms ? r.packets * 1000 / ms : 0;
+        }
+        case Field::bps: {
+            const auto ms = duration_ms_of(r);
+            return ms ? r.bytes * 8000 / ms : 0;
+        }
         case Field::bpp:
             return r.packets ? r.bytes / r.packets : 0;
         case Field::nfversion:

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <stdexcept>
 
 namespace flowguard::exporters {
@@ -139,6 +140,101 @@ std::uint64_t order_value(const GroupTotals& t, StatOrder o) noexcept {
     return 0;
 }
 
+namespace {
+
+std::uint64_t number_of(std::uint32_t field, const FlowRecord& r) noexcept {
+    switch (field) {
+        case kSrcPort:
+            return r.src_port;
+        case kDstPort:
+            return r.dst_port;
+        case kProto:
+            return r.proto;
+        case kInIf:
+            return r.in_if;
+        case kOutIf:
+            return r.out_if;
+        case kSrcAs:
+            return r.src_as;
+        case kDstAs:
+            return r.dst_as;
+        case kTos:
+            return r.ip_tos;
+        default:
+            return 0;
+    }
+}
+
+void set_number(std::uint32_t field, std::uint64_t value, GroupKey& k) noexcept {
+    switch (field) {
+        case kSrcPort:
+            k.src_port = static_cast<std::uint16_t>(value);
+            break;
+        case kDstPort:
+            k.dst_port = static_cast<std::uint16_t>(value);
+            break;
+        case kProto:
+            k.proto = static_cast<std::uint8_t>(value);
+            break;
+        case kInIf:
+            k.in_if = static_cast<std::uint32_t>(value);
+            break;
+        case kOutIf:
+            k.out_if = static_cast<std::uint32_t>(value);
+            break;
+        case kSrcAs:
+            k.src_as = static_cast<std::uint32_t>(value);
+            break;
+        case kDstAs:
+            k.dst_as = static_cast<std::uint32_t>(value);
+            break;
+        case kTos:
+            k.tos = static_cast<std::uint8_t>(value);
+            break;
+        default:
+            break;
+    }
+}
+
+constexpr std::uint32_t kNumberFields = kSrcPort | kDstPort | kProto | kInIf | kOutIf | kSrcAs | kDstAs | kTos;
+
+}  // namespace
+
+StatTable::StatTable(StatSpec spec) : spec_(std::move(spec)) {
+    using Kind = StatSpec::Kind;
+    const auto f = spec_.fields;
+    const bool one_field = std::has_single_bit(f);
+    switch (spec_.kind) {
+        case Kind::either_addr:
+            shape_ = Shape::address;
+            first_field_ = kSrcAddr;
+            second_field_ = kDstAddr;
+            break;
+        case Kind::either_port:
+            shape_ = Shape::number;
+            first_field_ = kSrcPort;
+            second_field_ = kDstPort;
+            break;
+        case Kind::either_if:
+            shape_ = Shape::number;
+            first_field_ = kInIf;
+            second_field_ = kOutIf;
+            break;
+        case Kind::either_as:
+            shape_ = Shape::number;
+            first_field_ = kSrcAs;
+            second_field_ = kDstAs;
+            break;
+        case Kind::fields:
+            if (one_field && (f == kSrcAddr || f == kDstAddr)) shape_ = Shape::address;
+            if (one_field && (f & kNumberFields)) shape_ = Shape::number;
+            first_field_ = f;
+            break;
+        case Kind::conversation:
+            break;
+    }
+}
+
 GroupKey StatTable::key_of(const FlowRecord& r, std::uint32_t fields) const noexcept {
     GroupKey k;
     if (fields & kSrcAddr) k.src = r.src_addr;
@@ -160,43 +256,42 @@ GroupKey StatTable::key_of(const FlowRecord& r, std::uint32_t fields) const noex
 
 void StatTable::add(const FlowRecord& r) {
     totals_.add(r);
-    GroupKey k;
-    switch (spec_.kind) {
-        case StatSpec::Kind::fields:
-            add_to(key_of(r, spec_.fields), r);
+    switch (shape_) {
+        case Shape::address:
+            by_address_[first_field_ == kSrcAddr ? r.src_addr : r.dst_addr].add(r);
+            if (second_field_) by_address_[r.dst_addr].add(r);
             return;
-        case StatSpec::Kind::either_addr:
-            k.src = r.src_addr;
-            add_to(k, r);
-            k.src = r.dst_addr;
-            break;
-        case StatSpec::Kind::either_port:
-            k.src_port = r.src_port;
-            add_to(k, r);
-            k.src_port = r.dst_port;
-            break;
-        case StatSpec::Kind::either_if:
-            k.in_if = r.in_if;
-            add_to(k, r);
-            k.in_if = r.out_if;
-            break;
-        case StatSpec::Kind::either_as:
-            k.src_as = r.src_as;
-            add_to(k, r);
-            k.src_as = r.dst_as;
-            break;
-        case StatSpec::Kind::conversation:
-            k.src = std::min(r.src_addr, r.dst_addr);
-            k.dst = std::max(r.src_addr, r.dst_addr);
+        case Shape::number:
+            by_number_[number_of(first_field_, r)].add(r);
+            if (second_field_) by_number_[number_of(second_field_, r)].add(r);
+            return;
+        case Shape::generic:
             break;
     }
-    add_to(k, r);
+    if (spec_.kind == StatSpec::Kind::conversation) {
+        GroupKey k;
+        k.src = std::min(r.src_addr, r.dst_addr);
+        k.dst = std::max(r.src_addr, r.dst_addr);
+        add_to(k, r);
+        return;
+    }
+    add_to(key_of(r, spec_.fields), r);
 }
 
 std::vector<StatRow> StatTable::top(std::size_t n) const {
     std::vector<StatRow> rows;
-    rows.reserve(groups_.size());
+    rows.reserve(groups());
     for (const auto& [key, totals] : groups_) rows.push_back({key, totals});
+    for (const auto& [address, totals] : by_address_) {
+        GroupKey k;
+        (first_field_ == kDstAddr ? k.dst : k.src) = address;
+        rows.push_back({k, totals});
+    }
+    for (const auto& [number, totals] : by_number_) {
+        GroupKey k;
+        set_number(first_field_, number, k);
+        rows.push_back({k, totals});
+    }
     const auto order = spec_.order;
     auto before = [&](const StatRow& a, const StatRow& b) {
         const auto va = order_value(a.totals, order);

@@ -3,6 +3,7 @@
 #include <flowguard/exporters/flow_filter.hpp>
 #include <flowguard/exporters/nfdump_file.hpp>
 
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <lz4.h>
@@ -14,15 +15,46 @@ namespace {
 
 using namespace nfdump;
 
+// nfdump keeps addresses as host-order words (a v4 address one 32-bit word, a v6 address two 64-bit words).
+// They are written into the record in place: building a temporary address and copying it stalls store-to-load
+// forwarding, several times per record.
+constexpr std::uint64_t to_network(std::uint64_t host) noexcept {
+    return std::endian::native == std::endian::little ? __builtin_bswap64(host) : host;
+}
+
+void assign_v4(IpAddress& a, const std::uint8_t* p) {
+    const std::uint32_t host = load<std::uint32_t>(p);
+    const std::uint32_t network = std::endian::native == std::endian::little ? __builtin_bswap32(host) : host;
+    a.assign_v4(reinterpret_cast<const std::uint8_t*>(&network));
+}
+
+void assign_v6(IpAddress& a, const std::uint8_t* p) {
+    const std::uint64_t network[2] = {to_network(load<std::uint64_t>(p)), to_network(load<std::uint64_t>(p + 8))};
+    a.assign_v6(reinterpret_cast<const std::uint8_t*>(network));
+}
+
 IpAddress v6_of(const std::uint8_t* p) {
-    std::uint8_t bytes[16];
-    const auto hi = load<std::uint64_t>(p);
-    const auto lo = load<std::uint64_t>(p + 8);
-    for (int i = 0; i < 8; ++i) {
-        bytes[i] = static_cast<std::uint8_t>(hi >> (56 - 8 * i));
-        bytes[8 + i] = static_cast<std::uint8_t>(lo >> (56 - 8 * i));
+    IpAddress a;
+    assign_v6(a, p);
+    return a;
+}
+
+void parse_generic(const std::uint8_t* e, FlowRecord& r) {
+    r.time_flow_start_ns = load<std::uint64_t>(e) * kNsPerMs;
+    r.time_flow_end_ns = load<std::uint64_t>(e + 8) * kNsPerMs;
+    r.time_received_ns = load<std::uint64_t>(e + 16) * kNsPerMs;
+    r.packets = load<std::uint64_t>(e + 24);
+    r.bytes = load<std::uint64_t>(e + 32);
+    r.src_port = load<std::uint16_t>(e + 40);
+    r.dst_port = load<std::uint16_t>(e + 42);
+    r.proto = e[44];
+    r.tcp_flags = e[45];
+    r.forwarding_status = e[46];
+    r.ip_tos = e[47];
+    if (r.is_icmp()) {
+        r.icmp_type = static_cast<std::uint8_t>(r.dst_port >> 8);
+        r.icmp_code = static_cast<std::uint8_t>(r.dst_port);
     }
-    return IpAddress::from_v6_bytes(bytes);
 }
 
 FlowType type_of(std::uint8_t nfversion) {
@@ -177,8 +209,12 @@ bool NfdumpFileReader::next(std::vector<FlowRecord>& out, const FlowFilter* keep
 
 void NfdumpFileReader::parse_block(std::span<const std::uint8_t> payload, std::uint32_t records,
                                    std::vector<FlowRecord>& out, const FlowFilter* keep) {
-    // Parsed into one scratch record that stays in L1; only what `keep` matches is copied out.
+    // Parsed into one scratch record that stays in L1; only what `keep` matches is copied out. A filter that reads
+    // only the generic flow and address elements (most do) decides on those, and only its matches are parsed
+    // whole.
     FlowRecord r;
+    FlowRecord core;
+    const bool decide_on_core = keep != nullptr && keep->reads_core_fields_only();
     std::size_t pos = 0;
     for (std::uint32_t i = 0; i < records; ++i) {
         if (pos + 4 > payload.size()) {
@@ -193,6 +229,11 @@ void NfdumpFileReader::parse_block(std::span<const std::uint8_t> payload, std::u
         }
         const std::uint8_t* p = payload.data() + pos;
         if (type == kTypeV3) {
+            if (decide_on_core && parse_core(p, size, core) && !keep->matches(core)) {
+                ++counters_.records;
+                pos += size;
+                continue;
+            }
             r = FlowRecord{};
             if (parse_v3(p, size, r)) {
                 ++counters_.records;
@@ -221,6 +262,37 @@ void NfdumpFileReader::parse_block(std::span<const std::uint8_t> payload, std::u
     }
 }
 
+// The fields of the generic flow and address elements only (a filter that reads nothing else decides on them);
+// false when the record lacks them, and then the whole record is parsed (and refused) as usual.
+bool NfdumpFileReader::parse_core(const std::uint8_t* p, std::size_t size, FlowRecord& r) {
+    if (size < kV3HeaderBytes) return false;
+    const auto elements = load<std::uint16_t>(p + 4);
+    bool generic = false;
+    bool addresses = false;
+    std::size_t pos = kV3HeaderBytes;
+    for (std::uint16_t i = 0; i < elements && pos + kElementHeaderBytes <= size && !(generic && addresses); ++i) {
+        const auto id = load<std::uint16_t>(p + pos);
+        const auto length = load<std::uint16_t>(p + pos + 2);
+        if (length < kElementHeaderBytes || pos + length > size) return false;
+        const std::uint8_t* e = p + pos + kElementHeaderBytes;
+        if (id == kGenericFlow && length >= kGenericFlowBytes) {
+            parse_generic(e, r);
+            generic = true;
+        } else if (id == kIpv4Flow && length >= kIpv4FlowBytes) {
+            assign_v4(r.src_addr, e);
+            assign_v4(r.dst_addr, e + 4);
+            addresses = true;
+        } else if (id == kIpv6Flow && length >= kIpv6FlowBytes) {
+            assign_v6(r.src_addr, e);
+            assign_v6(r.dst_addr, e + 16);
+            addresses = true;
+        }
+        pos += length;
+    }
+    if (!addresses) r.src_addr = r.dst_addr = IpAddress{};  // as parse_v3 leaves them
+    return generic;
+}
+
 // One V3 record (bounds already checked against the block) into `r`; false when it carries no flow.
 bool NfdumpFileReader::parse_v3(const std::uint8_t* p, std::size_t size, FlowRecord& r) const {
     if (size < kV3HeaderBytes) return false;
@@ -240,29 +312,19 @@ bool NfdumpFileReader::parse_v3(const std::uint8_t* p, std::size_t size, FlowRec
         switch (id) {
             case kGenericFlow:
                 if (!has(kGenericFlowBytes)) return false;
-                r.time_flow_start_ns = load<std::uint64_t>(e) * kNsPerMs;
-                r.time_flow_end_ns = load<std::uint64_t>(e + 8) * kNsPerMs;
-                r.time_received_ns = load<std::uint64_t>(e + 16) * kNsPerMs;
-                r.packets = load<std::uint64_t>(e + 24);
-                r.bytes = load<std::uint64_t>(e + 32);
-                r.src_port = load<std::uint16_t>(e + 40);
-                r.dst_port = load<std::uint16_t>(e + 42);
-                r.proto = e[44];
-                r.tcp_flags = e[45];
-                r.forwarding_status = e[46];
-                r.ip_tos = e[47];
+                parse_generic(e, r);
                 flow = true;
                 break;
             case kIpv4Flow:
                 if (!has(kIpv4FlowBytes)) return false;
-                r.src_addr = IpAddress::from_v4(load<std::uint32_t>(e));
-                r.dst_addr = IpAddress::from_v4(load<std::uint32_t>(e + 4));
+                assign_v4(r.src_addr, e);
+                assign_v4(r.dst_addr, e + 4);
                 r.etype = kEtherTypeIPv4;
                 break;
             case kIpv6Flow:
                 if (!has(kIpv6FlowBytes)) return false;
-                r.src_addr = v6_of(e);
-                r.dst_addr = v6_of(e + 16);
+                assign_v6(r.src_addr, e);
+                assign_v6(r.dst_addr, e + 16);
                 r.etype = kEtherTypeIPv6;
                 break;
             case kFlowMisc:
@@ -286,22 +348,24 @@ bool NfdumpFileReader::parse_v3(const std::uint8_t* p, std::size_t size, FlowRec
                 break;
             case kIpNextHopV4:
             case kBgpNextHopV4:
-            case kIpReceivedV4: {
+            case kIpReceivedV4:
                 if (!has(kAddressV4Bytes)) return false;
-                const IpAddress a = IpAddress::from_v4(load<std::uint32_t>(e));
-                (id == kIpNextHopV4 ? r.next_hop : id == kBgpNextHopV4 ? r.bgp_next_hop : r.sampler_address) = a;
+                assign_v4(id == kIpNextHopV4    ? r.next_hop
+                          : id == kBgpNextHopV4 ? r.bgp_next_hop
+                                                : r.sampler_address,
+                          e);
                 received = received || id == kIpReceivedV4;
                 break;
-            }
             case kIpNextHopV6:
             case kBgpNextHopV6:
-            case kIpReceivedV6: {
+            case kIpReceivedV6:
                 if (!has(kAddressV6Bytes)) return false;
-                const IpAddress a = v6_of(e);
-                (id == kIpNextHopV6 ? r.next_hop : id == kBgpNextHopV6 ? r.bgp_next_hop : r.sampler_address) = a;
+                assign_v6(id == kIpNextHopV6    ? r.next_hop
+                          : id == kBgpNextHopV6 ? r.bgp_next_hop
+                                                : r.sampler_address,
+                          e);
                 received = received || id == kIpReceivedV6;
                 break;
-            }
             case kMacAddr:
                 if (!has(kMacAddrBytes)) return false;
                 r.src_mac = load<std::uint64_t>(e);
@@ -313,10 +377,6 @@ bool NfdumpFileReader::parse_v3(const std::uint8_t* p, std::size_t size, FlowRec
         pos += length;
     }
     if (!flow) return false;
-    if (r.is_icmp()) {
-        r.icmp_type = static_cast<std::uint8_t>(r.dst_port >> 8);
-        r.icmp_code = static_cast<std::uint8_t>(r.dst_port);
-    }
     if (r.etype == 0) r.etype = kEtherTypeIPv4;
     if (const auto it = exporters_.find(exporter); it != exporters_.end()) {
         if (!received) r.sampler_address = it->second.address;

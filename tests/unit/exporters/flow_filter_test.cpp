@@ -208,3 +208,13 @@ TEST_CASE("name matches the addresses passive DNS gave for the name, either side
     CHECK_FALSE(f.matches(flow("10.0.0.1", 50000, "198.51.100.8", 443)));
     CHECK_FALSE(FlowFilter::compile("name other.org", names).matches(flow("10.0.0.1", 1, "198.51.100.7", 2)));
 }
+
+TEST_CASE("a filter says whether the generic flow and address fields are all it reads") {
+    CHECK(FlowFilter::compile("src net 10.0.0.0/8 and dst port 443 and bytes > 1k").reads_core_fields_only());
+    CHECK(FlowFilter::compile("proto udp or flags S or tos 46 or duration > 10 or ipv6").reads_core_fields_only());
+    CHECK(FlowFilter{}.reads_core_fields_only());
+    CHECK_FALSE(FlowFilter::compile("port 443 and in if 3").reads_core_fields_only());
+    CHECK_FALSE(FlowFilter::compile("exporter 192.0.2.1").reads_core_fields_only());
+    CHECK_FALSE(FlowFilter::compile("src as 64500 or port 22").reads_core_fields_only());
+    CHECK_FALSE(FlowFilter::compile("next ip 192.0.2.1").reads_core_fields_only());
+}

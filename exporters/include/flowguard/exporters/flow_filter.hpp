@@ -43,6 +43,9 @@ public:
         return r.time_flow_start_ns < to_ns_ && r.time_flow_end_ns >= from_ns_ && eval(root_, r);
     }
     bool matches_all() const noexcept;
+    // True when the filter reads only what an nfdump record's generic flow and address elements hold (times,
+    // volumes, ports, protocol, flags, TOS, addresses): a reader can then decide before parsing the rest.
+    bool reads_core_fields_only() const noexcept { return core_only_; }
     // Also require the flow to overlap [from_ns, to_ns): started before `to`, ended at or after `from`.
     void restrict_time(std::uint64_t from_ns, std::uint64_t to_ns) noexcept {
         from_ns_ = from_ns;
@@ -124,6 +127,7 @@ private:
     std::vector<std::uint64_t> numbers_;
     std::vector<AddressSet> sets_;
     std::uint32_t root_ = 0;
+    bool core_only_ = true;
     std::uint64_t from_ns_ = 0;
     std::uint64_t to_ns_ = UINT64_MAX;
 };

@@ -86,7 +86,7 @@ struct StatRow {
 // One statistic's groups. Not thread-safe.
 class StatTable {
 public:
-    explicit StatTable(StatSpec spec) : spec_(std::move(spec)) {}
+    explicit StatTable(StatSpec spec);
     void add(const FlowRecord& r);
     // The `n` first rows by the spec's order, largest first (0 = all); ties by key, so output is stable.
     std::vector<StatRow> top(std::size_t n) const;
@@ -95,13 +95,22 @@ public:
     const StatSpec& spec() const noexcept { return spec_; }
     // Every record added once: the denominators of the percentages.
     const GroupTotals& totals() const noexcept { return totals_; }
-    std::size_t groups() const noexcept { return groups_.size(); }
+    std::size_t groups() const noexcept { return by_address_.size() + by_number_.size() + groups_.size(); }
 
 private:
+    // The common statistics group by one address or one number: those get maps with small keys (a scan adds
+    // every matching record, and hashing the whole GroupKey cost more than reading the record).
+    enum class Shape : std::uint8_t { address, number, generic };
+
     GroupKey key_of(const FlowRecord& r, std::uint32_t fields) const noexcept;
     void add_to(const GroupKey& k, const FlowRecord& r) { groups_[k].add(r); }
 
     StatSpec spec_;
+    Shape shape_ = Shape::generic;
+    std::uint32_t first_field_ = 0;   // address/number: the field a key is read from (and shown as)
+    std::uint32_t second_field_ = 0;  // ip, port, if, as: the other side, counted too (0 = none)
+    boost::unordered_flat_map<IpAddress, GroupTotals> by_address_;
+    boost::unordered_flat_map<std::uint64_t, GroupTotals> by_number_;
     boost::unordered_flat_map<GroupKey, GroupTotals> groups_;
     GroupTotals totals_;
 };

@@ -137,6 +137,7 @@ private:
     void parse_block(std::span<const std::uint8_t> payload, std::uint32_t records, std::vector<FlowRecord>& out,
                      const FlowFilter* keep);
     bool parse_v3(const std::uint8_t* p, std::size_t size, FlowRecord& r) const;
+    static bool parse_core(const std::uint8_t* p, std::size_t size, FlowRecord& r);
 
     std::string path_;
     std::FILE* file_ = nullptr;
