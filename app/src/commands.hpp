@@ -79,6 +79,7 @@ struct QueryOptions {
     std::optional<std::string> every;             // --every 5m
     std::optional<std::string> format;            // json, csv, table; default table on a terminal, else json
     bool progress = true;
+    unsigned threads = 0;  // files read at once (0 = one per core, at most 8)
 };
 int run_query(const Config& config, const QueryOptions& options);
 

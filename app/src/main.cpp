@@ -143,6 +143,8 @@ int main(int argc, char** argv) {
     query_cmd->add_option("--format", query.format, "json, csv or table (default: table on a terminal, else json)")
         ->check(CLI::IsMember({"json", "csv", "table"}));
     query_cmd->add_flag("!--no-progress", query.progress, "no progress line on a terminal");
+    query_cmd->add_option("--threads", query.threads, "files read at once (default: one per core, at most 8)")
+        ->check(CLI::Range(1, 64));
     query_cmd->add_option("filter", query.filter, "nfdump filter, e.g. 'src net 10.1.1.0/24 and dst port 443'");
 
     std::vector<std::string> names;

@@ -18,6 +18,7 @@
 #include <csignal>
 #include <cstdio>
 #include <map>
+#include <thread>
 
 namespace flowguard::app {
 namespace {
@@ -192,6 +193,7 @@ int run_query(const Config& config, const QueryOptions& o) {
                  : (::isatty(STDOUT_FILENO) == 1 ? exporters::QueryFormat::table : exporters::QueryFormat::json);
     std::signal(SIGPIPE, SIG_IGN);  // `query | head`: a failed write ends the scan, quietly
     exporters::QueryPrinter out(format, stdout);
+    const unsigned threads = o.threads ? o.threads : std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
     std::uint64_t listed = 0;
     const auto started = std::chrono::steady_clock::now();
     {
@@ -210,7 +212,8 @@ int run_query(const Config& config, const QueryOptions& o) {
             [&](const exporters::ScanProgress& p) { progress.update(p); },
             [&] {
                 return !out.ok() || (o.limit && !collected.grouping() && !collected.every_ns && listed >= *o.limit);
-            });
+            },
+            threads);
     }
     print_collected(collected, o, out);
     const auto& c = scan->counters();

@@ -5,8 +5,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <unordered_set>
 
 namespace flowguard::exporters {
@@ -103,56 +107,173 @@ void ArchiveScan::find_renamed() {
     }
 }
 
-void ArchiveScan::run(const OnFlows& on_flows, const OnProgress& progress, const std::function<bool()>& stop) {
-    // files_ can grow while scanning (find_renamed), so no iterators into it are kept.
-    for (std::size_t i = 0; i < files_.size(); ++i) {
-        const ArchiveFile file = files_[i];
-        if (!scan_file(file, on_flows, progress, stop)) return;
-    }
-}
+// What reading one file found; the flows themselves went to the caller block by block.
+struct ArchiveScan::FileOutcome {
+    ScanCounters counters;  // files, open_files, unreadable_files, damaged_blocks (flows are counted per block)
+    std::uint64_t bytes = 0;
+    bool vanished = false;  // an open file gone before it was opened: renamed into place
+};
 
-bool ArchiveScan::scan_file(const ArchiveFile& file, const OnFlows& on_flows, const OnProgress& progress,
-                            const std::function<bool()>& stop) {
+// Reads one file through `keep`, handing each block's matches and records read to `emit` (false: stop).
+ArchiveScan::FileOutcome ArchiveScan::scan_one(const ArchiveFile& file, const FlowFilter* keep,
+                                               NfdumpReadBuffers& buffers, std::vector<FlowRecord>& block,
+                                               const EmitBlock& emit) {
+    FileOutcome outcome;
     std::error_code ec;
     const auto size = fs::file_size(file.path, ec);
+    outcome.bytes = ec ? 0 : size;
     std::unique_ptr<NfdumpFileReader> reader;
     try {
-        reader = std::make_unique<NfdumpFileReader>(file.path);
+        reader = std::make_unique<NfdumpFileReader>(file.path, &buffers);
     } catch (const std::exception& e) {
         if (file.open && !fs::exists(file.path)) {
-            find_renamed();
+            outcome.vanished = true;
         } else {
-            ++counters_.unreadable_files;
+            ++outcome.counters.unreadable_files;
             spdlog::warn("query: skipped {}", e.what());
         }
-        ++progress_.files_done;
-        return true;
+        return outcome;
     }
-    ++counters_.files;
-    if (file.open) ++counters_.open_files;
-    const FlowFilter* keep = filter_.matches_all() ? nullptr : &filter_;
+    ++outcome.counters.files;
+    if (file.open) ++outcome.counters.open_files;
     std::uint64_t read_before = 0;
-    while (reader->next(matched_, keep)) {
+    while (reader->next(block, keep)) {
         const std::uint64_t read = reader->counters().records - read_before;
         read_before = reader->counters().records;
-        counters_.flows_read += read;
-        progress_.flows_read += read;
-        const std::span<const FlowRecord> matched(matched_);
-        counters_.flows_matched += matched.size();
-        progress_.flows_matched += matched.size();
-        if (!matched.empty()) on_flows(matched);
-        if (progress) progress(progress_);
-        if (stop && stop()) return false;
+        if (!emit(block, read)) break;
     }
     const auto& read = reader->counters();
-    counters_.damaged_blocks += read.damaged_blocks;
+    outcome.counters.damaged_blocks = read.damaged_blocks;
     if (read.damaged_blocks > 0 && !file.open)
         spdlog::warn("query: {}: a damaged block; the rest of the file was skipped ({} records read)", file.path,
                      read.records);
+    return outcome;
+}
+
+namespace {
+
+void merge(ScanCounters& into, const ScanCounters& file) {
+    into.files += file.files;
+    into.open_files += file.open_files;
+    into.unreadable_files += file.unreadable_files;
+    into.damaged_blocks += file.damaged_blocks;
+}
+
+}  // namespace
+
+// One block's matches: counted, handed on, progress shown; false when the caller wants no more.
+bool ArchiveScan::deliver(std::span<const FlowRecord> matched, std::uint64_t read, const Callbacks& cb) {
+    counters_.flows_read += read;
+    progress_.flows_read += read;
+    counters_.flows_matched += matched.size();
+    progress_.flows_matched += matched.size();
+    if (!matched.empty()) cb.on_flows(matched);
+    if (cb.progress) cb.progress(progress_);
+    return !(cb.stop && cb.stop());
+}
+
+void ArchiveScan::finish_file(const FileOutcome& outcome, const Callbacks& cb) {
+    merge(counters_, outcome.counters);
     ++progress_.files_done;
-    if (!ec) progress_.bytes_done += size;
-    if (progress) progress(progress_);
-    return true;
+    progress_.bytes_done += outcome.bytes;
+    if (outcome.vanished) find_renamed();
+    if (cb.progress) cb.progress(progress_);
+}
+
+void ArchiveScan::run(const OnFlows& on_flows, const OnProgress& progress, const std::function<bool()>& stop,
+                      unsigned threads) {
+    const Callbacks cb{on_flows, progress, stop};
+    if (threads > 1 && files_.size() > 1) {
+        run_parallel(cb, threads);
+        return;
+    }
+    const FlowFilter* keep = filter_.matches_all() ? nullptr : &filter_;
+    NfdumpReadBuffers buffers;
+    // files_ can grow while scanning (find_renamed), so no iterators into it are kept.
+    for (std::size_t i = 0; i < files_.size(); ++i) {
+        const ArchiveFile file = files_[i];
+        bool more = true;
+        const auto outcome = scan_one(
+            file, keep, buffers, matched_,
+            [&](std::vector<FlowRecord>& block, std::uint64_t read) { return more = deliver(block, read, cb); });
+        finish_file(outcome, cb);
+        if (!more) return;
+    }
+}
+
+// Workers read whole files ahead (at most `threads` + 1 files, 4 blocks each, so memory stays bounded); this
+// thread hands their blocks on in file order, so the output is the sequential scan's.
+void ArchiveScan::run_parallel(const Callbacks& cb, unsigned threads) {
+    constexpr std::size_t kBlocksQueued = 4;
+    struct Slot {
+        std::deque<std::pair<std::vector<FlowRecord>, std::uint64_t>> blocks;
+        FileOutcome outcome;
+        bool done = false;
+    };
+    std::mutex m;
+    std::condition_variable changed;
+    std::deque<Slot> slots;  // one per file, created as workers take files
+    std::size_t next = 0;
+    std::size_t consumed = 0;
+    bool finished = false;
+    const FlowFilter* keep = filter_.matches_all() ? nullptr : &filter_;
+    const std::size_t lookahead = threads + 1;
+
+    auto worker = [&] {
+        std::vector<FlowRecord> block;
+        NfdumpReadBuffers buffers;
+        std::unique_lock lock(m);
+        for (;;) {
+            changed.wait(lock, [&] { return finished || (next < files_.size() && next < consumed + lookahead); });
+            if (finished) return;
+            const std::size_t index = next++;
+            const ArchiveFile file = files_[index];
+            Slot& slot = slots.emplace_back();
+            lock.unlock();
+            auto outcome =
+                scan_one(file, keep, buffers, block, [&](std::vector<FlowRecord>& matched, std::uint64_t read) {
+                    std::unique_lock inner(m);
+                    changed.wait(inner, [&] { return finished || slot.blocks.size() < kBlocksQueued; });
+                    if (finished) return false;
+                    slot.blocks.emplace_back(std::move(matched), read);
+                    matched = {};
+                    changed.notify_all();
+                    return true;
+                });
+            lock.lock();
+            slot.outcome = outcome;
+            slot.done = true;
+            changed.notify_all();
+        }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
+
+    bool more = true;
+    std::unique_lock lock(m);
+    for (std::size_t index = 0; more && index < files_.size(); ++index) {
+        changed.wait(lock, [&] { return slots.size() > index; });
+        Slot& slot = slots[index];
+        for (;;) {
+            changed.wait(lock, [&] { return !slot.blocks.empty() || slot.done; });
+            if (slot.blocks.empty()) break;
+            auto [block, read] = std::move(slot.blocks.front());
+            slot.blocks.pop_front();
+            changed.notify_all();
+            lock.unlock();
+            more = deliver(block, read, cb);
+            lock.lock();
+            if (!more) break;
+        }
+        if (!more) break;
+        consumed = index + 1;
+        changed.notify_all();
+        finish_file(slot.outcome, cb);  // under the lock: it may append renamed files to files_, which workers read
+    }
+    finished = true;
+    changed.notify_all();
+    lock.unlock();
+    for (auto& t : pool) t.join();
 }
 
 }  // namespace flowguard::exporters

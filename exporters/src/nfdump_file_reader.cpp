@@ -72,10 +72,17 @@ FlowType type_of(std::uint8_t nfversion) {
 
 }  // namespace
 
-NfdumpFileReader::NfdumpFileReader(const std::string& path)
-    : path_(path),
-      raw_(std::make_unique_for_overwrite<std::uint8_t[]>(kMaxBlockBytes)),
-      payload_(std::make_unique_for_overwrite<std::uint8_t[]>(kMaxBlockBytes)) {
+NfdumpReadBuffers::NfdumpReadBuffers()
+    : raw(std::make_unique_for_overwrite<std::uint8_t[]>(kMaxBlockBytes)),
+      payload(std::make_unique_for_overwrite<std::uint8_t[]>(kMaxBlockBytes)) {}
+
+NfdumpFileReader::NfdumpFileReader(const std::string& path, NfdumpReadBuffers* buffers) : path_(path) {
+    if (buffers == nullptr) {
+        own_buffers_ = std::make_unique<NfdumpReadBuffers>();
+        buffers = own_buffers_.get();
+    }
+    raw_ = buffers->raw.get();
+    payload_ = buffers->payload.get();
     file_ = std::fopen(path.c_str(), "rb");
     if (file_ == nullptr) throw std::system_error(errno, std::generic_category(), "cannot open " + path);
     std::uint8_t h[kFileHeaderBytes];
@@ -131,23 +138,22 @@ bool NfdumpFileReader::read_block(std::span<const std::uint8_t>& payload, std::u
         ++counters_.damaged_blocks;  // cut short: the rest of the file is not trusted
         return false;
     }
-    if (std::fread(raw_.get(), 1, size, file_) != size) {
+    if (std::fread(raw_, 1, size, file_) != size) {
         ++counters_.damaged_blocks;
         return false;
     }
     const bool compressed = compression_ == NfdumpCompression::lz4 && (flags & 1u) == 0;
     if (!compressed) {
-        payload = {raw_.get(), size};
+        payload = {raw_, size};
         return true;
     }
-    const int n =
-        LZ4_decompress_safe(reinterpret_cast<const char*>(raw_.get()), reinterpret_cast<char*>(payload_.get()),
-                            static_cast<int>(size), static_cast<int>(kMaxBlockBytes));
+    const int n = LZ4_decompress_safe(reinterpret_cast<const char*>(raw_), reinterpret_cast<char*>(payload_),
+                                      static_cast<int>(size), static_cast<int>(kMaxBlockBytes));
     if (n < 0) {
         ++counters_.damaged_blocks;
         return false;
     }
-    payload = {payload_.get(), static_cast<std::size_t>(n)};
+    payload = {payload_, static_cast<std::size_t>(n)};
     return true;
 }
 

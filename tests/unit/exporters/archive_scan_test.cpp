@@ -52,11 +52,13 @@ void write_file(const fs::path& path, std::uint64_t t, std::uint16_t first, std:
     }
 }
 
-std::vector<std::uint16_t> scanned_ports(ArchiveScan& scan) {
+std::vector<std::uint16_t> scanned_ports(ArchiveScan& scan, unsigned threads = 1) {
     std::vector<std::uint16_t> ports;
-    scan.run([&](std::span<const FlowRecord> flows) {
-        for (const auto& r : flows) ports.push_back(r.src_port);
-    });
+    scan.run(
+        [&](std::span<const FlowRecord> flows) {
+            for (const auto& r : flows) ports.push_back(r.src_port);
+        },
+        {}, {}, threads);
     return ports;
 }
 
@@ -156,4 +158,49 @@ TEST_CASE("a filter decided on the record's first elements gives what the whole 
         CHECK(ports.size() == (std::string_view(text).find("1100") != std::string_view::npos ? 199u : 100u));
         CHECK(scan.counters().flows_read == 300);
     }
+}
+
+TEST_CASE("threads read files ahead, yet blocks arrive in file order with the same counts") {
+    const auto dir = fresh_dir("threads");
+    std::vector<std::uint16_t> expected;
+    for (int i = 0; i < 12; ++i) {
+        const auto first = static_cast<std::uint16_t>(i * 5000);
+        const std::uint16_t count = i % 3 == 0 ? 4'000 : 20;  // some files of several blocks
+        write_file(dir / archive_file_name(kT0 + static_cast<std::uint64_t>(i) * 5 * kMinute), kT0 + kMinute, first,
+                   count);
+        for (std::uint16_t p = 0; p < count; ++p)
+            if ((first + p) % 7 != 0) expected.push_back(static_cast<std::uint16_t>(first + p));
+    }
+    std::ofstream(dir / archive_file_name(kT0 + 60 * kMinute)) << "garbage\n";
+    for (unsigned threads : {1u, 2u, 3u, 8u}) {
+        ArchiveScan scan({dir.string()}, {}, FlowFilter::compile("dst port 443"));
+        std::vector<std::uint16_t> ports;
+        scan.run(
+            [&](std::span<const FlowRecord> flows) {
+                for (const auto& r : flows)
+                    if (r.src_port % 7 != 0) ports.push_back(r.src_port);
+            },
+            {}, {}, threads);
+        INFO(threads << " threads");
+        CHECK(ports == expected);
+        CHECK(scan.counters().files == 12);
+        CHECK(scan.counters().unreadable_files == 1);
+        CHECK(scan.counters().flows_read == 4 * 4'000 + 8 * 20);
+    }
+}
+
+TEST_CASE("threads stop when the consumer stops, and find a file renamed mid-scan") {
+    const auto dir = fresh_dir("threads-stop");
+    for (int i = 0; i < 8; ++i)
+        write_file(dir / archive_file_name(kT0 + static_cast<std::uint64_t>(i) * 5 * kMinute), kT0 + kMinute,
+                   static_cast<std::uint16_t>(i), 1);
+    ArchiveScan stopping({dir.string()}, {}, FlowFilter{});
+    int blocks = 0;
+    stopping.run([&](std::span<const FlowRecord>) { ++blocks; }, {}, [&] { return blocks == 3; }, 2);
+    CHECK(blocks == 3);
+
+    write_file(dir / "nfcapd.current.4242.0", kT0 + 41 * kMinute, 100, 1);
+    ArchiveScan renamed({dir.string()}, {}, FlowFilter{});
+    fs::rename(dir / "nfcapd.current.4242.0", dir / archive_file_name(kT0 + 40 * kMinute));
+    CHECK(scanned_ports(renamed, 2) == std::vector<std::uint16_t>{0, 1, 2, 3, 4, 5, 6, 7, 100});
 }

@@ -67,16 +67,29 @@ public:
     // Lists the files (archive_files(); throws as it does). The filter also gets the window's time test.
     ArchiveScan(std::vector<std::string> roots, ScanWindow window, FlowFilter filter);
 
-    // Stops early when `stop` returns true (after a block), e.g. once enough records were listed.
-    void run(const OnFlows& on_flows, const OnProgress& progress = {}, const std::function<bool()>& stop = {});
+    // Stops early when `stop` returns true (after a block), e.g. once enough records were listed. With more than
+    // one thread, files are read and filtered on `threads` workers; the blocks still arrive in file order, on
+    // this thread, so the callbacks need no locking and the output is the same.
+    void run(const OnFlows& on_flows, const OnProgress& progress = {}, const std::function<bool()>& stop = {},
+             unsigned threads = 1);
     const ScanCounters& counters() const noexcept { return counters_; }
     const std::vector<ArchiveFile>& files() const noexcept { return files_; }
 
 private:
-    void find_renamed();
+    struct FileOutcome;
+    struct Callbacks {
+        const OnFlows& on_flows;
+        const OnProgress& progress;
+        const std::function<bool()>& stop;
+    };
+    using EmitBlock = std::function<bool(std::vector<FlowRecord>& matched, std::uint64_t read)>;
 
-    bool scan_file(const ArchiveFile& file, const OnFlows& on_flows, const OnProgress& progress,
-                   const std::function<bool()>& stop);
+    static FileOutcome scan_one(const ArchiveFile& file, const FlowFilter* keep, NfdumpReadBuffers& buffers,
+                                std::vector<FlowRecord>& block, const EmitBlock& emit);
+    bool deliver(std::span<const FlowRecord> matched, std::uint64_t read, const Callbacks& cb);
+    void finish_file(const FileOutcome& outcome, const Callbacks& cb);
+    void run_parallel(const Callbacks& cb, unsigned threads);
+    void find_renamed();
 
     std::vector<std::string> roots_;
     ScanWindow window_;

@@ -103,12 +103,21 @@ struct NfdumpReadCounters {
     bool unclosed = false;                 // the header says no blocks, yet blocks follow: a writer that died
 };
 
+// A reader's two block buffers (the block as stored, and decompressed), 5 MiB each. A scan of many files keeps
+// one set per thread: fresh buffers for every file would be faulted in again each time.
+struct NfdumpReadBuffers {
+    std::unique_ptr<std::uint8_t[]> raw;
+    std::unique_ptr<std::uint8_t[]> payload;
+    NfdumpReadBuffers();
+};
+
 // Reads one file block by block, with bounds checks everywhere (a hostile or half-written file is counted and
 // ends the read, never a crash). Throws std::runtime_error only when the file cannot be opened or is not an
 // nfdump file of layout 2 (nfdump 1.6 files: `nfdump -r old -w new` converts them).
 class NfdumpFileReader {
 public:
-    explicit NfdumpFileReader(const std::string& path);
+    // With `buffers`, reads into those (they must outlive the reader); without, into its own.
+    explicit NfdumpFileReader(const std::string& path, NfdumpReadBuffers* buffers = nullptr);
     ~NfdumpFileReader();
     NfdumpFileReader(const NfdumpFileReader&) = delete;
     NfdumpFileReader& operator=(const NfdumpFileReader&) = delete;
@@ -147,9 +156,10 @@ private:
     std::uint64_t file_size_ = 0;
     std::uint32_t blocks_read_ = 0;
     bool done_ = false;
-    // Allocated once at the largest block size, never zero-filled: a scan reads hundreds of blocks a second.
-    std::unique_ptr<std::uint8_t[]> raw_;
-    std::unique_ptr<std::uint8_t[]> payload_;
+    // Allocated at the largest block size, never zero-filled: a scan reads hundreds of blocks a second.
+    std::unique_ptr<NfdumpReadBuffers> own_buffers_;
+    std::uint8_t* raw_ = nullptr;
+    std::uint8_t* payload_ = nullptr;
     boost::unordered_flat_map<std::uint16_t, Exporter> exporters_;
     std::optional<NfdumpFileStats> stats_;
     std::string ident_;
