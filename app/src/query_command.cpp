@@ -116,6 +116,16 @@ public:
         }
     }
 
+    // A scan thread's share, added in.
+    void merge(Collected& part) {
+        matched.merge(part.matched);
+        for (const auto& [bucket, totals] : part.series) series[bucket].merge(totals);
+        for (auto& [bucket, theirs] : part.tables) {
+            auto& mine = tables_for(bucket);
+            for (std::size_t i = 0; i < theirs.size(); ++i) mine[i].merge(theirs[i]);
+        }
+    }
+
 private:
     std::vector<StatTable>* current = nullptr;
     std::uint64_t current_bucket = 0;
@@ -198,22 +208,24 @@ int run_query(const Config& config, const QueryOptions& o) {
     const auto started = std::chrono::steady_clock::now();
     {
         ProgressLine progress(o.progress);
-        scan->run(
-            [&](std::span<const FlowRecord> records) {
-                if (collected.grouping() || collected.every_ns) {
-                    collected.add(records);
-                    return;
-                }
-                if (o.limit) records = records.first(std::min<std::size_t>(records.size(), *o.limit - listed));
-                for (const auto& r : records) collected.matched.add(r);
-                listed += records.size();
-                out.flows(records);
-            },
-            [&](const exporters::ScanProgress& p) { progress.update(p); },
-            [&] {
-                return !out.ok() || (o.limit && !collected.grouping() && !collected.every_ns && listed >= *o.limit);
-            },
-            threads);
+        const auto show = [&](const exporters::ScanProgress& p) { progress.update(p); };
+        if (collected.grouping() || collected.every_ns) {
+            // Statistics do not depend on order: each scan thread groups into its own share, added up after.
+            std::vector<Collected> parts(threads, collected);
+            std::vector<exporters::ArchiveScan::OnFlows> consumers;
+            for (auto& part : parts) consumers.emplace_back([&part](std::span<const FlowRecord> r) { part.add(r); });
+            scan->run_unordered(consumers, show);
+            for (auto& part : parts) collected.merge(part);
+        } else {
+            scan->run(
+                [&](std::span<const FlowRecord> records) {
+                    if (o.limit) records = records.first(std::min<std::size_t>(records.size(), *o.limit - listed));
+                    for (const auto& r : records) collected.matched.add(r);
+                    listed += records.size();
+                    out.flows(records);
+                },
+                show, [&] { return !out.ok() || (o.limit && listed >= *o.limit); }, threads);
+        }
     }
     print_collected(collected, o, out);
     const auto& c = scan->counters();

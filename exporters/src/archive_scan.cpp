@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -273,6 +274,58 @@ void ArchiveScan::run_parallel(const Callbacks& cb, unsigned threads) {
     finished = true;
     changed.notify_all();
     lock.unlock();
+    for (auto& t : pool) t.join();
+}
+
+void ArchiveScan::run_unordered(const std::vector<OnFlows>& consumers, const OnProgress& progress) {
+    if (consumers.size() <= 1 || files_.size() <= 1) {
+        if (!consumers.empty()) run(consumers.front(), progress);
+        return;
+    }
+    std::mutex m;
+    std::condition_variable changed;
+    std::size_t next = 0;
+    std::size_t running = consumers.size();
+    const FlowFilter* keep = filter_.matches_all() ? nullptr : &filter_;
+    const std::function<bool()> never;
+    const OnProgress quiet;
+
+    auto worker = [&](const OnFlows& consume) {
+        std::vector<FlowRecord> block;
+        NfdumpReadBuffers buffers;
+        std::unique_lock lock(m);
+        while (next < files_.size()) {
+            const ArchiveFile file = files_[next++];
+            lock.unlock();
+            std::uint64_t read_here = 0;
+            std::uint64_t matched_here = 0;
+            const auto outcome =
+                scan_one(file, keep, buffers, block, [&](std::vector<FlowRecord>& matched, std::uint64_t read) {
+                    if (!matched.empty()) consume(matched);
+                    read_here += read;
+                    matched_here += matched.size();
+                    return true;
+                });
+            lock.lock();
+            counters_.flows_read += read_here;
+            progress_.flows_read += read_here;
+            counters_.flows_matched += matched_here;
+            progress_.flows_matched += matched_here;
+            finish_file(outcome, {consume, quiet, never});  // under the lock: it may append renamed files
+            changed.notify_all();
+        }
+        --running;
+        changed.notify_all();
+    };
+    std::vector<std::thread> pool;
+    for (const auto& consume : consumers) pool.emplace_back(worker, std::cref(consume));
+    {
+        std::unique_lock lock(m);
+        while (running > 0) {
+            changed.wait_for(lock, std::chrono::milliseconds(250));
+            if (progress) progress(progress_);
+        }
+    }
     for (auto& t : pool) t.join();
 }
 

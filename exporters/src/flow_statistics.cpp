@@ -278,6 +278,13 @@ void StatTable::add(const FlowRecord& r) {
     add_to(key_of(r, spec_.fields), r);
 }
 
+void StatTable::merge(const StatTable& other) {
+    totals_.merge(other.totals_);
+    for (const auto& [key, totals] : other.by_address_) by_address_[key].merge(totals);
+    for (const auto& [key, totals] : other.by_number_) by_number_[key].merge(totals);
+    for (const auto& [key, totals] : other.groups_) groups_[key].merge(totals);
+}
+
 std::vector<StatRow> StatTable::top(std::size_t n) const {
     std::vector<StatRow> rows;
     rows.reserve(groups());

@@ -204,3 +204,32 @@ TEST_CASE("threads stop when the consumer stops, and find a file renamed mid-sca
     fs::rename(dir / "nfcapd.current.4242.0", dir / archive_file_name(kT0 + 40 * kMinute));
     CHECK(scanned_ports(renamed, 2) == std::vector<std::uint16_t>{0, 1, 2, 3, 4, 5, 6, 7, 100});
 }
+
+TEST_CASE("unordered scans give every worker its own consumer and every record to exactly one") {
+    const auto dir = fresh_dir("unordered");
+    for (int i = 0; i < 10; ++i)
+        write_file(dir / archive_file_name(kT0 + static_cast<std::uint64_t>(i) * 5 * kMinute), kT0 + kMinute,
+                   static_cast<std::uint16_t>(i * 1000), 500);
+    for (std::size_t workers : {1u, 2u, 4u}) {
+        ArchiveScan scan({dir.string()}, {}, FlowFilter::compile("src port > 2499"));
+        std::vector<std::vector<std::uint16_t>> seen(workers);
+        std::vector<ArchiveScan::OnFlows> consumers;
+        for (auto& mine : seen)
+            consumers.emplace_back([&mine](std::span<const FlowRecord> flows) {
+                for (const auto& r : flows) mine.push_back(r.src_port);
+            });
+        std::size_t progress_calls = 0;
+        scan.run_unordered(consumers, [&](const ScanProgress&) { ++progress_calls; });
+        std::vector<std::uint16_t> all;
+        for (const auto& mine : seen) all.insert(all.end(), mine.begin(), mine.end());
+        std::sort(all.begin(), all.end());
+        INFO(workers << " workers");
+        REQUIRE(all.size() == 7 * 500);  // files 3 to 9: ports 3000-3499, ..., 9000-9499
+        CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());
+        CHECK(all.front() == 3000);
+        CHECK(scan.counters().flows_read == 5000);
+        CHECK(scan.counters().flows_matched == 3500);
+        CHECK(scan.counters().files == 10);
+        CHECK(progress_calls > 0);
+    }
+}

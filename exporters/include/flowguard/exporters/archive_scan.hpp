@@ -72,6 +72,12 @@ public:
     // this thread, so the callbacks need no locking and the output is the same.
     void run(const OnFlows& on_flows, const OnProgress& progress = {}, const std::function<bool()>& stop = {},
              unsigned threads = 1);
+    // For statistics, where order does not matter: each of `threads` workers reads whole files and hands its
+    // blocks to its own consumer, `consumers[worker]` (called on that worker's thread only, so each consumer can
+    // keep its own tables, merged by the caller afterwards: no block crosses threads). Progress is reported on
+    // this thread.
+    void run_unordered(const std::vector<OnFlows>& consumers, const OnProgress& progress = {});
+
     const ScanCounters& counters() const noexcept { return counters_; }
     const std::vector<ArchiveFile>& files() const noexcept { return files_; }
 

@@ -35,6 +35,13 @@ struct GroupTotals {
         first_ns = std::min(first_ns, r.time_flow_start_ns);
         last_ns = std::max(last_ns, r.time_flow_end_ns);
     }
+    void merge(const GroupTotals& o) noexcept {
+        flows += o.flows;
+        packets += o.packets;
+        bytes += o.bytes;
+        first_ns = std::min(first_ns, o.first_ns);
+        last_ns = std::max(last_ns, o.last_ns);
+    }
     std::uint64_t duration_ms() const noexcept { return last_ns > first_ns ? (last_ns - first_ns) / 1'000'000 : 0; }
 };
 
@@ -88,6 +95,8 @@ class StatTable {
 public:
     explicit StatTable(StatSpec spec);
     void add(const FlowRecord& r);
+    // Adds another table of the same spec (a scan thread's share) to this one.
+    void merge(const StatTable& other);
     // The `n` first rows by the spec's order, largest first (0 = all); ties by key, so output is stable.
     std::vector<StatRow> top(std::size_t n) const;
     // The key as text: "10.0.0.1", "443", "TCP", "10.0.0.1 <-> 10.0.0.2", "10.0.0.1:51000 -> 10.0.0.2:443 TCP".
