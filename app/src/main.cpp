@@ -127,6 +127,11 @@ int main(int argc, char** argv) {
         "epoch seconds, or an age (-30d, -2h)");
     query_cmd->add_option("--to", query.to, "flows that started before T (same forms as --from)");
     query_cmd
+        ->add_option("--dns", query.dns_logs,
+                     "passive DNS log (JSON lines, meter --dns-log) for the filter's `name DOMAIN` terms, repeatable")
+        ->check(CLI::ExistingFile)
+        ->allow_extra_args(false);
+    query_cmd
         ->add_option("-s,--stat", query.stats,
                      "top-N statistic FIELD[/ORDER], repeatable: ip srcip dstip port srcport dstport proto "
                      "exporter interface inif outif as srcas dstas tos conversation record; ORDER flows "

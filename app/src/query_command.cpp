@@ -8,6 +8,7 @@
 #include <flowguard/core/config.hpp>
 #include <flowguard/core/time_format.hpp>
 #include <flowguard/exporters/archive_scan.hpp>
+#include <flowguard/exporters/dns_name_index.hpp>
 #include <flowguard/exporters/query_output.hpp>
 
 #include <spdlog/spdlog.h>
@@ -24,6 +25,8 @@ namespace flowguard::app {
 namespace {
 
 using exporters::GroupTotals;
+
+constexpr std::uint64_t kDnsLookbackNs = 86'400 * kSecondNs;
 using exporters::StatSpec;
 using exporters::StatTable;
 
@@ -179,9 +182,32 @@ int run_query(const Config& config, const QueryOptions& o) {
     Collected collected;
     if (!parse_window(o, window) || !setup(o, collected)) return 2;
     const std::string text = joined(o.filter);
+    exporters::DnsNameIndex names;
+    exporters::DnsLogCounters dns;
+    try {
+        // Answers are cached for their TTL: a day before --from still names the addresses flows went to.
+        const std::uint64_t dns_from = window.from_ns > kDnsLookbackNs ? window.from_ns - kDnsLookbackNs : 0;
+        for (const auto& path : o.dns_logs) {
+            const auto read = exporters::load_dns_log(path, dns_from, window.to_ns, names);
+            dns.lines += read.lines;
+            dns.responses += read.responses;
+            dns.bad_lines += read.bad_lines;
+        }
+    } catch (const std::exception& e) {
+        spdlog::error("query: {}", e.what());
+        return 2;
+    }
+    exporters::NameAddresses name_addresses;
+    if (!o.dns_logs.empty()) {
+        name_addresses = [&](std::string_view name) {
+            auto addresses = names.addresses_under(name);
+            if (addresses.empty()) spdlog::warn("query: no DNS answer for {} in the DNS logs: `name {}` matches nothing", name, name);
+            return addresses;
+        };
+    }
     exporters::FlowFilter filter;
     try {
-        filter = exporters::FlowFilter::compile(text);
+        filter = exporters::FlowFilter::compile(text, name_addresses);
     } catch (const exporters::FilterError& e) {
         std::fprintf(stderr, "flowguard: filter: %s\n  %s\n  %*s^\n", e.what(), text.c_str(),
                      static_cast<int>(e.position()), "");
@@ -234,11 +260,14 @@ int run_query(const Config& config, const QueryOptions& o) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     boost::json::object summary{
         {"files", c.files},
+        {"threads", threads},
         {"open_files", c.open_files},
         {"unreadable_files", c.unreadable_files},
         {"damaged_blocks", c.damaged_blocks},
         {"flows_read", c.flows_read},
         {"flows_matched", collected.matched.flows},
+        {"dns_responses", dns.responses},
+        {"dns_bad_lines", dns.bad_lines},
         {"milliseconds", static_cast<std::uint64_t>(seconds * 1000)},
         {"flows_read_per_second",
          seconds > 0 ? static_cast<std::uint64_t>(static_cast<double>(c.flows_read) / seconds) : 0}};

@@ -9,6 +9,10 @@ vs_references: 20,000 varied IPFIX records (query_flows.py: v4/v6, TCP/UDP/ICMP,
   its observation domain) equal a Python reference computed from the records sent.
 live: while the daemon still writes, query reads the open interval's completed blocks (open_files 1) and never
   more than was sent; after it stops, every record.
+names: `flowguard meter` reads a capture with DNS, writes its passive DNS log and exports its flows as IPFIX
+  to `collect --archive`; `query --dns LOG 'name example.com'` prints exactly the metered flows to and from the
+  addresses the log's answers gave for example.com and the names under it (a Python reference over meter's own
+  JSON output and DNS log); a name with no answer matches nothing, with a warning.
 errors: a bad filter, time, statistic or archive is exit code 2 with a message that says what and where.
 formats: CSV has its header and a row per flow; the table has its header and the Summary line.
 """
@@ -234,6 +238,35 @@ def live(flowguard, workdir):
     print(f"live: {read} of {len(flows)} records while the daemon ran, all {len(flows)} after it stopped")
 
 
+def names(flowguard, workdir, fixtures):
+    archive = os.path.join(workdir, "archive")
+    dns_log = os.path.join(workdir, "dns.jsonl")
+    proc, port, err = start_collect(flowguard, workdir, "--archive", archive)
+    metered = subprocess.run([flowguard, "meter", os.path.join(fixtures, "corpus", "mixed.pcap"), "--format", "json",
+                              "--dns-log", dns_log, "--export", f"udp://127.0.0.1:{port}"],
+                             capture_output=True, text=True, check=True).stdout
+    time.sleep(1)
+    stop_collect(proc, err)
+    flows = [json.loads(line) for line in metered.splitlines()]
+    answers = set()
+    for line in open(dns_log):
+        event = json.loads(line)
+        chain = [event["qname"]] + event.get("cnames", [])
+        if event["type"] == "response" and any(n == "example.com" or n.endswith(".example.com") for n in chain):
+            answers.update(event.get("answers", []))
+    check(answers, "the capture's DNS log answers for example.com")
+    want = sorted((f["src_addr"], f["dst_addr"], f["src_port"], f["dst_port"]) for f in flows
+                  if f["src_addr"] in answers or f["dst_addr"] in answers)
+    rows, stderr = query(flowguard, "--archive", archive, "--dns", dns_log, "name", "example.com")
+    got = sorted((r["src_addr"], r["dst_addr"], r["src_port"], r["dst_port"]) for r in rows)
+    check(got == want and want, f"name example.com: {got} vs {want}")
+    check(json.loads(stderr.strip().splitlines()[-1])["dns_responses"] > 0, "the summary counts the DNS responses")
+    rows, stderr = query(flowguard, "--archive", archive, "--dns", dns_log, "name example.org or port 80")
+    check("no DNS answer for example.org" in stderr and all(80 in (r["src_port"], r["dst_port"]) for r in rows),
+          "a name without answers matches nothing, with a warning")
+    print(f"names: 'name example.com' gives the {len(want)} metered flows to and from {sorted(answers)}")
+
+
 def errors(flowguard, workdir):
     archive = os.path.join(workdir, "empty")
     os.makedirs(archive)
@@ -243,6 +276,7 @@ def errors(flowguard, workdir):
         (["--from", "yesterday"], "not a time"),
         (["-s", "srcipp"], "unknown statistic"),
         (["--every", "5parsecs"], "every"),
+        (["name example.com"], "give the DNS logs with --dns"),
     ]
     for args, message in cases:
         _, stderr = query(flowguard, "--archive", archive, *args, expect_rc=2)
@@ -273,10 +307,12 @@ def formats(flowguard, workdir):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("case", choices=["vs_references", "live", "errors", "formats"])
+    parser.add_argument("case", choices=["vs_references", "live", "names", "errors", "formats"])
     parser.add_argument("--flowguard", required=True)
+    parser.add_argument("--fixtures", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
     args = parser.parse_args()
-    body = {"vs_references": vs_references, "live": live, "errors": errors, "formats": formats}[args.case]
+    body = {"vs_references": vs_references, "live": live, "errors": errors, "formats": formats,
+            "names": lambda flowguard, workdir: names(flowguard, workdir, args.fixtures)}[args.case]
     try:
         return run_case(f"query_{args.case}", lambda workdir: body(args.flowguard, workdir))
     finally:
