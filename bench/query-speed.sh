@@ -40,7 +40,7 @@ measure() {
 printf '%-7s %-52s %10s | %8s %9s | %8s | %8s %8s | %6s %6s\n' archive query flows "fg1 cpu" "M/s/core" \
   "fg wall" "nf wall" "nf cpu" "wall x" "cpu x"
 # "STATISTIC|FILTER": -s STATISTIC when there is one.
-queries=("|src net 10.0.0.0/16 and dst port 22 and bytes > 100k" "|host 198.51.100.7 or host 2001:db8:2::1"
+queries=("|src net 10.0.0.0/16 and dst port 22 and bytes > 100k" "|host 198.51.100.14 or host 2001:db8:2::2"
          "|proto udp and dst port 53 and packets > 3" "ip/bytes|proto tcp" "dstport/flows|any")
 for archive in lz4 plain replay; do
   dir=$work/$archive

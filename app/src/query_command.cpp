@@ -201,7 +201,8 @@ int run_query(const Config& config, const QueryOptions& o) {
     if (!o.dns_logs.empty()) {
         name_addresses = [&](std::string_view name) {
             auto addresses = names.addresses_under(name);
-            if (addresses.empty()) spdlog::warn("query: no DNS answer for {} in the DNS logs: `name {}` matches nothing", name, name);
+            if (addresses.empty())
+                spdlog::warn("query: no DNS answer for {} in the DNS logs: `name {}` matches nothing", name, name);
             return addresses;
         };
     }

@@ -325,6 +325,7 @@ void ArchiveScan::run_unordered(const std::vector<OnFlows>& consumers, const OnP
             changed.wait_for(lock, std::chrono::milliseconds(250));
             if (progress) progress(progress_);
         }
+        if (progress) progress(progress_);  // the final state, also when the workers finished before the first wait
     }
     for (auto& t : pool) t.join();
 }

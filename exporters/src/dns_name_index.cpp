@@ -15,7 +15,8 @@ namespace {
 
 std::string lower(std::string_view text) {
     std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     while (!out.empty() && out.back() == '.') out.pop_back();  // "example.com." is example.com
     return out;
 }
@@ -64,12 +65,14 @@ DnsLogCounters load_dns_log(const std::string& path, std::uint64_t from_ns, std:
         const auto value = boost::json::parse(line, ec);
         DnsEvent event;
         if (ec || !value.is_object()) {
-            if (counters.bad_lines++ == 0) spdlog::warn("{}:{}: not a JSON line (further ones counted)", path, counters.lines);
+            if (counters.bad_lines++ == 0)
+                spdlog::warn("{}:{}: not a JSON line (further ones counted)", path, counters.lines);
             continue;
         }
         if (!is_dns_json(value.as_object())) continue;
         if (!read_dns_json(value.as_object(), event, error)) {
-            if (counters.bad_lines++ == 0) spdlog::warn("{}:{}: {} (further ones counted)", path, counters.lines, error);
+            if (counters.bad_lines++ == 0)
+                spdlog::warn("{}:{}: {} (further ones counted)", path, counters.lines, error);
             continue;
         }
         if (event.time_ns < from_ns || event.time_ns >= to_ns || !event.response || event.address_count == 0) continue;

@@ -50,15 +50,21 @@ TEST_CASE("a name gives the addresses of itself and the names under it, through 
 }
 
 TEST_CASE("a passive DNS log loads its responses in the time range and counts bad lines") {
-    const auto path = std::filesystem::temp_directory_path() / ("flowguard-dns-" + std::to_string(::getpid()) + ".jsonl");
+    const auto path =
+        std::filesystem::temp_directory_path() / ("flowguard-dns-" + std::to_string(::getpid()) + ".jsonl");
     {
         std::ofstream out(path);
-        out << R"({"time_ns":1000,"type":"response","client":"10.0.0.1","server":"10.0.0.53","qname":"a.example.com","qtype":1,"answers":["192.0.2.1"],"cnames":[]})" "\n";
-        out << R"({"time_ns":5000,"type":"response","client":"10.0.0.1","server":"10.0.0.53","qname":"b.example.com","qtype":1,"answers":["192.0.2.2"],"cnames":[]})" "\n";
-        out << R"({"time_ns":1500,"type":"query","client":"10.0.0.1","server":"10.0.0.53","qname":"c.example.com","qtype":1})" "\n";
-        out << R"({"type":"IPFIX","src_addr":"10.0.0.1","dst_addr":"192.0.2.1"})" "\n";
+        out << R"({"time_ns":1000,"type":"response","client":"10.0.0.1","server":"10.0.0.53","qname":"a.example.com","qtype":1,"answers":["192.0.2.1"],"cnames":[]})"
+               "\n";
+        out << R"({"time_ns":5000,"type":"response","client":"10.0.0.1","server":"10.0.0.53","qname":"b.example.com","qtype":1,"answers":["192.0.2.2"],"cnames":[]})"
+               "\n";
+        out << R"({"time_ns":1500,"type":"query","client":"10.0.0.1","server":"10.0.0.53","qname":"c.example.com","qtype":1})"
+               "\n";
+        out << R"({"type":"IPFIX","src_addr":"10.0.0.1","dst_addr":"192.0.2.1"})"
+               "\n";
         out << "not json\n";
-        out << R"({"time_ns":"soon","type":"response","qname":"d.example.com","answers":["192.0.2.4"]})" "\n";
+        out << R"({"time_ns":"soon","type":"response","qname":"d.example.com","answers":["192.0.2.4"]})"
+               "\n";
     }
     DnsNameIndex index;
     const auto counters = exporters::load_dns_log(path.string(), 0, 2000, index);
