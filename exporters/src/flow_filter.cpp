@@ -195,14 +195,23 @@ private:
         while (accept("and")) terms.push_back(parse_unary());
         return combine(Node::Kind::all_of, terms);
     }
+    // Parsing and matching recurse once per level: a hostile filter of a million '(' must be an error, not a
+    // stack overflow.
+    static constexpr std::size_t kMaxDepth = 200;
+
     std::uint32_t parse_unary() {
+        if (depth_ >= kMaxDepth) fail(fmt::format("nested more than {} levels deep", kMaxDepth));
         if (accept("not")) {
+            ++depth_;
             const auto child = parse_unary();
+            --depth_;
             return node({.kind = Node::Kind::negate, .first = child});
         }
         if (peek().type == Token::Type::open) {
             take();
+            ++depth_;
             const auto inner = parse_or();
+            --depth_;
             expect(Token::Type::close, ")");
             return inner;
         }
@@ -528,6 +537,7 @@ private:
 
     std::vector<Token> tokens_;
     std::size_t at_ = 0;
+    std::size_t depth_ = 0;
     const NameAddresses& names_;
     FlowFilter& f_;
 };

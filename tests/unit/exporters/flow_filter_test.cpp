@@ -218,3 +218,15 @@ TEST_CASE("a filter says whether the generic flow and address fields are all it 
     CHECK_FALSE(FlowFilter::compile("src as 64500 or port 22").reads_core_fields_only());
     CHECK_FALSE(FlowFilter::compile("next ip 192.0.2.1").reads_core_fields_only());
 }
+
+TEST_CASE("a filter nested beyond 200 levels is an error, not a stack overflow") {
+    const auto r = flow("10.0.0.1", 50000, "198.51.100.7", 443);
+    CHECK(match(std::string(150, '(') + "port 443" + std::string(150, ')'), r));
+    std::string deep;
+    for (int i = 0; i < 150; ++i) deep += "not ";
+    CHECK(match(deep + "port 443", r));  // an even number of negations
+    CHECK_THROWS_AS(FlowFilter::compile(std::string(1'000'000, '(') + "port 443"), FilterError);
+    std::string nots;
+    for (int i = 0; i < 100'000; ++i) nots += "! ";
+    CHECK_THROWS_AS(FlowFilter::compile(nots + "port 443"), FilterError);
+}
