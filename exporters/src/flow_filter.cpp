@@ -15,7 +15,8 @@
 
 namespace flowguard::exporters {
 
-namespace {
+// Named, not anonymous: FilterParser (a friend of FlowFilter, so not in an anonymous namespace) holds tokens.
+namespace filter_syntax {
 
 struct Token {
     enum class Type : std::uint8_t { word, open, close, open_list, close_list, comma, slash, compare, end };
@@ -125,7 +126,9 @@ std::optional<IpAddress> parse_network_address(std::string_view text) {
 
 enum class Direction : std::uint8_t { none, src, dst, src_or_dst, src_and_dst, in, out };
 
-}  // namespace
+}  // namespace filter_syntax
+
+using namespace filter_syntax;
 
 // The parser: a cursor over the tokens, building into the filter's arrays.
 class FilterParser {

@@ -69,6 +69,11 @@ std::string_view protocol_name(std::uint8_t proto) noexcept {
     }
 }
 
+std::string protocol_text(std::uint8_t proto) {
+    const auto name = protocol_name(proto);
+    return name.empty() ? std::to_string(proto) : std::string(name);
+}
+
 std::optional<std::uint8_t> protocol_number(std::string_view text) noexcept {
     unsigned value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);

@@ -61,11 +61,6 @@ std::string names_of(const Table& table) {
     return out;
 }
 
-std::string proto_text(std::uint8_t proto) {
-    const auto name = protocol_name(proto);
-    return name.empty() ? std::to_string(proto) : std::string(name);
-}
-
 }  // namespace
 
 std::size_t hash_value(const GroupKey& k) noexcept {
@@ -336,7 +331,7 @@ std::string StatTable::key_text(const GroupKey& k) const {
     const std::uint32_t f = spec_.fields;
     if ((f & kFiveTuple) == kFiveTuple && f == kFiveTuple)
         return fmt::format("{}:{} -> {}:{} {}", k.src.to_string(), k.src_port, k.dst.to_string(), k.dst_port,
-                           proto_text(k.proto));
+                           protocol_text(k.proto));
     std::string out;
     auto part = [&](std::uint32_t bit, const std::string& text) {
         if (!(f & bit)) return;
@@ -347,7 +342,7 @@ std::string StatTable::key_text(const GroupKey& k) const {
     part(kSrcPort, std::to_string(k.src_port));
     part(kDstAddr, k.dst.to_string());
     part(kDstPort, std::to_string(k.dst_port));
-    part(kProto, proto_text(k.proto));
+    part(kProto, protocol_text(k.proto));
     part(kExporter, k.domain ? fmt::format("{}/{}", k.exporter.to_string(), k.domain) : k.exporter.to_string());
     part(kInIf, std::to_string(k.in_if));
     part(kOutIf, std::to_string(k.out_if));

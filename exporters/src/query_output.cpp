@@ -18,11 +18,6 @@ std::string endpoint(const IpAddress& a, std::uint16_t port) {
     return a.is_v6() ? fmt::format("[{}]:{}", a.to_string(), port) : fmt::format("{}:{}", a.to_string(), port);
 }
 
-std::string proto_text(std::uint8_t proto) {
-    const auto name = protocol_name(proto);
-    return name.empty() ? std::to_string(proto) : std::string(name);
-}
-
 std::string time_text(std::uint64_t ns) {
     return ns == 0 || ns == UINT64_MAX ? std::string("-") : format_iso8601_ms(ns);
 }
@@ -60,7 +55,7 @@ void append_flow_line(fmt::memory_buffer& out, const FlowRecord& r) {
     const std::uint64_t ms =
         r.time_flow_end_ns > r.time_flow_start_ns ? (r.time_flow_end_ns - r.time_flow_start_ns) / 1'000'000 : 0;
     fmt::format_to(fmt::appender(out), "{:<24} {:>9.3f} {:<6} {:>26} -> {:<26} {:>9} {:>12}\n",
-                   time_text(r.time_flow_start_ns), static_cast<double>(ms) / 1000.0, proto_text(r.proto),
+                   time_text(r.time_flow_start_ns), static_cast<double>(ms) / 1000.0, protocol_text(r.proto),
                    endpoint(r.src_addr, r.src_port), endpoint(r.dst_addr, r.dst_port), r.packets, r.bytes);
 }
 

@@ -27,6 +27,7 @@ bool known_flow_format(std::string_view name) noexcept;  // a format's name, or 
 std::string flow_format_names();                         // "json, csv, none"
 
 std::string_view protocol_name(std::uint8_t proto) noexcept;  // "TCP", "UDP", ...; "" if unnamed
+std::string protocol_text(std::uint8_t proto);                // the name, else the number ("TCP", "132")
 // The inverse, also for numbers written as text ("47"); nullopt for neither.
 std::optional<std::uint8_t> protocol_number(std::string_view text) noexcept;
 
