@@ -1,7 +1,8 @@
 #pragma once
 // The flow archive: nfcapd-compatible files (nfdump_file.hpp) in one directory, a new file every
 // `archive.interval` named after the interval's start (nfcapd.YYYYMMDDhhmm, UTC), retention by age and by total
-// size. `nfdump -R DIR`, its filters and `nfexpire` work on it as on nfcapd's; NfdumpFileReader reads it back.
+// size. `nfdump -R DIR`, its filters and `nfexpire` work on it as on nfcapd's; `flowguard query` reads it back
+// (archive_scan.hpp).
 //
 // Shards never wait for the disk: each shard's stage fills buffers of records and hands them to the archive's
 // writer thread through a bounded queue; when the queue is full (the disk is slower than the input) a buffer is
