@@ -162,12 +162,17 @@ void merge(ScanCounters& into, const ScanCounters& file) {
 
 }  // namespace
 
-// One block's matches: counted, handed on, progress shown; false when the caller wants no more.
-bool ArchiveScan::deliver(std::span<const FlowRecord> matched, std::uint64_t read, const Callbacks& cb) {
+// The flows read and matched, in the summary's counters and the progress report alike.
+void ArchiveScan::count_flows(std::uint64_t read, std::uint64_t matched) noexcept {
     counters_.flows_read += read;
     progress_.flows_read += read;
-    counters_.flows_matched += matched.size();
-    progress_.flows_matched += matched.size();
+    counters_.flows_matched += matched;
+    progress_.flows_matched += matched;
+}
+
+// One block's matches: counted, handed on, progress shown; false when the caller wants no more.
+bool ArchiveScan::deliver(std::span<const FlowRecord> matched, std::uint64_t read, const Callbacks& cb) {
+    count_flows(read, matched.size());
     if (!matched.empty()) cb.on_flows(matched);
     if (cb.progress) cb.progress(progress_);
     return !(cb.stop && cb.stop());
@@ -307,10 +312,7 @@ void ArchiveScan::run_unordered(const std::vector<OnFlows>& consumers, const OnP
                     return true;
                 });
             lock.lock();
-            counters_.flows_read += read_here;
-            progress_.flows_read += read_here;
-            counters_.flows_matched += matched_here;
-            progress_.flows_matched += matched_here;
+            count_flows(read_here, matched_here);
             finish_file(outcome, {consume, quiet, never});  // under the lock: it may append renamed files
             changed.notify_all();
         }

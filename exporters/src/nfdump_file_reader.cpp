@@ -57,6 +57,19 @@ void parse_generic(const std::uint8_t* e, FlowRecord& r) {
     }
 }
 
+// The address elements, shared by the whole-record parse and the one a filter decides on.
+void parse_ipv4_flow(const std::uint8_t* e, FlowRecord& r) {
+    assign_v4(r.src_addr, e);
+    assign_v4(r.dst_addr, e + 4);
+    r.etype = kEtherTypeIPv4;
+}
+
+void parse_ipv6_flow(const std::uint8_t* e, FlowRecord& r) {
+    assign_v6(r.src_addr, e);
+    assign_v6(r.dst_addr, e + 16);
+    r.etype = kEtherTypeIPv6;
+}
+
 FlowType type_of(std::uint8_t nfversion) {
     switch (nfversion) {
         case 5:
@@ -285,12 +298,10 @@ bool NfdumpFileReader::parse_core(const std::uint8_t* p, std::size_t size, FlowR
             parse_generic(e, r);
             generic = true;
         } else if (id == kIpv4Flow && length >= kIpv4FlowBytes) {
-            assign_v4(r.src_addr, e);
-            assign_v4(r.dst_addr, e + 4);
+            parse_ipv4_flow(e, r);
             addresses = true;
         } else if (id == kIpv6Flow && length >= kIpv6FlowBytes) {
-            assign_v6(r.src_addr, e);
-            assign_v6(r.dst_addr, e + 16);
+            parse_ipv6_flow(e, r);
             addresses = true;
         }
         pos += length;
@@ -323,15 +334,11 @@ bool NfdumpFileReader::parse_v3(const std::uint8_t* p, std::size_t size, FlowRec
                 break;
             case kIpv4Flow:
                 if (!has(kIpv4FlowBytes)) return false;
-                assign_v4(r.src_addr, e);
-                assign_v4(r.dst_addr, e + 4);
-                r.etype = kEtherTypeIPv4;
+                parse_ipv4_flow(e, r);
                 break;
             case kIpv6Flow:
                 if (!has(kIpv6FlowBytes)) return false;
-                assign_v6(r.src_addr, e);
-                assign_v6(r.dst_addr, e + 16);
-                r.etype = kEtherTypeIPv6;
+                parse_ipv6_flow(e, r);
                 break;
             case kFlowMisc:
                 if (!has(kFlowMiscBytes)) return false;

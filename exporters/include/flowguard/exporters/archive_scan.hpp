@@ -92,6 +92,7 @@ private:
 
     static FileOutcome scan_one(const ArchiveFile& file, const FlowFilter* keep, NfdumpReadBuffers& buffers,
                                 std::vector<FlowRecord>& block, const EmitBlock& emit);
+    void count_flows(std::uint64_t read, std::uint64_t matched) noexcept;
     bool deliver(std::span<const FlowRecord> matched, std::uint64_t read, const Callbacks& cb);
     void finish_file(const FileOutcome& outcome, const Callbacks& cb);
     void run_parallel(const Callbacks& cb, unsigned threads);
