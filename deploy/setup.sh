@@ -31,6 +31,7 @@ build_packages=(
 peer_packages=(
   softflowd nfdump nfdump-sflow pmacct fastnetmon tshark tcpdump tcpreplay libfixbuf-tools
   python3 python3-scapy python3-jsonschema prometheus prometheus-alertmanager iproute2 curl openssl
+  clickhouse-server  # 18.16: the ClickHouse sink's tests start it on 127.0.0.1 with a throw-away directory
   systemd  # systemd-analyze: the shipped unit is verified and its exposure scored
 )
 

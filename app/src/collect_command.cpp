@@ -12,6 +12,7 @@
 #include <flowguard/core/metric_labels.hpp>
 #include <flowguard/core/metric_samples.hpp>
 #include <flowguard/exporters/archive.hpp>
+#include <flowguard/exporters/clickhouse.hpp>
 #include <flowguard/exporters/traffic_stats.hpp>
 #include <flowguard/pipeline/live_pipeline.hpp>
 
@@ -71,11 +72,12 @@ void open_sources(const Config& config, LiveParts& parts) {
 exporters::MetricsProvider metrics_provider(const Config& config, const LiveParts& parts,
                                             const pipeline::LivePipeline& live, const exporters::ApplicationMap& apps,
                                             const FlowOutput& flows, const AlertOutputs& alerts,
-                                            const exporters::Archive* archive) {
+                                            const exporters::Archive* archive,
+                                            const exporters::ClickHouseSink* clickhouse) {
     auto labels = std::make_shared<ExporterLabels>(config.metrics.max_exporters, config.metrics.max_interfaces,
                                                    config.meter.interface);
     const double started = static_cast<double>(std::time(nullptr));
-    return [&config, &parts, &live, &apps, &flows, &alerts, archive, labels, started](MetricSink& sink) {
+    return [&config, &parts, &live, &apps, &flows, &alerts, archive, clickhouse, labels, started](MetricSink& sink) {
         sink.add("flowguard_build_info", {FLOWGUARD_VERSION}, 1);
         sink.add("flowguard_start_time_seconds", {}, started);
         if (!parts.receivers.empty())
@@ -86,6 +88,7 @@ exporters::MetricsProvider metrics_provider(const Config& config, const LivePart
         flows.write_metrics(sink);
         alerts.write_metrics(sink);
         if (archive != nullptr) archive->write_metrics(sink);
+        if (clickhouse != nullptr) clickhouse->write_metrics(sink);
         SummedMetrics shards;  // every shard's detectors, added up series by series
         for (const auto* a : parts.analyzers) a->write_published_metrics(shards);
         shards.write_to(sink);
@@ -162,6 +165,18 @@ int run_collect(Config config, const CollectOptions& options) {
             spdlog::warn("archive off: {} (set archive.path or --archive to a writable directory)", e.what());
         }
     }
+    std::unique_ptr<exporters::ClickHouseSink> clickhouse;
+    if (!config.clickhouse.url.empty()) {
+        try {
+            clickhouse = std::make_unique<exporters::ClickHouseSink>(config.clickhouse);
+            spdlog::info("inserting flows into ClickHouse at {} (database {}){}", config.clickhouse.url,
+                         config.clickhouse.database,
+                         config.clickhouse.spool_dir.empty() ? "" : ", spooling in " + config.clickhouse.spool_dir);
+        } catch (const std::exception& e) {
+            spdlog::error("clickhouse: {}", e.what());  // a spool directory that cannot be used
+            return 1;
+        }
+    }
     try {
         if (options.detect) detectors = DetectorInputs::load(config.analyzer);
     } catch (const std::exception& e) {
@@ -213,6 +228,7 @@ int run_collect(Config config, const CollectOptions& options) {
             std::vector<std::unique_ptr<Stage>> stages;
             if (auto s = flows.stage()) stages.push_back(std::move(s));
             if (archive) stages.push_back(archive->stage());
+            if (clickhouse) stages.push_back(clickhouse->stage());
             if (options.detect) {
                 stages.push_back(detectors.analyzer(config, shards));
                 parts.analyzers.push_back(static_cast<const analyzer::Analyzer*>(stages.back().get()));
@@ -229,7 +245,7 @@ int run_collect(Config config, const CollectOptions& options) {
         try {
             endpoint = std::make_unique<exporters::MetricsEndpoint>(
                 config.metrics, metric_catalog(),
-                metrics_provider(config, parts, live, apps, flows, alerts, archive.get()));
+                metrics_provider(config, parts, live, apps, flows, alerts, archive.get(), clickhouse.get()));
             spdlog::info("metrics on {}://{}/metrics{}", config.metrics.tls_cert_file.empty() ? "http" : "https",
                          config.metrics.listen, config.metrics.username.empty() ? "" : " (basic auth)");
         } catch (const std::exception& e) {
@@ -248,6 +264,7 @@ int run_collect(Config config, const CollectOptions& options) {
     io.run();  // returns once the signal handler has run (at once if a signal came during start-up)
     live.stop_and_drain();
     if (archive) archive->stop();
+    if (clickhouse) clickhouse->stop();
     alerts.stop();
     collector::persist_templates(config.collector.state_file, parts.decoders());
 
@@ -276,13 +293,19 @@ int run_collect(Config config, const CollectOptions& options) {
         add_to_summary(a, archived, exporters::kArchiveStats);
         summary["archive"] = std::move(a);
     }
+    const auto inserted = clickhouse ? clickhouse->stats() : exporters::ClickHouseStats{};
+    if (clickhouse) {
+        boost::json::object c;
+        add_to_summary(c, inserted, exporters::kClickHouseStats);
+        summary["clickhouse"] = std::move(c);
+    }
     const std::uint64_t archive_lost = archived.flows_lost + archived.flows_dropped;
-    const bool lost = flows.lost() + alerts.lost() + archive_lost > 0;
+    const bool lost = flows.lost() + alerts.lost() + archive_lost + inserted.flows_dropped > 0;
     if (lost)
         spdlog::error(
-            "writing failed: {} flow records lost, {} alerts lost, {} archived flows lost or dropped (the "
-            "reasons are logged above)",
-            flows.lost(), alerts.lost(), archive_lost);
+            "writing failed: {} flow records lost, {} alerts lost, {} archived flows lost or dropped, {} flows not "
+            "inserted into ClickHouse (the reasons are logged above)",
+            flows.lost(), alerts.lost(), archive_lost, inserted.flows_dropped);
     print_summary(summary);  // the last line
     return lost ? 1 : 0;
 }

@@ -18,6 +18,7 @@ struct Overrides {
     std::optional<std::string> state_file;       // collector.state_file
     std::optional<std::string> alerts;           // alerts.path
     std::optional<std::string> archive;          // archive.path
+    std::optional<std::string> clickhouse;       // clickhouse.url
     std::optional<std::string> metrics_listen;   // metrics.listen
     std::optional<std::string> interface;        // meter.interface
     std::optional<std::string> bpf_filter;       // meter.bpf_filter

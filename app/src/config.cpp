@@ -37,6 +37,7 @@ constexpr Section kSections[] = {
     section<&Config::metrics, read_metrics_config, write_metrics_config>("metrics"),
     section<&Config::alerts, read_alerts_config, write_alerts_config>("alerts"),
     section<&Config::archive, read_archive_config, write_archive_config>("archive"),
+    section<&Config::clickhouse, read_clickhouse_config, write_clickhouse_config>("clickhouse"),
     section<&Config::privileges, read_privilege_config, write_privilege_config>("privileges"),
 };
 
@@ -55,7 +56,7 @@ Config parse_config(std::string_view yaml_text) {
         yaml::require_unique_keys(root, "");
         yaml::require_known_keys(root, "",
                                  {"collector", "meter", "analyzer", "pipeline", "output", "log", "metrics", "alerts",
-                                  "archive", "privileges"});
+                                  "archive", "clickhouse", "privileges"});
         for (const auto& s : kSections)
             if (const auto node = root[std::string(s.name)]) s.read(node, config);
     } catch (const YAML::Exception& e) {

@@ -27,6 +27,7 @@ struct Config {
     MetricsConfig metrics;
     AlertsConfig alerts;
     ArchiveConfig archive;
+    ClickHouseConfig clickhouse;
     PrivilegeConfig privileges;
 };
 

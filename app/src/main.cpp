@@ -54,6 +54,9 @@ int main(int argc, char** argv) {
                             "run the detectors on every shard and append alerts here as JSON lines (- = stdout)");
     collect_cmd->add_option("--archive", overrides.archive,
                             "archive flows in this directory: nfcapd files, a new one every archive.interval");
+    collect_cmd->add_option(
+        "--clickhouse", overrides.clickhouse,
+        "insert flows into ClickHouse at this HTTP URL (clickhouse.url), e.g. http://127.0.0.1:8123");
     add_span_port_options(*collect_cmd, overrides, "also meter this span-port interface into the pipeline");
 
     auto* run_cmd = cli.add_subcommand("run",
@@ -66,6 +69,8 @@ int main(int argc, char** argv) {
     run_cmd->add_option(
         "--archive", overrides.archive,
         "archive flows in this directory (archive.path; default " + std::string(app::kDefaultArchive) + ")");
+    run_cmd->add_option("--clickhouse", overrides.clickhouse,
+                        "insert flows into ClickHouse at this HTTP URL (clickhouse.url), e.g. http://127.0.0.1:8123");
     add_span_port_options(*run_cmd, overrides, "also meter this span-port interface: flows and passive DNS");
 
     auto* metrics_doc_cmd = cli.add_subcommand("metrics-doc", "Print docs/METRICS.md from the metric catalogue");

@@ -6,6 +6,8 @@
 #include "commands.hpp"
 #include "wiring.hpp"
 
+#include <flowguard/exporters/webhook.hpp>
+
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -25,6 +27,14 @@ void Overrides::apply(Config& config) const {
     if (archive) {
         config.archive.path = *archive;
         config.archive.configured = true;
+    }
+    if (clickhouse) {
+        config.clickhouse.url = *clickhouse;
+        try {
+            exporters::parse_webhook_url(config.clickhouse.url);
+        } catch (const std::invalid_argument& e) {
+            throw ConfigError("--clickhouse", e.what());
+        }
     }
     if (metrics_listen) config.metrics.listen = *metrics_listen;
     if (interface) config.meter.interface = *interface;

@@ -1,5 +1,6 @@
 #include <flowguard/core/clock.hpp>
 #include <flowguard/exporters/archive.hpp>
+#include <flowguard/exporters/record_handoff.hpp>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -18,7 +19,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::uint64_t kLogEveryNs = 60 * kSecondNs;  // repeated failures: one log line a minute
-constexpr std::size_t kBufferFlows = 4096;             // a stage hands over this many records at a time
 constexpr std::string_view kPrefix = "nfcapd.";
 constexpr std::string_view kCurrentPrefix = "nfcapd.current.";
 
@@ -27,29 +27,6 @@ std::uint64_t file_size_or_zero(const fs::path& path) {
     const auto size = fs::file_size(path, ec);
     return ec ? 0 : size;
 }
-
-// A shard's records on their way to the writer thread: copied into a buffer, handed over when full and after
-// each round of batches (so a quiet input's records still reach the open interval).
-class ArchiveStage final : public Stage {
-public:
-    explicit ArchiveStage(Archive& archive) : archive_(archive) { buffer_.reserve(kBufferFlows); }
-    void on_flows(std::span<const FlowRecord> records, std::uint64_t, Alerts&) override {
-        while (!records.empty()) {
-            const std::size_t room = kBufferFlows - buffer_.size();
-            const std::size_t take = std::min(room, records.size());
-            buffer_.insert(buffer_.end(), records.begin(), records.begin() + static_cast<std::ptrdiff_t>(take));
-            records = records.subspan(take);
-            if (buffer_.size() == kBufferFlows) archive_.submit(buffer_);
-        }
-    }
-    void flush(std::uint64_t) override {
-        if (!buffer_.empty()) archive_.submit(buffer_);
-    }
-
-private:
-    Archive& archive_;
-    std::vector<FlowRecord> buffer_;
-};
 
 }  // namespace
 
@@ -300,7 +277,7 @@ Archive::~Archive() {
 }
 
 std::unique_ptr<Stage> Archive::stage() {
-    return std::make_unique<ArchiveStage>(*this);
+    return std::make_unique<RecordHandoffStage<Archive>>(*this);
 }
 
 void Archive::submit(std::vector<FlowRecord>& records) {
@@ -310,7 +287,7 @@ void Archive::submit(std::vector<FlowRecord>& records) {
         records.clear();
         return;
     }
-    if (queued_flows_ + records.size() > max_queued_) {
+    if (queue_.flows() + records.size() > max_queued_) {
         dropped_ += records.size();
         const std::uint64_t now = clock_();
         if (last_drop_log_ns_ == 0 || now >= last_drop_log_ns_ + kLogEveryNs) {
@@ -323,15 +300,7 @@ void Archive::submit(std::vector<FlowRecord>& records) {
         records.clear();
         return;
     }
-    queued_flows_ += records.size();
-    queue_.push_back(std::move(records));
-    if (!spare_.empty()) {
-        records = std::move(spare_.back());
-        spare_.pop_back();
-    } else {
-        records = {};
-        records.reserve(kBufferFlows);
-    }
+    queue_.push(records);
     lock.unlock();
     wake_.notify_one();
 }
@@ -343,20 +312,14 @@ void Archive::run() {
         {
             std::unique_lock lock(mutex_);
             wake_.wait_for(lock, std::chrono::seconds(1), [&] { return !queue_.empty() || stopping_; });
-            batch.swap(queue_);
-            queued_flows_ = 0;
+            queue_.take(batch);
             stopping = stopping_;
         }
-        for (auto& records : batch) {
-            writer_.write(records, clock_());
-            records.clear();
-        }
+        for (const auto& records : batch) writer_.write(records, clock_());
         writer_.tick(clock_());
         if (stopping) writer_.close();
         std::lock_guard lock(mutex_);
-        for (auto& records : batch)
-            if (spare_.size() < 8) spare_.push_back(std::move(records));
-        batch.clear();
+        queue_.recycle(batch);
         published_ = writer_.stats();
         if (stopping && queue_.empty()) return;
     }

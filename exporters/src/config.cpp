@@ -108,6 +108,72 @@ void read_archive_config(const YAML::Node& n, ArchiveConfig& a) {
     if (a.max_queued_flows < 4096) throw ConfigError(key + ".max_queued_flows", "must be at least 4096");
 }
 
+namespace {
+
+// ClickHouse identifiers are put into SQL unquoted: letters, digits and '_', not starting with a digit.
+std::string identifier(const YAML::Node& node, const std::string& key, bool may_be_empty = false) {
+    auto text = yaml::scalar(node, key);
+    if (text.empty() && may_be_empty) return text;
+    const bool ok = !text.empty() && text.size() <= 64 && !std::isdigit(static_cast<unsigned char>(text[0])) &&
+                    std::all_of(text.begin(), text.end(),
+                                [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+    if (!ok)
+        throw ConfigError(key,
+                          fmt::format("'{}' must be 1-64 letters, digits or '_', not starting with a digit", text));
+    return text;
+}
+
+void read_clickhouse_retention(const YAML::Node& n, ClickHouseRetention& r) {
+    const std::string key = "clickhouse.retention";
+    yaml::require_known_keys(n, key, {"flows", "flows_1m", "flows_5m", "flows_1h"});
+    if (n["flows"]) r.flows_ns = yaml::duration_value(n["flows"], key + ".flows");
+    if (n["flows_1m"]) r.flows_1m_ns = yaml::duration_value(n["flows_1m"], key + ".flows_1m");
+    if (n["flows_5m"]) r.flows_5m_ns = yaml::duration_value(n["flows_5m"], key + ".flows_5m");
+    if (n["flows_1h"]) r.flows_1h_ns = yaml::duration_value(n["flows_1h"], key + ".flows_1h");
+}
+
+}  // namespace
+
+void read_clickhouse_config(const YAML::Node& n, ClickHouseConfig& c) {
+    const std::string key = "clickhouse";
+    yaml::require_known_keys(n, key,
+                             {"url", "database", "username", "password", "create_schema", "cluster", "batch_flows",
+                              "batch_interval", "max_buffered_flows", "spool_dir", "max_spool_size", "timeout",
+                              "retry_max", "ca_file", "tls_verify", "retention"});
+    c.configured = true;
+    if (n["url"]) c.url = yaml::scalar(n["url"], key + ".url");
+    if (!c.url.empty()) {
+        try {
+            exporters::parse_webhook_url(c.url);  // the parse the sink makes
+        } catch (const std::invalid_argument& e) {
+            throw ConfigError(key + ".url", e.what());
+        }
+    }
+    if (n["database"]) c.database = identifier(n["database"], key + ".database");
+    if (n["username"]) c.username = yaml::scalar(n["username"], key + ".username");
+    if (n["password"]) c.password = yaml::scalar(n["password"], key + ".password");
+    if (n["create_schema"]) c.create_schema = yaml::boolean_value(n["create_schema"], key + ".create_schema");
+    if (n["cluster"]) c.cluster = identifier(n["cluster"], key + ".cluster", true);
+    if (n["batch_flows"]) c.batch_flows = yaml::unsigned_value(n["batch_flows"], key + ".batch_flows", 1'000'000);
+    if (c.batch_flows == 0) throw ConfigError(key + ".batch_flows", "must be at least 1");
+    if (n["batch_interval"]) c.batch_interval_ns = yaml::duration_value(n["batch_interval"], key + ".batch_interval");
+    if (c.batch_interval_ns < 100'000'000) throw ConfigError(key + ".batch_interval", "must be at least 100ms");
+    if (n["max_buffered_flows"])
+        c.max_buffered_flows = yaml::unsigned_value(n["max_buffered_flows"], key + ".max_buffered_flows", 1ull << 28);
+    // Shards hand over up to 4096 records at a time; half the buffer is for them, half for batches.
+    if (c.max_buffered_flows < std::max<std::size_t>(16384, 2 * c.batch_flows))
+        throw ConfigError(key + ".max_buffered_flows", "must be at least 16384 and twice batch_flows");
+    if (n["spool_dir"]) c.spool_dir = yaml::scalar(n["spool_dir"], key + ".spool_dir");
+    if (n["max_spool_size"]) c.max_spool_bytes = yaml::size_value(n["max_spool_size"], key + ".max_spool_size");
+    if (n["timeout"]) c.timeout_ns = yaml::duration_value(n["timeout"], key + ".timeout");
+    if (c.timeout_ns == 0) throw ConfigError(key + ".timeout", "must be more than 0");
+    if (n["retry_max"]) c.retry_max_ns = yaml::duration_value(n["retry_max"], key + ".retry_max");
+    if (c.retry_max_ns < 1'000'000'000) throw ConfigError(key + ".retry_max", "must be at least 1s");
+    if (n["ca_file"]) c.ca_file = yaml::scalar(n["ca_file"], key + ".ca_file");
+    if (n["tls_verify"]) c.tls_verify = yaml::boolean_value(n["tls_verify"], key + ".tls_verify");
+    if (n["retention"]) read_clickhouse_retention(n["retention"], c.retention);
+}
+
 void read_metrics_config(const YAML::Node& n, MetricsConfig& m) {
     const std::string key = "metrics";
     yaml::require_known_keys(n, key,
@@ -213,6 +279,24 @@ void write_archive_config(YAML::Emitter& out, const ArchiveConfig& a) {
         << fmt::format("{}s", a.max_age_ns / 1'000'000'000) << YAML::Key << "max_size" << YAML::Value << a.max_bytes
         << YAML::Key << "compression" << YAML::Value << a.compression << YAML::Key << "max_queued_flows" << YAML::Value
         << a.max_queued_flows << YAML::EndMap;
+}
+
+void write_clickhouse_config(YAML::Emitter& out, const ClickHouseConfig& c) {
+    const auto seconds = [](std::uint64_t ns) { return fmt::format("{}s", ns / 1'000'000'000); };
+    out << YAML::BeginMap << YAML::Key << "url" << YAML::Value << c.url << YAML::Key << "database" << YAML::Value
+        << c.database << YAML::Key << "username" << YAML::Value << c.username << YAML::Key << "password" << YAML::Value
+        << (c.password.empty() ? "" : "<set>") << YAML::Key << "create_schema" << YAML::Value << c.create_schema
+        << YAML::Key << "cluster" << YAML::Value << c.cluster << YAML::Key << "batch_flows" << YAML::Value
+        << c.batch_flows << YAML::Key << "batch_interval" << YAML::Value
+        << fmt::format("{}ms", c.batch_interval_ns / 1'000'000) << YAML::Key << "max_buffered_flows" << YAML::Value
+        << c.max_buffered_flows << YAML::Key << "spool_dir" << YAML::Value << c.spool_dir << YAML::Key
+        << "max_spool_size" << YAML::Value << c.max_spool_bytes << YAML::Key << "timeout" << YAML::Value
+        << seconds(c.timeout_ns) << YAML::Key << "retry_max" << YAML::Value << seconds(c.retry_max_ns) << YAML::Key
+        << "ca_file" << YAML::Value << c.ca_file << YAML::Key << "tls_verify" << YAML::Value << c.tls_verify
+        << YAML::Key << "retention" << YAML::Value << YAML::BeginMap << YAML::Key << "flows" << YAML::Value
+        << seconds(c.retention.flows_ns) << YAML::Key << "flows_1m" << YAML::Value << seconds(c.retention.flows_1m_ns)
+        << YAML::Key << "flows_5m" << YAML::Value << seconds(c.retention.flows_5m_ns) << YAML::Key << "flows_1h"
+        << YAML::Value << seconds(c.retention.flows_1h_ns) << YAML::EndMap << YAML::EndMap;
 }
 
 void write_alerts_config(YAML::Emitter& out, const AlertsConfig& a) {

@@ -1,6 +1,7 @@
 #include "metrics_server.hpp"
 
 #include <flowguard/exporters/archive.hpp>
+#include <flowguard/exporters/clickhouse.hpp>
 #include <flowguard/exporters/finding_ledger.hpp>
 #include <flowguard/exporters/line_output.hpp>
 #include <flowguard/exporters/metrics.hpp>
@@ -57,6 +58,7 @@ void append_process_metric_specs(std::vector<MetricSpec>& catalog) {
 void append_exporter_metric_specs(std::vector<MetricSpec>& catalog) {
     append_line_output_metric_specs(catalog);
     append_archive_metric_specs(catalog);
+    append_clickhouse_metric_specs(catalog);
     append_traffic_metric_specs(catalog);
     append_webhook_metric_specs(catalog);
     append_finding_metric_specs(catalog);

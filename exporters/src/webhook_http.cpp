@@ -56,6 +56,7 @@ asio::awaitable<DeliveryResult> exchange(Stream& stream, http::request<http::str
         result.reason = (s >= 500 || s == 408 || s == 429) ? "http_status" : "rejected";
         result.detail = fmt::format("HTTP {}: {}", s, response.body().substr(0, 200));
     }
+    result.body = response.body();
     co_return result;
 }
 

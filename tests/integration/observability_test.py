@@ -68,6 +68,8 @@ def run_dashboards(flowguard, workdir):
     for path in sorted(glob.glob(os.path.join(DEPLOY, "grafana", "dashboards", "*.json"))):
         name = os.path.basename(path)
         d = json.load(open(path))
+        if any(p["datasource"]["type"] != "prometheus" for p in d["panels"]):
+            continue  # the ClickHouse drill-down: clickhouse_test.py runs its queries on a real server
         check(d["uid"] not in uids, f"{name}: dashboard uid {d['uid']} used twice")
         uids.add(d["uid"])
         ids, cells = set(), set()
@@ -93,7 +95,7 @@ def run_dashboards(flowguard, workdir):
             m = re.search(r"label_values\((\w+)", v.get("query", ""))
             check(m is None or m.group(1) in known, f"{name}: variable {v['name']} queries an unknown metric")
     promtool_parses(exprs, workdir)
-    check(len(uids) == 3, f"expected the three dashboards, found {sorted(uids)}")
+    check(len(uids) == 3, f"expected the three Prometheus dashboards, found {sorted(uids)}")
     print(f"dashboards: {len(uids)} dashboards, {panels_seen} panels, {len(exprs)} queries parse and use exported metrics")
 
 

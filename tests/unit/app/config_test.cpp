@@ -248,3 +248,42 @@ TEST_CASE("a configuration file must be a readable file of bounded size; the rea
                          doctest::Contains("No such file or directory"), ConfigError);
     CHECK_NOTHROW(load_config_file("/dev/null"));  // the documented way to see the defaults
 }
+
+TEST_CASE("clickhouse section: settings, retention, the password hidden, and errors that name the key") {
+    const auto c = parse_config(R"(clickhouse:
+  url: https://ch.example.net:8443
+  database: netflows
+  username: flowguard
+  password: s3cret
+  cluster: flows_cluster
+  batch_flows: 20000
+  batch_interval: 2s
+  max_buffered_flows: 100000
+  spool_dir: /var/lib/flowguard/clickhouse
+  max_spool_size: 2GiB
+  retention: {flows: 7d, flows_1h: 0s}
+)");
+    CHECK(c.clickhouse.url == "https://ch.example.net:8443");
+    CHECK(c.clickhouse.database == "netflows");
+    CHECK(c.clickhouse.cluster == "flows_cluster");
+    CHECK(c.clickhouse.batch_flows == 20000);
+    CHECK(c.clickhouse.batch_interval_ns == 2'000'000'000ull);
+    CHECK(c.clickhouse.max_spool_bytes == 2ull << 30);
+    CHECK(c.clickhouse.retention.flows_ns == 7ull * 86400 * 1'000'000'000);
+    CHECK(c.clickhouse.retention.flows_1h_ns == 0);
+    CHECK(c.clickhouse.retention.flows_5m_ns == 90ull * 86400 * 1'000'000'000);  // default
+    const auto printed = to_yaml(c);
+    CHECK(printed.find("s3cret") == std::string::npos);
+    CHECK(to_yaml(parse_config(to_yaml(parse_config("clickhouse: {url: 'http://127.0.0.1:8123'}")))) ==
+          to_yaml(parse_config("clickhouse: {url: 'http://127.0.0.1:8123'}")));
+    CHECK_THROWS_WITH_AS(parse_config("clickhouse: {url: 'tcp://x:9000'}"), doctest::Contains("clickhouse.url"),
+                         ConfigError);
+    CHECK_THROWS_WITH_AS(parse_config("clickhouse: {database: 'flows; DROP'}"),
+                         doctest::Contains("clickhouse.database: 'flows; DROP' must be"), ConfigError);
+    CHECK_THROWS_WITH_AS(parse_config("clickhouse: {max_buffered_flows: 1000}"),
+                         doctest::Contains("clickhouse.max_buffered_flows"), ConfigError);
+    CHECK_THROWS_WITH_AS(parse_config("clickhouse: {batch_interval: 10ms}"),
+                         doctest::Contains("clickhouse.batch_interval"), ConfigError);
+    CHECK_THROWS_WITH_AS(parse_config("clickhouse: {retention: {flows_2m: 1d}}"),
+                         doctest::Contains("clickhouse.retention"), ConfigError);
+}

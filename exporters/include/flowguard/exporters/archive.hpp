@@ -14,6 +14,7 @@
 #include <flowguard/core/stage.hpp>
 #include <flowguard/exporters/config.hpp>
 #include <flowguard/exporters/nfdump_file.hpp>
+#include <flowguard/exporters/record_handoff.hpp>
 
 #include <condition_variable>
 #include <cstdint>
@@ -138,9 +139,7 @@ private:
     ArchiveWriter writer_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
-    std::vector<std::vector<FlowRecord>> queue_;
-    std::vector<std::vector<FlowRecord>> spare_;  // emptied buffers, handed back to the stages
-    std::size_t queued_flows_ = 0;
+    RecordQueue queue_;
     std::uint64_t dropped_ = 0;
     std::uint64_t last_drop_log_ns_ = 0;
     bool stopping_ = false;

@@ -82,11 +82,40 @@ struct ArchiveConfig {
     bool configured = false;                             // the file has an archive section
 };
 
+// The ClickHouse sink (exporters/clickhouse.hpp): flows inserted over ClickHouse's HTTP interface.
+struct ClickHouseRetention {
+    std::uint64_t flows_ns = 15ull * 86400 * 1'000'000'000;  // each table's days older than this are dropped
+    std::uint64_t flows_1m_ns = 7ull * 86400 * 1'000'000'000;
+    std::uint64_t flows_5m_ns = 90ull * 86400 * 1'000'000'000;
+    std::uint64_t flows_1h_ns = 365ull * 86400 * 1'000'000'000;  // 0 = kept
+};
+
+struct ClickHouseConfig {
+    std::string url;  // http(s)://HOST:PORT of the HTTP interface; "" = no ClickHouse
+    std::string database = "flowguard";
+    std::string username;  // basic auth when set (ClickHouse's user "default" otherwise)
+    std::string password;
+    bool create_schema = true;        // CREATE ... IF NOT EXISTS the tables and views at start
+    std::string cluster;              // ON CLUSTER for the schema ("" = one server); see docs/STORAGE.md
+    std::size_t batch_flows = 50000;  // an INSERT at most this many rows
+    std::uint64_t batch_interval_ns = 5ull * 1'000'000'000;  // and at least this often while flows come
+    std::size_t max_buffered_flows = 2'000'000;              // in memory while the server is down; then spooled
+    std::string spool_dir;                                   // batches kept on disk beyond memory ("" = none)
+    std::uint64_t max_spool_bytes = 1ull << 30;
+    std::uint64_t timeout_ns = 30ull * 1'000'000'000;  // one request, connect to answer
+    std::uint64_t retry_max_ns = 60ull * 1'000'000'000;
+    std::string ca_file;
+    bool tls_verify = true;
+    ClickHouseRetention retention;
+    bool configured = false;  // the file has a clickhouse section
+};
+
 // Read over the defaults in `out`; throw ConfigError naming the key.
 void read_output_config(const YAML::Node& node, OutputConfig& out);
 void read_metrics_config(const YAML::Node& node, MetricsConfig& out);
 void read_alerts_config(const YAML::Node& node, AlertsConfig& out);
 void read_archive_config(const YAML::Node& node, ArchiveConfig& out);
+void read_clickhouse_config(const YAML::Node& node, ClickHouseConfig& out);
 // metrics.listen as the collector's listeners are written ("ADDR:PORT", "[V6]:PORT", ":PORT" for all), without
 // a scheme; throws ConfigError with an empty key. The config reader and the server both read it so.
 ListenEndpoint parse_metrics_listen(std::string_view text);
@@ -95,5 +124,6 @@ void write_output_config(YAML::Emitter& out, const OutputConfig& o);
 void write_metrics_config(YAML::Emitter& out, const MetricsConfig& m);
 void write_alerts_config(YAML::Emitter& out, const AlertsConfig& a);
 void write_archive_config(YAML::Emitter& out, const ArchiveConfig& a);
+void write_clickhouse_config(YAML::Emitter& out, const ClickHouseConfig& c);
 
 }  // namespace flowguard

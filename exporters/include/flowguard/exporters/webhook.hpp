@@ -95,6 +95,7 @@ struct DeliveryResult {
     int status = 0;  // HTTP status, 0 when none came
     std::string reason;
     std::string detail;
+    std::string body;  // the answer (at most 64 KiB): a ClickHouse query's result
     bool delivered() const noexcept { return status >= 200 && status < 300; }
     bool permanent() const noexcept { return reason == "rejected" || reason == "spool"; }
 };
