@@ -87,5 +87,6 @@ int run_query(const Config& config, const QueryOptions& options);
 
 int run_sunburst(std::vector<std::string> names);  // none: one per line on stdin
 int print_metrics_doc(bool names_only);
+int print_clickhouse_schema(const Config& config);  // the statements, each ending in ";"
 
 }  // namespace flowguard::app

@@ -73,6 +73,8 @@ int main(int argc, char** argv) {
                         "insert flows into ClickHouse at this HTTP URL (clickhouse.url), e.g. http://127.0.0.1:8123");
     add_span_port_options(*run_cmd, overrides, "also meter this span-port interface: flows and passive DNS");
 
+    auto* clickhouse_schema_cmd = cli.add_subcommand(
+        "clickhouse-schema", "Print the ClickHouse schema the sink creates (clickhouse.database, clickhouse.cluster)");
     auto* metrics_doc_cmd = cli.add_subcommand("metrics-doc", "Print docs/METRICS.md from the metric catalogue");
     bool metric_names = false;
     metrics_doc_cmd->add_flag("--names", metric_names, "only the metric names, one per line");
@@ -193,6 +195,7 @@ int main(int argc, char** argv) {
         std::cout << to_yaml(config);
         return 0;
     }
+    if (clickhouse_schema_cmd->parsed()) return app::print_clickhouse_schema(config);
     if (decode_cmd->parsed()) return app::run_decode(config, decode);
     if (query_cmd->parsed()) return app::run_query(config, query);
     if (analyze_cmd->parsed()) return app::run_analyze(config, analyze);

@@ -6,6 +6,7 @@
 #include "commands.hpp"
 #include "wiring.hpp"
 
+#include <flowguard/exporters/clickhouse.hpp>
 #include <flowguard/exporters/webhook.hpp>
 
 #include <spdlog/spdlog.h>
@@ -59,6 +60,12 @@ int run_daemon(Config config, const std::string& config_path) {
     const bool default_archive = config_path.empty() && !config.archive.configured;
     if (default_archive) config.archive.path = std::string(kDefaultArchive);
     return run_collect(std::move(config), {true, true, config_path, default_archive});
+}
+
+int print_clickhouse_schema(const Config& config) {
+    for (const auto& statement : exporters::clickhouse_schema(config.clickhouse))
+        std::printf("%s;\n\n", statement.c_str());
+    return 0;
 }
 
 int print_metrics_doc(bool names_only) {

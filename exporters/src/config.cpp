@@ -139,7 +139,7 @@ void read_clickhouse_config(const YAML::Node& n, ClickHouseConfig& c) {
     yaml::require_known_keys(n, key,
                              {"url", "database", "username", "password", "create_schema", "cluster", "batch_flows",
                               "batch_interval", "max_buffered_flows", "spool_dir", "max_spool_size", "timeout",
-                              "retry_max", "ca_file", "tls_verify", "retention"});
+                              "retry_max", "stop_grace", "ca_file", "tls_verify", "retention"});
     c.configured = true;
     if (n["url"]) c.url = yaml::scalar(n["url"], key + ".url");
     if (!c.url.empty()) {
@@ -169,6 +169,7 @@ void read_clickhouse_config(const YAML::Node& n, ClickHouseConfig& c) {
     if (c.timeout_ns == 0) throw ConfigError(key + ".timeout", "must be more than 0");
     if (n["retry_max"]) c.retry_max_ns = yaml::duration_value(n["retry_max"], key + ".retry_max");
     if (c.retry_max_ns < 1'000'000'000) throw ConfigError(key + ".retry_max", "must be at least 1s");
+    if (n["stop_grace"]) c.stop_grace_ns = yaml::duration_value(n["stop_grace"], key + ".stop_grace");
     if (n["ca_file"]) c.ca_file = yaml::scalar(n["ca_file"], key + ".ca_file");
     if (n["tls_verify"]) c.tls_verify = yaml::boolean_value(n["tls_verify"], key + ".tls_verify");
     if (n["retention"]) read_clickhouse_retention(n["retention"], c.retention);
@@ -292,8 +293,9 @@ void write_clickhouse_config(YAML::Emitter& out, const ClickHouseConfig& c) {
         << c.max_buffered_flows << YAML::Key << "spool_dir" << YAML::Value << c.spool_dir << YAML::Key
         << "max_spool_size" << YAML::Value << c.max_spool_bytes << YAML::Key << "timeout" << YAML::Value
         << seconds(c.timeout_ns) << YAML::Key << "retry_max" << YAML::Value << seconds(c.retry_max_ns) << YAML::Key
-        << "ca_file" << YAML::Value << c.ca_file << YAML::Key << "tls_verify" << YAML::Value << c.tls_verify
-        << YAML::Key << "retention" << YAML::Value << YAML::BeginMap << YAML::Key << "flows" << YAML::Value
+        << "stop_grace" << YAML::Value << fmt::format("{}ms", c.stop_grace_ns / 1'000'000) << YAML::Key << "ca_file"
+        << YAML::Value << c.ca_file << YAML::Key << "tls_verify" << YAML::Value << c.tls_verify << YAML::Key
+        << "retention" << YAML::Value << YAML::BeginMap << YAML::Key << "flows" << YAML::Value
         << seconds(c.retention.flows_ns) << YAML::Key << "flows_1m" << YAML::Value << seconds(c.retention.flows_1m_ns)
         << YAML::Key << "flows_5m" << YAML::Value << seconds(c.retention.flows_5m_ns) << YAML::Key << "flows_1h"
         << YAML::Value << seconds(c.retention.flows_1h_ns) << YAML::EndMap << YAML::EndMap;

@@ -12,7 +12,8 @@ outage: the server is down when collect starts; records wait in memory, then in 
   buffer, what does not fit is dropped, counted, logged, and the exit code says so.
 retention: day partitions older than clickhouse.retention are dropped at start (counted), newer ones kept.
 cluster: with clickhouse.cluster, the tables are <name>_local and <name> is a Distributed table over them
-  (a one-shard cluster of this server): inserts through it reach the local tables and the roll-ups.
+  (a one-shard cluster of this server), created from what `flowguard clickhouse-schema` prints (the collector
+  with create_schema: false): inserts through it reach the local tables and the roll-ups.
 dashboard: every panel query of the flow drill-down dashboard, with the Altinity plugin's macros expanded as
   it expands them, runs on the server and returns rows for a host of the data.
 """
@@ -276,12 +277,12 @@ def run_outage(flowguard, workdir):
 
     # No spool, a small buffer, the server down: dropped, counted, logged, exit code 1.
     config = write_config(workdir, f"http://127.0.0.1:{free_tcp_port()}", database="flows_outage", batch_flows=1000,
-                          max_buffered_flows=16384, retry_max="2s")
+                          max_buffered_flows=16384, retry_max="2s", stop_grace="1s")
     third = query_flows.make_flows(43, 20000, now - 600, 600)
     proc, port, err = start_collect(flowguard, workdir, config, name="collect4")
     query_flows.send(port, third, now)
     time.sleep(1.5)
-    summary = stop_collect(proc, err, expect_rc=1)  # memory's batches get the stop's grace (10 s), then go
+    summary = stop_collect(proc, err, expect_rc=1)  # memory's batches get the stop's grace (1 s), then go
     c = summary["clickhouse"]
     check(c["flows_dropped"] == len(third) and c["flows_inserted"] == 0, f"every record counted as dropped: {c}")
     log = open(err).read()
@@ -324,7 +325,15 @@ def run_retention(flowguard, workdir):
 
 def run_cluster(flowguard, workdir):
     server = ClickHouse(workdir).start()
-    config = write_config(workdir, server.url, database="flows_cluster", cluster="flowguard_test")
+    # A DBA's way: the schema `flowguard clickhouse-schema` prints, applied by hand; the collector creates nothing.
+    config = write_config(workdir, server.url, database="flows_cluster", cluster="flowguard_test",
+                          create_schema="false")
+    schema = subprocess.run([flowguard, "--config", config, "clickhouse-schema"], capture_output=True, text=True,
+                            check=True).stdout
+    statements = [s for s in schema.split(";\n\n") if s.strip()]
+    check(len(statements) == 12, f"clickhouse-schema prints 12 statements for a cluster ({len(statements)})")
+    for statement in statements:
+        server.query(statement)
     proc, port, err = start_collect(flowguard, workdir, config)
     now = int(time.time())
     flows = query_flows.make_flows(51, 3000, now - 600, 600)

@@ -146,9 +146,10 @@ public:
     ClickHouseSink& operator=(const ClickHouseSink&) = delete;
 
     std::unique_ptr<Stage> stage();
-    // Sends what is buffered for up to `grace`; what is left goes to the spool (or is counted as dropped when
-    // there is none). Idempotent.
-    void stop(std::chrono::nanoseconds grace = std::chrono::seconds(10));
+    // Sends what is buffered for up to `grace` (clickhouse.stop_grace) while the server takes it; what is left
+    // goes to the spool (or is counted as dropped when there is none). Idempotent.
+    void stop() { stop(std::chrono::nanoseconds(config_.stop_grace_ns)); }
+    void stop(std::chrono::nanoseconds grace);
     ClickHouseStats stats() const;
     void write_metrics(MetricSink& sink) const;
 

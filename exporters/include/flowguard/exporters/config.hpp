@@ -99,11 +99,12 @@ struct ClickHouseConfig {
     std::string cluster;              // ON CLUSTER for the schema ("" = one server); see docs/STORAGE.md
     std::size_t batch_flows = 50000;  // an INSERT at most this many rows
     std::uint64_t batch_interval_ns = 5ull * 1'000'000'000;  // and at least this often while flows come
-    std::size_t max_buffered_flows = 2'000'000;              // in memory while the server is down; then spooled
+    std::size_t max_buffered_flows = 1'000'000;              // in memory while the server is down; then spooled
     std::string spool_dir;                                   // batches kept on disk beyond memory ("" = none)
     std::uint64_t max_spool_bytes = 1ull << 30;
     std::uint64_t timeout_ns = 30ull * 1'000'000'000;  // one request, connect to answer
     std::uint64_t retry_max_ns = 60ull * 1'000'000'000;
+    std::uint64_t stop_grace_ns = 10ull * 1'000'000'000;  // at stop, batches wait this long for a server that answers
     std::string ca_file;
     bool tls_verify = true;
     ClickHouseRetention retention;
