@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The ClickHouse sink's cost and ClickHouse's insert rate, against a throw-away clickhouse-server (Debian 12's
 # 18.16) on 127.0.0.1, on the softflowd IPFIX replay (moving sequence numbers, 4 exporters):
-#   live:  collecting at 20,000 datagrams/s for 5 s with and without --clickhouse (3 alternating rounds): the
+#   live:  collecting at RATE datagrams/s (5,000: ~135k records/s) for 5 s with and without --clickhouse (3
+#          alternating rounds; the exit code and dropped flows are printed: a rate the server cannot take shows): the
 #          collector's user+sys CPU per record (/usr/bin/time), the server's CPU per row (/proc), rows stored,
 #          and the bytes per row on disk (flows table and the roll-ups, system.parts).
 #   drain: the server down while RECORDS records arrive (kept in memory and the spool), then started: rows per
 #          second until every record is in the table (one sender, 50,000-row batches).
-#   bench/clickhouse-insert.sh [ROUNDS] [RECORDS]
+#   disk:  bytes per row of each table after OPTIMIZE FINAL, for the replay and for flowgen's random records.
+#   bench/clickhouse-insert.sh [ROUNDS] [RECORDS] [RATE]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 fg=$root/build/release/app/flowguard; rs=$root/build/release/bench/replay_send
@@ -14,7 +16,7 @@ fg=$root/build/release/app/flowguard; rs=$root/build/release/bench/replay_send
 command -v clickhouse-server > /dev/null || { echo "clickhouse-server is not installed (deploy/setup.sh)" >&2; exit 2; }
 . "$root/bench/udp_ports.sh"  # free_port, wait_listening
 replay=$root/tests/fixtures/corpus/beacon-softflowd-ipfix.pcap
-rounds=${1:-3}; drain_records=${2:-2000000}
+rounds=${1:-3}; drain_records=${2:-2000000}; rate=${3:-5000}
 work=$(mktemp -d /tmp/clickhouse-insert.XXXXXX)
 trap 'pkill -P $$ 2>/dev/null || true; sleep 1; rm -rf "$work"' EXIT
 http=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -45,7 +47,7 @@ hz=$(getconf CLK_TCK)
 
 start_server
 echo "ClickHouse $(sql 'SELECT version()'), flowguard $("$fg" --version 2>/dev/null || echo dev)"
-printf '%-5s %-22s %9s %8s %14s %16s %10s\n' round mode records cpu_s ns_per_record server_ns_per_row rows
+printf '%-5s %-22s %9s %8s %14s %16s %10s %8s\n' round mode records cpu_s ns_per_record server_ns_per_row rows dropped
 for round in $(seq "$rounds"); do
   for mode in collect "collect --clickhouse"; do
     port=$(free_port)
@@ -53,23 +55,33 @@ for round in $(seq "$rounds"); do
     printf 'clickhouse: {url: "http://127.0.0.1:%s", database: bench}\n' "$http" > "$work/fg.yml"
     cmd=("$fg" --config "$work/fg.yml" collect --listen udp://127.0.0.1:$port --format none)
     [ "$mode" = collect ] && cmd=("$fg" collect --listen udp://127.0.0.1:$port --format none)
-    /usr/bin/time -f "%U %S" -o "$work/time" "${cmd[@]}" > /dev/null 2>&1 & pid=$!
+    /usr/bin/time -f "%U %S" -o "$work/time" "${cmd[@]}" > /dev/null 2> "$work/collect.log" & pid=$!
     wait_listening $port
     server_before=$(ticks "$ch_pid")
-    records=$("$rs" --dest 127.0.0.1:$port --rate 20000 --duration 5 --copies 4 "$replay" |
+    records=$("$rs" --dest 127.0.0.1:$port --rate "$rate" --duration 5 --copies 4 "$replay" |
               python3 -c 'import sys,json; print(json.load(sys.stdin)["records"])')
     sleep 2; pkill -TERM -P $pid; wait $pid || true
     server_cpu=$(( $(ticks "$ch_pid") - server_before ))
     rows=0; [ "$mode" = collect ] || rows=$(sql "SELECT count() FROM bench.flows")
-    cpu=$(awk '{print $1 + $2}' "$work/time")
-    printf '%-5s %-22s %9s %8s %14s %16s %10s\n' "$round" "$mode" "$records" "$cpu" \
+    dropped=$(grep -o '"flows_dropped":[0-9]*' "$work/collect.log" | cut -d: -f2 || true)
+    cpu=$(tail -1 "$work/time" | awk '{print $1 + $2}')  # after "Command exited with non-zero status" if any
+    printf '%-5s %-22s %9s %8s %14s %16s %10s %8s\n' "$round" "$mode" "$records" "$cpu" \
       "$(python3 -c "print(round($cpu * 1e9 / $records))")" \
-      "$(python3 -c "print(round($server_cpu / $hz * 1e9 / $records) if $rows else '-')")" "$rows"
+      "$(python3 -c "print(round($server_cpu / $hz * 1e9 / $records) if $rows else '-')")" "$rows" "${dropped:--}"
   done
 done
-sql "OPTIMIZE TABLE bench.flows FINAL" > /dev/null || true
-echo "bytes per row on disk (after OPTIMIZE of flows; roll-ups as merged so far):"
-sql "SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes, round(sum(bytes_on_disk) / greatest(sum(rows), 1), 1) AS per_row, round(sum(bytes_on_disk) / $records, 1) AS per_flow_sent FROM system.parts WHERE active AND database = 'bench' GROUP BY table ORDER BY table FORMAT PrettyCompactNoEscapes"
+# Bytes per row on disk: the replay (the same capture looped: compresses better than real traffic) and
+# flowgen's records (random addresses, ports and counters: worse than real traffic), after OPTIMIZE FINAL.
+fgen=$root/build/release/bench/flowgen
+port=$(free_port)
+printf 'clickhouse: {url: "http://127.0.0.1:%s", database: varied}\n' "$http" > "$work/fg.yml"
+"$fg" --config "$work/fg.yml" collect --listen udp://127.0.0.1:$port --format none > /dev/null 2>&1 & pid=$!
+wait_listening $port
+"$fgen" --dest 127.0.0.1:$port --version 10 --rate 20000 --duration 5 --exporters 16 > /dev/null
+sleep 2; kill -TERM $pid; wait $pid || true
+for db in bench varied; do sql "OPTIMIZE TABLE $db.flows FINAL" > /dev/null || true; done
+echo "bytes on disk per row (bench: the replay, varied: flowgen's random records):"
+sql "SELECT database, table, sum(rows) AS row_count, sum(bytes_on_disk) AS disk_bytes, round(sum(bytes_on_disk) / sum(rows), 1) AS per_row FROM system.parts WHERE active AND database IN ('bench', 'varied') GROUP BY database, table ORDER BY database, table FORMAT PrettyCompact" || echo "(system.parts query failed)"
 
 # Drain: the backlog of an outage, inserted as fast as the sink and the server go.
 stop_server

@@ -252,10 +252,15 @@ std::vector<ClickHouseTableAge> clickhouse_retained_tables(const ClickHouseConfi
 }
 
 void append_clickhouse_rows(std::string& out, std::span<const FlowRecord> records) {
-    const std::size_t at = out.size();
-    out.resize(at + records.size() * kClickHouseRowBytes);
-    char* cursor = out.data() + at;
-    for (const auto& r : records) cursor = append_row(cursor, r);
+    // Rows are encoded a few at a time on the stack and appended: growing the string first would zero-fill
+    // every byte before it is written.
+    constexpr std::size_t kChunk = 32;
+    char chunk[kChunk * kClickHouseRowBytes];
+    for (std::size_t at = 0; at < records.size(); at += kChunk) {
+        char* cursor = chunk;
+        for (const auto& r : records.subspan(at, std::min(kChunk, records.size() - at))) cursor = append_row(cursor, r);
+        out.append(chunk, static_cast<std::size_t>(cursor - chunk));
+    }
 }
 
 std::string clickhouse_partitions_query(const ClickHouseConfig& config) {

@@ -99,7 +99,7 @@ ClickHouseTransport clickhouse_http(const ClickHouseConfig& config) {
     std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/octet-stream"}};
     if (!config.username.empty()) headers.emplace_back("Authorization", basic_auth(config.username, config.password));
     return [url, http, headers](const ClickHouseRequest& request) {
-        WebhookPayload payload{url.path, std::string(request.body)};
+        WebhookPayload payload{url.path, request.body};
         if (!request.query.empty())
             payload.path += fmt::format("{}query={}", url.path.find('?') == std::string::npos ? '?' : '&',
                                         url_encode(request.query));
@@ -228,6 +228,22 @@ void ClickHouseSink::seal_open_batch() {
     open_ = {};
 }
 
+// A batch's buffer is megabytes: one that was sent is reused rather than freed and faulted in again (fresh
+// pages cost more than encoding the rows).
+void ClickHouseSink::start_batch(std::uint64_t now) {
+    open_.started_ns = now;
+    if (!free_rows_.empty()) {
+        open_.rows = std::move(free_rows_.back());
+        free_rows_.pop_back();
+    }
+    open_.rows.reserve(config_.batch_flows * kClickHouseRowBytes);
+}
+
+void ClickHouseSink::recycle(std::string&& rows) {
+    rows.clear();
+    if (free_rows_.size() < 2) free_rows_.push_back(std::move(rows));
+}
+
 void ClickHouseSink::take_queue(bool stopping) {
     std::vector<std::vector<FlowRecord>> taken;
     {
@@ -239,10 +255,7 @@ void ClickHouseSink::take_queue(bool stopping) {
     for (const auto& records : taken) {
         std::span<const FlowRecord> rest(records);
         while (!rest.empty()) {
-            if (open_.rows.empty()) {
-                open_.started_ns = now;
-                open_.rows.reserve(config_.batch_flows * kClickHouseRowBytes);
-            }
+            if (open_.rows.empty()) start_batch(now);
             const auto take = std::min(rest.size(), config_.batch_flows - open_.count());
             append_clickhouse_rows(open_.rows, rest.first(take));
             rest = rest.subspan(take);
@@ -350,8 +363,10 @@ bool ClickHouseSink::send_one() {
     backoff_ns_ = 0;
     if (from_spool) {
         spool_->pop();
+        recycle(std::move(spooled));
     } else {
         memory_flows_ -= count;
+        recycle(std::move(memory_.front().rows));
         memory_.pop_front();
     }
     return true;

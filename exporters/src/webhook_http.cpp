@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/http/span_body.hpp>
 #include <boost/beast/ssl.hpp>
 #include <fmt/format.h>
 #include <openssl/ssl.h>
@@ -29,20 +30,23 @@ using tcp = asio::ip::tcp;
 
 constexpr std::size_t kMaxResponseBytes = 64 * 1024;  // a hostile receiver cannot make us buffer more
 
-http::request<http::string_body> make_request(const WebhookUrl& url, const WebhookPayload& payload,
-                                              const std::vector<std::pair<std::string, std::string>>& headers) {
-    http::request<http::string_body> request{http::verb::post, payload.path, 11};
+// The body is sent from the caller's memory (span_body), never copied.
+using Request = http::request<http::span_body<const char>>;
+
+Request make_request(const WebhookUrl& url, const WebhookPayload& payload,
+                     const std::vector<std::pair<std::string, std::string>>& headers) {
+    Request request{http::verb::post, payload.path, 11};
     request.set(http::field::host, url.host);
     request.set(http::field::user_agent, "flowguard/" FLOWGUARD_VERSION);
     for (const auto& [name, value] : headers) request.set(name, value);
-    request.body() = payload.body;
+    request.body() = {payload.body.data(), payload.body.size()};
     request.prepare_payload();
     return request;
 }
 
 // Sends the request on a connected stream and reads the answer.
 template <class Stream>
-asio::awaitable<DeliveryResult> exchange(Stream& stream, http::request<http::string_body>& request) {
+asio::awaitable<DeliveryResult> exchange(Stream& stream, Request& request) {
     co_await http::async_write(stream, request, asio::use_awaitable);
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;

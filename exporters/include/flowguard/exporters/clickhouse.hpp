@@ -166,6 +166,8 @@ private:
     bool has_sealed() const noexcept;
     std::uint64_t idle_ns(std::uint64_t now, bool stopping, std::uint64_t deadline) const noexcept;
     void take_queue(bool stopping);
+    void start_batch(std::uint64_t now);
+    void recycle(std::string&& rows);
     void seal_open_batch();
     void spill();
     bool send_one();
@@ -184,7 +186,8 @@ private:
 
     // The sender thread's own state.
     Batch open_;
-    std::deque<Batch> memory_;  // sealed, oldest first (older than open_, newer than the spool)
+    std::deque<Batch> memory_;            // sealed, oldest first (older than open_, newer than the spool)
+    std::vector<std::string> free_rows_;  // sent batches' buffers, for the next ones
     std::size_t memory_flows_ = 0;
     bool schema_ready_ = false;
     std::uint64_t next_attempt_ns_ = 0;

@@ -41,10 +41,11 @@ struct WebhookUrl {
 // Throws std::invalid_argument with the reason for anything but http(s)://HOST[:PORT][/PATH].
 WebhookUrl parse_webhook_url(std::string_view url);
 
-// One request: the path it is POSTed to and its body.
+// One request: the path it is POSTed to and its body (not copied: a ClickHouse batch is megabytes; it must
+// outlive the http_post call).
 struct WebhookPayload {
     std::string path;
-    std::string body;
+    std::string_view body;
 };
 // What a webhook kind makes of one alert (the body spooled and sent as is).
 std::string webhook_body(const WebhookConfig& webhook, const Alert& alert);
