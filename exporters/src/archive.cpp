@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -306,6 +307,7 @@ void Archive::submit(std::vector<FlowRecord>& records) {
 }
 
 void Archive::run() {
+    pthread_setname_np(pthread_self(), "fg-archive");  // top -H: the pipeline's threads are named too
     std::vector<std::vector<FlowRecord>> batch;
     for (;;) {
         bool stopping = false;

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,6 +29,14 @@ namespace {
 constexpr std::uint64_t kLogEveryNs = 60 * kSecondNs;  // repeated failures: one log line a minute
 constexpr std::uint64_t kFirstRetryNs = kSecondNs;
 constexpr std::uint64_t kRetentionEveryNs = 3600 * kSecondNs;
+// Backoffs and batch ages follow a clock that never steps (an NTP correction must not hold inserts back for as
+// long as it stepped); retention's days follow the wall clock.
+std::uint64_t monotonic_ns() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * kSecondNs + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
 constexpr std::string_view kSpoolSuffix = ".v1.rowbinary";  // v1: kClickHouseRowBytes rows of this schema
 
 std::string url_encode(std::string_view text) {
@@ -183,7 +192,7 @@ ClickHouseSink::ClickHouseSink(const ClickHouseConfig& config, ClickHouseTranspo
                                std::function<std::uint64_t()> clock)
     : config_(config),
       transport_(transport ? std::move(transport) : clickhouse_http(config)),
-      clock_(clock ? std::move(clock) : std::function<std::uint64_t()>(flowguard::wall_clock_ns)),
+      clock_(clock ? std::move(clock) : std::function<std::uint64_t()>(monotonic_ns)),
       insert_query_(clickhouse_insert_query(config)) {
     if (!config_.spool_dir.empty())
         spool_ = std::make_unique<ClickHouseSpool>(config_.spool_dir, config_.max_spool_bytes);
@@ -331,7 +340,7 @@ void ClickHouseSink::apply_retention() {
         spdlog::warn("clickhouse {}: listing partitions for retention failed: {}", config_.url, parts.error);
         return;
     }
-    for (const auto& drop : clickhouse_expired_partitions(config_, parts.body, clock_())) {
+    for (const auto& drop : clickhouse_expired_partitions(config_, parts.body, wall_clock_ns())) {
         const auto response = transport_({"", drop});
         if (response.ok()) {
             ++own_.partitions_dropped;
@@ -413,6 +422,7 @@ std::uint64_t ClickHouseSink::idle_ns(std::uint64_t now, bool stopping, std::uin
 }
 
 void ClickHouseSink::run() {
+    pthread_setname_np(pthread_self(), "fg-clickhouse");  // top -H: the pipeline's threads are named too
     bool stopping = false;
     std::uint64_t deadline = 0;
     for (;;) {

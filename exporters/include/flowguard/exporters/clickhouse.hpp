@@ -138,7 +138,8 @@ private:
 class ClickHouseSink {
 public:
     // Opens the spool (throws std::runtime_error when clickhouse.spool_dir cannot be used) and starts the
-    // sender thread; the server need not be up. `transport` and `clock` are for tests.
+    // sender thread; the server need not be up. `transport` and `clock` (of batch ages and backoffs: monotonic;
+    // retention reads the wall clock) are for tests.
     explicit ClickHouseSink(const ClickHouseConfig& config, ClickHouseTransport transport = {},
                             std::function<std::uint64_t()> clock = {});
     ~ClickHouseSink();
