@@ -17,60 +17,61 @@
 namespace flowguard::exporters {
 namespace {
 
-struct Column {
+struct RowColumn {
     std::string_view name;
     std::string_view type;
     std::size_t width;  // bytes in RowBinary
 };
 
 // In RowBinary order: append_row below writes them in this order.
-constexpr std::array kColumns{
-    Column{"TimeReceived", "DateTime", 4},
-    Column{"TimeFlowStart", "DateTime", 4},
-    Column{"TimeFlowEnd", "DateTime", 4},
-    Column{"DurationMs", "UInt32", 4},
-    Column{"Type",
-           "Enum8('FLOWUNKNOWN' = 0, 'SFLOW_5' = 1, 'NETFLOW_V5' = 2, 'NETFLOW_V9' = 3, 'IPFIX' = 4, 'METER' = 5)", 1},
-    Column{"ExporterAddress", "FixedString(16)", 16},
-    Column{"ExporterPort", "UInt16", 2},
-    Column{"SequenceNum", "UInt32", 4},
-    Column{"ObservationDomainId", "UInt32", 4},
-    Column{"SamplingRate", "UInt64", 8},
-    Column{"Bytes", "UInt64", 8},
-    Column{"Packets", "UInt64", 8},
-    Column{"SrcAddr", "FixedString(16)", 16},
-    Column{"DstAddr", "FixedString(16)", 16},
-    Column{"NextHop", "FixedString(16)", 16},
-    Column{"BgpNextHop", "FixedString(16)", 16},
-    Column{"EType", "UInt16", 2},
-    Column{"Proto", "UInt8", 1},
-    Column{"SrcPort", "UInt16", 2},
-    Column{"DstPort", "UInt16", 2},
-    Column{"InIf", "UInt32", 4},
-    Column{"OutIf", "UInt32", 4},
-    Column{"SrcMac", "UInt64", 8},
-    Column{"DstMac", "UInt64", 8},
-    Column{"SrcVlan", "UInt16", 2},
-    Column{"DstVlan", "UInt16", 2},
-    Column{"IpTos", "UInt8", 1},
-    Column{"IpTtl", "UInt8", 1},
-    Column{"TcpFlags", "UInt8", 1},
-    Column{"IcmpType", "UInt8", 1},
-    Column{"IcmpCode", "UInt8", 1},
-    Column{"ForwardingStatus", "UInt8", 1},
-    Column{"FlowEndReason", "UInt8", 1},
-    Column{"FlowDirection", "UInt8", 1},
-    Column{"SrcNetMask", "UInt8", 1},
-    Column{"DstNetMask", "UInt8", 1},
-    Column{"Ipv6FlowLabel", "UInt32", 4},
-    Column{"SrcAS", "UInt32", 4},
-    Column{"DstAS", "UInt32", 4},
-    Column{"NextHopAS", "UInt32", 4},
+constexpr std::array kRowColumns{
+    RowColumn{"TimeReceived", "DateTime", 4},
+    RowColumn{"TimeFlowStart", "DateTime", 4},
+    RowColumn{"TimeFlowEnd", "DateTime", 4},
+    RowColumn{"DurationMs", "UInt32", 4},
+    RowColumn{"Type",
+              "Enum8('FLOWUNKNOWN' = 0, 'SFLOW_5' = 1, 'NETFLOW_V5' = 2, 'NETFLOW_V9' = 3, 'IPFIX' = 4, 'METER' = 5)",
+              1},
+    RowColumn{"ExporterAddress", "FixedString(16)", 16},
+    RowColumn{"ExporterPort", "UInt16", 2},
+    RowColumn{"SequenceNum", "UInt32", 4},
+    RowColumn{"ObservationDomainId", "UInt32", 4},
+    RowColumn{"SamplingRate", "UInt64", 8},
+    RowColumn{"Bytes", "UInt64", 8},
+    RowColumn{"Packets", "UInt64", 8},
+    RowColumn{"SrcAddr", "FixedString(16)", 16},
+    RowColumn{"DstAddr", "FixedString(16)", 16},
+    RowColumn{"NextHop", "FixedString(16)", 16},
+    RowColumn{"BgpNextHop", "FixedString(16)", 16},
+    RowColumn{"EType", "UInt16", 2},
+    RowColumn{"Proto", "UInt8", 1},
+    RowColumn{"SrcPort", "UInt16", 2},
+    RowColumn{"DstPort", "UInt16", 2},
+    RowColumn{"InIf", "UInt32", 4},
+    RowColumn{"OutIf", "UInt32", 4},
+    RowColumn{"SrcMac", "UInt64", 8},
+    RowColumn{"DstMac", "UInt64", 8},
+    RowColumn{"SrcVlan", "UInt16", 2},
+    RowColumn{"DstVlan", "UInt16", 2},
+    RowColumn{"IpTos", "UInt8", 1},
+    RowColumn{"IpTtl", "UInt8", 1},
+    RowColumn{"TcpFlags", "UInt8", 1},
+    RowColumn{"IcmpType", "UInt8", 1},
+    RowColumn{"IcmpCode", "UInt8", 1},
+    RowColumn{"ForwardingStatus", "UInt8", 1},
+    RowColumn{"FlowEndReason", "UInt8", 1},
+    RowColumn{"FlowDirection", "UInt8", 1},
+    RowColumn{"SrcNetMask", "UInt8", 1},
+    RowColumn{"DstNetMask", "UInt8", 1},
+    RowColumn{"Ipv6FlowLabel", "UInt32", 4},
+    RowColumn{"SrcAS", "UInt32", 4},
+    RowColumn{"DstAS", "UInt32", 4},
+    RowColumn{"NextHopAS", "UInt32", 4},
 };
 
 constexpr std::size_t row_width() {
     std::size_t sum = 0;
-    for (const auto& c : kColumns) sum += c.width;
+    for (const auto& c : kRowColumns) sum += c.width;
     return sum;
 }
 static_assert(row_width() == kClickHouseRowBytes, "kClickHouseRowBytes must be the columns' widths");
@@ -94,7 +95,7 @@ std::string local_name(const ClickHouseConfig& config, std::string_view table) {
 
 std::string flows_table(const ClickHouseConfig& config) {
     std::string columns;
-    for (const auto& c : kColumns) columns += fmt::format("    {} {},\n", c.name, c.type);
+    for (const auto& c : kRowColumns) columns += fmt::format("    {} {},\n", c.name, c.type);
     columns.resize(columns.size() - 2);  // the last ",\n"
     // Sorted by five-minute bucket, then source and destination: a time range reads only its buckets, and within
     // them a host's rows are together (as source; the destination is second).
@@ -129,7 +130,7 @@ std::string distributed_table(const ClickHouseConfig& config, std::string_view t
 }
 
 template <class T>
-char* put(char* at, T value) {
+char* put_le(char* at, T value) {
     std::memcpy(at, &value, sizeof value);  // RowBinary is little-endian, as x86-64 and arm64 are
     return at + sizeof value;
 }
@@ -162,48 +163,48 @@ std::uint8_t type_code(FlowType type) {
 }
 
 char* append_row(char* at, const FlowRecord& r) {
-    at = put(at, date_time(r.time_received_ns));
-    at = put(at, date_time(r.time_flow_start_ns));
-    at = put(at, date_time(r.time_flow_end_ns));
+    at = put_le(at, date_time(r.time_received_ns));
+    at = put_le(at, date_time(r.time_flow_start_ns));
+    at = put_le(at, date_time(r.time_flow_end_ns));
     const std::uint64_t duration_ms =
         r.time_flow_end_ns > r.time_flow_start_ns ? (r.time_flow_end_ns - r.time_flow_start_ns) / 1'000'000 : 0;
-    at = put(at, static_cast<std::uint32_t>(std::min<std::uint64_t>(duration_ms, UINT32_MAX)));
-    at = put(at, type_code(r.type));
+    at = put_le(at, static_cast<std::uint32_t>(std::min<std::uint64_t>(duration_ms, UINT32_MAX)));
+    at = put_le(at, type_code(r.type));
     at = put_address(at, r.sampler_address);
-    at = put(at, r.sampler_port);
-    at = put(at, r.sequence_num);
-    at = put(at, r.observation_domain_id);
-    at = put(at, r.sampling_rate);
-    at = put(at, r.bytes);
-    at = put(at, r.packets);
+    at = put_le(at, r.sampler_port);
+    at = put_le(at, r.sequence_num);
+    at = put_le(at, r.observation_domain_id);
+    at = put_le(at, r.sampling_rate);
+    at = put_le(at, r.bytes);
+    at = put_le(at, r.packets);
     at = put_address(at, r.src_addr);
     at = put_address(at, r.dst_addr);
     at = put_address(at, r.next_hop);
     at = put_address(at, r.bgp_next_hop);
-    at = put(at, r.etype);
-    at = put(at, r.proto);
-    at = put(at, r.src_port);
-    at = put(at, r.dst_port);
-    at = put(at, r.in_if);
-    at = put(at, r.out_if);
-    at = put(at, r.src_mac);
-    at = put(at, r.dst_mac);
-    at = put(at, r.src_vlan);
-    at = put(at, r.dst_vlan);
-    at = put(at, r.ip_tos);
-    at = put(at, r.ip_ttl);
-    at = put(at, r.tcp_flags);
-    at = put(at, r.icmp_type);
-    at = put(at, r.icmp_code);
-    at = put(at, r.forwarding_status);
-    at = put(at, r.flow_end_reason);
-    at = put(at, static_cast<std::uint8_t>(r.direction));
-    at = put(at, r.src_mask);
-    at = put(at, r.dst_mask);
-    at = put(at, r.ipv6_flow_label);
-    at = put(at, r.src_as);
-    at = put(at, r.dst_as);
-    return put(at, r.next_hop_as);
+    at = put_le(at, r.etype);
+    at = put_le(at, r.proto);
+    at = put_le(at, r.src_port);
+    at = put_le(at, r.dst_port);
+    at = put_le(at, r.in_if);
+    at = put_le(at, r.out_if);
+    at = put_le(at, r.src_mac);
+    at = put_le(at, r.dst_mac);
+    at = put_le(at, r.src_vlan);
+    at = put_le(at, r.dst_vlan);
+    at = put_le(at, r.ip_tos);
+    at = put_le(at, r.ip_ttl);
+    at = put_le(at, r.tcp_flags);
+    at = put_le(at, r.icmp_type);
+    at = put_le(at, r.icmp_code);
+    at = put_le(at, r.forwarding_status);
+    at = put_le(at, r.flow_end_reason);
+    at = put_le(at, static_cast<std::uint8_t>(r.direction));
+    at = put_le(at, r.src_mask);
+    at = put_le(at, r.dst_mask);
+    at = put_le(at, r.ipv6_flow_label);
+    at = put_le(at, r.src_as);
+    at = put_le(at, r.dst_as);
+    return put_le(at, r.next_hop_as);
 }
 
 // "20261207" -> the day's start; nullopt for another partition id (a table partitioned otherwise by hand).
@@ -239,7 +240,8 @@ std::vector<std::string> clickhouse_schema(const ClickHouseConfig& config) {
 
 std::string clickhouse_insert_query(const ClickHouseConfig& config) {
     std::string names;
-    for (const auto& c : kColumns) fmt::format_to(std::back_inserter(names), "{}{}", names.empty() ? "" : ", ", c.name);
+    for (const auto& c : kRowColumns)
+        fmt::format_to(std::back_inserter(names), "{}{}", names.empty() ? "" : ", ", c.name);
     return fmt::format("INSERT INTO {}.flows ({}) FORMAT RowBinary", config.database, names);
 }
 

@@ -26,8 +26,8 @@ namespace flowguard::exporters {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr std::uint64_t kLogEveryNs = 60 * kSecondNs;  // repeated failures: one log line a minute
-constexpr std::uint64_t kFirstRetryNs = kSecondNs;
+constexpr std::uint64_t kFailureLogEveryNs = 60 * kSecondNs;  // repeated failures: one log line a minute
+constexpr std::uint64_t kFirstInsertRetryNs = kSecondNs;
 constexpr std::uint64_t kRetentionEveryNs = 3600 * kSecondNs;
 // Backoffs and batch ages follow a clock that never steps (an NTP correction must not hold inserts back for as
 // long as it stepped); retention's days follow the wall clock.
@@ -214,7 +214,7 @@ void ClickHouseSink::submit(std::vector<FlowRecord>& records) {
     if (stopping_ || queue_.flows() + waiting_flows_ + records.size() > config_.max_buffered_flows) {
         dropped_ += records.size();
         const std::uint64_t now = clock_();
-        if (last_drop_log_ns_ == 0 || now >= last_drop_log_ns_ + kLogEveryNs) {
+        if (last_drop_log_ns_ == 0 || now >= last_drop_log_ns_ + kFailureLogEveryNs) {
             last_drop_log_ns_ = now;
             spdlog::warn(
                 "clickhouse {}: {} flows dropped so far: the buffer is full (clickhouse.max_buffered_flows {}{}); "
@@ -283,10 +283,13 @@ void ClickHouseSink::spill() {
     if (!spool_) return;
     while (!memory_.empty() && memory_flows_ > config_.max_buffered_flows / 2) {
         if (!spool_->push(memory_.front().rows)) {
-            if (spool_->has_room(memory_.front().rows.size()))
-                spdlog::error("clickhouse spool {}: a batch could not be written (kept in memory)", config_.spool_dir);
+            if (spool_->has_room(memory_.front().rows.size()) && !spool_failing_)  // once per failing spell
+                spdlog::error("clickhouse spool {}: a batch could not be written (kept in memory; a full disk?)",
+                              config_.spool_dir);
+            spool_failing_ = spool_->has_room(memory_.front().rows.size());
             return;
         }
+        spool_failing_ = false;
         memory_flows_ -= memory_.front().count();
         memory_.pop_front();
     }
@@ -304,7 +307,7 @@ bool ClickHouseSink::request(const ClickHouseRequest& request, std::string_view 
     ++own_.request_errors;
     if (schema_missing(response) && config_.create_schema) schema_ready_ = false;
     const std::uint64_t now = clock_();
-    if (last_error_log_ns_ == 0 || now >= last_error_log_ns_ + kLogEveryNs) {
+    if (last_error_log_ns_ == 0 || now >= last_error_log_ns_ + kFailureLogEveryNs) {
         last_error_log_ns_ = now;
         spdlog::error(
             "clickhouse {}: {} failed: {} (retried; {} flows waiting in memory, {} spooled; logged at most "
@@ -316,7 +319,7 @@ bool ClickHouseSink::request(const ClickHouseRequest& request, std::string_view 
 }
 
 void ClickHouseSink::backoff() {
-    backoff_ns_ = backoff_ns_ == 0 ? kFirstRetryNs : std::min(backoff_ns_ * 2, config_.retry_max_ns);
+    backoff_ns_ = backoff_ns_ == 0 ? kFirstInsertRetryNs : std::min(backoff_ns_ * 2, config_.retry_max_ns);
     next_attempt_ns_ = clock_() + backoff_ns_;
 }
 
@@ -359,7 +362,11 @@ bool ClickHouseSink::send_one() {
     if (from_spool) {
         spooled = spool_->oldest();
         if (spooled.empty()) {
-            spdlog::error("clickhouse spool {}: the oldest batch cannot be read: removed", config_.spool_dir);
+            const auto lost = spool_->oldest_rows();
+            spdlog::error(
+                "clickhouse spool {}: the oldest batch ({} flows) cannot be read: removed, counted as dropped",
+                config_.spool_dir, lost);
+            own_.flows_dropped += lost;
             spool_->pop();
             return true;
         }

@@ -119,6 +119,9 @@ public:
     bool empty() const noexcept { return files_.empty(); }
     std::string oldest() const;  // the rows of the oldest batch ("" when it cannot be read: pop it)
     void pop();
+    std::uint64_t oldest_rows() const noexcept {
+        return files_.empty() ? 0 : files_.front().bytes / kClickHouseRowBytes;
+    }
     std::uint64_t bytes() const noexcept { return bytes_; }
     std::uint64_t rows() const noexcept { return bytes_ / kClickHouseRowBytes; }
 
@@ -191,6 +194,7 @@ private:
     std::vector<std::string> free_rows_;  // sent batches' buffers, for the next ones
     std::size_t memory_flows_ = 0;
     bool schema_ready_ = false;
+    bool spool_failing_ = false;  // a spool write failed with room left: logged once until one succeeds
     std::uint64_t next_attempt_ns_ = 0;
     std::uint64_t backoff_ns_ = 0;
     std::uint64_t next_retention_ns_ = 0;
