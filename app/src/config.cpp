@@ -112,6 +112,7 @@ void check_config_files(const Config& config) {
     check_readable(config.metrics.tls_key_file, "metrics.tls_key_file");
     for (std::size_t i = 0; i < config.alerts.webhooks.size(); ++i)
         check_readable(config.alerts.webhooks[i].ca_file, fmt::format("alerts.webhooks[{}].ca_file", i));
+    check_readable(config.clickhouse.ca_file, "clickhouse.ca_file");
 }
 
 std::string to_yaml(const Config& config) {

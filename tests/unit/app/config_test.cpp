@@ -286,4 +286,8 @@ TEST_CASE("clickhouse section: settings, retention, the password hidden, and err
                          doctest::Contains("clickhouse.batch_interval"), ConfigError);
     CHECK_THROWS_WITH_AS(parse_config("clickhouse: {retention: {flows_2m: 1d}}"),
                          doctest::Contains("clickhouse.retention"), ConfigError);
+    // check-config refuses a CA bundle run could not read.
+    CHECK_THROWS_WITH_AS(
+        check_config_files(parse_config("clickhouse: {url: 'https://x:8443', ca_file: /nonexistent/ca.pem}")),
+        doctest::Contains("clickhouse.ca_file: cannot read '/nonexistent/ca.pem'"), ConfigError);
 }
