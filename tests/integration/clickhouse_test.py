@@ -15,7 +15,8 @@ cluster: with clickhouse.cluster, the tables are <name>_local and <name> is a Di
   (a one-shard cluster of this server), created from what `flowguard clickhouse-schema` prints (the collector
   with create_schema: false): inserts through it reach the local tables and the roll-ups.
 dashboard: every panel query of the flow drill-down dashboard, with the Altinity plugin's macros expanded as
-  it expands them, runs on the server and returns rows for a host of the data.
+  it expands them, runs on the server and returns rows for a host of the data; panel ids are unique and the
+  panels lie inside the 24-column grid without overlapping.
 """
 import argparse
 import collections
@@ -393,8 +394,16 @@ def run_dashboard(flowguard, workdir):
     ds_uid = re.search(r"uid:\s*(\S+)", datasource).group(1)
     names = {v["name"] for v in dashboard["templating"]["list"]}
     check(names == {"host", "peer"}, f"the variables: {names}")
-    ran = 0
+    ran, ids, cells = 0, set(), set()
     for panel in dashboard["panels"]:
+        check(panel["id"] not in ids, f"panel id {panel['id']} used twice")
+        ids.add(panel["id"])
+        g = panel["gridPos"]
+        check(g["x"] >= 0 and g["y"] >= 0 and g["w"] > 0 and g["h"] > 0 and g["x"] + g["w"] <= 24,
+              f"{panel['title']!r} has an invalid gridPos {g}")
+        for cell in ((x, y) for x in range(g["x"], g["x"] + g["w"]) for y in range(g["y"], g["y"] + g["h"])):
+            check(cell not in cells, f"{panel['title']!r} overlaps another panel at {cell}")
+            cells.add(cell)
         check(panel["datasource"]["uid"] == ds_uid, f"{panel['title']!r} uses the provisioned ClickHouse")
         for target in panel["targets"]:
             check(target["datasource"]["uid"] == ds_uid, f"a target of {panel['title']!r} uses another datasource")
