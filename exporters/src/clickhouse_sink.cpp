@@ -29,6 +29,9 @@ namespace {
 constexpr std::uint64_t kFailureLogEveryNs = 60 * kSecondNs;  // repeated failures: one log line a minute
 constexpr std::uint64_t kFirstInsertRetryNs = kSecondNs;
 constexpr std::uint64_t kRetentionEveryNs = 3600 * kSecondNs;
+// With nothing to insert for this long, a `SELECT 1` keeps flowguard_clickhouse_up true to the server's state
+// (an idle collector must neither hide an outage nor raise FlowguardClickHouseDown for a healthy server).
+constexpr std::uint64_t kHealthCheckEveryNs = 60 * kSecondNs;
 // Backoffs and batch ages follow a clock that never steps (an NTP correction must not hold inserts back for as
 // long as it stepped); retention's days follow the wall clock.
 std::uint64_t monotonic_ns() noexcept {
@@ -296,6 +299,7 @@ void ClickHouseSink::spill() {
 }
 
 bool ClickHouseSink::request(const ClickHouseRequest& request, std::string_view what) {
+    last_request_ns_ = clock_();
     const auto response = transport_(request);
     if (response.ok()) {
         if (own_.up == 0 && last_error_log_ns_ != 0) spdlog::info("clickhouse {}: requests succeed again", config_.url);
@@ -447,6 +451,8 @@ void ClickHouseSink::run() {
             // A few batches per round, then the queue again: the shards' records keep moving while a backlog drains.
             for (int sent = 0; sent < 4 && has_sealed(); ++sent)
                 if (!send_one()) break;
+            if (!has_sealed() && clock_() >= last_request_ns_ + kHealthCheckEveryNs)
+                request({"", "SELECT 1"}, "health check");
         }
         publish();
         if (!stopping) continue;

@@ -112,6 +112,10 @@ public:
         std::lock_guard lock(mutex_);
         return inserts_;
     }
+    std::size_t statements_seen(std::string_view text) const {
+        std::lock_guard lock(mutex_);
+        return static_cast<std::size_t>(std::count(statements_.begin(), statements_.end(), text));
+    }
     std::size_t creates() const {
         std::lock_guard lock(mutex_);
         return static_cast<std::size_t>(std::count_if(statements_.begin(), statements_.end(),
@@ -350,4 +354,19 @@ TEST_CASE("clickhouse sink: without a spool, what does not fit is dropped and co
     sink->stop(std::chrono::seconds(0));
     CHECK(sink->stats().flows_dropped == 20000);
     CHECK(sink->stats().flows_inserted == 0);
+}
+
+TEST_CASE("clickhouse sink: an idle sink checks the server once a minute, so `up` tells its state") {
+    ClickHouseConfig c;
+    c.create_schema = false;  // no request at start: only the health check tells
+    Harness h(c);
+    auto sink = h.open();
+    REQUIRE(advance_until(h, *sink, 10 * kSecond, [&] { return sink->stats().up == 1; }));
+    CHECK(h.server.statements_seen("SELECT 1") >= 1);
+    h.server.set_down(true);
+    REQUIRE(advance_until(h, *sink, 10 * kSecond, [&] { return sink->stats().up == 0; }));
+    CHECK(sink->stats().request_errors >= 1);
+    h.server.set_down(false);
+    REQUIRE(advance_until(h, *sink, 10 * kSecond, [&] { return sink->stats().up == 1; }));
+    CHECK(h.server.inserts() == 0);
 }

@@ -104,7 +104,7 @@ inline constexpr CounterTable<ClickHouseStats, 9> kClickHouseStats{{
      "flowguard_clickhouse_partitions_dropped_total", MetricType::counter,
      "Day partitions dropped by clickhouse.retention."},
     {"up", counter_ref<&ClickHouseStats::up>, Merge::max, "flowguard_clickhouse_up", MetricType::gauge,
-     "1 when the last ClickHouse request succeeded, else 0."},
+     "1 when the last ClickHouse request succeeded (an idle sink checks once a minute), else 0."},
 }};
 void append_clickhouse_metric_specs(std::vector<MetricSpec>& catalog);
 
@@ -198,6 +198,7 @@ private:
     std::uint64_t next_attempt_ns_ = 0;
     std::uint64_t backoff_ns_ = 0;
     std::uint64_t next_retention_ns_ = 0;
+    std::uint64_t last_request_ns_ = 0;
     std::uint64_t last_error_log_ns_ = 0;
     ClickHouseStats own_;
 
