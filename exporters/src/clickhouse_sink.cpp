@@ -103,11 +103,7 @@ bool schema_missing(const ClickHouseResponse& response) {
 
 ClickHouseTransport clickhouse_http(const ClickHouseConfig& config) {
     const WebhookUrl url = parse_webhook_url(config.url);  // throws std::invalid_argument
-    WebhookConfig http;                                    // what http_post reads: timeout and TLS
-    http.url = config.url;
-    http.timeout_ns = config.timeout_ns;
-    http.ca_file = config.ca_file;
-    http.tls_verify = config.tls_verify;
+    const HttpClientOptions http{config.timeout_ns, config.ca_file, config.tls_verify};
     std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/octet-stream"}};
     if (!config.username.empty()) headers.emplace_back("Authorization", basic_auth(config.username, config.password));
     return [url, http, headers](const ClickHouseRequest& request) {

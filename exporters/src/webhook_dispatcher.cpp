@@ -105,7 +105,8 @@ void WebhookDispatcher::deliver(Hook& hook) {
         } else {
             const WebhookPayload payload{hook.path, body};
             const auto now = static_cast<std::uint64_t>(std::time(nullptr));
-            result = http_post(hook.config, hook.url, payload, webhook_headers(hook.config, body, now));
+            result = http_post({hook.config.timeout_ns, hook.config.ca_file, hook.config.tls_verify}, hook.url, payload,
+                               webhook_headers(hook.config, body, now));
         }
         {
             std::lock_guard lock(hook.stats_mutex);

@@ -1,4 +1,5 @@
-// One webhook POST over HTTP or HTTPS (Boost.Beast, OpenSSL), bounded as a whole by the webhook's timeout.
+// One POST over HTTP or HTTPS (Boost.Beast, OpenSSL), bounded as a whole by its timeout: a webhook delivery
+// or a ClickHouse request.
 #include <flowguard/exporters/webhook.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -64,7 +65,8 @@ asio::awaitable<DeliveryResult> exchange(Stream& stream, Request& request) {
     co_return result;
 }
 
-asio::awaitable<DeliveryResult> post(const WebhookConfig& webhook, const WebhookUrl& url, const WebhookPayload& payload,
+asio::awaitable<DeliveryResult> post(const HttpClientOptions& options, const WebhookUrl& url,
+                                     const WebhookPayload& payload,
                                      const std::vector<std::pair<std::string, std::string>>& headers) {
     auto executor = co_await asio::this_coro::executor;
     auto request = make_request(url, payload, headers);
@@ -89,18 +91,18 @@ asio::awaitable<DeliveryResult> post(const WebhookConfig& webhook, const Webhook
         co_return co_await exchange(stream, request);
     }
     asio::ssl::context context(asio::ssl::context::tls_client);
-    if (webhook.tls_verify) {
+    if (options.tls_verify) {
         context.set_verify_mode(asio::ssl::verify_peer);
-        if (webhook.ca_file.empty())
+        if (options.ca_file.empty())
             context.set_default_verify_paths();
         else
-            context.load_verify_file(webhook.ca_file);
+            context.load_verify_file(options.ca_file);
     } else {
         context.set_verify_mode(asio::ssl::verify_none);
     }
     beast::ssl_stream<beast::tcp_stream> stream(executor, context);
     SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str());  // SNI
-    if (webhook.tls_verify) stream.set_verify_callback(asio::ssl::host_name_verification(url.host));
+    if (options.tls_verify) stream.set_verify_callback(asio::ssl::host_name_verification(url.host));
     try {
         co_await beast::get_lowest_layer(stream).async_connect(endpoints, asio::use_awaitable);
     } catch (const boost::system::system_error& e) {
@@ -119,11 +121,11 @@ asio::awaitable<DeliveryResult> post(const WebhookConfig& webhook, const Webhook
 
 }  // namespace
 
-DeliveryResult http_post(const WebhookConfig& webhook, const WebhookUrl& url, const WebhookPayload& payload,
+DeliveryResult http_post(const HttpClientOptions& options, const WebhookUrl& url, const WebhookPayload& payload,
                          const std::vector<std::pair<std::string, std::string>>& headers) {
     asio::io_context io;
     std::optional<DeliveryResult> outcome;
-    asio::co_spawn(io, post(webhook, url, payload, headers), [&](std::exception_ptr error, DeliveryResult result) {
+    asio::co_spawn(io, post(options, url, payload, headers), [&](std::exception_ptr error, DeliveryResult result) {
         if (!error) {
             outcome = std::move(result);
             return;
@@ -139,11 +141,11 @@ DeliveryResult http_post(const WebhookConfig& webhook, const WebhookUrl& url, co
     });
     // One deadline for everything (resolve, connect, TLS, request, answer); what is left is cancelled
     // when the context goes.
-    io.run_for(std::chrono::nanoseconds(webhook.timeout_ns));
+    io.run_for(std::chrono::nanoseconds(options.timeout_ns));
     if (outcome) return *outcome;
     DeliveryResult timed_out;
     timed_out.reason = "timeout";
-    timed_out.detail = fmt::format("no answer from {} within {} ms", url.host, webhook.timeout_ns / 1'000'000);
+    timed_out.detail = fmt::format("no answer from {} within {} ms", url.host, options.timeout_ns / 1'000'000);
     return timed_out;
 }
 

@@ -101,7 +101,15 @@ struct DeliveryResult {
     bool permanent() const noexcept { return reason == "rejected" || reason == "spool"; }
 };
 
-DeliveryResult http_post(const WebhookConfig& webhook, const WebhookUrl& url, const WebhookPayload& payload,
+// What one POST needs besides the request: its deadline (resolve to answer) and how to trust an https server.
+// Webhooks and the ClickHouse sink each fill it from their own section.
+struct HttpClientOptions {
+    std::uint64_t timeout_ns = 10ull * 1'000'000'000;
+    std::string ca_file;  // "" = the system's CAs
+    bool tls_verify = true;
+};
+
+DeliveryResult http_post(const HttpClientOptions& options, const WebhookUrl& url, const WebhookPayload& payload,
                          const std::vector<std::pair<std::string, std::string>>& headers);
 
 struct WebhookStats {
