@@ -1,17 +1,12 @@
 // A webhook's disk spool: one file per alert, in arrival order, that survives restarts.
+#include "spool_files.hpp"
+
 #include <flowguard/exporters/webhook.hpp>
 
 #include <fmt/format.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <system_error>
 
@@ -19,25 +14,6 @@ namespace flowguard::exporters {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Writes the whole buffer. Not fsync'd: the spool is written from shard threads, and a burst of alerts
-// times a sync each would stall them long enough to drop records; the page cache survives a crash or
-// restart of flowguard, which is what the spool is for.
-bool write_file(const fs::path& path, std::string_view data) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return false;
-    std::size_t done = 0;
-    while (done < data.size()) {
-        const auto n = ::write(fd, data.data() + done, data.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            ::close(fd);
-            return false;
-        }
-        done += static_cast<std::size_t>(n);
-    }
-    return ::close(fd) == 0;
-}
 
 }  // namespace
 
@@ -55,7 +31,8 @@ AlertSpool::AlertSpool(fs::path dir, std::size_t max_entries) : dir_(std::move(d
     fs::create_directories(dir_ / "rejected", ec);
     if (ec) throw std::runtime_error(fmt::format("alert spool {}: {}", dir_.string(), ec.message()));
     const auto probe = dir_ / ".write-test";
-    if (!write_file(probe, "")) throw std::runtime_error(fmt::format("alert spool {}: not writable", dir_.string()));
+    if (!write_spool_file(probe, ""))
+        throw std::runtime_error(fmt::format("alert spool {}: not writable", dir_.string()));
     fs::remove(probe, ec);
     for (const auto& entry : fs::directory_iterator(dir_, ec)) {
         if (!entry.is_regular_file()) continue;
@@ -81,15 +58,8 @@ bool AlertSpool::push(std::string_view body) {
     std::unique_lock lock(mutex_);
     if (ids_.size() >= max_entries_) return false;
     const auto id = next_id_++;
-    const auto final_path = file_of(id);
-    auto temporary = final_path;
-    temporary += ".tmp";
     // The write happens under the lock so ids reach the delivery thread in order; alerts are rare.
-    std::error_code ec;
-    if (!write_file(temporary, body) || (fs::rename(temporary, final_path, ec), ec)) {
-        fs::remove(temporary, ec);
-        return false;
-    }
+    if (!write_spool_file(file_of(id), body)) return false;
     ids_.push_back(id);
     lock.unlock();
     ready_.notify_one();
@@ -102,11 +72,8 @@ std::optional<std::pair<std::uint64_t, std::string>> AlertSpool::wait_oldest(con
     if (ids_.empty()) return std::nullopt;
     const auto id = ids_.front();
     lock.unlock();
-    std::ifstream in(file_of(id), std::ios::binary);
-    if (!in.is_open()) return std::make_pair(id, std::string());  // unreadable: the caller rejects it
-    std::ostringstream body;
-    body << in.rdbuf();
-    return std::make_pair(id, body.str());
+    auto body = read_spool_file(file_of(id));
+    return std::make_pair(id, body ? std::move(*body) : std::string());  // unreadable: the caller rejects it
 }
 
 void AlertSpool::remove(std::uint64_t id) {

@@ -1,5 +1,7 @@
 // The ClickHouse sink's thread: batches, inserts in order, keeps what the server cannot take yet (memory, then
 // the disk spool), retries with a backoff, creates the schema and applies retention.
+#include "spool_files.hpp"
+
 #include <flowguard/core/clock.hpp>
 #include <flowguard/exporters/clickhouse.hpp>
 #include <flowguard/exporters/record_handoff.hpp>
@@ -9,16 +11,12 @@
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
-#include <fcntl.h>
 #include <pthread.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
+#include <cctype>
 #include <charconv>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <system_error>
 
@@ -63,26 +61,6 @@ std::string basic_auth(const std::string& user, const std::string& password) {
     return "Basic " + encoded;
 }
 
-// Whole file or nothing: written to a temporary name and renamed.
-bool write_whole_file(const std::string& path, std::string_view data) {
-    const std::string temporary = path + ".tmp";
-    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return false;
-    std::size_t done = 0;
-    while (done < data.size()) {
-        const auto n = ::write(fd, data.data() + done, data.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        done += static_cast<std::size_t>(n);
-    }
-    const bool ok = done == data.size() && ::close(fd) == 0;
-    if (done != data.size()) ::close(fd);
-    std::error_code ec;
-    if (ok) fs::rename(temporary, path, ec);
-    if (!ok || ec) fs::remove(temporary, ec);
-    return ok && !ec;
-}
-
 std::optional<std::uint64_t> spool_sequence(const std::string& name) {
     if (name.size() <= kSpoolSuffix.size() || !name.ends_with(kSpoolSuffix)) return std::nullopt;
     std::uint64_t sequence = 0;
@@ -125,7 +103,7 @@ ClickHouseSpool::ClickHouseSpool(std::string dir, std::uint64_t max_bytes)
     std::error_code ec;
     fs::create_directories(dir_, ec);
     if (ec) throw std::runtime_error(fmt::format("clickhouse spool {}: {}", dir_, ec.message()));
-    if (!write_whole_file(dir_ + "/.write-test", ""))
+    if (!write_spool_file(dir_ + "/.write-test", ""))
         throw std::runtime_error(fmt::format("clickhouse spool {}: not writable", dir_));
     fs::remove(dir_ + "/.write-test", ec);
     for (const auto& entry : fs::directory_iterator(dir_, ec)) {
@@ -163,7 +141,7 @@ std::string ClickHouseSpool::path_of(std::uint64_t sequence) const {
 bool ClickHouseSpool::push(std::string_view rows) {
     if (!has_room(rows.size())) return false;
     const auto sequence = next_sequence_++;
-    if (!write_whole_file(path_of(sequence), rows)) return false;
+    if (!write_spool_file(path_of(sequence), rows)) return false;
     files_.push_back({sequence, rows.size()});
     bytes_ += rows.size();
     return true;
@@ -171,12 +149,9 @@ bool ClickHouseSpool::push(std::string_view rows) {
 
 std::string ClickHouseSpool::oldest() const {
     if (files_.empty()) return {};
-    std::ifstream in(path_of(files_.front().sequence), std::ios::binary);
-    std::ostringstream rows;
-    rows << in.rdbuf();
-    auto text = std::move(rows).str();
-    if (text.size() != files_.front().bytes) return {};  // changed or vanished under us
-    return text;
+    auto rows = read_spool_file(path_of(files_.front().sequence));
+    if (!rows || rows->size() != files_.front().bytes) return {};  // changed or vanished under us
+    return std::move(*rows);
 }
 
 void ClickHouseSpool::pop() {
