@@ -24,7 +24,7 @@ sudo=""
 build_packages=(
   build-essential cmake ninja-build pkg-config git clang-format
   libboost1.81-dev libboost-json1.81-dev
-  libfmt-dev libspdlog-dev libcli11-dev libyaml-cpp-dev libpcap-dev libssl-dev libcap-dev liblz4-dev
+  libfmt-dev libspdlog-dev libcli11-dev libyaml-cpp-dev libpcap-dev libssl-dev libcap-dev liblz4-dev zlib1g-dev
   prometheus-cpp-dev doctest-dev libbenchmark-dev publicsuffix
 )
 # Real peers used by the integration tests and benchmarks (exporters, decode oracles, replay).

@@ -32,5 +32,5 @@ tsan_targets=(core_unit_tests collector_unit_tests pipeline_unit_tests exporters
 cmake --preset tsan -DCMAKE_CXX_FLAGS_DEBUG=-g1
 cmake --build --preset tsan -j"$jobs" --target "${tsan_targets[@]}"
 ctest --preset tsan -j"$jobs" -R '^(core|collector|pipeline)_unit_tests$'
-build/tsan/tests/exporters_unit_tests --test-case='*threads*,*unordered*,archive sink:*,clickhouse sink:*'
+build/tsan/tests/exporters_unit_tests --test-case='*threads*,*unordered*,archive sink:*,event archive sink:*,clickhouse sink:*'
 echo "sanitizers: tsan done after ${SECONDS} s"

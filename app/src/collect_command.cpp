@@ -139,24 +139,17 @@ int run_collect(Config config, const CollectOptions& options) {
         spdlog::error("{}", e.what());
         return 1;
     }
-    FlowOutput flows;
-    AlertOutputs alerts;
-    DetectorInputs detectors;
-    try {
-        flows = FlowOutput::open(config.output.format, config.output.path);
-        if (options.detect) alerts = AlertOutputs::open(config.alerts.path, config.alerts, true);
-    } catch (const std::exception& e) {
-        spdlog::error("{}", e.what());  // an output that cannot be opened, a bad webhook URL or spool directory
-        return 1;
-    }
     // The archive directory is made with the privileges the daemon keeps (after they were dropped).
     std::unique_ptr<exporters::Archive> archive;
     if (!config.archive.path.empty()) {
         try {
             archive = std::make_unique<exporters::Archive>(config.archive);
-            spdlog::info("archiving flows in {}: nfcapd files every {} s (nfdump -R {}){}", config.archive.path,
+            spdlog::info("archiving flows in {}: nfcapd files every {} s (nfdump -R {}){}{}", config.archive.path,
                          config.archive.interval_ns / 1'000'000'000, config.archive.path,
-                         config.archive.max_age_ns || config.archive.max_bytes ? "" : ", kept until removed");
+                         config.archive.events
+                             ? "; DNS events and alerts in " + exporters::archive_events_path(config.archive)
+                             : "",
+                         config.archive.max_age_ns || config.archive.max_bytes ? "" : "; kept until removed");
         } catch (const std::exception& e) {
             if (!options.default_archive) {
                 spdlog::error("archive: {}", e.what());
@@ -164,6 +157,18 @@ int run_collect(Config config, const CollectOptions& options) {
             }
             spdlog::warn("archive off: {} (set archive.path or --archive to a writable directory)", e.what());
         }
+    }
+    FlowOutput flows;
+    AlertOutputs alerts;
+    DetectorInputs detectors;
+    std::vector<AlertSink*> archived_alerts;
+    if (archive && archive->alert_sink()) archived_alerts.push_back(archive->alert_sink());
+    try {
+        flows = FlowOutput::open(config.output.format, config.output.path);
+        if (options.detect) alerts = AlertOutputs::open(config.alerts.path, config.alerts, true, archived_alerts);
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());  // an output that cannot be opened, a bad webhook URL or spool directory
+        return 1;
     }
     std::unique_ptr<exporters::ClickHouseSink> clickhouse;
     if (!config.clickhouse.url.empty()) {
@@ -300,12 +305,13 @@ int run_collect(Config config, const CollectOptions& options) {
         summary["clickhouse"] = std::move(c);
     }
     const std::uint64_t archive_lost = archived.flows_lost + archived.flows_dropped;
-    const bool lost = flows.lost() + alerts.lost() + archive_lost + inserted.flows_dropped > 0;
+    const std::uint64_t events_lost = archived.events_lost + archived.events_dropped;
+    const bool lost = flows.lost() + alerts.lost() + archive_lost + events_lost + inserted.flows_dropped > 0;
     if (lost)
         spdlog::error(
-            "writing failed: {} flow records lost, {} alerts lost, {} archived flows lost or dropped, {} flows not "
-            "inserted into ClickHouse (the reasons are logged above)",
-            flows.lost(), alerts.lost(), archive_lost, inserted.flows_dropped);
+            "writing failed: {} flow records lost, {} alerts lost, {} archived flows and {} archived DNS events or "
+            "alerts lost or dropped, {} flows not inserted into ClickHouse (the reasons are logged above)",
+            flows.lost(), alerts.lost(), archive_lost, events_lost, inserted.flows_dropped);
     print_summary(summary);  // the last line
     return lost ? 1 : 0;
 }

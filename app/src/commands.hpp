@@ -70,7 +70,8 @@ int run_graph(const Config& config, const AnalyzeOptions& options);
 struct QueryOptions {
     std::vector<std::string> archives;  // directories (searched recursively) and files; none: archive.path
     std::vector<std::string> files;     // -r: single files (nfcapd's too)
-    std::vector<std::string> dns_logs;  // --dns: passive DNS logs for `name` terms
+    std::vector<std::string> dns_logs;  // --dns: passive DNS logs for `name` terms (default: the archive's DNS files)
+    std::optional<std::string> events;  // --events dns|alerts: the archived events of the window, not flows
     std::optional<std::string> from, to;
     std::vector<std::string> filter;              // words joined by spaces: `query src net 10.0.0.0/8 and port 443`
     std::vector<std::string> stats;               // -s FIELD[/ORDER], repeatable

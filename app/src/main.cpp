@@ -135,9 +135,14 @@ int main(int argc, char** argv) {
     query_cmd->add_option("--to", query.to, "flows that started before T (same forms as --from)");
     query_cmd
         ->add_option("--dns", query.dns_logs,
-                     "passive DNS log (JSON lines, meter --dns-log) for the filter's `name DOMAIN` terms, repeatable")
+                     "passive DNS log (JSON lines, meter --dns-log) for the filter's `name DOMAIN` terms, repeatable "
+                     "(default: the archive's DNS files)")
         ->check(CLI::ExistingFile)
         ->allow_extra_args(false);
+    query_cmd
+        ->add_option("--events", query.events,
+                     "print the archived DNS events or alerts of the window (JSON lines, as stored) instead of flows")
+        ->check(CLI::IsMember({"dns", "alerts"}));
     query_cmd
         ->add_option("-s,--stat", query.stats,
                      "top-N statistic FIELD[/ORDER], repeatable: ip srcip dstip port srcport dstport proto "

@@ -9,8 +9,10 @@
 #include <flowguard/core/time_format.hpp>
 #include <flowguard/exporters/archive_scan.hpp>
 #include <flowguard/exporters/dns_name_index.hpp>
+#include <flowguard/exporters/event_archive.hpp>
 #include <flowguard/exporters/query_output.hpp>
 
+#include <boost/json/parse.hpp>
 #include <spdlog/spdlog.h>
 
 #include <unistd.h>
@@ -18,6 +20,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <thread>
 
@@ -175,34 +178,143 @@ bool setup(const QueryOptions& o, Collected& c) {
     return true;
 }
 
+// The archives' directories of DNS events and alerts (event_archive.hpp) that exist: the configured
+// archive's archive.events_path, <DIR>.events for another directory.
+std::vector<std::string> event_directories(const Config& config, const std::vector<std::string>& roots) {
+    std::vector<std::string> out;
+    for (const auto& root : roots) {
+        std::error_code ec;
+        if (!std::filesystem::is_directory(root, ec)) continue;
+        ArchiveConfig archive = config.archive;
+        if (archive.path.empty() ||
+            std::filesystem::path(root).lexically_normal() != std::filesystem::path(archive.path).lexically_normal()) {
+            archive.path = root;
+            archive.events_path.clear();
+        }
+        auto events = exporters::archive_events_path(archive);
+        if (std::filesystem::is_directory(events, ec)) out.push_back(std::move(events));
+    }
+    return out;
+}
+
+// When an archived event happened: a DNS event's time; the latest time an alert line carries (a resolved
+// alert's resolution, an update's last evidence, an open one's report).
+std::optional<std::uint64_t> event_time(exporters::EventKind kind, std::string_view line) {
+    boost::system::error_code ec;
+    const auto value = boost::json::parse(line, ec);
+    if (ec || !value.is_object()) return std::nullopt;
+    const auto& o = value.as_object();
+    if (kind == exporters::EventKind::dns) {
+        const auto* t = o.if_contains("time_ns");
+        if (t == nullptr || !t->is_number()) return std::nullopt;
+        return t->to_number<std::uint64_t>();
+    }
+    std::optional<std::uint64_t> latest;
+    for (const char* key : {"raised", "last_seen", "resolved"}) {
+        const auto* t = o.if_contains(key);
+        if (t == nullptr || !t->is_string()) continue;
+        if (const auto ns = parse_iso8601_ns(t->as_string())) latest = std::max(latest.value_or(0), *ns);
+    }
+    return latest;
+}
+
+// --events: the stored lines of the window, oldest file first.
+int print_events(const QueryOptions& o, const std::vector<std::string>& directories,
+                 const exporters::ScanWindow& window) {
+    if (!o.filter.empty() || !o.stats.empty() || o.aggregate || o.aggregate_fields || o.every ||
+        (o.format && *o.format != "json")) {
+        spdlog::error("--events prints JSON lines as stored: no filter, -s, -a, -A, --every or --format {}",
+                      o.format.value_or("json"));
+        return 2;
+    }
+    if (directories.empty()) {
+        spdlog::error("query: no DNS events or alerts in this archive (archive.events writes them beside it)");
+        return 2;
+    }
+    const auto kind = *o.events == "dns" ? exporters::EventKind::dns : exporters::EventKind::alerts;
+    std::signal(SIGPIPE, SIG_IGN);
+    std::uint64_t printed = 0;
+    std::uint64_t untimed = 0;
+    exporters::EventScanCounters total;
+    for (const auto& directory : directories) {
+        const auto scanned =
+            exporters::scan_event_archive(directory, kind, window.from_ns, window.to_ns, [&](std::string_view line) {
+                const auto t = event_time(kind, line);
+                if (!t) {
+                    ++untimed;
+                    return;
+                }
+                if (*t < window.from_ns || *t >= window.to_ns || (o.limit && printed >= *o.limit)) return;
+                std::fwrite(line.data(), 1, line.size(), stdout);
+                std::fputc('\n', stdout);
+                ++printed;
+            });
+        total.files += scanned.files;
+        total.lines += scanned.lines;
+        total.unreadable_files += scanned.unreadable_files;
+        total.damaged_files += scanned.damaged_files;
+    }
+    std::fflush(stdout);
+    print_summary(boost::json::object{{"events", *o.events},
+                                      {"files", total.files},
+                                      {"lines_read", total.lines},
+                                      {"lines_printed", printed},
+                                      {"lines_without_time", untimed},
+                                      {"unreadable_files", total.unreadable_files},
+                                      {"damaged_files", total.damaged_files}});
+    return 0;
+}
+
 }  // namespace
 
 int run_query(const Config& config, const QueryOptions& o) {
     exporters::ScanWindow window;
     Collected collected;
     if (!parse_window(o, window) || !setup(o, collected)) return 2;
+    std::vector<std::string> roots = o.archives;
+    roots.insert(roots.end(), o.files.begin(), o.files.end());
+    if (roots.empty())
+        roots.push_back(config.archive.path.empty() ? std::string(kDefaultArchive) : config.archive.path);
+    const auto events = event_directories(config, roots);
+    if (o.events) {
+        try {
+            return print_events(o, events, window);
+        } catch (const std::exception& e) {
+            spdlog::error("query: {}", e.what());
+            return 2;
+        }
+    }
     const std::string text = joined(o.filter);
     exporters::DnsNameIndex names;
     exporters::DnsLogCounters dns;
-    try {
+    // `name` terms: the DNS logs given, else the archive's own DNS files (read only when a term asks).
+    const bool from_archive = o.dns_logs.empty() && !events.empty();
+    const std::string dns_source = from_archive ? "the archive's DNS files" : "the DNS logs";
+    const auto load_dns = [&]() {
         // Answers are cached for their TTL: a day before --from still names the addresses flows went to.
         const std::uint64_t dns_from = window.from_ns > kDnsLookbackNs ? window.from_ns - kDnsLookbackNs : 0;
-        for (const auto& path : o.dns_logs) {
-            const auto read = exporters::load_dns_log(path, dns_from, window.to_ns, names);
+        const auto add = [&](const exporters::DnsLogCounters& read) {
             dns.lines += read.lines;
             dns.responses += read.responses;
             dns.bad_lines += read.bad_lines;
-        }
-    } catch (const std::exception& e) {
-        spdlog::error("query: {}", e.what());
-        return 2;
-    }
+            dns.files += read.files;
+        };
+        for (const auto& path : o.dns_logs) add(exporters::load_dns_log(path, dns_from, window.to_ns, names));
+        if (from_archive)
+            for (const auto& directory : events)
+                add(exporters::load_dns_archive(directory, dns_from, window.to_ns, names));
+    };
+    bool dns_loaded = false;
     exporters::NameAddresses name_addresses;
-    if (!o.dns_logs.empty()) {
+    if (!o.dns_logs.empty() || from_archive) {
         name_addresses = [&](std::string_view name) {
+            if (!dns_loaded) {
+                dns_loaded = true;
+                load_dns();  // throws: reported below, as a filter that cannot be compiled
+            }
             auto addresses = names.addresses_under(name);
             if (addresses.empty())
-                spdlog::warn("query: no DNS answer for {} in the DNS logs: `name {}` matches nothing", name, name);
+                spdlog::warn("query: no DNS answer for {} in {}: `name {}` matches nothing", name, dns_source, name);
             return addresses;
         };
     }
@@ -213,11 +325,10 @@ int run_query(const Config& config, const QueryOptions& o) {
         std::fprintf(stderr, "flowguard: filter: %s\n  %s\n  %*s^\n", e.what(), text.c_str(),
                      static_cast<int>(e.position()), "");
         return 2;
+    } catch (const std::exception& e) {
+        spdlog::error("query: {}", e.what());  // a DNS log or the archive's DNS directory cannot be read
+        return 2;
     }
-    std::vector<std::string> roots = o.archives;
-    roots.insert(roots.end(), o.files.begin(), o.files.end());
-    if (roots.empty())
-        roots.push_back(config.archive.path.empty() ? std::string(kDefaultArchive) : config.archive.path);
     std::optional<exporters::ArchiveScan> scan;
     try {
         scan.emplace(roots, window, filter);
@@ -269,6 +380,7 @@ int run_query(const Config& config, const QueryOptions& o) {
         {"flows_matched", collected.matched.flows},
         {"dns_responses", dns.responses},
         {"dns_bad_lines", dns.bad_lines},
+        {"dns_files", dns.files},
         {"milliseconds", static_cast<std::uint64_t>(seconds * 1000)},
         {"flows_read_per_second",
          seconds > 0 ? static_cast<std::uint64_t>(static_cast<double>(c.flows_read) / seconds) : 0}};

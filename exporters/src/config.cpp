@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 
 namespace flowguard {
 namespace {
@@ -86,9 +87,21 @@ void read_output_config(const YAML::Node& n, OutputConfig& o) {
     }
 }
 
+namespace {
+bool same_directory(const std::string& a, const std::string& b) {
+    const auto normal = [](const std::string& path) {
+        auto p = std::filesystem::path(path).lexically_normal();
+        return p.has_filename() ? p : p.parent_path();  // "dir/" is "dir"
+    };
+    return normal(a) == normal(b);
+}
+}  // namespace
+
 void read_archive_config(const YAML::Node& n, ArchiveConfig& a) {
     const std::string key = "archive";
-    yaml::require_known_keys(n, key, {"path", "interval", "max_age", "max_size", "compression", "max_queued_flows"});
+    yaml::require_known_keys(n, key,
+                             {"path", "interval", "max_age", "max_size", "compression", "max_queued_flows", "events",
+                              "events_path", "max_queued_events"});
     a.configured = true;
     constexpr std::uint64_t kMinute = 60ull * 1'000'000'000;
     if (n["path"]) a.path = yaml::scalar(n["path"], key + ".path");
@@ -106,6 +119,14 @@ void read_archive_config(const YAML::Node& n, ArchiveConfig& a) {
     if (n["max_queued_flows"])
         a.max_queued_flows = yaml::unsigned_value(n["max_queued_flows"], key + ".max_queued_flows", 1u << 24);
     if (a.max_queued_flows < 4096) throw ConfigError(key + ".max_queued_flows", "must be at least 4096");
+    if (n["events"]) a.events = yaml::boolean_value(n["events"], key + ".events");
+    if (n["events_path"]) a.events_path = yaml::scalar(n["events_path"], key + ".events_path");
+    if (n["max_queued_events"])
+        a.max_queued_events = yaml::unsigned_value(n["max_queued_events"], key + ".max_queued_events", 1u << 20);
+    if (a.max_queued_events < 256) throw ConfigError(key + ".max_queued_events", "must be at least 256");
+    // nfdump -R stops at the first file that is not an nfcapd file: the events need a directory of their own.
+    if (!a.events_path.empty() && !a.path.empty() && same_directory(a.events_path, a.path))
+        throw ConfigError(key + ".events_path", "must not be archive.path (nfdump -R reads only nfcapd files there)");
 }
 
 namespace {
@@ -279,7 +300,9 @@ void write_archive_config(YAML::Emitter& out, const ArchiveConfig& a) {
         << fmt::format("{}s", a.interval_ns / 1'000'000'000) << YAML::Key << "max_age" << YAML::Value
         << fmt::format("{}s", a.max_age_ns / 1'000'000'000) << YAML::Key << "max_size" << YAML::Value << a.max_bytes
         << YAML::Key << "compression" << YAML::Value << a.compression << YAML::Key << "max_queued_flows" << YAML::Value
-        << a.max_queued_flows << YAML::EndMap;
+        << a.max_queued_flows << YAML::Key << "events" << YAML::Value << a.events << YAML::Key << "events_path"
+        << YAML::Value << a.events_path << YAML::Key << "max_queued_events" << YAML::Value << a.max_queued_events
+        << YAML::EndMap;
 }
 
 void write_clickhouse_config(YAML::Emitter& out, const ClickHouseConfig& c) {

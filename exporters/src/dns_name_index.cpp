@@ -1,5 +1,6 @@
 #include <flowguard/exporters/dns_format.hpp>
 #include <flowguard/exporters/dns_name_index.hpp>
+#include <flowguard/exporters/event_archive.hpp>
 
 #include <boost/json/parse.hpp>
 #include <spdlog/spdlog.h>
@@ -53,32 +54,49 @@ std::vector<IpAddress> DnsNameIndex::addresses_under(std::string_view name) cons
     return out;
 }
 
+namespace {
+
+// One line of a DNS log or of the archive's DNS files into the index, counted; `where` names it in a warning.
+void index_dns_line(std::string_view line, std::uint64_t from_ns, std::uint64_t to_ns, DnsNameIndex& index,
+                    DnsLogCounters& counters, const std::string& where) {
+    ++counters.lines;
+    boost::system::error_code ec;
+    const auto value = boost::json::parse(line, ec);
+    if (ec || !value.is_object()) {
+        if (counters.bad_lines++ == 0)
+            spdlog::warn("{}:{}: not a JSON line (further ones counted)", where, counters.lines);
+        return;
+    }
+    if (!is_dns_json(value.as_object())) return;
+    DnsEvent event;
+    std::string error;
+    if (!read_dns_json(value.as_object(), event, error)) {
+        if (counters.bad_lines++ == 0) spdlog::warn("{}:{}: {} (further ones counted)", where, counters.lines, error);
+        return;
+    }
+    if (event.time_ns < from_ns || event.time_ns >= to_ns || !event.response || event.address_count == 0) return;
+    ++counters.responses;
+    index.add(event);
+}
+
+}  // namespace
+
 DnsLogCounters load_dns_log(const std::string& path, std::uint64_t from_ns, std::uint64_t to_ns, DnsNameIndex& index) {
     std::ifstream in(path);
     if (!in) throw std::runtime_error("cannot read DNS log " + path);
     DnsLogCounters counters;
     std::string line;
-    std::string error;
-    while (std::getline(in, line)) {
-        ++counters.lines;
-        boost::system::error_code ec;
-        const auto value = boost::json::parse(line, ec);
-        DnsEvent event;
-        if (ec || !value.is_object()) {
-            if (counters.bad_lines++ == 0)
-                spdlog::warn("{}:{}: not a JSON line (further ones counted)", path, counters.lines);
-            continue;
-        }
-        if (!is_dns_json(value.as_object())) continue;
-        if (!read_dns_json(value.as_object(), event, error)) {
-            if (counters.bad_lines++ == 0)
-                spdlog::warn("{}:{}: {} (further ones counted)", path, counters.lines, error);
-            continue;
-        }
-        if (event.time_ns < from_ns || event.time_ns >= to_ns || !event.response || event.address_count == 0) continue;
-        ++counters.responses;
-        index.add(event);
-    }
+    while (std::getline(in, line)) index_dns_line(line, from_ns, to_ns, index, counters, path);
+    return counters;
+}
+
+DnsLogCounters load_dns_archive(const std::string& directory, std::uint64_t from_ns, std::uint64_t to_ns,
+                                DnsNameIndex& index) {
+    DnsLogCounters counters;
+    const auto scanned = scan_event_archive(directory, EventKind::dns, from_ns, to_ns, [&](std::string_view line) {
+        index_dns_line(line, from_ns, to_ns, index, counters, directory);
+    });
+    counters.files = scanned.files;
     return counters;
 }
 

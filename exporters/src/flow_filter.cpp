@@ -450,7 +450,9 @@ private:
     std::uint32_t name_term() {
         if (peek().type != Token::Type::word) fail("expected a DNS name");
         const std::string name = peek().lower;
-        if (!names_) fail("'name' needs passive DNS: give the DNS logs with --dns FILE (meter --dns-log writes them)");
+        if (!names_)
+            fail(
+                "'name' needs passive DNS: the archive has no DNS files (archive.events), and no --dns FILE was given");
         take();
         FlowFilter::AddressSet set;
         for (const auto& a : names_(name)) set.add(a);

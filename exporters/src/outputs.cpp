@@ -42,7 +42,8 @@ std::string host_name() {
 
 }  // namespace
 
-AlertOutputs AlertOutputs::open(const std::string& target, const AlertsConfig& config, bool keep_state) {
+AlertOutputs AlertOutputs::open(const std::string& target, const AlertsConfig& config, bool keep_state,
+                                const std::vector<AlertSink*>& also) {
     AlertOutputs out;
     out.lines_ = std::make_unique<LineOutput>("alerts", open_line_transport(target));
     out.log_ = std::make_unique<AlertLog>(*out.lines_, config.format);
@@ -54,6 +55,7 @@ AlertOutputs AlertOutputs::open(const std::string& target, const AlertsConfig& c
             spdlog::info("webhook {} ({}): alerts of severity {} and above to {}, spooled in {}/{}", w.name, w.kind,
                          w.min_severity, w.url, config.spool_dir, w.name);
     }
+    outputs.insert(outputs.end(), also.begin(), also.end());
     LedgerSettings settings{keep_state ? config.state_file : std::string{}, config.resolve_after_ns, config.max_open,
                             config.sensor.empty() ? host_name() : config.sensor};
     out.ledger_ = std::make_unique<FindingLedger>(std::move(settings), std::move(outputs));

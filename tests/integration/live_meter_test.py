@@ -7,12 +7,15 @@ Traffic stays on 127.0.0.1/8 (loopback is the live interface; a BPF filter keeps
 - the client sends UDP datagrams of known sizes to 127.0.0.2, and holds one TCP connection with it.
 Checked: the metered flow records (packets, layer-3 bytes) that `run` writes; DNS events reach the shards'
 detectors (sunburst_dns alerts, the stage-2 C2 name matched as an indicator through the CNAME chain); the
-Prometheus endpoint shows the capture, meter and DNS counters; the summary's meter section; a span-only
+Prometheus endpoint shows the capture, meter and DNS counters; the summary's meter section; the archive keeps
+the DNS events and the alerts beside the flows (gzip'd JSON lines equal to what was sent and to the alert log),
+and `flowguard query` reads them back (--events dns/alerts, `name` from the archived answers); a span-only
 daemon (no UDP listener) works; `flowguard meter -i lo` alone writes the same records and a DNS log and
 stops at once on SIGINT; an interface that does not exist is a clear error, not a crash.
 Needs CAP_NET_RAW (CI runs as root); skipped with a message otherwise.
 """
 import argparse
+import gzip
 import json
 import os
 import signal
@@ -45,14 +48,16 @@ def free_tcp_port():
 
 def dns_response(qid, name, cname=None):
     if cname:
+        # The C2 name resolves to the "resolver": the flows to it are the flows `name STAGE2` finds.
         answers = DNSRR(rrname=name, type="CNAME", ttl=60, rdata=cname) / DNSRR(rrname=cname, type="A", ttl=60,
-                                                                                  rdata="127.0.0.9")
+                                                                                  rdata=RESOLVER)
         return bytes(DNS(id=qid, qr=1, ra=1, qd=DNSQR(qname=name), an=answers))
     return bytes(DNS(id=qid, qr=1, ra=1, rcode=3, qd=DNSQR(qname=name)))
 
 
-def write_config(workdir, udp_port, metrics_port, listen=True):
+def write_config(workdir, udp_port, metrics_port, listen=True, archive=None):
     path = os.path.join(workdir, "flowguard.yml")
+    archive_section = f"archive:\n  path: {archive}\n" if archive else ""
     listen_line = f'["udp://127.0.0.1:{udp_port}"]' if listen else "[]"
     with open(path, "w") as f:
         f.write(f"""collector:
@@ -74,7 +79,7 @@ alerts:
   path: {workdir}/alerts.jsonl
 log:
   format: text
-""")
+{archive_section}""")
     return path
 
 
@@ -121,9 +126,47 @@ def send_traffic():
     return sent
 
 
+def gunzip_lines(directory, prefix):
+    lines = []
+    for name in sorted(os.listdir(directory)):
+        if name.startswith(prefix) and name.endswith(".jsonl.gz"):
+            lines += gzip.open(os.path.join(directory, name), "rt").read().splitlines()
+    return lines
+
+
+def query(flowguard, *args):
+    done = subprocess.run([flowguard, "query", "--from", "-1h", *args], capture_output=True, text=True, timeout=60)
+    check(done.returncode == 0, f"query {args}: rc {done.returncode}, {done.stderr[-300:]}")
+    return [json.loads(line) for line in done.stdout.splitlines()], json.loads(done.stderr.strip().splitlines()[-1])
+
+
+def check_archived_events(flowguard, archive, summary, flows, alerts):
+    """The DNS events and the alerts of the live run, archived beside its flows and read back."""
+    events_dir = archive + ".events"
+    dns = [json.loads(line) for line in gunzip_lines(events_dir, "dns.")]
+    check(len(dns) == len(SUNBURST_NAMES) + 1 and summary["archive"]["dns_written"] == len(dns),
+          f"archived DNS events: {len(dns)}, summary {summary['archive']}")
+    check(sorted(e["qname"] for e in dns) == sorted(SUNBURST_NAMES + SUNBURST_NAMES[:1]), "archived query names")
+    check(any(e.get("cnames") == [STAGE2] for e in dns), "the CNAME chain archived")
+    archived_alerts = [json.loads(line) for line in gunzip_lines(events_dir, "alerts.")]
+    check(sorted(a["id"] for a in archived_alerts) == sorted(a["id"] for a in alerts),
+          f"archived alerts = the alert log: {len(archived_alerts)} vs {len(alerts)}")
+    check(summary["archive"]["alerts_written"] == len(alerts), "summary counts the archived alerts")
+    # query reads them back: the events of the window as stored, and `name` through the archived answers.
+    printed, stats = query(flowguard, "--archive", archive, "--events", "dns")
+    check(printed == dns and stats["lines_printed"] == len(dns), f"query --events dns: {len(printed)} lines")
+    printed, _ = query(flowguard, "--archive", archive, "--events", "alerts")
+    check(sorted(a["id"] for a in printed) == sorted(a["id"] for a in alerts), "query --events alerts")
+    named, stats = query(flowguard, "--archive", archive, "--format", "json", "name", STAGE2)
+    to_resolver = [f for f in flows if RESOLVER in (f["src_addr"], f["dst_addr"])]
+    check(len(named) == len(to_resolver) > 0 and stats["dns_files"] >= 1,
+          f"query 'name {STAGE2}': {len(named)} flows, {len(to_resolver)} to/from {RESOLVER}, {stats}")
+
+
 def run_live(flowguard, workdir):
     udp_port, metrics_port = free_udp_port(), free_tcp_port()
-    config = write_config(workdir, udp_port, metrics_port)
+    archive = os.path.join(workdir, "archive")
+    config = write_config(workdir, udp_port, metrics_port, archive=archive)
     proc, err_path = start(flowguard, config, workdir, "run")
     if proc.poll() is not None:
         raise RuntimeError(f"run exited at start: {open(err_path).read()[-500:]}")
@@ -177,6 +220,7 @@ def run_live(flowguard, workdir):
           "DNS alerts name the client, never the resolver")
     check(any(STAGE2 in json.dumps(a) for a in alerts), "stage-2 C2 name in the CNAME chain matched")
     print(f"live meter: {len(flows)} flows, {summary['dns_events']} DNS events, {len(alerts)} alerts ({sorted(kinds)})")
+    check_archived_events(flowguard, archive, summary, flows, alerts)
 
     # Span port only: no UDP listener at all.
     span_only = write_config(workdir, udp_port, metrics_port, listen=False)

@@ -276,7 +276,9 @@ def errors(flowguard, workdir):
         (["--from", "yesterday"], "not a time"),
         (["-s", "srcipp"], "unknown statistic"),
         (["--every", "5parsecs"], "every"),
-        (["name example.com"], "give the DNS logs with --dns"),
+        (["name example.com"], "the archive has no DNS files (archive.events), and no --dns FILE was given"),
+        (["--events", "dns"], "no DNS events or alerts in this archive"),
+        (["--events", "alerts", "port 443"], "--events prints JSON lines as stored"),
     ]
     for args, message in cases:
         _, stderr = query(flowguard, "--archive", archive, *args, expect_rc=2)

@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include <flowguard/exporters/event_archive.hpp>
+
 #include <doctest/doctest.h>
 
 using namespace flowguard;
@@ -290,4 +292,22 @@ TEST_CASE("clickhouse section: settings, retention, the password hidden, and err
     CHECK_THROWS_WITH_AS(
         check_config_files(parse_config("clickhouse: {url: 'https://x:8443', ca_file: /nonexistent/ca.pem}")),
         doctest::Contains("clickhouse.ca_file: cannot read '/nonexistent/ca.pem'"), ConfigError);
+}
+
+TEST_CASE("archive section: DNS events and alerts beside the flows, in a directory of their own") {
+    auto c = parse_config("archive: {path: /srv/flows}");
+    CHECK(c.archive.events);
+    CHECK(exporters::archive_events_path(c.archive) == "/srv/flows.events");
+    c = parse_config("archive: {path: /srv/flows, events: false, events_path: /srv/dns, max_queued_events: 4096}");
+    CHECK_FALSE(c.archive.events);
+    CHECK(exporters::archive_events_path(c.archive) == "/srv/dns");
+    CHECK(c.archive.max_queued_events == 4096);
+    CHECK(to_yaml(parse_config(to_yaml(c))) == to_yaml(c));
+    // nfdump -R stops at the first file that is not an nfcapd file: never the flows' directory.
+    CHECK_THROWS_WITH_AS(parse_config("archive: {path: /srv/flows, events_path: /srv/flows/}"),
+                         doctest::Contains("archive.events_path"), ConfigError);
+    CHECK_THROWS_WITH_AS(parse_config("archive: {max_queued_events: 10}"),
+                         doctest::Contains("archive.max_queued_events"), ConfigError);
+    CHECK_THROWS_WITH_AS(parse_config("archive: {events: sometimes}"), doctest::Contains("archive.events"),
+                         ConfigError);
 }

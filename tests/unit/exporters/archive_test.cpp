@@ -27,6 +27,7 @@ constexpr std::uint64_t kT0 = 1'764'000'000ull * kSecond;  // 2025-11-24T16:00:0
 fs::path fresh_dir(const std::string& name) {
     const fs::path dir = fs::temp_directory_path() / ("flowguard-archive-" + std::to_string(::getpid())) / name;
     fs::remove_all(dir);
+    fs::remove_all(dir.string() + ".events");  // the DNS events' and alerts' directory beside it
     return dir;
 }
 

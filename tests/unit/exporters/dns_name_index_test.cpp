@@ -1,3 +1,4 @@
+#include <flowguard/exporters/archive.hpp>
 #include <flowguard/exporters/dns_name_index.hpp>
 
 #include <doctest/doctest.h>
@@ -74,4 +75,30 @@ TEST_CASE("a passive DNS log loads its responses in the time range and counts ba
     CHECK(texts(index.addresses_under("example.com")) == std::vector<std::string>{"192.0.2.1"});
     CHECK_THROWS_AS(exporters::load_dns_log("/nonexistent/dns.jsonl", 0, 1, index), std::runtime_error);
     std::filesystem::remove(path);
+}
+
+TEST_CASE("the archive's DNS files name addresses as a DNS log does, within the time window") {
+    const auto base = std::filesystem::temp_directory_path() / ("flowguard-dns-archive-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(base);
+    constexpr std::uint64_t kSec = 1'000'000'000;
+    constexpr std::uint64_t t0 = 1'764'000'000ull * kSec;  // 2025-11-24T16:00:00Z
+    ArchiveConfig config;
+    config.path = (base / "archive").string();
+    {
+        exporters::ArchiveWriter writer(config);
+        writer.open(t0);
+        const std::vector<DnsEvent> events{response("www.example.com", {"93.184.216.34"}, {}, t0 + kSec),
+                                           response("late.example.com", {"198.51.100.99"}, {}, t0 + 400 * kSec),
+                                           response("other.test", {"203.0.113.5"}, {}, t0 + 2 * kSec)};
+        writer.write_dns(events, t0 + 500 * kSec);  // the writer's clock: the second interval's file
+        writer.close();
+    }
+    DnsNameIndex index;
+    const auto read = exporters::load_dns_archive((base / "archive.events").string(), t0, t0 + 300 * kSec, index);
+    CHECK(read.files == 1);
+    CHECK(read.lines == 3);
+    CHECK(read.responses == 2);  // late.example.com is after the window
+    CHECK(texts(index.addresses_under("example.com")) == std::vector<std::string>{"93.184.216.34"});
+    CHECK(texts(index.addresses_under("other.test")) == std::vector<std::string>{"203.0.113.5"});
+    std::filesystem::remove_all(base);
 }

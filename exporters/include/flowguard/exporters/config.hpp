@@ -79,6 +79,9 @@ struct ArchiveConfig {
     std::uint64_t max_bytes = 0;                         // the oldest files are removed beyond this total (0 = no cap)
     std::string compression = "lz4";                     // lz4 | none
     std::size_t max_queued_flows = 262144;               // records waiting for the writer; beyond: dropped, counted
+    bool events = true;                                  // DNS events and alerts archived too (event_archive.hpp)
+    std::string events_path;                             // their directory; "" = <path>.events
+    std::size_t max_queued_events = 16384;               // DNS events waiting for the writer; beyond: dropped, counted
     bool configured = false;                             // the file has an archive section
 };
 

@@ -30,10 +30,15 @@ struct DnsLogCounters {
     std::uint64_t lines = 0;
     std::uint64_t responses = 0;  // responses in the time range, with addresses: indexed
     std::uint64_t bad_lines = 0;  // not JSON, or a DNS line with a field of the wrong type (logged once per file)
+    std::uint64_t files = 0;      // of the archive's DNS files, read
 };
 
 // Adds the responses of a passive DNS log (JSON lines as `meter --dns-log` writes them; flow lines in the same
 // file are skipped) whose time is in [from_ns, to_ns). Throws std::runtime_error when the file cannot be read.
 DnsLogCounters load_dns_log(const std::string& path, std::uint64_t from_ns, std::uint64_t to_ns, DnsNameIndex& index);
+// The same from the archive's DNS files (event_archive.hpp) in `directory`. Throws std::filesystem_error when the
+// directory cannot be listed.
+DnsLogCounters load_dns_archive(const std::string& directory, std::uint64_t from_ns, std::uint64_t to_ns,
+                                DnsNameIndex& index);
 
 }  // namespace flowguard::exporters

@@ -44,8 +44,10 @@ public:
     AlertOutputs() = default;  // none
     // The alert log to `target` ("-" or a file) and every webhook of `config`, behind the finding ledger
     // (finding_ledger.hpp), which keeps `alerts.state_file` only when `keep_state` (the daemon, not `analyze`).
+    // `also` are further outputs behind the ledger (the archive's alert files).
     // Throws std::runtime_error (an alert log that cannot be opened, a bad webhook URL or spool directory).
-    static AlertOutputs open(const std::string& target, const AlertsConfig& config, bool keep_state = false);
+    static AlertOutputs open(const std::string& target, const AlertsConfig& config, bool keep_state = false,
+                             const std::vector<AlertSink*>& also = {});
     std::vector<AlertSink*> sinks() const;  // the ledger
     std::uint64_t written() const { return log_ ? log_->alerts_written() : 0; }
     std::uint64_t lost() const { return lines_ ? lines_->lines_lost() : 0; }  // the alert log's failed writes
