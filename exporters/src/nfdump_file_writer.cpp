@@ -225,10 +225,15 @@ std::vector<std::uint8_t> NfdumpFileWriter::header(std::uint32_t blocks, std::ui
 std::uint16_t NfdumpFileWriter::exporter_of(const FlowRecord& r) {
     if (r.sampler_address.empty()) return 0;
     const ExporterKey key{r.sampler_address, r.observation_domain_id, r.type};
-    if (const auto it = exporters_.find(key); it != exporters_.end()) return it->second;
+    if (last_exporter_ && last_exporter_->first == key) return last_exporter_->second;
+    if (const auto it = exporters_.find(key); it != exporters_.end()) {
+        last_exporter_.emplace(key, it->second);
+        return it->second;
+    }
     if (exporters_.size() >= 0xfffe) return 0;  // nfdump's sysid is 16 bits
     const auto sysid = static_cast<std::uint16_t>(exporters_.size() + 1);
     exporters_.emplace(key, sysid);
+    last_exporter_.emplace(key, sysid);
     // nfdump learns an exporter from an info record in the data before the first flow that names it.
     const std::size_t at = block_.size();
     block_.resize(at + kExporterInfoBytes, 0);
@@ -271,20 +276,20 @@ void NfdumpFileWriter::note_sampling(std::uint16_t exporter, std::uint64_t rate)
 void NfdumpFileWriter::append(const FlowRecord& record) {
     if (fd_ < 0) throw std::logic_error("nfdump file " + path_ + " is closed");
     if (block_.size() + kMaxV3RecordBytes + kExporterInfoBytes + kSamplerBytes > kBlockBytes) {
-        write_block(block_records_, block_);
+        write_block(block_records_, {block_.data(), block_.size()});
         block_.clear();
         block_records_ = 0;
     }
     const std::uint16_t exporter = exporter_of(record);
     if (record.sampling_rate > 1 && exporter != 0) note_sampling(exporter, record.sampling_rate);
     const std::size_t at = block_.size();
-    block_.resize(at + kMaxV3RecordBytes);
+    block_.resize(at + kMaxV3RecordBytes, boost::container::default_init);
     block_.resize(at + encode_v3(block_.data() + at, exporter, record));
     ++block_records_;
     stats_.add(record);
 }
 
-void NfdumpFileWriter::write_block(std::uint32_t records, const std::vector<std::uint8_t>& payload) {
+void NfdumpFileWriter::write_block(std::uint32_t records, std::span<const std::uint8_t> payload) {
     if (records == 0) return;
     const std::uint8_t* data = payload.data();
     std::size_t size = payload.size();
@@ -330,7 +335,7 @@ void NfdumpFileWriter::close() {
 }
 
 void NfdumpFileWriter::complete() {
-    write_block(block_records_, block_);
+    write_block(block_records_, {block_.data(), block_.size()});
     block_.clear();
     block_records_ = 0;
     const std::uint32_t data_blocks = blocks_;

@@ -70,7 +70,16 @@ public:
     // Writes the text form to out (at least 46 bytes) and returns its length; no allocation.
     std::size_t format_to(char* out) const noexcept;
 
-    friend bool operator==(const IpAddress&, const IpAddress&) = default;
+    // Two 8-byte words, not std::array's ==: GCC 12 calls memcmp for that, and addresses are compared per
+    // record in hash tables (perf: memcmp was 10 % of collect --archive).
+    friend bool operator==(const IpAddress& a, const IpAddress& b) noexcept {
+        std::uint64_t a_hi, a_lo, b_hi, b_lo;
+        std::memcpy(&a_hi, a.bytes_.data(), 8);
+        std::memcpy(&a_lo, a.bytes_.data() + 8, 8);
+        std::memcpy(&b_hi, b.bytes_.data(), 8);
+        std::memcpy(&b_lo, b.bytes_.data() + 8, 8);
+        return ((a_hi ^ b_hi) | (a_lo ^ b_lo)) == 0 && a.family_ == b.family_;
+    }
     friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
 
 private:
