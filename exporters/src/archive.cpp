@@ -145,6 +145,11 @@ void ArchiveWriter::salvage() {
 
 void ArchiveWriter::salvage_events() {
     for (const auto& s : salvage_event_files(events_path_)) {
+        if (!s.error.empty()) {
+            ++stats_.write_errors;
+            spdlog::error("archive: cannot salvage {}: {}", s.name, s.error);
+            continue;
+        }
         if (s.into.empty()) {
             spdlog::warn("archive: {} was left by a writer that stopped abruptly, with no whole member: removed",
                          s.name);

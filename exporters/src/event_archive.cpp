@@ -31,6 +31,9 @@ constexpr std::uint64_t kLongestIntervalNs = 86'400 * kSecondNs;
 constexpr std::uint64_t kWrittenLateNs = 3'600 * kSecondNs;
 constexpr int kGzipWindowBits = 15 + 16;  // deflate with a gzip header and trailer
 constexpr std::size_t kReadChunk = 1u << 20;
+// No line flowguard writes comes near this (a DNS event takes < 4 KiB, an alert with its evidence tens of
+// KiB); a longer one is not ours (or is damage) and is skipped, so a hostile file cannot grow memory.
+constexpr std::size_t kMaxLineBytes = 1u << 20;
 
 // "202612070905" or "202612070905-1": the interval's start as archive_file_name writes it.
 std::string minute_stamp(std::uint64_t interval_start_ns, unsigned suffix) {
@@ -173,22 +176,30 @@ std::optional<EventFileInfo> event_file_info(const std::string& name) {
 EventFileCounters read_event_file(const std::string& path, const std::function<void(std::string_view)>& line) {
     EventFileCounters counters;
     MemberReader reader(path);
-    std::string partial;  // a line split between two inflated pieces
+    std::string partial;    // a line split between two inflated pieces
+    bool skipping = false;  // inside a line longer than kMaxLineBytes
     reader.run(counters, [&](std::string_view text) {
         while (!text.empty()) {
             const auto end = text.find('\n');
             if (end == std::string_view::npos) {
-                partial.append(text);
+                if (!skipping && partial.size() + text.size() > kMaxLineBytes) {
+                    skipping = true;
+                    counters.damaged = true;
+                    partial.clear();
+                }
+                if (!skipping) partial.append(text);
                 return;
             }
-            if (partial.empty()) {
+            if (skipping) {
+                skipping = false;
+            } else if (partial.empty()) {
                 line(text.substr(0, end));
             } else {
                 partial.append(text.substr(0, end));
                 line(partial);
                 partial.clear();
             }
-            ++counters.lines;
+            ++counters.lines;  // a skipped over-long line too: the count is of newlines read
             text.remove_prefix(end + 1);
         }
     });
@@ -305,13 +316,18 @@ std::vector<EventSalvage> salvage_event_files(const std::string& directory) {
             counters = {};  // unreadable: nothing to keep
         }
         s.cut = counters.incomplete || counters.damaged;
-        if (counters.complete_bytes == 0) {
-            fs::remove(path);
-        } else {
-            fs::resize_file(path, counters.complete_bytes);  // the incomplete member goes
-            s.into = free_event_path(directory, info.kind, info.start_ns);
-            fs::rename(path, s.into);
-            s.lines = counters.complete_lines;
+        try {
+            if (counters.complete_bytes == 0) {
+                fs::remove(path);
+            } else {
+                fs::resize_file(path, counters.complete_bytes);  // the incomplete member goes
+                s.into = free_event_path(directory, info.kind, info.start_ns);
+                fs::rename(path, s.into);
+                s.lines = counters.complete_lines;
+            }
+        } catch (const std::exception& e) {
+            s.into.clear();
+            s.error = e.what();  // left as it is; the next start tries again
         }
         salvaged.push_back(std::move(s));
     }

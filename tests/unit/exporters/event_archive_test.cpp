@@ -369,6 +369,19 @@ TEST_CASE("event archive read: foreign, empty, cut and randomly corrupted files 
     CHECK(counters.damaged_files == 2);  // the foreign one and the cut one (an empty file is just empty)
     CHECK(lines > 3000);                 // the good file's and the whole lines before the cut
     CHECK(lines < 6000);
+    // A line of 3 MiB without a newline (from a few kB of gzip) is skipped, not kept in memory.
+    {
+        EventFileWriter file(dirs.events.string(), EventKind::dns, 30 * kSec);
+        file.start(kStart + 30 * kMin, 9);
+        file.add(std::string(3u << 20, 'x') + "\n{\"after\":1}\n", 2, kStart);
+        file.finish();
+    }
+    std::vector<std::string> kept;
+    const auto long_line = read_event_file((dirs.events / "dns.202511241630.jsonl.gz").string(),
+                                           [&](std::string_view line) { kept.emplace_back(line); });
+    CHECK(long_line.damaged);
+    CHECK(kept == std::vector<std::string>{"{\"after\":1}"});
+    CHECK(long_line.lines == 2);
     // Random corruption: whatever the bytes, reading ends with counted damage or whole lines, never a crash.
     std::mt19937 random(7);
     for (int round = 0; round < 200; ++round) {

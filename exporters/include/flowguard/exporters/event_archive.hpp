@@ -107,11 +107,12 @@ struct EventSalvage {
     std::string name;  // the dead writer's file
     std::string into;  // the complete file made of it ("" when it had no whole member: removed)
     std::uint64_t lines = 0;
-    bool cut = false;  // its last member was incomplete
+    bool cut = false;   // its last member was incomplete
+    std::string error;  // it could not be cut, renamed or removed (left as it is)
 };
 // Completes the open files of writers that are gone (pid not alive, or this process's): cut back to their
 // last whole member and renamed to their interval's name. Throws std::system_error when the directory cannot
-// be listed.
+// be listed; a file that cannot be completed is reported in its entry's `error`.
 std::vector<EventSalvage> salvage_event_files(const std::string& directory);
 
 // The lines of `kind` whose files may hold times in [from_ns, to_ns), oldest file first: files whose interval
