@@ -186,8 +186,7 @@ std::vector<std::string> event_directories(const Config& config, const std::vect
         std::error_code ec;
         if (!std::filesystem::is_directory(root, ec)) continue;
         ArchiveConfig archive = config.archive;
-        if (archive.path.empty() ||
-            std::filesystem::path(root).lexically_normal() != std::filesystem::path(archive.path).lexically_normal()) {
+        if (archive.path.empty() || !exporters::same_directory(root, archive.path)) {
             archive.path = root;
             archive.events_path.clear();
         }

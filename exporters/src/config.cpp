@@ -1,4 +1,5 @@
 #include <flowguard/exporters/config.hpp>
+#include <flowguard/exporters/event_archive.hpp>
 #include <flowguard/exporters/flow_format.hpp>
 #include <flowguard/exporters/webhook.hpp>
 
@@ -6,7 +7,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
 
 namespace flowguard {
 namespace {
@@ -87,16 +87,6 @@ void read_output_config(const YAML::Node& n, OutputConfig& o) {
     }
 }
 
-namespace {
-bool same_directory(const std::string& a, const std::string& b) {
-    const auto normal = [](const std::string& path) {
-        auto p = std::filesystem::path(path).lexically_normal();
-        return p.has_filename() ? p : p.parent_path();  // "dir/" is "dir"
-    };
-    return normal(a) == normal(b);
-}
-}  // namespace
-
 void read_archive_config(const YAML::Node& n, ArchiveConfig& a) {
     const std::string key = "archive";
     yaml::require_known_keys(n, key,
@@ -125,7 +115,7 @@ void read_archive_config(const YAML::Node& n, ArchiveConfig& a) {
         a.max_queued_events = yaml::unsigned_value(n["max_queued_events"], key + ".max_queued_events", 1u << 20);
     if (a.max_queued_events < 256) throw ConfigError(key + ".max_queued_events", "must be at least 256");
     // nfdump -R stops at the first file that is not an nfcapd file: the events need a directory of their own.
-    if (!a.events_path.empty() && !a.path.empty() && same_directory(a.events_path, a.path))
+    if (!a.events_path.empty() && !a.path.empty() && exporters::same_directory(a.events_path, a.path))
         throw ConfigError(key + ".events_path", "must not be archive.path (nfdump -R reads only nfcapd files there)");
 }
 

@@ -144,6 +144,14 @@ std::string archive_events_path(const ArchiveConfig& config) {
     return path + ".events";
 }
 
+bool same_directory(const std::string& a, const std::string& b) {
+    const auto normal = [](const std::string& path) {
+        auto p = fs::path(path).lexically_normal();
+        return p.has_filename() ? p : p.parent_path();  // "dir/" is "dir"
+    };
+    return normal(a) == normal(b);
+}
+
 std::string event_file_name(EventKind kind, std::uint64_t interval_start_ns, unsigned suffix) {
     return fmt::format("{}.{}{}", event_kind_name(kind), minute_stamp(interval_start_ns, suffix), kEventSuffix);
 }

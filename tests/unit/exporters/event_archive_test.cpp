@@ -116,6 +116,9 @@ TEST_CASE("event archive names: kind and interval start; open files carry the wr
     CHECK(archive_events_path(config) == "/var/lib/flowguard/archive.events");
     config.events_path = "/srv/events";
     CHECK(archive_events_path(config) == "/srv/events");
+    CHECK(same_directory("/srv/flows/", "/srv/flows"));
+    CHECK(same_directory("/srv/x/../flows", "/srv/flows"));
+    CHECK_FALSE(same_directory("/srv/flows.events", "/srv/flows"));
 }
 
 TEST_CASE("event archive writer: DNS events and alerts in gzip files rotated with the flow files") {

@@ -26,6 +26,10 @@ std::string_view event_kind_name(EventKind kind) noexcept;
 
 // archive.events_path, or <archive.path>.events when it is not set.
 std::string archive_events_path(const ArchiveConfig& config);
+// Whether two paths name the same directory as written ("dir/", "dir" and "a/../dir" are one; no symlinks
+// followed): the configuration's check that events stay out of the flows' directory, and query's match of
+// an --archive DIR with archive.path.
+bool same_directory(const std::string& a, const std::string& b);
 
 // dns.202612070905.jsonl.gz; `suffix` > 0 when that name was taken (a restart within the interval):
 // dns.202612070905-1.jsonl.gz.
