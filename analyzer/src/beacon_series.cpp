@@ -1,6 +1,7 @@
 #include "rounding.hpp"
 
 #include <flowguard/analyzer/beacon_series.hpp>
+#include <flowguard/analyzer/detector.hpp>
 #include <flowguard/core/stalest.hpp>
 
 #include <boost/container_hash/hash.hpp>
@@ -152,11 +153,26 @@ std::optional<BeaconFinding> BeaconSeries::record(const SeriesKey& key, std::uin
     if (!s.decided && s.total >= config_.min_connections && s.total >= s.scored_at + 4 && lasted(s))
         return score(key, s);
     if (s.reported) {
+        if (!goes_on_now(s)) return std::nullopt;
         BeaconFinding goes_on{key, {}, s.base_ns, s.last_ns, s.total, 0, s.alias_domain, s.via};
         goes_on.continuing = true;
         return goes_on;
     }
     return std::nullopt;
+}
+
+// A reported series says it goes on at most every kContinuingEveryNs of event time: each such finding becomes
+// an alert (evidence, dedup key) that AlertOut passes on at most every kOngoingNs.
+bool BeaconSeries::goes_on_now(Series& s) noexcept {
+    const std::uint64_t at_ms = (s.last_ns - s.base_ns) / kNsPerMs;
+    if (at_ms < std::uint64_t{s.continued_ms} + AlertOut::kContinuingEveryNs / kNsPerMs) return false;
+    s.continued_ms = static_cast<std::uint32_t>(at_ms);
+    return true;
+}
+
+void BeaconSeries::mark_reported(Series& s) noexcept {
+    s.reported = true;
+    s.continued_ms = static_cast<std::uint32_t>((s.last_ns - s.base_ns) / kNsPerMs);
 }
 
 bool BeaconSeries::lasted(const Series& s) noexcept {
@@ -205,7 +221,7 @@ std::optional<BeaconFinding> BeaconSeries::score(const SeriesKey& key, Series& s
         next_release_ns_ = std::min(next_release_ns_, held_.back().release_ns);
         return std::nullopt;
     }
-    s.reported = true;
+    mark_reported(s);
     return finding;
 }
 
@@ -279,7 +295,7 @@ std::vector<BeaconFinding> BeaconSeries::release(std::uint64_t now_ns) {
         }
         // Learned as a relay during the hold: its own series needs the relay's evidence.
         if (short_of_relay_evidence(h.finding.key, h.finding.score, h.finding.relay_own)) continue;
-        s.reported = true;
+        mark_reported(s);
         h.finding.last_ns = s.last_ns;
         h.finding.total = s.total;
         findings.push_back(h.finding);

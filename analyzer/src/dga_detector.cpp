@@ -38,7 +38,9 @@ void DgaDetector::on_dns(const DnsBatchView& batch, AlertOut& out) {
             state.lexical_sum += lexical_score(label).score;
             ++counters_.names_scored;
         }
-        if (state.reported && note.new_name) {  // the client keeps generating names: the finding goes on
+        // The client keeps generating names: the finding goes on (said once a minute at most).
+        if (state.reported && note.new_name && event.time_ns >= state.continued_ns + AlertOut::kContinuingEveryNs) {
+            state.continued_ns = event.time_ns;
             Alert ongoing;
             ongoing.kind = "dga_domain";
             ongoing.status = AlertStatus::ongoing;
@@ -62,6 +64,7 @@ void DgaDetector::on_dns(const DnsBatchView& batch, AlertOut& out) {
             continue;
         }
         state.reported = true;
+        state.continued_ns = event.time_ns;
         Alert alert;
         alert.kind = "dga_domain";
         alert.severity = Severity::high;

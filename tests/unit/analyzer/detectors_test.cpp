@@ -2,6 +2,7 @@
 #include "pipeline_doubles.hpp"
 
 #include <flowguard/analyzer/beacon_detector.hpp>
+#include <flowguard/analyzer/beacon_series.hpp>
 #include <flowguard/analyzer/config.hpp>
 #include <flowguard/analyzer/dga_detector.hpp>
 #include <flowguard/analyzer/dns_beacon_detector.hpp>
@@ -677,4 +678,48 @@ TEST_CASE("beacon detector: a burst of page loads is not a schedule; a fast beac
     REQUIRE(alerts.size() == 1);
     CHECK(alerts[0].dst_addr.to_string() == "198.51.100.51");
     CHECK(alerts[0].last_seen_ns - alerts[0].first_seen_ns >= 300 * kSecond);
+}
+
+TEST_CASE("beacon series: a reported beacon says it goes on once a minute of event time, not at every event") {
+    BeaconSeries series(immediate(), true);
+    const SeriesKey key{*IpAddress::parse("10.0.0.6"), *IpAddress::parse("198.51.100.51"), 0, 0, 443};
+    std::vector<std::uint64_t> reported;
+    std::vector<std::uint64_t> continuing;
+    for (int i = 0; i < 1200; ++i) {  // a 2 s beacon for 40 minutes
+        const std::uint64_t t = kT0 + static_cast<std::uint64_t>(i) * 2 * kSecond;
+        if (auto f = series.record(key, t, 1200)) (f->continuing ? continuing : reported).push_back(f->last_ns);
+    }
+    REQUIRE(reported.size() == 1);
+    // Reported after its first ~5 minutes; then once a minute, not 30 times a minute.
+    const auto minutes_left = (kT0 + 1199 * 2 * kSecond - reported[0]) / (60 * kSecond);
+    CHECK(continuing.size() == minutes_left);
+    std::uint64_t previous = reported[0];
+    for (const auto t : continuing) {
+        CHECK(t - previous == 60 * kSecond);
+        previous = t;
+    }
+}
+
+TEST_CASE("beacon detector: a fast beacon that goes on is passed on as `ongoing` every 10 minutes") {
+    Bench bench(std::make_unique<BeaconDetector>(immediate()));
+    std::vector<FlowRecord> records;
+    for (int i = 0; i < 1800; ++i) {  // a 2 s beacon for an hour
+        records.push_back(
+            outbound("10.0.0.6", "198.51.100.51", 443, kT0 + static_cast<std::uint64_t>(i) * 2 * kSecond));
+        records.back().src_port = static_cast<std::uint16_t>(40000 + i);
+    }
+    bench.detector->on_flows(FlowBatchView{records, bench.context}, bench.out);
+    const auto alerts = bench.take_all();
+    REQUIRE(alerts.size() >= 2);
+    CHECK(alerts[0].status == AlertStatus::open);
+    std::uint64_t previous = alerts[0].last_seen_ns;
+    for (std::size_t i = 1; i < alerts.size(); ++i) {
+        CHECK(alerts[i].status == AlertStatus::ongoing);
+        CHECK(alerts[i].id == alerts[0].id);
+        CHECK(alerts[i].last_seen_ns - previous >= AlertOut::kOngoingNs);
+        CHECK(alerts[i].last_seen_ns - previous <= AlertOut::kOngoingNs + 60 * kSecond);
+        previous = alerts[i].last_seen_ns;
+    }
+    // Reported after ~5 minutes, then told to go on about every 10 of the remaining ~55.
+    CHECK(alerts.size() >= 5);
 }

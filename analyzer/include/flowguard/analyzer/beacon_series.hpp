@@ -103,8 +103,8 @@ public:
     // Adds one event at `time_ns`. Events closer than `repeat_ns` to the series' last one count once (a
     // connection's burst of sampled packets, A and AAAA queries). `alias`: another series the same event
     // belongs to (an address series' name series); the target counts as popular when either is. Returns a
-    // finding when this event made the series periodic enough, or a `continuing` one for each event of a
-    // series reported before.
+    // finding when this event made the series periodic enough, or a `continuing` one for an event of a
+    // series reported before, at most every AlertOut::kContinuingEveryNs of event time.
     // `via`: the proxy the connection went through (relays.hpp), kept for the finding.
     std::optional<BeaconFinding> record(const SeriesKey& key, std::uint64_t time_ns, std::uint64_t size,
                                         std::uint64_t repeat_ns = 0, const SeriesKey* alias = nullptr,
@@ -144,8 +144,9 @@ private:
         std::uint8_t head = 0;
         std::uint8_t stored = 0;
         bool decided = false;
-        bool reported = false;  // decided and reported (not popular): its later events say the beacon goes on
-        IpAddress via;          // the proxy of the series' latest event, if any
+        bool reported = false;           // decided and reported (not popular): its later events say the beacon goes on
+        IpAddress via;                   // the proxy of the series' latest event, if any
+        std::uint32_t continued_ms = 0;  // reported: when (offset from base_ns) it was last said to go on
         std::array<std::uint32_t, kEvents> offsets_ms{};
         std::array<std::uint32_t, kEvents> sizes{};
     };
@@ -161,6 +162,8 @@ private:
     std::uint64_t waking_times(const SeriesKey& key, std::span<std::uint64_t> times) const;
     static DestinationKey target_of(const SeriesKey& key) noexcept;
     static bool lasted(const Series& series) noexcept;  // long enough to be a schedule (5 minutes)
+    static bool goes_on_now(Series& series) noexcept;   // a reported series' event: say it goes on now?
+    static void mark_reported(Series& series) noexcept;
     bool popular(const SeriesKey& key, const Series& series) const;
     // Sets `relay_own` when the client is a relay; true (counted) when the score falls short of relay.threshold.
     bool short_of_relay_evidence(const SeriesKey& key, const BeaconScore& score, bool& relay_own);

@@ -44,7 +44,8 @@ private:
     struct State {
         double lexical_sum = 0;
         bool decided = false;
-        bool reported = false;  // decided and reported: later names say the finding goes on
+        bool reported = false;           // decided and reported: later names say the finding goes on
+        std::uint64_t continued_ns = 0;  // when it was last said to go on (at most once a minute of event time)
     };
 
     DgaConfig config_;

