@@ -1,3 +1,5 @@
+#include "write_fully.hpp"
+
 #include <flowguard/core/clock.hpp>
 #include <flowguard/exporters/archive.hpp>
 #include <flowguard/exporters/event_archive.hpp>
@@ -51,11 +53,9 @@ std::runtime_error io_error(const std::string& what, const std::string& path) {
 }
 
 void write_all(int fd, std::string_view data, const std::string& path) {
-    while (!data.empty()) {
-        const auto n = ::write(fd, data.data(), data.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) throw io_error("cannot write", path);
-        data.remove_prefix(static_cast<std::size_t>(n));
+    if (const int error = write_fully(fd, data)) {
+        errno = error;
+        throw io_error("cannot write", path);
     }
 }
 

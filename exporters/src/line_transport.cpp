@@ -1,3 +1,5 @@
+#include "write_fully.hpp"
+
 #include <flowguard/exporters/line_transport.hpp>
 
 #include <fmt/format.h>
@@ -36,25 +38,13 @@ FdTransport::~FdTransport() {
     if (owned_ && fd_ >= 0) ::close(fd_);
 }
 
-int FdTransport::write_all(std::string_view text) {
-    while (!text.empty()) {
-        const auto n = ::write(fd_, text.data(), text.size());
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return errno;
-        }
-        text.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return 0;
-}
-
 int FdTransport::write(std::string_view lines) {
     std::lock_guard lock(mutex_);
     if (header_due_) {
-        if (const int error = write_all(header_)) return error;
+        if (const int error = write_fully(fd_, header_)) return error;
         header_due_ = false;
     }
-    return write_all(lines);
+    return write_fully(fd_, lines);
 }
 
 void FdTransport::reopen() {

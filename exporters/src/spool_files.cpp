@@ -1,5 +1,7 @@
 #include "spool_files.hpp"
 
+#include "write_fully.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -15,17 +17,11 @@ bool write_spool_file(const std::filesystem::path& path, std::string_view data) 
     temporary += ".tmp";
     const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return false;
-    std::size_t done = 0;
-    while (done < data.size()) {
-        const auto n = ::write(fd, data.data() + done, data.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        done += static_cast<std::size_t>(n);
-    }
+    const bool written = write_fully(fd, data) == 0;
     const bool closed = ::close(fd) == 0;
     std::error_code ec;
-    if (done == data.size() && closed) std::filesystem::rename(temporary, path, ec);
-    if (done != data.size() || !closed || ec) {
+    if (written && closed) std::filesystem::rename(temporary, path, ec);
+    if (!written || !closed || ec) {
         std::filesystem::remove(temporary, ec);
         return false;
     }

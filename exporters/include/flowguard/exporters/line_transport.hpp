@@ -38,8 +38,6 @@ public:
     void reopen() override;
 
 private:
-    int write_all(std::string_view text);
-
     int fd_;
     std::string target_;
     bool owned_;
