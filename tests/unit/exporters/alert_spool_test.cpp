@@ -1,3 +1,5 @@
+#include "temp_dirs.hpp"
+
 #include <flowguard/exporters/webhook.hpp>
 
 #include <doctest/doctest.h>
@@ -12,10 +14,7 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path fresh_dir(const char* name) {
-    auto dir =
-        fs::temp_directory_path() / (std::string("flowguard-spool-test-") + name + "-" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    return dir;
+    return flowguard::test::fresh_test_dir("spool", name);
 }
 
 }  // namespace

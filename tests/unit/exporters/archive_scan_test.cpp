@@ -1,5 +1,7 @@
 // Reading the archive back: which files a time window reads, the open interval's file, a file renamed while the
 // scan runs, and damaged or foreign files counted rather than fatal.
+#include "temp_dirs.hpp"
+
 #include <flowguard/exporters/archive.hpp>
 #include <flowguard/exporters/archive_scan.hpp>
 
@@ -21,8 +23,7 @@ constexpr std::uint64_t kMinute = 60 * kSecond;
 constexpr std::uint64_t kT0 = 1'764'000'000ull * kSecond;  // 2025-11-24T16:00:00Z
 
 fs::path fresh_dir(const std::string& name) {
-    const fs::path dir = fs::temp_directory_path() / ("flowguard-scan-" + std::to_string(::getpid())) / name;
-    fs::remove_all(dir);
+    const fs::path dir = test::fresh_test_dir("scan", name);
     fs::create_directories(dir);
     return dir;
 }

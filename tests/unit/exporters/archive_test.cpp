@@ -1,5 +1,7 @@
 // The archive's files over time, with a clock the test moves (no sleeps): rotation, names, retention by age and
 // by size, salvage of a dead writer's file, and the threaded sink the shards write into.
+#include "temp_dirs.hpp"
+
 #include <flowguard/exporters/archive.hpp>
 
 #include <doctest/doctest.h>
@@ -25,10 +27,7 @@ constexpr std::uint64_t kMinute = 60 * kSecond;
 constexpr std::uint64_t kT0 = 1'764'000'000ull * kSecond;  // 2025-11-24T16:00:00Z, a whole 5-minute interval
 
 fs::path fresh_dir(const std::string& name) {
-    const fs::path dir = fs::temp_directory_path() / ("flowguard-archive-" + std::to_string(::getpid())) / name;
-    fs::remove_all(dir);
-    fs::remove_all(dir.string() + ".events");  // the DNS events' and alerts' directory beside it
-    return dir;
+    return test::fresh_test_dir("archive", name);
 }
 
 std::vector<std::string> names(const fs::path& dir) {

@@ -1,6 +1,8 @@
 // The ClickHouse sink without a server: the RowBinary layout, the schema statements, which partitions retention
 // drops, and the sender thread against a fake transport and a clock the test moves (batches, retries in order,
 // the spool across a restart, drops when full, a lost schema created again).
+#include "temp_dirs.hpp"
+
 #include <flowguard/exporters/clickhouse.hpp>
 
 #include <doctest/doctest.h>
@@ -170,9 +172,7 @@ std::vector<std::uint64_t> numbers(std::uint64_t first, std::uint64_t count) {
 }
 
 fs::path fresh_dir(const std::string& name) {
-    const fs::path dir = fs::temp_directory_path() / ("flowguard-clickhouse-" + std::to_string(::getpid())) / name;
-    fs::remove_all(dir);
-    return dir;
+    return test::fresh_test_dir("clickhouse", name);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // DNS events and alerts in the archive, with a clock the test moves: names, gzip members that gzip itself reads,
 // rotation with the flow files, retention over both directories, salvage of a crashed writer's file, a full
 // disk, and the threaded sink (shards' DNS events, alerts behind the ledger).
+#include "temp_dirs.hpp"
+
 #include <flowguard/exporters/archive.hpp>
 #include <flowguard/exporters/dns_format.hpp>
 #include <flowguard/exporters/event_archive.hpp>
@@ -36,11 +38,8 @@ struct EventDirs {
 };
 
 EventDirs fresh_event_dirs(const std::string& name) {
-    const fs::path base = fs::temp_directory_path() / ("flowguard-events-" + std::to_string(::getpid()));
-    EventDirs dirs{base / name, base / (name + ".events")};
-    fs::remove_all(dirs.flows);
-    fs::remove_all(dirs.events);
-    return dirs;
+    const fs::path flows = test::fresh_test_dir("events", name);  // its ".events" sibling emptied too
+    return {flows, flows.string() + ".events"};
 }
 
 std::vector<std::string> listing(const fs::path& dir) {
