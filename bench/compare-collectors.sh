@@ -6,10 +6,11 @@
 #
 #   bench/compare-collectors.sh [--version 10] [--rate 25000] [--duration 10] [--runs 3] [--exporters 4]
 #                               [--batch 32] [--max-rates "25000 50000 100000 200000"]
-#                               [--replay NAME=FILE[+FILE...]] [--run-format json]
+#                               [--replay NAME=FILE[+FILE...]] [--run-format json|csv|none|archive]
 #                               [--collectors "flowguard nfcapd nfacctd fastnetmon"] [--flowguard-config FILE]
 # Collectors: flowguard (`collect --format none`), flowguard-run (the daemon with every detector on, flows
-# written as JSON lines - or --run-format csv|none - alerts written, /metrics scraped every 5 s), nfcapd,
+# written as JSON lines - or --run-format csv|none, or archive: into the archive (LZ4 nfcapd files, DNS events
+# and alerts beside them) as `run` keeps them by default - alerts written, /metrics scraped every 5 s), nfcapd,
 # sfcapd, nfacctd, fastnetmon.
 # Traffic: flowgen's generated v5/v9/IPFIX (--version), or with --replay a real exporter's capture (e.g.
 # tests/fixtures/corpus/beacon-softflowd-ipfix.pcap) sent by replay_send as --exporters exporters, each from
@@ -104,12 +105,15 @@ run_one() {  # collector rate -> "sent received cpu_seconds kernel_drops ring_dr
     flowguard) "$flowguard" ${flowguard_config:+-c "$flowguard_config"} collect --listen udp://127.0.0.1:$port --format none 2> "$dir/err" & pid=$! ;;
     flowguard-run)  # the daemon, every detector on, flows and alerts written, /metrics scraped every 5 s
       metrics=$(free_port)
+      local output_format=$run_format archive_line=""
+      [ "$run_format" = archive ] && { output_format=none; archive_line="archive: {path: $dir/archive}"; }
       cat > "$dir/run.yml" <<CONF
 collector: {listen: [udp://127.0.0.1:$port], state_file: $dir/templates.json}
 analyzer: {lateral: {state_file: $dir/lateral.jsonl}}
 metrics: {listen: 127.0.0.1:$metrics}
 alerts: {path: $dir/alerts.jsonl, spool_dir: $dir/spool}
-output: {path: $dir/flows.jsonl, format: $run_format}
+output: {path: $dir/flows.jsonl, format: $output_format}
+$archive_line
 CONF
       "$flowguard" -c "$dir/run.yml" run 2> "$dir/err" & pid=$!
       (while sleep 5; do curl -s -o /dev/null "http://127.0.0.1:$metrics/metrics"; done) & scraper=$! ;;
@@ -145,10 +149,16 @@ CONF
   case $collector in
     flowguard)
       read -r received ring_drops < <(tail -1 "$dir/err" | python3 -c 'import sys,json; d=json.load(sys.stdin); print(d["records"]-d["ring_drops"], d["ring_drops"])') ;;
-    # Received: records written to the flow file (with --run-format none: decoded and not dropped); drops: at
-    # the rings, towards the global stage, at the output.
+    # Received: records written to the flow file (with --run-format none: decoded and not dropped; archive:
+    # records in the archive's files); drops: at the rings, towards the global stage, at the output or archive.
     flowguard-run)
-      read -r received ring_drops < <(tail -1 "$dir/err" | python3 -c 'import sys,json; d=json.load(sys.stdin); drops=d["ring_drops"]+d["global_forward_drops"]+d["records_lost"]; print(d["records_written"] if sys.argv[1] != "none" else d["records"]-drops, drops)' "$run_format") ;;
+      read -r received ring_drops < <(tail -1 "$dir/err" | python3 -c '
+import sys, json
+d = json.load(sys.stdin); a = d.get("archive", {})
+rings = d["ring_drops"] + d["global_forward_drops"]
+outputs = d["records_lost"] + a.get("flows_dropped", 0) + a.get("flows_lost", 0)
+received = {"none": d["records"] - rings, "archive": a.get("flows_written", 0)}.get(sys.argv[1], d["records_written"])
+print(received, f"{rings}+{outputs}")' "$run_format") ;;
     nfcapd|sfcapd) received=$(nfdump -R "$dir" -I | awk '/^Flows:/ {print $2}') ;;
     # nfacctd aggregates, so its output does not count records; its loss is what the kernel dropped,
     # in datagrams, converted at the mean records per datagram of this traffic.
@@ -212,6 +222,7 @@ if [ -n "$max_rates" ]; then
       read -r sent received cpu kdrops ring_drops < <(run_one $c "$pps")
       [ "$sent" = "$received" ] && best=$pps
       echo "# $c at $pps packets/s: sent $sent received $received (datagrams dropped by the kernel: $kdrops, records dropped at the rings: $ring_drops)"
+      if [ "$c" = flowguard-run ]; then echo "#   (flowguard-run: records dropped at the rings + by the flow output or archive)"; fi
     done
     echo "# highest zero-loss rate for $c: $best packets/s"
   done
