@@ -380,11 +380,10 @@ private:
         bool uncounted = false;          // some data set could not be decoded now (pending or dropped)
     };
 
+    // The stream's own key (s.key) names its templates: no key is built per datagram.
     WalkResult walk_sets(const ExportPacket& packet, const PacketContext& ctx, StreamState& s, const std::uint8_t* p,
                          std::size_t remaining, bool ipfix, std::vector<FlowRecord>& out) {
         WalkResult result;
-        const StreamKey stream_key{packet.exporter, packet.exporter_port, static_cast<std::uint16_t>(ipfix ? 10 : 9),
-                                   ctx.domain};
         while (remaining >= kSetHeaderLength) {
             const std::uint16_t set_id = load_be16(p);
             const std::uint16_t set_length = load_be16(p + 2);
@@ -398,17 +397,16 @@ private:
             const std::uint16_t template_set = ipfix ? 2 : 0;
             const std::uint16_t options_set = ipfix ? 3 : 1;
             if (set_id == template_set) {
-                parse_templates(stream_key, s, body, body_length, ipfix, false, out);
+                parse_templates(s.key, s, body, body_length, ipfix, false, out);
             } else if (set_id == options_set) {
-                parse_templates(stream_key, s, body, body_length, ipfix, true, out);
+                parse_templates(s.key, s, body, body_length, ipfix, true, out);
             } else if (set_id >= 256) {
-                const TemplateKey key{stream_key, set_id};
                 if (auto it = s.templates.find(set_id); it != s.templates.end()) {
                     const auto n = decode_data_set(packet, ctx, s, it->second->plan, body, body_length, out);
                     result.data_records += n;
                     if (!it->second->plan.is_options) result.flow_records += n;
                 } else {
-                    hold_pending(key, ctx, s, body, body_length);
+                    hold_pending(TemplateKey{s.key, set_id}, ctx, s, body, body_length);
                     result.uncounted = true;
                 }
             }  // set ids 4..255 are reserved: skipped by their length, as the RFCs require
