@@ -53,8 +53,13 @@ inline constexpr CounterTable<TrafficTotals, 2> kApplicationTraffic{{
      "Flow records by application."},
 }};
 
+// Three times per record: the adds written out, not merge_counters over the table (an indirect call per counter, 1-2 %
+// of the daemon's CPU). The tables above name the same three fields; the assertion keeps them three.
 inline TrafficTotals& TrafficTotals::operator+=(const TrafficTotals& o) noexcept {
-    merge_counters(*this, o, kInterfaceTraffic);
+    static_assert(sizeof(TrafficTotals) == 3 * sizeof(std::uint64_t), "a new TrafficTotals field needs adding here");
+    bytes = saturating_add(bytes, o.bytes);  // as merge_counters sums: a hostile byte count pins, never wraps
+    packets = saturating_add(packets, o.packets);
+    flows = saturating_add(flows, o.flows);
     return *this;
 }
 
