@@ -7,6 +7,7 @@
 
 #include <flowguard/collector/decode_plan.hpp>
 #include <flowguard/collector/flow_decoder.hpp>
+#include <flowguard/core/log_throttle.hpp>
 
 #include <boost/container_hash/hash.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
@@ -454,15 +455,13 @@ private:
     // Datagrams that are no flow export have no stream to be counted under: they are counted by reason and
     // their senders named in the log, at most once a minute per receive thread.
     void note_garbage(const ExportPacket& packet) {
-        constexpr std::uint64_t kLogEveryNs = 60'000'000'000ull;
         ++garbage_since_log_;
-        if (packet.received_ns < last_garbage_log_ns_ + kLogEveryNs && last_garbage_log_ns_ != 0) return;
+        if (!garbage_log_.due(packet.received_ns)) return;
         spdlog::warn(
             "{} datagram(s) that are not flow exports (too short or of an unknown version) since the last "
             "report, the last from {}:{} ({} bytes); counted in decode_errors by reason",
             garbage_since_log_, packet.exporter.to_string(), packet.exporter_port, packet.payload.size());
         garbage_since_log_ = 0;
-        last_garbage_log_ns_ = packet.received_ns;
     }
 
     void reject_global(Rejection why) noexcept {
@@ -521,7 +520,7 @@ private:
     std::uint64_t global_errors_ = 0;
     RejectionCounts rejections_{};
     std::uint64_t garbage_since_log_ = 0;
-    std::uint64_t last_garbage_log_ns_ = 0;
+    LogThrottle garbage_log_;
     std::uint64_t stream_limit_drops_ = 0;
     InterfaceCounterTable interfaces_;
     SampledPacketHandler sampled_packet_;

@@ -21,7 +21,6 @@ namespace flowguard::exporters {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr std::uint64_t kLogEveryNs = 60 * kSecondNs;  // repeated failures: one log line a minute
 constexpr std::string_view kPrefix = "nfcapd.";
 constexpr std::string_view kCurrentPrefix = "nfcapd.current.";
 // DNS events leave the writer in gzip members at least this often (a crash loses at most this much of them);
@@ -364,8 +363,7 @@ void ArchiveWriter::expire(std::uint64_t now_ns) {
 
 void ArchiveWriter::failed(const std::string& what, std::uint64_t flows) {
     ++stats_.write_errors;
-    if (last_error_log_ns_ != 0 && now_ns_ < last_error_log_ns_ + kLogEveryNs) return;
-    last_error_log_ns_ = now_ns_;
+    if (!error_log_.due(now_ns_)) return;
     spdlog::error("archive {}: {}{} ({} write errors, {} flows lost so far; logged at most once a minute)",
                   config_.path, what, flows ? fmt::format("; {} flows lost", flows) : "", stats_.write_errors,
                   stats_.flows_lost);
@@ -442,9 +440,7 @@ AlertSink* Archive::alert_sink() noexcept {
 
 void Archive::count_event_drops(std::size_t events) {
     events_dropped_ += events;
-    const std::uint64_t now = clock_();
-    if (last_event_drop_log_ns_ != 0 && now < last_event_drop_log_ns_ + kLogEveryNs) return;
-    last_event_drop_log_ns_ = now;
+    if (!event_drop_log_.due(clock_())) return;
     spdlog::warn(
         "archive {}: the writer is behind: {} DNS events and alerts dropped so far (archive.max_queued_events {}; "
         "logged at most once a minute)",
@@ -487,9 +483,7 @@ void Archive::submit(std::vector<FlowRecord>& records) {
     }
     if (queue_.flows() + records.size() > max_queued_) {
         dropped_ += records.size();
-        const std::uint64_t now = clock_();
-        if (last_drop_log_ns_ == 0 || now >= last_drop_log_ns_ + kLogEveryNs) {
-            last_drop_log_ns_ = now;
+        if (drop_log_.due(clock_())) {
             spdlog::warn(
                 "archive {}: the writer is behind (disk slower than the input): {} flows dropped so far "
                 "(archive.max_queued_flows {}; logged at most once a minute)",

@@ -24,7 +24,6 @@ namespace flowguard::exporters {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr std::uint64_t kFailureLogEveryNs = 60 * kSecondNs;  // repeated failures: one log line a minute
 constexpr std::uint64_t kFirstInsertRetryNs = kSecondNs;
 constexpr std::uint64_t kRetentionEveryNs = 3600 * kSecondNs;
 // With nothing to insert for this long, a `SELECT 1` keeps flowguard_clickhouse_up true to the server's state
@@ -187,9 +186,7 @@ void ClickHouseSink::submit(std::vector<FlowRecord>& records) {
     std::unique_lock lock(mutex_);
     if (stopping_ || queue_.flows() + waiting_flows_ + records.size() > config_.max_buffered_flows) {
         dropped_ += records.size();
-        const std::uint64_t now = clock_();
-        if (last_drop_log_ns_ == 0 || now >= last_drop_log_ns_ + kFailureLogEveryNs) {
-            last_drop_log_ns_ = now;
+        if (drop_log_.due(clock_())) {
             spdlog::warn(
                 "clickhouse {}: {} flows dropped so far: the buffer is full (clickhouse.max_buffered_flows {}{}); "
                 "logged at most once a minute",
@@ -273,17 +270,15 @@ bool ClickHouseSink::request(const ClickHouseRequest& request, std::string_view 
     last_request_ns_ = clock_();
     const auto response = transport_(request);
     if (response.ok()) {
-        if (own_.up == 0 && last_error_log_ns_ != 0) spdlog::info("clickhouse {}: requests succeed again", config_.url);
+        if (own_.up == 0 && error_log_.logged()) spdlog::info("clickhouse {}: requests succeed again", config_.url);
         own_.up = 1;
-        last_error_log_ns_ = 0;
+        error_log_.reset();
         return true;
     }
     own_.up = 0;
     ++own_.request_errors;
     if (schema_missing(response) && config_.create_schema) schema_ready_ = false;
-    const std::uint64_t now = clock_();
-    if (last_error_log_ns_ == 0 || now >= last_error_log_ns_ + kFailureLogEveryNs) {
-        last_error_log_ns_ = now;
+    if (error_log_.due(clock_())) {
         spdlog::error(
             "clickhouse {}: {} failed: {} (retried; {} flows waiting in memory, {} spooled; logged at most "
             "once a minute)",

@@ -16,6 +16,7 @@
 // one archive (max_size caps both together, oldest interval first).
 #include <flowguard/core/counters.hpp>
 #include <flowguard/core/dns_event.hpp>
+#include <flowguard/core/log_throttle.hpp>
 #include <flowguard/core/stage.hpp>
 #include <flowguard/exporters/config.hpp>
 #include <flowguard/exporters/event_archive.hpp>
@@ -132,7 +133,7 @@ private:
     std::uint64_t files_started_ = 0;
     std::unique_ptr<NfdumpFileWriter> file_;
     std::uint64_t interval_start_ns_ = 0;
-    std::uint64_t last_error_log_ns_ = 0;
+    LogThrottle error_log_;
     std::uint64_t now_ns_ = 0;
     std::uint64_t closed_bytes_ = 0;  // the completed files (retention lists the directory again)
     std::uint64_t closed_files_ = 0;
@@ -182,8 +183,8 @@ private:
     std::vector<std::string> alert_queue_;
     std::uint64_t dropped_ = 0;
     std::uint64_t events_dropped_ = 0;
-    std::uint64_t last_event_drop_log_ns_ = 0;
-    std::uint64_t last_drop_log_ns_ = 0;
+    LogThrottle event_drop_log_;
+    LogThrottle drop_log_;
     bool stopping_ = false;
     ArchiveStats published_;  // the writer's stats as of its last round (under mutex_)
     std::unique_ptr<AlertSink> alert_sink_;

@@ -11,6 +11,7 @@
 // clickhouse.max_spool_size. Beyond both, new records are dropped, counted and logged. Failed requests are
 // retried with an exponential backoff up to clickhouse.retry_max.
 #include <flowguard/core/counters.hpp>
+#include <flowguard/core/log_throttle.hpp>
 #include <flowguard/core/stage.hpp>
 #include <flowguard/exporters/config.hpp>
 #include <flowguard/exporters/record_handoff.hpp>
@@ -199,7 +200,7 @@ private:
     std::uint64_t backoff_ns_ = 0;
     std::uint64_t next_retention_ns_ = 0;
     std::uint64_t last_request_ns_ = 0;
-    std::uint64_t last_error_log_ns_ = 0;
+    LogThrottle error_log_;
     ClickHouseStats own_;
 
     mutable std::mutex mutex_;
@@ -207,7 +208,7 @@ private:
     RecordQueue queue_;
     std::size_t waiting_flows_ = 0;  // the sender's memory (open_ + memory_), as of its last round
     std::uint64_t dropped_ = 0;
-    std::uint64_t last_drop_log_ns_ = 0;
+    LogThrottle drop_log_;
     bool stopping_ = false;
     std::uint64_t stop_deadline_ns_ = 0;
     ClickHouseStats published_;
