@@ -2,6 +2,7 @@
 
 #include <flowguard/analyzer/lateral_stage.hpp>
 #include <flowguard/core/clock.hpp>
+#include <flowguard/core/state_file.hpp>
 #include <flowguard/core/time_format.hpp>
 
 #include <fmt/format.h>
@@ -680,21 +681,8 @@ void LateralStage::flush(std::uint64_t now_ns) {
 }
 
 bool LateralStage::save(const std::string& path, std::string& error) {
-    const std::string temp = path + ".tmp";
-    {
-        std::ofstream out(temp, std::ios::trunc);
-        if (out) graph_.save(out);
-        out.flush();
-        if (!out) {
-            error = fmt::format("cannot write {}: {}", temp, std::strerror(errno));
-            std::remove(temp.c_str());
-            ++counters_.save_failures;
-            return false;
-        }
-    }
-    if (std::rename(temp.c_str(), path.c_str()) != 0) {
-        error = fmt::format("cannot rename {} to {}: {}", temp, path, std::strerror(errno));
-        std::remove(temp.c_str());
+    error = replace_file(path, [&](std::ostream& out) { graph_.save(out); });
+    if (!error.empty()) {
         ++counters_.save_failures;
         return false;
     }

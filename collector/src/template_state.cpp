@@ -1,4 +1,5 @@
 #include <flowguard/collector/template_state.hpp>
+#include <flowguard/core/state_file.hpp>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -41,27 +42,24 @@ void for_each_distinct_template(const std::vector<const FlowDecoder*>& decoders,
 
 StateFileResult save_template_state(const std::string& path, const std::vector<const FlowDecoder*>& decoders) {
     StateFileResult result;
-    const std::string tmp = path + ".tmp";
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) throw std::runtime_error(fmt::format("cannot write template state '{}'", tmp));
-    for_each_distinct_template(decoders, [&](const TemplateSnapshot& t) {
-        boost::json::array fields;
-        for (const auto& f : t.fields) fields.push_back(boost::json::array{f.id, f.length, f.enterprise});
-        boost::json::object o{{"exporter", t.stream.exporter.to_string()},
-                              {"port", t.stream.port},
-                              {"version", t.stream.version},
-                              {"domain", t.stream.domain},
-                              {"id", t.id},
-                              {"options", t.options},
-                              {"scope_fields", t.scope_field_count},
-                              {"fields", std::move(fields)},
-                              {"proven", t.proven}};
-        out << boost::json::serialize(o) << '\n';
-        ++result.templates;
+    const std::string error = replace_file(path, [&](std::ostream& out) {
+        for_each_distinct_template(decoders, [&](const TemplateSnapshot& t) {
+            boost::json::array fields;
+            for (const auto& f : t.fields) fields.push_back(boost::json::array{f.id, f.length, f.enterprise});
+            boost::json::object o{{"exporter", t.stream.exporter.to_string()},
+                                  {"port", t.stream.port},
+                                  {"version", t.stream.version},
+                                  {"domain", t.stream.domain},
+                                  {"id", t.id},
+                                  {"options", t.options},
+                                  {"scope_fields", t.scope_field_count},
+                                  {"fields", std::move(fields)},
+                                  {"proven", t.proven}};
+            out << boost::json::serialize(o) << '\n';
+            ++result.templates;
+        });
     });
-    out.close();
-    if (!out) throw std::runtime_error(fmt::format("cannot write template state '{}'", tmp));
-    std::filesystem::rename(tmp, path);
+    if (!error.empty()) throw std::runtime_error("template state: " + error);
     return result;
 }
 

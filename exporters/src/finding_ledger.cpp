@@ -1,4 +1,5 @@
 #include <flowguard/core/clock.hpp>
+#include <flowguard/core/state_file.hpp>
 #include <flowguard/core/time_format.hpp>
 #include <flowguard/exporters/finding_ledger.hpp>
 
@@ -215,23 +216,11 @@ void FindingLedger::save_locked() {
                                         {"reasserted", format_iso8601_ns(f.reasserted_ns)}});
     }
     const json::object state{{"version", kStateVersion}, {"findings", std::move(findings)}};
-    const std::string temporary = settings_.state_file + ".tmp";
-    {
-        std::ofstream file(temporary, std::ios::trunc);
-        file << serialize_readable(state) << '\n';
-        file.flush();
-        if (!file) {
-            ++stats_.state_errors;
-            spdlog::error("findings: cannot write {}: {} ({} open findings not saved; a restart would re-send them)",
-                          temporary, std::strerror(errno), open_.size());
-            return;
-        }
-    }
-    std::error_code ec;
-    std::filesystem::rename(temporary, settings_.state_file, ec);
-    if (ec) {
+    const std::string error =
+        replace_file(settings_.state_file, [&](std::ostream& file) { file << serialize_readable(state) << '\n'; });
+    if (!error.empty()) {
         ++stats_.state_errors;
-        spdlog::error("findings: cannot replace {}: {}", settings_.state_file, ec.message());
+        spdlog::error("findings: {} ({} open findings not saved; a restart would re-send them)", error, open_.size());
         return;
     }
     dirty_ = false;
