@@ -11,7 +11,8 @@
 # Collectors: flowguard (`collect --format none`), flowguard-run (the daemon with every detector on, flows
 # written as JSON lines - or --run-format csv|none, or archive: into the archive (LZ4 nfcapd files, DNS events
 # and alerts beside them) as `run` keeps them by default - alerts written, /metrics scraped every 5 s), nfcapd,
-# sfcapd, nfacctd, fastnetmon.
+# sfcapd, nfacctd, fastnetmon; and recv-floor (bench/recv_floor: receives as flowguard does and decodes
+# nothing - the kernel's share, a floor under every collector's CPU per record).
 # Traffic: flowgen's generated v5/v9/IPFIX (--version), or with --replay a real exporter's capture (e.g.
 # tests/fixtures/corpus/beacon-softflowd-ipfix.pcap) sent by replay_send as --exporters exporters, each from
 # its own loopback address, sequence numbers moving on per loop as a live exporter's. --rate is datagrams/s.
@@ -49,7 +50,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 flowguard=${FLOWGUARD:-$root/build/release/app/flowguard}
 flowgen=$root/build/release/bench/flowgen
 replay_send=$root/build/release/bench/replay_send
-[ -x "$flowguard" ] && [ -x "$flowgen" ] && [ -x "$replay_send" ] || { echo "build the release preset first" >&2; exit 2; }
+recv_floor=$root/build/release/bench/recv_floor
+[ -x "$flowguard" ] && [ -x "$flowgen" ] && [ -x "$replay_send" ] && [ -x "$recv_floor" ] || { echo "build the release preset first" >&2; exit 2; }
 work=$(mktemp -d /tmp/compare-collectors.XXXXXX)
 trap 'pkill -P $$ 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -88,12 +90,12 @@ fastnetmon_config() {
     END { for (k in set) print k " = " set[k] }' /etc/fastnetmon.conf > "$dir/fastnetmon.conf"
 }
 
-send_traffic() {  # port rate -> records sent
+send_traffic() {  # port rate sender_json_file -> records sent
   if [ -n "$replay" ]; then
     "$replay_send" --dest 127.0.0.1:$1 --rate "$2" --duration "$duration" --copies "$exporters" --batch "$batch" "${replay#*=}"
   else
     "$flowgen" --dest 127.0.0.1:$1 --version "$version" --rate "$2" --duration "$duration" --exporters "$exporters" --batch "$batch"
-  fi | python3 -c 'import sys,json; print(json.load(sys.stdin)["records"])'
+  fi | tee "$3" | python3 -c 'import sys,json; print(json.load(sys.stdin)["records"])'
 }
 
 run_one() {  # collector rate -> "sent received cpu_seconds kernel_drops ring_drops"
@@ -118,6 +120,7 @@ CONF
       "$flowguard" -c "$dir/run.yml" run 2> "$dir/err" & pid=$!
       (while sleep 5; do curl -s -o /dev/null "http://127.0.0.1:$metrics/metrics"; done) & scraper=$! ;;
     nfcapd|sfcapd) $collector -b 127.0.0.1 -p $port -w "$dir" -t 86400 > /dev/null 2>&1 & pid=$! ;;
+    recv-floor) "$recv_floor" $port > "$dir/floor.json" & pid=$! ;;  # receives, decodes nothing: the kernel's share
     fastnetmon)
       metrics=$(free_port)
       fastnetmon_config "$dir" "$port" "$metrics"
@@ -138,7 +141,7 @@ CONF
   esac
   wait_listening $port; sleep 1
   local base; base=$(cpu_ns $pid)
-  sent=$(send_traffic $port "$pps")
+  sent=$(send_traffic $port "$pps" "$dir.sent.json")  # beside $dir: nfdump -R reads every file in it
   sleep 1
   used_ns=$(( $(cpu_ns $pid) - base ))
   local kdrops; kdrops=$(udp_drops $port)
@@ -160,13 +163,15 @@ outputs = d["records_lost"] + a.get("flows_dropped", 0) + a.get("flows_lost", 0)
 received = {"none": d["records"] - rings, "archive": a.get("flows_written", 0)}.get(sys.argv[1], d["records_written"])
 print(received, f"{rings}+{outputs}")' "$run_format") ;;
     nfcapd|sfcapd) received=$(nfdump -R "$dir" -I | awk '/^Flows:/ {print $2}') ;;
+    # It counts datagrams, not records: received records are the sent ones in the share of datagrams it read.
+    recv-floor) received=$(python3 -c 'import sys,json; s=json.load(open(sys.argv[1])); f=json.load(open(sys.argv[2])); print(round(s["records"]*min(1, f["datagrams"]/s["packets"])))' "$dir.sent.json" "$dir/floor.json") ;;
     # nfacctd aggregates, so its output does not count records; its loss is what the kernel dropped,
     # in datagrams, converted at the mean records per datagram of this traffic.
     nfacctd) received=$(python3 -c "print(round($sent - $kdrops * $sent / max(1, $pps * $duration)))") ;;
   esac
   # nfcapd writes ~300 MB per run: removed and flushed now, so the next run does not start behind a
   # writeback of this one's dirty pages (runs grew from 0.26 to 0.55 CPU s per million records without).
-  rm -rf "$dir"; sync
+  rm -rf "$dir" "$dir.sent.json"; sync
   echo "$sent $received $(python3 -c "print(round($used_ns / 1e9, 4))") $kdrops $ring_drops"
 }
 
