@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cctype>
 #include <charconv>
@@ -198,7 +199,7 @@ private:
         while (accept("and")) terms.push_back(parse_unary());
         return combine(Node::Kind::all_of, terms);
     }
-    // Parsing and matching recurse once per level: a hostile filter of a million '(' must be an error, not a
+    // Parsing and compiling recurse once per level: a hostile filter of a million '(' must be an error, not a
     // stack overflow.
     static constexpr std::size_t kMaxDepth = 200;
 
@@ -578,13 +579,16 @@ bool core_field(FlowFilter::Field f) {
 
 FlowFilter::FlowFilter() {
     nodes_.push_back({});
+    program_.push_back({});  // a term of nodes_[0], "always"
 }
 
 FlowFilter FlowFilter::compile(std::string_view text, const NameAddresses& names) {
     FlowFilter f;
     f.nodes_.clear();
+    f.program_.clear();
     FilterParser parser(text, names, f);
     f.root_ = parser.parse();
+    f.flatten_root();
     for (const auto& n : f.nodes_) {
         const bool outside =
             (n.kind == Node::Kind::address && n.address != AddressField::src && n.address != AddressField::dst) ||
@@ -736,48 +740,90 @@ const IpAddress& FlowFilter::address_of(AddressField f, const FlowRecord& r) noe
     return r.src_addr;
 }
 
-bool FlowFilter::eval(std::uint32_t index, const FlowRecord& r) const noexcept {
+// The root group's terms combine into the starting result directly: most filters then run without touching
+// the stack of enclosing results (whose stores could alias the record's loads and stall them).
+void FlowFilter::flatten_root() {
+    program_.clear();
+    const Node& root = nodes_[root_];
+    if (root.kind != Node::Kind::all_of && root.kind != Node::Kind::any_of) {
+        starts_true_ = true;
+        flatten(root_, true, false, 0);
+        return;
+    }
+    starts_true_ = root.kind == Node::Kind::all_of;
+    for (std::uint32_t i = 0; i < root.count; ++i) flatten(children_[root.first + i], starts_true_, false, 1);
+}
+
+void FlowFilter::flatten(std::uint32_t index, bool and_into, bool negate, std::size_t depth) {
+    if (depth >= kProgramStack) throw FilterError("the filter is nested too deeply", 0);
     const Node& n = nodes_[index];
     switch (n.kind) {
-        case Node::Kind::always:
-            return true;
-        case Node::Kind::never:
-            return false;
-        case Node::Kind::all_of:
-            for (std::uint32_t i = 0; i < n.count; ++i)
-                if (!eval(children_[n.first + i], r)) return false;
-            return true;
-        case Node::Kind::any_of:
-            for (std::uint32_t i = 0; i < n.count; ++i)
-                if (eval(children_[n.first + i], r)) return true;
-            return false;
         case Node::Kind::negate:
-            return !eval(n.first, r);
-        case Node::Kind::compare: {
-            const std::uint64_t v = value_of(n.field, r);
-            if (n.field == Field::tcp_flags_all) return (v & n.value) == n.value;
-            switch (n.op) {
-                case Compare::eq:
-                    return v == n.value;
-                case Compare::lt:
-                    return v < n.value;
-                case Compare::gt:
-                    return v > n.value;
-                case Compare::le:
-                    return v <= n.value;
-                case Compare::ge:
-                    return v >= n.value;
-            }
-            return false;
-        }
-        case Node::Kind::in_set: {
-            const auto* first = numbers_.data() + n.first;
-            return std::binary_search(first, first + n.count, value_of(n.field, r));
-        }
-        case Node::Kind::address:
-            return sets_[n.first].contains(address_of(n.address, r));
+            flatten(n.first, and_into, !negate, depth);
+            return;
+        case Node::Kind::all_of:
+        case Node::Kind::any_of:
+            program_.push_back({.kind = Step::Kind::open, .starts_true = n.kind == Node::Kind::all_of, .term = {}});
+            for (std::uint32_t i = 0; i < n.count; ++i)
+                flatten(children_[n.first + i], n.kind == Node::Kind::all_of, false, depth + 1);
+            program_.push_back({.kind = Step::Kind::close, .and_into = and_into, .negate = negate, .term = {}});
+            return;
+        default:
+            program_.push_back({.kind = Step::Kind::term, .and_into = and_into, .negate = negate, .term = n});
+            return;
     }
-    return false;
+}
+
+// The fields most filters read, without value_of's jump table; the rest through it.
+[[gnu::always_inline]] inline std::uint64_t FlowFilter::field_value(Field f, const FlowRecord& r) noexcept {
+    if (f == Field::dst_port) return r.dst_port;
+    if (f == Field::src_port) return r.src_port;
+    if (f == Field::proto) return r.proto;
+    if (f == Field::bytes) return r.bytes;
+    if (f == Field::packets) return r.packets;
+    return value_of(f, r);
+}
+
+[[gnu::always_inline]] inline bool FlowFilter::term(const Node& n, const FlowRecord& r) const noexcept {
+    if (n.kind == Node::Kind::address) {
+        const IpAddress& a = n.address == AddressField::src   ? r.src_addr
+                             : n.address == AddressField::dst ? r.dst_addr
+                                                              : address_of(n.address, r);
+        return sets_[n.first].contains(a);
+    }
+    if (n.kind == Node::Kind::always) return true;
+    if (n.kind == Node::Kind::never) return false;
+    const std::uint64_t v = field_value(n.field, r);
+    if (n.kind == Node::Kind::in_set) {
+        const auto* first = numbers_.data() + n.first;
+        return std::binary_search(first, first + n.count, v);
+    }
+    if (n.field == Field::tcp_flags_all) return (v & n.value) == n.value;
+    // Which outcomes of the comparison match, by Compare: eq, lt, gt, le, ge (bit 0: less, 1: equal, 2: greater).
+    static constexpr std::uint8_t kAccepts[] = {0b010, 0b001, 0b100, 0b011, 0b110};
+    const unsigned outcome = static_cast<unsigned>(v < n.value) | static_cast<unsigned>(v == n.value) << 1 |
+                             static_cast<unsigned>(v > n.value) << 2;
+    return (outcome & kAccepts[static_cast<std::size_t>(n.op)]) != 0;
+}
+
+bool FlowFilter::run(const FlowRecord& r) const noexcept {
+    std::array<bool, kProgramStack> outer;  // NOLINT: the results of enclosing groups, written before read
+    std::size_t depth = 0;
+    bool result = starts_true_;  // of the group being evaluated, first the root's
+    for (const Step& s : program_) {
+        if (s.kind == Step::Kind::term) {
+            const bool v = term(s.term, r) != s.negate;
+            result = s.and_into ? (result & v) : (result | v);
+        } else if (s.kind == Step::Kind::open) {
+            outer[depth++] = result;
+            result = s.starts_true;
+        } else {
+            const bool v = result != s.negate;
+            result = outer[--depth];
+            result = s.and_into ? (result & v) : (result | v);
+        }
+    }
+    return result;
 }
 
 }  // namespace flowguard::exporters

@@ -285,6 +285,26 @@ void NfdumpFileReader::parse_block(std::span<const std::uint8_t> payload, std::u
 // false when the record lacks them, and then the whole record is parsed (and refused) as usual.
 bool NfdumpFileReader::parse_core(const std::uint8_t* p, std::size_t size, FlowRecord& r) {
     if (size < kV3HeaderBytes) return false;
+    // nfcapd and flowguard write the generic flow element first and the addresses second: read those in place
+    // and walk the elements only for other layouts.
+    constexpr std::size_t kAddressesAt = kV3HeaderBytes + kGenericFlowBytes;
+    if (size >= kAddressesAt + kElementHeaderBytes && load<std::uint16_t>(p + 4) >= 2 &&
+        load<std::uint16_t>(p + kV3HeaderBytes) == kGenericFlow &&
+        load<std::uint16_t>(p + kV3HeaderBytes + 2) == kGenericFlowBytes) {
+        const auto id = load<std::uint16_t>(p + kAddressesAt);
+        const auto length = load<std::uint16_t>(p + kAddressesAt + 2);
+        const std::uint8_t* e = p + kAddressesAt + kElementHeaderBytes;
+        if (id == kIpv4Flow && length == kIpv4FlowBytes && size >= kAddressesAt + kIpv4FlowBytes) {
+            parse_generic(p + kV3HeaderBytes + kElementHeaderBytes, r);
+            parse_ipv4_flow(e, r);
+            return true;
+        }
+        if (id == kIpv6Flow && length == kIpv6FlowBytes && size >= kAddressesAt + kIpv6FlowBytes) {
+            parse_generic(p + kV3HeaderBytes + kElementHeaderBytes, r);
+            parse_ipv6_flow(e, r);
+            return true;
+        }
+    }
     const auto elements = load<std::uint16_t>(p + 4);
     bool generic = false;
     bool addresses = false;

@@ -219,6 +219,26 @@ TEST_CASE("a filter says whether the generic flow and address fields are all it 
     CHECK_FALSE(FlowFilter::compile("next ip 192.0.2.1").reads_core_fields_only());
 }
 
+TEST_CASE("a filter combining terms at every level of nesting keeps each level's result") {
+    // Matching runs the filter as postfix steps on a stack of results: each level holds one result while the
+    // next is computed.
+    const auto r = flow("10.0.0.1", 50000, "198.51.100.7", 443);
+    std::string any;
+    std::string all;
+    for (int i = 0; i < 190; ++i) {
+        any += "port " + std::to_string(1000 + i) + " or (";
+        all += "proto tcp and (";
+    }
+    const std::string close(190, ')');
+    CHECK(match(any + "port 443" + close, r));
+    CHECK_FALSE(match(any + "port 444" + close, r));
+    CHECK(match(all + "port 443" + close, r));
+    CHECK_FALSE(match(all + "port 444" + close, r));
+    CHECK_FALSE(match("proto udp and (" + all + "port 443" + close + ")", r));
+    CHECK(match("(" + all + "port 444" + close + ") or port 50000", r));
+    CHECK(match("not (" + all + "port 444" + close + ") and not port 1", r));
+}
+
 TEST_CASE("a filter nested beyond 200 levels is an error, not a stack overflow") {
     const auto r = flow("10.0.0.1", 50000, "198.51.100.7", 443);
     CHECK(match(std::string(150, '(') + "port 443" + std::string(150, ')'), r));
