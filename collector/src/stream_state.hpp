@@ -44,6 +44,7 @@ inline constexpr std::uint64_t kMaxSamplingRate = 0xffffffffull;
 inline constexpr std::uint64_t kImplausibleRate = kMaxSamplingRate + 1;
 
 using StreamHook = boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>>;
+struct StreamAddressList;  // stream_table.hpp
 
 struct StreamState {
     StreamState(const StreamKey& k, SequenceTracker tracker) : key(k), sequence(tracker), sequence_inclusive(tracker) {}
@@ -57,8 +58,9 @@ struct StreamState {
     StreamKey key;
     Standing standing = Standing::probation;
     std::uint32_t datagrams_with_records = 0;
-    StreamHook age_hook;      // the probation or proven list, least recently active first
-    StreamHook address_hook;  // the streams of the same exporter address, least recently active first
+    StreamHook age_hook;                        // the probation or proven list, least recently active first
+    StreamHook address_hook;                    // the streams of the same exporter address, least recently active first
+    StreamAddressList* address_list = nullptr;  // that list: found once, not per datagram
 
     static constexpr std::size_t kMaxSamplers = 1024;
 

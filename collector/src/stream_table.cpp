@@ -45,7 +45,8 @@ StreamState* StreamTable::add(const StreamKey& key, SequenceTracker tracker, boo
         s.standing = StreamState::Standing::pinned;
     else
         probation_.push_back(s);
-    address_list(key.exporter).push_back(s);
+    s.address_list = &address_list(key.exporter);
+    s.address_list->push_back(s);
     return &s;
 }
 
@@ -66,7 +67,7 @@ void move_to_back(List& list, StreamState& s) noexcept {
 }  // namespace
 
 void StreamTable::touch(StreamState& s, bool decoded_records) noexcept {
-    move_to_back(*addresses_.find(s.key.exporter)->second, s);
+    move_to_back(*s.address_list, s);
     if (s.standing == StreamState::Standing::pinned) return;
     const bool proven_now = decoded_records && s.standing == StreamState::Standing::probation &&
                             ++s.datagrams_with_records >= StreamState::kProvenDatagrams;
@@ -114,10 +115,9 @@ void StreamTable::evict(StreamState& s) {
     evicted_handler_(s);
     ++evicted_;
     if (auto* list = list_of(s)) list->erase(list->iterator_to(s));
-    auto address = addresses_.find(s.key.exporter);
-    address->second->erase(address->second->iterator_to(s));
-    if (address->second->empty()) {
-        addresses_.erase(address);
+    s.address_list->erase(s.address_list->iterator_to(s));
+    if (s.address_list->empty()) {
+        addresses_.erase(s.key.exporter);
         address_churn_.erased(addresses_);
     }
     const StreamKey key = s.key;  // `s` dies with its map entry

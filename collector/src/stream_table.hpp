@@ -25,6 +25,12 @@
 
 namespace flowguard::collector {
 
+// The streams of one exporter address, least recently active first (StreamState::address_list points here).
+struct StreamAddressList
+    : boost::intrusive::list<StreamState,
+                             boost::intrusive::member_hook<StreamState, StreamHook, &StreamState::address_hook>,
+                             boost::intrusive::constant_time_size<true>> {};
+
 class StreamTable {
 public:
     // Called with each stream before it is dropped (its counters and templates go with it).
@@ -65,10 +71,7 @@ private:
         boost::intrusive::list<StreamState,
                                boost::intrusive::member_hook<StreamState, StreamHook, &StreamState::age_hook>,
                                boost::intrusive::constant_time_size<true>>;
-    using AddressList =
-        boost::intrusive::list<StreamState,
-                               boost::intrusive::member_hook<StreamState, StreamHook, &StreamState::address_hook>,
-                               boost::intrusive::constant_time_size<true>>;
+    using AddressList = StreamAddressList;
 
     AgeList* list_of(const StreamState& s) noexcept;
     void promote(StreamState& s) noexcept;
