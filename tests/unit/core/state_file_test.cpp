@@ -1,3 +1,4 @@
+#include "file_contents.hpp"
 #include "temp_dirs.hpp"
 
 #include <flowguard/core/state_file.hpp>
@@ -6,29 +7,19 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string contents(const fs::path& path) {
-    std::ifstream in(path);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-}  // namespace
+using flowguard::test::file_contents;
 
 TEST_CASE("state files are replaced whole; a failed write or rename leaves the old one and no temporary") {
     const auto dir = flowguard::test::fresh_test_dir("state-file", "replace");
     fs::create_directories(dir);
     const auto path = (dir / "state.json").string();
     CHECK(flowguard::replace_file(path, [](std::ostream& out) { out << "first\n"; }).empty());
-    CHECK(contents(path) == "first\n");
+    CHECK(file_contents(path) == "first\n");
     CHECK(flowguard::replace_file(path, [](std::ostream& out) { out << "second\n"; }).empty());
-    CHECK(contents(path) == "second\n");
+    CHECK(file_contents(path) == "second\n");
     CHECK_FALSE(fs::exists(path + ".tmp"));
 
     // The temporary cannot be created: a directory stands in its place.
@@ -36,7 +27,7 @@ TEST_CASE("state files are replaced whole; a failed write or rename leaves the o
     fs::create_directory(dir / "x");
     const auto blocked = flowguard::replace_file(path, [](std::ostream& out) { out << "third\n"; });
     CHECK(blocked.find("cannot write " + path + ".tmp") == 0);
-    CHECK(contents(path) == "second\n");
+    CHECK(file_contents(path) == "second\n");
     fs::remove(path + ".tmp");
 
     // The rename fails: the target is a directory that is not empty.

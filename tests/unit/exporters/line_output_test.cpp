@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <file_contents.hpp>
 #include <log_capture.hpp>
 #include <sstream>
 #include <string>
@@ -20,13 +20,6 @@ using namespace flowguard;
 using namespace flowguard::exporters;
 
 namespace {
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
 
 FlowRecord record(std::uint16_t port) {
     FlowRecord r;
@@ -67,7 +60,7 @@ TEST_CASE("a flow output shared by several writers: the header once, first; whol
     second.flush(0);
     a.join();
     CHECK(output.lines_written() == 1000);
-    const auto text = read_file(file.path);
+    const auto text = test::file_contents(file.path);
     CHECK(text.starts_with(std::string(csv.header) + "\n"));
     std::size_t lines = 0, headers = 0;
     std::istringstream in(text);
@@ -147,7 +140,7 @@ TEST_CASE("a CSV header leads a new file only: appending to an earlier run's fil
         stage.on_flows(std::vector<FlowRecord>{record(443)}, 0, alerts);
         stage.flush(0);
     }
-    const auto text = read_file(file.path);
+    const auto text = test::file_contents(file.path);
     CHECK(text.starts_with(header));
     CHECK(text.find("\ntype,") == std::string::npos);
     CHECK(std::count(text.begin(), text.end(), '\n') == 3);
@@ -166,7 +159,7 @@ TEST_CASE("reopen after the file was moved away (logrotate): new lines go to a n
     output.reopen();
     stage.on_flows(std::vector<FlowRecord>{record(80)}, 0, alerts);
     stage.flush(0);
-    const auto old_text = read_file(moved), new_text = read_file(file.path);
+    const auto old_text = test::file_contents(moved), new_text = test::file_contents(file.path);
     std::remove(moved.c_str());
     CHECK(std::count(old_text.begin(), old_text.end(), '\n') == 3);
     CHECK(new_text.starts_with("type,"));
@@ -203,7 +196,7 @@ TEST_CASE("the alert log writes one JSON line per alert and counts them; the DNS
     a.dedup_key = "x";
     log.publish(std::vector<Alert>{a, a});
     CHECK(log.alerts_written() == 2);
-    const auto text = read_file(alerts_file.path);
+    const auto text = test::file_contents(alerts_file.path);
     CHECK(std::count(text.begin(), text.end(), '\n') == 2);
     CHECK(text.find(R"("kind":"beacon")") != std::string::npos);
 
@@ -216,7 +209,7 @@ TEST_CASE("the alert log writes one JSON line per alert and counts them; the DNS
     dns.on_dns(std::vector<DnsEvent>{e, e, e}, 0, none);
     dns.flush(0);
     CHECK(dns_lines.lines_written() == 3);
-    CHECK(read_file(dns_file.path).find(R"("qname":"a.example")") != std::string::npos);
+    CHECK(test::file_contents(dns_file.path).find(R"("qname":"a.example")") != std::string::npos);
 }
 
 TEST_CASE("flow formats are chosen by name; none is no output, anything else is unknown") {
