@@ -17,6 +17,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -98,6 +99,11 @@ public:
     GroupTotals matched;
 
     bool grouping() const { return !stats.empty() || aggregation; }
+    // Totals and series read volumes and times; each statistic says what its groups read.
+    bool reads_core_fields_only() const {
+        return std::all_of(stats.begin(), stats.end(), [](const StatSpec& s) { return s.reads_core_fields_only(); }) &&
+               (!aggregation || aggregation->reads_core_fields_only());
+    }
     std::vector<StatTable>& tables_for(std::uint64_t bucket) {
         auto [it, added] = tables.try_emplace(bucket);
         if (added) {
@@ -351,6 +357,7 @@ int run_query(const Config& config, const QueryOptions& o) {
             std::vector<Collected> parts(threads, collected);
             std::vector<exporters::ArchiveScan::OnFlows> consumers;
             for (auto& part : parts) consumers.emplace_back([&part](std::span<const FlowRecord> r) { part.add(r); });
+            if (collected.reads_core_fields_only()) scan->hand_on_core_fields_only();
             scan->run_unordered(consumers, show);
             for (auto& part : parts) collected.merge(part);
         } else {

@@ -118,7 +118,7 @@ struct ArchiveScan::FileOutcome {
 // Reads one file through `keep`, handing each block's matches and records read to `emit` (false: stop).
 ArchiveScan::FileOutcome ArchiveScan::scan_one(const ArchiveFile& file, const FlowFilter* keep,
                                                NfdumpReadBuffers& buffers, std::vector<FlowRecord>& block,
-                                               const EmitBlock& emit) {
+                                               const EmitBlock& emit) const {
     FileOutcome outcome;
     std::error_code ec;
     const auto size = fs::file_size(file.path, ec);
@@ -137,6 +137,7 @@ ArchiveScan::FileOutcome ArchiveScan::scan_one(const ArchiveFile& file, const Fl
     }
     ++outcome.counters.files;
     if (file.open) ++outcome.counters.open_files;
+    if (core_only_) reader->read_core_fields_only();
     std::uint64_t read_before = 0;
     while (reader->next(block, keep)) {
         const std::uint64_t read = reader->counters().records - read_before;

@@ -99,6 +99,11 @@ StatSpec StatSpec::parse(std::string_view text) {
     return spec;
 }
 
+bool StatSpec::reads_core_fields_only() const noexcept {
+    constexpr std::uint32_t kCore = kFiveTuple | kTos;
+    return kind != Kind::either_if && kind != Kind::either_as && (fields & ~kCore) == 0;
+}
+
 std::uint32_t StatSpec::parse_fields(std::string_view list) {
     std::uint32_t fields = 0;
     while (!list.empty()) {

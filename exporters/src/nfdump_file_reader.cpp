@@ -51,10 +51,9 @@ void parse_generic(const std::uint8_t* e, FlowRecord& r) {
     r.tcp_flags = e[45];
     r.forwarding_status = e[46];
     r.ip_tos = e[47];
-    if (r.is_icmp()) {
-        r.icmp_type = static_cast<std::uint8_t>(r.dst_port >> 8);
-        r.icmp_code = static_cast<std::uint8_t>(r.dst_port);
-    }
+    // Also cleared: parse_core reuses one record, and a TCP flow must not keep the last ICMP flow's type.
+    r.icmp_type = r.is_icmp() ? static_cast<std::uint8_t>(r.dst_port >> 8) : 0;
+    r.icmp_code = r.is_icmp() ? static_cast<std::uint8_t>(r.dst_port) : 0;
 }
 
 // The address elements, shared by the whole-record parse and the one a filter decides on.
@@ -234,6 +233,7 @@ void NfdumpFileReader::parse_block(std::span<const std::uint8_t> payload, std::u
     FlowRecord r;
     FlowRecord core;
     const bool decide_on_core = keep != nullptr && keep->reads_core_fields_only();
+    const bool core_out = core_only_ && (keep == nullptr || decide_on_core);
     std::size_t pos = 0;
     for (std::uint32_t i = 0; i < records; ++i) {
         if (pos + 4 > payload.size()) {
@@ -247,7 +247,14 @@ void NfdumpFileReader::parse_block(std::span<const std::uint8_t> payload, std::u
             return;
         }
         const std::uint8_t* p = payload.data() + pos;
-        if (type == kTypeV3) {
+        if (type == kTypeV3 && core_out) {
+            if (parse_core(p, size, core)) {
+                ++counters_.records;
+                if (keep == nullptr || keep->matches(core)) out.push_back(core);
+            } else {
+                ++counters_.skipped_records;
+            }
+        } else if (type == kTypeV3) {
             if (decide_on_core && parse_core(p, size, core) && !keep->matches(core)) {
                 ++counters_.records;
                 pos += size;

@@ -92,6 +92,14 @@ TEST_CASE("record and chosen-field aggregation keep only the grouped fields") {
     CHECK(by_fields.key_text(by_fields.top(0)[0].key) == "10.0.0.1 443");
 }
 
+TEST_CASE("a statistic says whether it reads only a record's generic flow and addresses") {
+    for (const char* core :
+         {"ip", "srcip", "dstip", "port", "srcport", "dstport", "proto", "tos", "conversation", "record"})
+        CHECK_MESSAGE(StatSpec::parse(core).reads_core_fields_only(), core);
+    for (const char* more : {"exporter", "router", "interface", "if", "as", "srcas", "dstas", "inif", "outif"})
+        CHECK_FALSE_MESSAGE(StatSpec::parse(more).reads_core_fields_only(), more);
+}
+
 TEST_CASE("pps, bps and bpp orders use the group's time span") {
     StatTable t(StatSpec::parse("dstip/bps"));
     t.add(flow("10.0.0.1", 1, "10.0.0.2", 2, 1000, 10));  // 1 s: 8,000 bps

@@ -78,6 +78,9 @@ public:
     // this thread.
     void run_unordered(const std::vector<OnFlows>& consumers, const OnProgress& progress = {});
 
+    // The consumers read only the generic flow and address fields (NfdumpFileReader::read_core_fields_only).
+    void hand_on_core_fields_only() noexcept { core_only_ = true; }
+
     const ScanCounters& counters() const noexcept { return counters_; }
     const std::vector<ArchiveFile>& files() const noexcept { return files_; }
 
@@ -90,8 +93,8 @@ private:
     };
     using EmitBlock = std::function<bool(std::vector<FlowRecord>& matched, std::uint64_t read)>;
 
-    static FileOutcome scan_one(const ArchiveFile& file, const FlowFilter* keep, NfdumpReadBuffers& buffers,
-                                std::vector<FlowRecord>& block, const EmitBlock& emit);
+    FileOutcome scan_one(const ArchiveFile& file, const FlowFilter* keep, NfdumpReadBuffers& buffers,
+                         std::vector<FlowRecord>& block, const EmitBlock& emit) const;
     void count_flows(std::uint64_t read, std::uint64_t matched) noexcept;
     bool deliver(std::span<const FlowRecord> matched, std::uint64_t read, const Callbacks& cb);
     void finish_file(const FileOutcome& outcome, const Callbacks& cb);
@@ -102,6 +105,7 @@ private:
     ScanWindow window_;
     std::vector<ArchiveFile> files_;
     FlowFilter filter_;
+    bool core_only_ = false;
     ScanCounters counters_;
     ScanProgress progress_;
     std::vector<FlowRecord> matched_;

@@ -81,6 +81,9 @@ struct StatSpec {
     static StatSpec parse(std::string_view text);
     // "srcip,dstport,proto" for -A; throws std::invalid_argument.
     static std::uint32_t parse_fields(std::string_view list);
+    // True when grouping reads only what an nfdump record's generic flow and address elements hold (addresses,
+    // ports, protocol, TOS; the totals read volumes and times): a scan can then skip parsing the rest.
+    bool reads_core_fields_only() const noexcept;
 };
 
 std::string_view stat_order_name(StatOrder o) noexcept;

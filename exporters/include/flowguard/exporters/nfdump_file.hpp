@@ -132,6 +132,10 @@ public:
     // the records it matches (tested as each is parsed, so a scan never copies the rest); a block where none
     // matched gives an empty `out` and true.
     bool next(std::vector<FlowRecord>& out, const FlowFilter* keep = nullptr);
+    // From now on records carry only what the generic flow and address elements hold (times, volumes, ports,
+    // protocol, flags, TOS, addresses; no exporter, interfaces, AS, next hops, MACs), unless `keep` reads more:
+    // for consumers that read nothing else, the rest of each record is not parsed.
+    void read_core_fields_only() noexcept { core_only_ = true; }
 
     const NfdumpReadCounters& counters() const noexcept { return counters_; }
     // The appendix's statistics and ident, when the file was closed properly.
@@ -162,6 +166,7 @@ private:
     std::uint64_t file_size_ = 0;
     std::uint32_t blocks_read_ = 0;
     bool done_ = false;
+    bool core_only_ = false;
     // Allocated at the largest block size, never zero-filled: a scan reads hundreds of blocks a second.
     std::unique_ptr<NfdumpReadBuffers> own_buffers_;
     std::uint8_t* raw_ = nullptr;
