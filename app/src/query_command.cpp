@@ -134,7 +134,7 @@ public:
         for (const auto& [bucket, totals] : part.series) series[bucket].merge(totals);
         for (auto& [bucket, theirs] : part.tables) {
             auto& mine = tables_for(bucket);
-            for (std::size_t i = 0; i < theirs.size(); ++i) mine[i].merge(theirs[i]);
+            for (std::size_t i = 0; i < theirs.size(); ++i) mine[i].merge(std::move(theirs[i]));
         }
     }
 

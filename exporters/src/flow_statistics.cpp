@@ -278,11 +278,25 @@ void StatTable::add(const FlowRecord& r) {
     add_to(key_of(r, spec_.fields), r);
 }
 
-void StatTable::merge(const StatTable& other) {
+namespace {
+
+// The smaller table's groups are added to the larger one (so a share is moved in whole when this table is
+// empty): a scan thread's million conversations copied group by group into an empty table, rehashing it as it
+// grew, were a quarter of `-s conversation`'s time. Not reserved for both: shares mostly hold the same keys.
+template <typename Map>
+void merge_groups(Map& into, Map& from) {
+    if (into.size() < from.size()) into.swap(from);
+    for (const auto& [key, totals] : from) into[key].merge(totals);
+    from.clear();
+}
+
+}  // namespace
+
+void StatTable::merge(StatTable&& other) {
     totals_.merge(other.totals_);
-    for (const auto& [key, totals] : other.by_address_) by_address_[key].merge(totals);
-    for (const auto& [key, totals] : other.by_number_) by_number_[key].merge(totals);
-    for (const auto& [key, totals] : other.groups_) groups_[key].merge(totals);
+    merge_groups(by_address_, other.by_address_);
+    merge_groups(by_number_, other.by_number_);
+    merge_groups(groups_, other.groups_);
 }
 
 std::vector<StatRow> StatTable::top(std::size_t n) const {

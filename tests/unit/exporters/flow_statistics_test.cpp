@@ -3,6 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
 
 using namespace flowguard;
 using exporters::StatSpec;
@@ -90,6 +93,35 @@ TEST_CASE("record and chosen-field aggregation keep only the grouped fields") {
     by_fields.add(flow("10.0.0.1", 1001, "198.51.100.8", 443, 10));
     REQUIRE(by_fields.groups() == 1);
     CHECK(by_fields.key_text(by_fields.top(0)[0].key) == "10.0.0.1 443");
+}
+
+TEST_CASE("scan threads' shares merged, in any order and sizes, equal one table fed every flow") {
+    // Shares of different sizes with overlapping keys: the larger takes the smaller's groups whichever merges
+    // into which, and a share merged into an empty table is moved in whole.
+    std::vector<FlowRecord> flows;
+    for (int i = 0; i < 300; ++i) {
+        const std::string src = "10.0.0." + std::to_string(i % 40);
+        const std::string dst = "198.51.100." + std::to_string(i % 7);
+        flows.push_back(flow(src.c_str(), static_cast<std::uint16_t>(1000 + i), dst.c_str(),
+                             static_cast<std::uint16_t>(i % 3 ? 443 : 53), 100 + static_cast<std::uint64_t>(i)));
+    }
+    for (const char* spec : {"ip/bytes", "dstport/bytes", "conversation/bytes", "record/bytes"}) {
+        CAPTURE(spec);
+        StatTable whole(StatSpec::parse(spec));
+        for (const auto& f : flows) whole.add(f);
+        for (const std::size_t split : {std::size_t{0}, std::size_t{20}, std::size_t{250}}) {
+            CAPTURE(split);
+            StatTable merged(StatSpec::parse(spec));
+            StatTable first(StatSpec::parse(spec));
+            StatTable second(StatSpec::parse(spec));
+            for (std::size_t i = 0; i < flows.size(); ++i) (i < split ? first : second).add(flows[i]);
+            merged.merge(std::move(first));
+            merged.merge(std::move(second));
+            CHECK(rows(merged, 0, true) == rows(whole, 0, true));
+            CHECK(merged.totals().bytes == whole.totals().bytes);
+            CHECK(merged.groups() == whole.groups());
+        }
+    }
 }
 
 TEST_CASE("a statistic says whether it reads only a record's generic flow and addresses") {

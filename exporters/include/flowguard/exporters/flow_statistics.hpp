@@ -98,8 +98,9 @@ class StatTable {
 public:
     explicit StatTable(StatSpec spec);
     void add(const FlowRecord& r);
-    // Adds another table of the same spec (a scan thread's share) to this one.
-    void merge(const StatTable& other);
+    // Adds another table of the same spec (a scan thread's share) to this one, taking its groups: `other` is
+    // left empty.
+    void merge(StatTable&& other);
     // The `n` first rows by the spec's order, largest first (0 = all); ties by key, so output is stable.
     std::vector<StatRow> top(std::size_t n) const;
     // The key as text: "10.0.0.1", "443", "TCP", "10.0.0.1 <-> 10.0.0.2", "10.0.0.1:51000 -> 10.0.0.2:443 TCP".
