@@ -231,8 +231,15 @@ StatTable::StatTable(StatSpec spec) : spec_(std::move(spec)) {
             first_field_ = f;
             break;
         case Kind::conversation:
+            shape_ = Shape::pair;
             break;
     }
+}
+
+std::size_t StatTable::AddressPairHash::operator()(const AddressPair& p) const noexcept {
+    std::size_t h = hash_value(p.low);
+    boost::hash_combine(h, hash_value(p.high));
+    return h;
 }
 
 GroupKey StatTable::key_of(const FlowRecord& r, std::uint32_t fields) const noexcept {
@@ -265,15 +272,11 @@ void StatTable::add(const FlowRecord& r) {
             by_number_[number_of(first_field_, r)].add(r);
             if (second_field_) by_number_[number_of(second_field_, r)].add(r);
             return;
+        case Shape::pair:
+            by_pair_[{std::min(r.src_addr, r.dst_addr), std::max(r.src_addr, r.dst_addr)}].add(r);
+            return;
         case Shape::generic:
             break;
-    }
-    if (spec_.kind == StatSpec::Kind::conversation) {
-        GroupKey k;
-        k.src = std::min(r.src_addr, r.dst_addr);
-        k.dst = std::max(r.src_addr, r.dst_addr);
-        add_to(k, r);
-        return;
     }
     add_to(key_of(r, spec_.fields), r);
 }
@@ -296,23 +299,11 @@ void StatTable::merge(StatTable&& other) {
     totals_.merge(other.totals_);
     merge_groups(by_address_, other.by_address_);
     merge_groups(by_number_, other.by_number_);
+    merge_groups(by_pair_, other.by_pair_);
     merge_groups(groups_, other.groups_);
 }
 
 std::vector<StatRow> StatTable::top(std::size_t n) const {
-    std::vector<StatRow> rows;
-    rows.reserve(groups());
-    for (const auto& [key, totals] : groups_) rows.push_back({key, totals});
-    for (const auto& [address, totals] : by_address_) {
-        GroupKey k;
-        (first_field_ == kDstAddr ? k.dst : k.src) = address;
-        rows.push_back({k, totals});
-    }
-    for (const auto& [number, totals] : by_number_) {
-        GroupKey k;
-        set_number(first_field_, number, k);
-        rows.push_back({k, totals});
-    }
     const auto order = spec_.order;
     auto before = [&](const StatRow& a, const StatRow& b) {
         const auto va = order_value(a.totals, order);
@@ -323,12 +314,44 @@ std::vector<StatRow> StatTable::top(std::size_t n) const {
                std::tie(b.key.src, b.key.dst, b.key.src_port, b.key.dst_port, b.key.proto, b.key.exporter, b.key.in_if,
                         b.key.out_if, b.key.src_as, b.key.dst_as, b.key.tos, b.key.domain);
     };
-    if (n != 0 && n < rows.size()) {
-        std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(n), rows.end(), before);
-        rows.resize(n);
-    } else {
-        std::sort(rows.begin(), rows.end(), before);
+    // With a bound, only the n best rows so far are kept, as a heap whose front is the worst of them: the top 10
+    // of millions of conversations no longer copies every group into one vector to sort.
+    const bool bounded = n != 0 && n < groups();
+    std::vector<StatRow> rows;
+    rows.reserve(bounded ? n : groups());
+    auto offer = [&](const GroupKey& k, const GroupTotals& t) {
+        if (!bounded) {
+            rows.push_back({k, t});
+            return;
+        }
+        StatRow row{k, t};
+        if (rows.size() == n) {
+            if (!before(row, rows.front())) return;
+            std::pop_heap(rows.begin(), rows.end(), before);
+            rows.back() = row;
+        } else {
+            rows.push_back(row);
+        }
+        std::push_heap(rows.begin(), rows.end(), before);
+    };
+    for (const auto& [key, totals] : groups_) offer(key, totals);
+    for (const auto& [address, totals] : by_address_) {
+        GroupKey k;
+        (first_field_ == kDstAddr ? k.dst : k.src) = address;
+        offer(k, totals);
     }
+    for (const auto& [number, totals] : by_number_) {
+        GroupKey k;
+        set_number(first_field_, number, k);
+        offer(k, totals);
+    }
+    for (const auto& [pair, totals] : by_pair_) {
+        GroupKey k;
+        k.src = pair.low;
+        k.dst = pair.high;
+        offer(k, totals);
+    }
+    std::sort(rows.begin(), rows.end(), before);
     return rows;
 }
 

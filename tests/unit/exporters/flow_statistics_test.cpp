@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -120,6 +121,28 @@ TEST_CASE("scan threads' shares merged, in any order and sizes, equal one table 
             CHECK(rows(merged, 0, true) == rows(whole, 0, true));
             CHECK(merged.totals().bytes == whole.totals().bytes);
             CHECK(merged.groups() == whole.groups());
+        }
+    }
+}
+
+TEST_CASE("the top n rows are the first n of every row sorted, ties included") {
+    // top(n) keeps only n rows while it reads the groups; many equal values make the key decide.
+    std::vector<FlowRecord> flows;
+    for (int i = 0; i < 500; ++i) {
+        const std::string src = "10.0." + std::to_string(i % 13) + "." + std::to_string(i % 29);
+        const std::string dst = "198.51.100." + std::to_string(i % 11);
+        flows.push_back(flow(src.c_str(), static_cast<std::uint16_t>(1000 + i % 17), dst.c_str(),
+                             static_cast<std::uint16_t>(i % 5), static_cast<std::uint64_t>(i % 4)));
+    }
+    for (const char* spec : {"ip/bytes", "dstport/flows", "conversation/bytes", "record/bytes", "srcport/bpp"}) {
+        CAPTURE(spec);
+        StatTable t(StatSpec::parse(spec));
+        for (const auto& f : flows) t.add(f);
+        const auto all = rows(t, 0, true);
+        for (const std::size_t n : {std::size_t{1}, std::size_t{3}, std::size_t{10}, all.size() - 1, all.size()}) {
+            CAPTURE(n);
+            const auto first = static_cast<std::ptrdiff_t>(std::min(n, all.size()));
+            CHECK(rows(t, n, true) == std::vector(all.begin(), all.begin() + first));
         }
     }
 }

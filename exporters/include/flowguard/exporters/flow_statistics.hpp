@@ -108,12 +108,22 @@ public:
     const StatSpec& spec() const noexcept { return spec_; }
     // Every record added once: the denominators of the percentages.
     const GroupTotals& totals() const noexcept { return totals_; }
-    std::size_t groups() const noexcept { return by_address_.size() + by_number_.size() + groups_.size(); }
+    std::size_t groups() const noexcept {
+        return by_address_.size() + by_number_.size() + by_pair_.size() + groups_.size();
+    }
 
 private:
-    // The common statistics group by one address or one number: those get maps with small keys (a scan adds
-    // every matching record, and hashing the whole GroupKey cost more than reading the record).
-    enum class Shape : std::uint8_t { address, number, generic };
+    // The common statistics group by one address, one number or an address pair (conversations): those get
+    // maps with small keys (a scan adds every matching record, and hashing the whole GroupKey cost more than
+    // reading the record; millions of conversations in 120-byte entries cost their page faults).
+    enum class Shape : std::uint8_t { address, number, pair, generic };
+    struct AddressPair {
+        IpAddress low, high;
+        bool operator==(const AddressPair&) const = default;
+    };
+    struct AddressPairHash {
+        std::size_t operator()(const AddressPair& p) const noexcept;
+    };
 
     GroupKey key_of(const FlowRecord& r, std::uint32_t fields) const noexcept;
     void add_to(const GroupKey& k, const FlowRecord& r) { groups_[k].add(r); }
@@ -124,6 +134,7 @@ private:
     std::uint32_t second_field_ = 0;  // ip, port, if, as: the other side, counted too (0 = none)
     boost::unordered_flat_map<IpAddress, GroupTotals> by_address_;
     boost::unordered_flat_map<std::uint64_t, GroupTotals> by_number_;
+    boost::unordered_flat_map<AddressPair, GroupTotals, AddressPairHash> by_pair_;
     boost::unordered_flat_map<GroupKey, GroupTotals> groups_;
     GroupTotals totals_;
 };
