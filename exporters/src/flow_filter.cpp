@@ -585,7 +585,6 @@ FlowFilter::FlowFilter() {
 FlowFilter FlowFilter::compile(std::string_view text, const NameAddresses& names) {
     FlowFilter f;
     f.nodes_.clear();
-    f.program_.clear();
     FilterParser parser(text, names, f);
     f.root_ = parser.parse();
     f.flatten_root();
